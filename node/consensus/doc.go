@@ -1,0 +1,18 @@
+// Package consensus runs this node's member of the cluster's etcd, embedded in the node program
+// (go.etcd.io/etcd/server/v3/embed), and gives the rest of the node a client to it.
+//
+// It owns the member's data directory (WAL and snapshots, on the data partition) and the TLS
+// material etcd reads from disk there. It does not decide who is a member: the curator does,
+// using the membership helpers here (AddLearner, PromoteLearner, RemoveMember) and handing a
+// joining node the member list it starts with.
+//
+// Peers and clients authenticate with certificates from the cluster CA, both ways: etcd refuses a
+// peer or client whose certificate the cluster did not issue. A member started for the first time
+// either bootstraps a new one-member cluster or joins an existing one as a learner (a
+// non-voting member that catches up before it is promoted, so a slow newcomer never costs the
+// cluster its quorum). A member restarted with a data directory rejoins from it and ignores its
+// initial configuration, so nothing acknowledged before the restart is lost.
+//
+// The Service is a supervisor runnable; its state (a ready client, or none) is published as a
+// watchable value, never through globals.
+package consensus

@@ -1,0 +1,135 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Members maps member names (node IDs) to peer URLs: what a joining member starts with.
+type Members map[string]string
+
+// AddLearner adds a non-voting member and returns the member list the new member must start
+// with. Adding a member whose name is already present returns the current list unchanged, so
+// that a node retrying its join does not add itself twice.
+func AddLearner(ctx context.Context, cl *clientv3.Client, name, peerURL string) (Members, error) {
+	list, err := cl.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	for _, m := range list.Members {
+		if m.Name == name || (len(m.PeerURLs) == 1 && m.PeerURLs[0] == peerURL) {
+			return membersOf(list.Members, name, peerURL), nil
+		}
+	}
+	added, err := cl.MemberAddAsLearner(ctx, []string{peerURL})
+	if err != nil {
+		return nil, fmt.Errorf("add learner %s at %s: %w", name, peerURL, err)
+	}
+	return membersOf(added.Members, name, peerURL), nil
+}
+
+// membersOf builds the initial cluster for a new member. A member that has not started yet has
+// no name in etcd's list; it is the one with the new member's peer URL.
+func membersOf(list []*etcdserverpb.Member, name, peerURL string) Members {
+	out := Members{}
+	for _, m := range list {
+		if len(m.PeerURLs) == 0 {
+			continue
+		}
+		n := m.Name
+		if n == "" && m.PeerURLs[0] == peerURL {
+			n = name
+		}
+		if n != "" {
+			out[n] = m.PeerURLs[0]
+		}
+	}
+	return out
+}
+
+// PromoteLearner makes the named learner a voting member once it has caught up, retrying until
+// ctx ends. Promoting a member that already votes succeeds.
+func PromoteLearner(ctx context.Context, cl *clientv3.Client, name string) error {
+	return retryTransient(ctx, "promote "+name, func() error {
+		id, learner, err := memberByName(ctx, cl, name)
+		if err != nil || !learner {
+			return err
+		}
+		_, err = cl.MemberPromote(ctx, id)
+		return err
+	})
+}
+
+// RemoveMember removes the named member. Removing a member that is not there succeeds, so that
+// deleting a node can be retried.
+func RemoveMember(ctx context.Context, cl *clientv3.Client, name string) error {
+	return retryTransient(ctx, "remove member "+name, func() error {
+		id, _, err := memberByName(ctx, cl, name)
+		if errors.Is(err, errNoSuchMember) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = cl.MemberRemove(ctx, id)
+		return err
+	})
+}
+
+// transientErrors pass by themselves: a learner catches up, a member that was just restarted
+// reconnects (etcd refuses membership changes that would otherwise risk quorum on a guess), a
+// new leader is elected.
+var transientErrors = []error{
+	rpctypes.ErrGRPCLearnerNotReady,
+	rpctypes.ErrGRPCUnhealthy,
+	rpctypes.ErrGRPCLeaderChanged,
+	rpctypes.ErrGRPCNoLeader,
+}
+
+func isTransient(err error) bool {
+	for _, t := range transientErrors {
+		if rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// retryTransient calls f until it returns nil or an error that is not transient, or ctx ends.
+func retryTransient(ctx context.Context, what string, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if !isTransient(err) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: still failing with %v: %w", what, err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+var errNoSuchMember = errors.New("no such member")
+
+func memberByName(ctx context.Context, cl *clientv3.Client, name string) (id uint64, learner bool, err error) {
+	list, err := cl.MemberList(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, m := range list.Members {
+		if m.Name == name {
+			return m.ID, m.IsLearner, nil
+		}
+	}
+	return 0, false, fmt.Errorf("member %s: %w", name, errNoSuchMember)
+}

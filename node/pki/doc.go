@@ -1,0 +1,35 @@
+// Package pki owns a Metropolis cluster's certificate authority and the certificates it issues:
+// creating the CA, issuing node, user and service certificates with explicit expiry, verifying
+// presented certificates, and building the TLS configurations that use them.
+//
+// It does not store anything (the curator keeps the CA in etcd, nodes keep their certificates on
+// their data partition) and it does not decide who gets a certificate: the curator checks its
+// node registry and the caller's authorization before asking the CA to issue.
+//
+// # Model
+//
+// There is one self-signed ed25519 CA per cluster, which signs every leaf directly (no
+// intermediates; the CA cannot sign other CAs). Every leaf carries its identity kind in its
+// subject's organizational unit, set only by this package:
+//
+//	OU=metropolis:node     CN=<node ID>   ServerAuth+ClientAuth  DNS SAN <node ID>, IP SANs
+//	OU=metropolis:user     CN=<user name> ClientAuth only
+//	OU=metropolis:service  CN=<given>     usage per ServiceUsage, SANs as given
+//
+// Verification insists on the kind, so a node certificate never passes as a user (or service)
+// and vice versa; a node certificate must also name the node ID of its own public key. The OU
+// was chosen over a private extension because ordinary tools (openssl x509 -text) show it and
+// because Kubernetes ignores it (it maps O to groups, which service certificates may need).
+//
+// Certificates always expire: validity is a required argument and must be positive, and no
+// certificate may outlive the CA. NotBefore is set a few minutes in the past so that nodes with
+// slightly wrong clocks accept fresh certificates. Serial numbers are 128 random bits.
+//
+// Revocation is out of scope here: a certificate stays cryptographically valid until it
+// expires. The curator revokes by checking its node registry (a deleted or non-UP node is
+// refused whatever its certificate says), which is why certificates should be short-lived.
+//
+// Users: the curator (issues certificates, authenticates callers), consensus (etcd's mutual
+// TLS), node startup (loads its certificate, dials the curator), metroctl (pins the CA and shows
+// its fingerprint on first use), and later the Kubernetes components.
+package pki

@@ -1,0 +1,21 @@
+// Package ports names the TCP ports a Metropolis node listens on, in one place, so that the
+// node, metroctl, the launcher and the documentation (ARCHITECTURE.md) agree on them. It owns
+// numbers only; which service binds what is decided by that service's package.
+package ports
+
+// Port is a TCP port a node serves on, on every address it has.
+type Port uint16
+
+const (
+	// ConsensusClient is etcd's client port: curators and, on controller nodes, the Kubernetes
+	// apiserver talk to the cluster's etcd over it, with mutual TLS from the cluster PKI.
+	ConsensusClient Port = 7833
+	// ConsensusPeer is etcd's peer (Raft) port between consensus members, mutual TLS.
+	ConsensusPeer Port = 7834
+	// Curator serves the public Management/AAA API and the node-facing Curator API.
+	Curator Port = 7835
+	// NodeManagement serves the per-node API: status, logs, reboot, shutdown.
+	NodeManagement Port = 7836
+	// KubernetesAPI is the Kubernetes apiserver on controller nodes.
+	KubernetesAPI Port = 6443
+)

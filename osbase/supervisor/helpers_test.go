@@ -1,0 +1,95 @@
+package supervisor
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"metropolis.dev/metropolis/osbase/logtree"
+)
+
+// fastBackoff keeps restart tests quick; ResetAfter is long so that no test
+// sees a reset it did not ask for.
+var fastBackoff = Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
+
+// startTree runs root under a fresh supervisor and stops it (waiting for the
+// whole tree) when the test ends.
+func startTree(t *testing.T, root Runnable, opts ...Option) (*Supervisor, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := New(ctx, root, append([]Option{WithBackoff(fastBackoff)}, opts...)...)
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.Done():
+		case <-time.After(30 * time.Second):
+			t.Errorf("tree did not stop within 30s; states: %v", s.States())
+		}
+	})
+	return s, cancel
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// timeout. Tests assert on states reached, never on how long they took.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitState waits until dn exists and satisfies cond, and returns its state.
+func waitState(t *testing.T, s *Supervisor, dn logtree.DN, what string, cond func(NodeState) bool) NodeState {
+	t.Helper()
+	var st NodeState
+	waitFor(t, string(dn)+" "+what, func() bool {
+		var ok bool
+		st, ok = s.StateOf(dn)
+		return ok && cond(st)
+	})
+	return st
+}
+
+// logContains reports whether any entry of dn (as formatted) contains all
+// of the given strings.
+func logContains(t *testing.T, lt *logtree.LogTree, dn logtree.DN, parts ...string) bool {
+	t.Helper()
+	r, err := lt.Read(dn, logtree.WithBacklog(logtree.BacklogAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, e := range r.Backlog {
+		s := e.String()
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(s, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// blockUntilCancelled is a well-behaved runnable that does nothing.
+func blockUntilCancelled(ctx context.Context) error {
+	Signal(ctx, SignalHealthy)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// withChild returns a root runnable that starts one child and idles.
+func withChild(name string, child Runnable) Runnable {
+	return func(ctx context.Context) error {
+		if err := Run(ctx, name, child); err != nil {
+			return err
+		}
+		return blockUntilCancelled(ctx)
+	}
+}

@@ -1,0 +1,26 @@
+package supervisor
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestTestHarnessStopsTreeWhenTestEnds(t *testing.T) {
+	stopped := make(chan struct{})
+	t.Run("user of the harness", func(t *testing.T) {
+		_, lt := TestHarness(t, func(ctx context.Context) error {
+			Logger(ctx).Info("harnessed runnable up")
+			Signal(ctx, SignalHealthy)
+			<-ctx.Done()
+			close(stopped)
+			return ctx.Err()
+		})
+		waitFor(t, "the runnable's log entry", func() bool { return logContains(t, lt, "root", "harnessed runnable up") })
+	})
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("runnable still running after the test using the harness ended")
+	}
+}
