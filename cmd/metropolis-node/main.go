@@ -1,0 +1,79 @@
+// Command metropolis-node is the Metropolis node program. On the image it is PID 1; hosted, it
+// runs as an ordinary process (one per node, each in its own network namespace) with a state
+// directory standing in for the data partition. Every service of the node runs under one
+// supervisor tree, and every log line goes to the log tree, which is mirrored to stderr (the
+// console) so that a launcher can keep each node's log in a file.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"metropolis.dev/metropolis/node/core"
+	"metropolis.dev/metropolis/node/platform/hosted"
+	"metropolis.dev/metropolis/osbase/logtree"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+func main() {
+	stateDir := flag.String("state-dir", "", "hosted: directory holding the node's state (stands in for the data partition)")
+	parameters := flag.String("parameters", "", "hosted: node parameters file (binary NodeParameters protobuf); needed on first start only")
+	address := flag.String("address", "", "hosted: the IP address other nodes reach this node at")
+	flag.Parse()
+
+	lt := logtree.New()
+	stopConsole := mirrorToConsole(lt)
+	defer stopConsole()
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
+	plat, err := hosted.New(*stateDir, *parameters, *address, cancel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "metropolis-node: %v\n", err)
+		os.Exit(2)
+	}
+	node := core.New(plat, lt)
+	sup := supervisor.New(ctx, node.Run, supervisor.WithExistingLogtree(lt))
+	node.SetSupervisor(sup)
+	<-sup.Done()
+	stopConsole()
+
+	if plat.Stopping() == hosted.StopReboot {
+		fmt.Fprintln(os.Stderr, "metropolis-node: rebooting (re-executing the node program)")
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, os.Environ())
+		}
+		fmt.Fprintf(os.Stderr, "metropolis-node: reboot failed: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// mirrorToConsole prints every log entry of the node to stderr as it is written. The returned
+// function stops the mirror after it printed what was already written.
+func mirrorToConsole(lt *logtree.LogTree) func() {
+	reader, err := lt.Read("", logtree.WithChildren(), logtree.WithStream(), logtree.WithStreamBuffer(4096))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "metropolis-node: console log: %v\n", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range reader.Stream {
+			fmt.Fprintln(os.Stderr, e.String())
+		}
+	}()
+	stopped := false
+	return func() {
+		if !stopped {
+			stopped = true
+			reader.Close()
+			<-done
+		}
+	}
+}

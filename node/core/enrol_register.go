@@ -1,0 +1,136 @@
+package core
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// approvalPoll is how often a registered node asks whether it has been approved. Approval is a
+// person's decision; a second's delay on top of it is not noticed, and the curator's load from
+// waiting nodes stays small.
+const approvalPoll = time.Second
+
+// storageKeyHalfSize is the size of each half of the storage key (XORed into a 256-bit key).
+const storageKeyHalfSize = 32
+
+// register takes a new node into an existing cluster: it registers with the ticket from its
+// parameters, waits to be approved, commits its half of the storage key and gets its node
+// certificate. It returns the membership to keep.
+func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey) (*membership, error) {
+	logger := supervisor.Logger(ctx)
+	ca, err := pki.ParseCertificateDER(params.CaCertificate)
+	if err != nil {
+		return nil, fmt.Errorf("node parameters: cluster_register.ca_certificate: %w", err)
+	}
+	selfSigned, err := rpc.SelfSignedCertificate(nodeKey)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := rpc.DialCurator(params.ClusterAddresses, ca, &selfSigned)
+	if err != nil {
+		return nil, fmt.Errorf("dial cluster %v: %w", params.ClusterAddresses, err)
+	}
+	defer conn.Close()
+	cur := cpb.NewCuratorClient(conn)
+
+	nodeID := identity.NodeID(nodeKey.Public().(ed25519.PublicKey))
+	logger.Infof("registering as %s with the cluster at %v (CA %s)", nodeID, params.ClusterAddresses, pki.Fingerprint(ca))
+	if _, err := cur.RegisterNode(ctx, &cpb.RegisterNodeRequest{
+		RegisterTicket: params.RegisterTicket,
+		JoinPublicKey:  joinKey.Public().(ed25519.PublicKey),
+	}); err != nil {
+		return nil, fmt.Errorf("register node %s: %w", nodeID, err)
+	}
+	logger.Infof("registered; waiting for an operator to approve %s (metroctl node approve %s)", nodeID, nodeID)
+
+	clusterHalf := make([]byte, storageKeyHalfSize)
+	nodeHalf := make([]byte, storageKeyHalfSize)
+	if _, err := rand.Read(clusterHalf); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(nodeHalf); err != nil {
+		return nil, err
+	}
+	for {
+		res, err := cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf})
+		if err == nil {
+			logger.Infof("approved and committed: node %s is UP", nodeID)
+			return &membership{
+				CACertificate:      res.CaCertificate,
+				NodeCertificate:    res.NodeCertificate,
+				Curators:           params.ClusterAddresses,
+				StorageKeyNodeHalf: nodeHalf,
+			}, nil
+		}
+		if status.Code(err) != codes.FailedPrecondition {
+			return nil, fmt.Errorf("commit node %s: %w", nodeID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(approvalPoll):
+		}
+	}
+}
+
+// join proves this node's join key to the cluster on a later start and gets back the cluster's
+// half of the storage key. A node that is not UP, or was deleted, gets an error and stays out.
+func join(ctx context.Context, m *membership, nodeID string, joinKey ed25519.PrivateKey) ([]byte, error) {
+	ca, err := m.ca()
+	if err != nil {
+		return nil, err
+	}
+	selfSigned, err := rpc.SelfSignedCertificate(joinKey)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := rpc.DialCurator(m.Curators, ca, &selfSigned)
+	if err != nil {
+		return nil, fmt.Errorf("dial cluster %v: %w", m.Curators, err)
+	}
+	defer conn.Close()
+	res, err := cpb.NewCuratorClient(conn).JoinNode(ctx, &cpb.JoinNodeRequest{NodeId: nodeID})
+	if err != nil {
+		return nil, fmt.Errorf("join cluster as %s: %w", nodeID, err)
+	}
+	return res.ClusterUnlockKey, nil
+}
+
+// joinUntilAccepted joins, retrying with growing pauses while the cluster cannot be reached
+// or refuses the node. A refused node keeps its management API up and says why in its log.
+func joinUntilAccepted(ctx context.Context, m *membership, nodeID string, joinKey ed25519.PrivateKey) error {
+	logger := supervisor.Logger(ctx)
+	pause := time.Second
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := join(attempt, m, nodeID, joinKey)
+		cancel()
+		if err == nil {
+			logger.Infof("joined the cluster as %s", nodeID)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		logger.Errorf("%v (trying again in %s)", err, pause)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}

@@ -1,0 +1,78 @@
+package core
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+
+	"google.golang.org/grpc"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/nodemgmt"
+	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/node/roleserve"
+	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// selfView is what the management API reports about the node itself.
+type selfView struct {
+	nodeID string
+	roles  *roleserve.Service
+}
+
+// Self implements nodemgmt.SelfReporter.
+func (n *Node) Self() nodemgmt.Self {
+	v := n.self.Load()
+	if v == nil {
+		return nodemgmt.Self{}
+	}
+	s := nodemgmt.Self{NodeID: v.nodeID}
+	if v.roles != nil {
+		s.Roles = v.roles.CurrentRoles()
+		s.State = apb.NodeState_NODE_STATE_UP
+	}
+	return s
+}
+
+// States implements nodemgmt.RunnableStates.
+func (n *Node) States() []supervisor.NodeState {
+	if s := n.sup.Load(); s != nil {
+		return s.States()
+	}
+	return nil
+}
+
+// serveManagement serves the node management API with the node's certificate. Only the owner
+// may call it (declared per method in the API); a node's certificate gets nothing here.
+func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert tls.Certificate) error {
+	srv, err := nodemgmt.New(nodemgmt.Config{
+		Logs: n.logs, Runnables: n, Self: n, Started: n.started, Power: n.plat,
+		Logger: supervisor.Logger(ctx),
+	})
+	if err != nil {
+		return err
+	}
+	refuseNodes := func(_ context.Context, nodeID string) error {
+		return fmt.Errorf("node %s: nodes do not call the node management API", nodeID)
+	}
+	g := grpc.NewServer(rpc.ServerOptions(ca, cert, refuseNodes)...)
+	srv.Register(g)
+	lis, err := net.Listen("tcp", fmt.Sprintf(":%d", ports.NodeManagement))
+	if err != nil {
+		return fmt.Errorf("listen for node management: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(lis) }()
+	supervisor.Logger(ctx).Infof("node management API serving on %s", lis.Addr())
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	select {
+	case <-ctx.Done():
+		g.Stop()
+		return ctx.Err()
+	case err := <-served:
+		return fmt.Errorf("node management API stopped: %w", err)
+	}
+}

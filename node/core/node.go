@@ -1,0 +1,147 @@
+package core
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/platform"
+	"metropolis.dev/metropolis/node/roleserve"
+	"metropolis.dev/metropolis/osbase/logtree"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Node is the node program's top runnable. Create it with New.
+type Node struct {
+	plat    platform.Platform
+	logs    *logtree.LogTree
+	started time.Time
+	// sup is the supervisor the node runs under, for the status API; set by the program once
+	// the supervisor exists.
+	sup atomic.Pointer[supervisor.Supervisor]
+	// self is what the node knows about itself (ID, roles), for the status API.
+	self atomic.Pointer[selfView]
+}
+
+// New returns the node; run its Run under a supervisor that writes to logs.
+func New(plat platform.Platform, logs *logtree.LogTree) *Node {
+	return &Node{plat: plat, logs: logs, started: time.Now()}
+}
+
+// SetSupervisor tells the node which supervisor runs it.
+func (n *Node) SetSupervisor(s *supervisor.Supervisor) { n.sup.Store(s) }
+
+func (n *Node) logger(ctx context.Context) logtree.LeveledLogger { return supervisor.Logger(ctx) }
+
+// Run makes the node part of its cluster and runs its services until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	logger := n.logger(ctx)
+	if n.plat.Kind() == "hosted" {
+		logger.Warning("hosted node: not a security boundary; state is kept in plain files in ", n.plat.StateDir(), ", nothing is sealed or encrypted")
+	}
+	stateDir := n.plat.StateDir()
+	nodeKey, err := loadOrCreateKey(stateDir, nodeKeyFile)
+	if err != nil {
+		return err
+	}
+	joinKey, err := loadOrCreateKey(stateDir, joinKeyFile)
+	if err != nil {
+		return err
+	}
+	nodeID := identity.NodeID(nodeKey.Public().(ed25519.PublicKey))
+	n.self.Store(&selfView{nodeID: nodeID})
+	addr, err := n.plat.Address(ctx)
+	if err != nil {
+		return fmt.Errorf("address: %w", err)
+	}
+	logger.Infof("node %s at %s, state in %s", nodeID, addr, stateDir)
+
+	m, err := n.enrol(ctx, stateDir, nodeKey, joinKey, addr)
+	if err != nil {
+		return err
+	}
+	ca, err := m.ca()
+	if err != nil {
+		return err
+	}
+	nodeCert, err := m.nodeCertificate()
+	if err != nil {
+		return err
+	}
+	tlsCert, err := pki.TLSCertificate(nodeCert, nodeKey)
+	if err != nil {
+		return err
+	}
+	if err := supervisor.Run(ctx, "nodemgmt", func(ctx context.Context) error {
+		return n.serveManagement(ctx, ca, tlsCert)
+	}); err != nil {
+		return err
+	}
+
+	roles := roleserve.New(roleserve.Config{
+		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: tlsCert, CA: ca, Address: addr,
+		Curators: m.Curators, StateDir: stateDir,
+		OnMemberReady: func(ctx context.Context, cl *clientv3.Client) error {
+			return n.finishBootstrap(ctx, stateDir, m, cl, nodeKey, joinKey, addr)
+		},
+	})
+	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
+	startRoles := func() error { return supervisor.Run(ctx, "roleserve", roles.Run) }
+
+	// A node holding a member's data may be the curator it would join through: start first.
+	if roleserve.ConsensusDataExists(stateDir) {
+		if err := startRoles(); err != nil {
+			return err
+		}
+		startRoles = func() error { return nil }
+	}
+	if m.Bootstrap == nil {
+		if err := joinUntilAccepted(ctx, m, nodeID, joinKey); err != nil {
+			return err
+		}
+	}
+	if err := startRoles(); err != nil {
+		return err
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// enrol returns the node's membership, making the node a member first if it is not one yet.
+func (n *Node) enrol(ctx context.Context, stateDir string, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) (*membership, error) {
+	m, err := loadMembership(stateDir)
+	if err != nil || m != nil {
+		return m, err
+	}
+	params, err := n.plat.Parameters()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case params == nil:
+		return nil, errors.New("this node belongs to no cluster and has no node parameters: give it bootstrap or register parameters")
+	case params.GetClusterBootstrap() != nil:
+		n.logger(ctx).Infof("bootstrapping a new cluster")
+		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr)
+	case params.GetClusterRegister() != nil:
+		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey)
+	default:
+		return nil, errors.New("node parameters: neither cluster_bootstrap nor cluster_register is set")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := saveMembership(stateDir, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,144 @@
+package core
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
+)
+
+// The node's own files in its state directory. Everything else there belongs to the services
+// (consensus/ to the etcd member).
+const (
+	nodeKeyFile    = "node.key"        // the node's ed25519 key (PKCS#8 PEM)
+	joinKeyFile    = "join.key"        // the key the node proves at JoinNode on later starts
+	membershipFile = "membership.json" // what the node got when it became part of a cluster
+	consensusDir   = "consensus"       // the etcd member's data, owned by node/consensus
+)
+
+// membership is what a node that belongs to a cluster keeps: enough to call the cluster again
+// after a restart. On the image the cluster half of the storage key is not here (it unlocks the
+// partition this lives on); the hosted platform keeps everything in plain files.
+type membership struct {
+	// CACertificate and NodeCertificate are DER.
+	CACertificate   []byte `json:"ca_certificate"`
+	NodeCertificate []byte `json:"node_certificate"`
+	// Curators lists host:port of the cluster's curators when this node last heard.
+	Curators []string `json:"curators"`
+	// StorageKeyNodeHalf is this node's half of its storage key (sealed to the TPM on the image).
+	StorageKeyNodeHalf []byte `json:"storage_key_node_half"`
+	// Bootstrap is set on the first node until the cluster has been created.
+	Bootstrap *pendingBootstrap `json:"bootstrap,omitempty"`
+}
+
+func (m *membership) ca() (*x509.Certificate, error) {
+	cert, err := pki.ParseCertificateDER(m.CACertificate)
+	if err != nil {
+		return nil, fmt.Errorf("membership: ca_certificate: %w", err)
+	}
+	return cert, nil
+}
+
+func (m *membership) nodeCertificate() (*x509.Certificate, error) {
+	cert, err := pki.ParseCertificateDER(m.NodeCertificate)
+	if err != nil {
+		return nil, fmt.Errorf("membership: node_certificate: %w", err)
+	}
+	return cert, nil
+}
+
+// loadMembership reads the membership file; a node that has none yet gets (nil, nil).
+func loadMembership(stateDir string) (*membership, error) {
+	path := filepath.Join(stateDir, membershipFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m membership
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	if _, err := m.ca(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := m.nodeCertificate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(m.Curators) == 0 {
+		return nil, fmt.Errorf("%s: membership: curators: empty", path)
+	}
+	return &m, nil
+}
+
+func saveMembership(stateDir string, m *membership) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(stateDir, membershipFile), data)
+}
+
+// loadOrCreateKey returns the ed25519 key in file, creating it on the node's first start.
+func loadOrCreateKey(stateDir, file string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(stateDir, file)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, err := identity.ParsePrivateKeyPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	_, key, err := identity.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	pemData, err := identity.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, pemData); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves either the old or the new file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package roleserve
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/consensus"
+	"metropolis.dev/metropolis/node/curator"
+	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Files of the consensus worker in the state directory.
+const (
+	consensusDataDir  = "consensus"
+	consensusCertFile = "consensus-certificate.pem"
+)
+
+// ConsensusDataExists says whether stateDir holds an etcd member's data: such a node starts its
+// member before it can reach any curator.
+func ConsensusDataExists(stateDir string) bool {
+	_, err := os.Stat(filepath.Join(stateDir, consensusCertFile))
+	return err == nil
+}
+
+// WriteConsensusCertificate stores the etcd certificate of a node that starts a member (the
+// bootstrapping node, which issues its own).
+func WriteConsensusCertificate(stateDir string, certDER []byte) error {
+	cert, err := pki.ParseCertificateDER(certDER)
+	if err != nil {
+		return fmt.Errorf("consensus certificate: %w", err)
+	}
+	return os.WriteFile(filepath.Join(stateDir, consensusCertFile), pki.EncodeCertificatePEM(cert), 0o600)
+}
+
+func hasConsensusRole(r *cpb.NodeRoles) bool { return r != nil && r.ConsensusMember != nil }
+
+// runConsensus runs this node's etcd member and curator while the node has ConsensusMember.
+func (s *Service) runConsensus(ctx context.Context, cur cpb.CuratorClient) error {
+	logger := supervisor.Logger(ctx)
+	w := s.roles.Watch()
+	defer w.Close()
+
+	var initial map[string]string
+	if !ConsensusDataExists(s.cfg.StateDir) {
+		supervisor.Signal(ctx, supervisor.SignalHealthy)
+		roles, err := w.Get(ctx, event.Filter(hasConsensusRole))
+		if err != nil {
+			return err
+		}
+		initial = map[string]string{}
+		for _, p := range roles.ConsensusMember.Peers {
+			initial[p.Name] = p.Url
+		}
+		logger.Infof("given ConsensusMember: joining etcd with %d peers", len(initial))
+		if err := s.fetchConsensusCertificate(ctx, cur); err != nil {
+			return err
+		}
+	}
+	certPEM, err := os.ReadFile(filepath.Join(s.cfg.StateDir, consensusCertFile))
+	if err != nil {
+		return fmt.Errorf("consensus certificate: %w", err)
+	}
+	keyPEM, err := identity.MarshalPrivateKeyPEM(s.cfg.NodeKey)
+	if err != nil {
+		return err
+	}
+	member, err := consensus.New(consensus.Config{
+		DataDir: filepath.Join(s.cfg.StateDir, consensusDataDir), Name: s.cfg.NodeID,
+		Host: s.cfg.Address.String(), PeerPort: int(ports.ConsensusPeer), ClientPort: int(ports.ConsensusClient),
+		CACertificate: pki.EncodeCertificatePEM(s.cfg.CA), Certificate: certPEM, Key: keyPEM,
+		InitialCluster: initial,
+	})
+	if err != nil {
+		return err
+	}
+	if err := supervisor.Run(ctx, "etcd", member.Run); err != nil {
+		return err
+	}
+	if err := supervisor.Run(ctx, "curator", func(ctx context.Context) error { return s.runCurator(ctx, member) }); err != nil {
+		return err
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+
+	// Run until the curator says the role is gone; then stop, and forget the member.
+	if _, err := w.Get(ctx, event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasConsensusRole(r) })); err != nil {
+		return err
+	}
+	logger.Infof("ConsensusMember removed: stopping the etcd member and deleting its data")
+	s.removeConsensusData.Store(true)
+	return errors.New("consensus role removed")
+}
+
+// forgetRemovedMember deletes the data of a member whose role was removed, once the worker that
+// ran it has stopped (the supervisor restarts a worker only after its children ended).
+func (s *Service) forgetRemovedMember() error {
+	if !s.removeConsensusData.Swap(false) {
+		return nil
+	}
+	if err := os.RemoveAll(filepath.Join(s.cfg.StateDir, consensusDataDir)); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.cfg.StateDir, consensusCertFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (s *Service) fetchConsensusCertificate(ctx context.Context, cur cpb.CuratorClient) error {
+	res, err := cur.IssueCertificate(ctx, &cpb.IssueCertificateRequest{
+		Kind:      cpb.CertificateKind_CERTIFICATE_KIND_CONSENSUS_PEER,
+		PublicKey: s.cfg.NodeKey.Public().(ed25519.PublicKey),
+	})
+	if err != nil {
+		return fmt.Errorf("get etcd certificate: %w", err)
+	}
+	return WriteConsensusCertificate(s.cfg.StateDir, res.Certificate)
+}
+
+// runCurator runs the curator on top of the local member once the member is ready.
+func (s *Service) runCurator(ctx context.Context, member *consensus.Service) error {
+	w := member.Watch()
+	defer w.Close()
+	st, err := w.Get(ctx, event.Filter(func(st *consensus.Status) bool { return st != nil }))
+	if err != nil {
+		return err
+	}
+	if s.cfg.OnMemberReady != nil {
+		if err := s.cfg.OnMemberReady(ctx, st.Client); err != nil {
+			return err
+		}
+	}
+	svc, err := curator.New(curator.Config{
+		Etcd:             st.Client,
+		NodeCertificate:  s.cfg.NodeCertificate,
+		ListenAddress:    fmt.Sprintf(":%d", ports.Curator),
+		AdvertiseAddress: fmt.Sprintf("%s:%d", s.cfg.Address, ports.Curator),
+	})
+	if err != nil {
+		return err
+	}
+	s.curatorRunning.Set(true)
+	defer s.curatorRunning.Set(false)
+	return svc.Run(ctx)
+}

@@ -1,0 +1,152 @@
+package roleserve
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"sync/atomic"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/osbase/event/memory"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Config is what the role workers need from an enrolled node.
+type Config struct {
+	// NodeID, NodeKey and NodeCertificate are the node's identity (Leaf set).
+	NodeID          string
+	NodeKey         ed25519.PrivateKey
+	NodeCertificate tls.Certificate
+	// CA is the cluster CA.
+	CA *x509.Certificate
+	// Address is this node's IP address.
+	Address net.IP
+	// Curators are host:port of the cluster's curators, for reaching the leader.
+	Curators []string
+	// OnMemberReady, if set, is called each time this node's etcd member is ready, before the
+	// curator starts on it; an error restarts the worker. The first node creates the cluster
+	// here.
+	OnMemberReady func(ctx context.Context, etcd *clientv3.Client) error
+	// StateDir is where the workers keep their files (the consensus member's data, its
+	// certificate).
+	StateDir string
+}
+
+// Service runs the role workers. Create it with New, run Run under the supervisor.
+type Service struct {
+	cfg Config
+	// roles are the node's roles as the curator last said; nil until it has said.
+	roles memory.Value[*cpb.NodeRoles]
+	// latestRoles is the same, readable without waiting, for the status API.
+	latestRoles atomic.Pointer[cpb.NodeRoles]
+	// curatorRunning says whether this node serves a curator, for the status report.
+	curatorRunning memory.Value[bool]
+	// removeConsensusData asks the next start of the consensus worker to delete the data of a
+	// member whose role was removed.
+	removeConsensusData atomic.Bool
+}
+
+// New returns the role workers of an enrolled node.
+func New(cfg Config) *Service { return &Service{cfg: cfg} }
+
+// Run dials the curator leader and runs the watcher and the workers as one group.
+func (s *Service) Run(ctx context.Context) error {
+	conn, err := s.dialCurator()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cur := cpb.NewCuratorClient(conn)
+	// Separate children, not a group: a worker that restarts (a leader change ends the watch
+	// stream) leaves the others running.
+	workers := []struct {
+		name string
+		run  supervisor.Runnable
+	}{
+		{"watch", func(ctx context.Context) error { return s.watchRoles(ctx, cur) }},
+		{"consensus", func(ctx context.Context) error {
+			if err := s.forgetRemovedMember(); err != nil {
+				return err
+			}
+			return s.runConsensus(ctx, cur)
+		}},
+		{"heartbeat", func(ctx context.Context) error { return s.heartbeat(ctx, cur) }},
+		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},
+	}
+	for _, w := range workers {
+		if err := supervisor.Run(ctx, w.name, w.run); err != nil {
+			return err
+		}
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *Service) dialCurator() (*grpc.ClientConn, error) {
+	conn, err := rpc.DialCurator(s.cfg.Curators, s.cfg.CA, &s.cfg.NodeCertificate)
+	if err != nil {
+		return nil, fmt.Errorf("dial curator at %v: %w", s.cfg.Curators, err)
+	}
+	return conn, nil
+}
+
+// watchRoles follows this node's record at the curator and publishes its roles. A stream that
+// ends (leader change) is an error: the supervisor opens it again.
+func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
+	stream, err := cur.Watch(ctx, &cpb.WatchRequest{Kind: &cpb.WatchRequest_Node{
+		Node: &cpb.WatchRequest_NodeInCluster{NodeId: s.cfg.NodeID},
+	}})
+	if err != nil {
+		return fmt.Errorf("watch node %s: %w", s.cfg.NodeID, err)
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return fmt.Errorf("watch node %s: %w", s.cfg.NodeID, err)
+		}
+		for _, n := range ev.Nodes {
+			if n.Id == s.cfg.NodeID {
+				roles := n.Roles
+				if roles == nil {
+					roles = &cpb.NodeRoles{}
+				}
+				s.latestRoles.Store(roles)
+				s.roles.Set(roles)
+			}
+		}
+		for _, t := range ev.NodeTombstones {
+			if t.NodeId == s.cfg.NodeID {
+				supervisor.Logger(ctx).Warningf("this node (%s) was deleted from the cluster; its roles end", s.cfg.NodeID)
+				s.latestRoles.Store(&cpb.NodeRoles{})
+				s.roles.Set(&cpb.NodeRoles{})
+			}
+		}
+	}
+}
+
+// CurrentRoles returns the node's roles as the curator last said, as the public API shows them;
+// nil before it has said anything.
+func (s *Service) CurrentRoles() *apb.NodeRoles {
+	return publicRoles(s.latestRoles.Load())
+}
+
+func publicRoles(r *cpb.NodeRoles) *apb.NodeRoles {
+	if r == nil {
+		return nil
+	}
+	return &apb.NodeRoles{
+		ConsensusMember:      r.ConsensusMember != nil,
+		KubernetesController: r.KubernetesController != nil,
+		KubernetesWorker:     r.KubernetesWorker != nil,
+	}
+}

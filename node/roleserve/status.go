@@ -1,0 +1,82 @@
+package roleserve
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/curator"
+	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// statusRefresh is how often the status is reported even if nothing changed, so that a new
+// leader (which keeps statuses in etcd, but may have missed one) converges.
+const statusRefresh = 30 * time.Second
+
+// heartbeat tells the curator leader that this node is alive, every curator.HeartbeatInterval.
+// The stream ends with a leader change; the supervisor then opens a new one.
+func (s *Service) heartbeat(ctx context.Context, cur cpb.CuratorClient) error {
+	stream, err := cur.Heartbeat(ctx)
+	if err != nil {
+		return fmt.Errorf("open heartbeat stream: %w", err)
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	ticker := time.NewTicker(curator.HeartbeatInterval)
+	defer ticker.Stop()
+	for {
+		if err := stream.Send(&cpb.HeartbeatUpdateRequest{}); err != nil {
+			return fmt.Errorf("send heartbeat: %w", err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			return fmt.Errorf("heartbeat answer: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// reportStatus reports the node's address and whether it runs a curator, whenever that changes
+// and every statusRefresh.
+func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error {
+	w := s.curatorRunning.Watch()
+	defer w.Close()
+	changes := make(chan bool)
+	go func() {
+		for {
+			running, err := w.Get(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case changes <- running:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	running := false
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	for {
+		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now()}
+		if running {
+			st.RunningCurator = &apb.NodeStatus_RunningCurator{Port: int32(ports.Curator)}
+		}
+		if _, err := cur.UpdateNodeStatus(ctx, &cpb.UpdateNodeStatusRequest{Status: st}); err != nil {
+			return fmt.Errorf("report status: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case running = <-changes:
+		case <-time.After(statusRefresh):
+		}
+	}
+}
