@@ -61,9 +61,12 @@ type ManagementClient interface {
 	// nothing, so a retried call is harmless; approving a DECOMMISSIONED node fails.
 	ApproveNode(ctx context.Context, in *ApproveNodeRequest, opts ...grpc.CallOption) (*ApproveNodeResponse, error)
 	// UpdateNodeRoles grants or revokes roles of an UP node. Only the roles set in the request
-	// change. The result must keep the rule that kubernetes_controller needs consensus_member
-	// (codes.FailedPrecondition otherwise), and revoking consensus_member must leave the cluster
-	// at least one consensus member.
+	// change. The result must keep the rule that kubernetes_controller needs consensus_member: a
+	// request that itself grants kubernetes_controller and revokes consensus_member is
+	// codes.InvalidArgument, a request that breaks the rule only together with the roles the
+	// node already holds is codes.FailedPrecondition. Revoking consensus_member must leave the
+	// cluster at least one consensus member, and granting it needs the node to have reported
+	// its address (NodeStatus.external_address), at which the new etcd member is reached.
 	UpdateNodeRoles(ctx context.Context, in *UpdateNodeRolesRequest, opts ...grpc.CallOption) (*UpdateNodeRolesResponse, error)
 	// UpdateNodeLabels sets and removes labels of a node. Labels are free-form key/value pairs
 	// for operators and, later, Kubernetes node labels; Metropolis itself attaches no meaning to
@@ -76,7 +79,9 @@ type ManagementClient interface {
 	//
 	// Unless skip_safety_checks is set, the call refuses (codes.FailedPrecondition) to delete a
 	// node that still holds a role: revoke its roles with UpdateNodeRoles first, so that the
-	// cluster moves its consensus membership and workloads away in order.
+	// cluster moves its consensus membership and workloads away in order. The cluster's last
+	// consensus member is never deleted. Deleting a node that is already DECOMMISSIONED succeeds
+	// and changes nothing.
 	DeleteNode(ctx context.Context, in *DeleteNodeRequest, opts ...grpc.CallOption) (*DeleteNodeResponse, error)
 }
 
@@ -207,9 +212,12 @@ type ManagementServer interface {
 	// nothing, so a retried call is harmless; approving a DECOMMISSIONED node fails.
 	ApproveNode(context.Context, *ApproveNodeRequest) (*ApproveNodeResponse, error)
 	// UpdateNodeRoles grants or revokes roles of an UP node. Only the roles set in the request
-	// change. The result must keep the rule that kubernetes_controller needs consensus_member
-	// (codes.FailedPrecondition otherwise), and revoking consensus_member must leave the cluster
-	// at least one consensus member.
+	// change. The result must keep the rule that kubernetes_controller needs consensus_member: a
+	// request that itself grants kubernetes_controller and revokes consensus_member is
+	// codes.InvalidArgument, a request that breaks the rule only together with the roles the
+	// node already holds is codes.FailedPrecondition. Revoking consensus_member must leave the
+	// cluster at least one consensus member, and granting it needs the node to have reported
+	// its address (NodeStatus.external_address), at which the new etcd member is reached.
 	UpdateNodeRoles(context.Context, *UpdateNodeRolesRequest) (*UpdateNodeRolesResponse, error)
 	// UpdateNodeLabels sets and removes labels of a node. Labels are free-form key/value pairs
 	// for operators and, later, Kubernetes node labels; Metropolis itself attaches no meaning to
@@ -222,7 +230,9 @@ type ManagementServer interface {
 	//
 	// Unless skip_safety_checks is set, the call refuses (codes.FailedPrecondition) to delete a
 	// node that still holds a role: revoke its roles with UpdateNodeRoles first, so that the
-	// cluster moves its consensus membership and workloads away in order.
+	// cluster moves its consensus membership and workloads away in order. The cluster's last
+	// consensus member is never deleted. Deleting a node that is already DECOMMISSIONED succeeds
+	// and changes nothing.
 	DeleteNode(context.Context, *DeleteNodeRequest) (*DeleteNodeResponse, error)
 	mustEmbedUnimplementedManagementServer()
 }

@@ -27,9 +27,12 @@ func AddLearner(ctx context.Context, cl *clientv3.Client, name, peerURL string) 
 			return membersOf(list.Members, name, peerURL), nil
 		}
 	}
-	added, err := cl.MemberAddAsLearner(ctx, []string{peerURL})
-	if err != nil {
-		return nil, fmt.Errorf("add learner %s at %s: %w", name, peerURL, err)
+	var added *clientv3.MemberAddResponse
+	if err := retryTransient(ctx, fmt.Sprintf("add learner %s at %s", name, peerURL), func() error {
+		added, err = cl.MemberAddAsLearner(ctx, []string{peerURL})
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	return membersOf(added.Members, name, peerURL), nil
 }

@@ -70,17 +70,19 @@ type CuratorClient interface {
 	// cluster half of the node's storage key and issues the node certificate.
 	//
 	// A NEW node gets codes.FailedPrecondition (not approved yet) and calls again later. An UP
-	// node that repeats the call with the same key gets its certificate again, so a node that
-	// stopped between committing and saving the answer can finish; a different key is refused
-	// (codes.FailedPrecondition).
+	// node that repeats the call with the same cluster_unlock_key gets its certificate again, so
+	// a node that stopped between committing and saving the answer can finish; a different
+	// cluster_unlock_key is refused (codes.FailedPrecondition). An unknown key gets
+	// codes.NotFound, a DECOMMISSIONED node codes.PermissionDenied.
 	CommitNode(ctx context.Context, in *CommitNodeRequest, opts ...grpc.CallOption) (*CommitNodeResponse, error)
 	// JoinNode gives an UP node the cluster half of its storage key on a later boot. The caller
 	// connects with a self-signed certificate for its join key (registered with RegisterNode and
 	// kept by the node outside its encrypted data partition, sealed together with its own half
 	// of the storage key).
 	//
-	// A node that is not UP (including a DECOMMISSIONED one), or whose join key does not match,
-	// gets codes.PermissionDenied and nothing else.
+	// A DECOMMISSIONED node, or a caller whose key is not the node's join key, gets
+	// codes.PermissionDenied and nothing else; a node that has not committed yet (NEW, STANDBY)
+	// gets codes.FailedPrecondition, an unknown node ID codes.NotFound.
 	JoinNode(ctx context.Context, in *JoinNodeRequest, opts ...grpc.CallOption) (*JoinNodeResponse, error)
 	// Watch streams nodes as the curator records them: first the current state of every
 	// watched node, then a progress marker, then changes as they happen, until the caller ends
@@ -229,17 +231,19 @@ type CuratorServer interface {
 	// cluster half of the node's storage key and issues the node certificate.
 	//
 	// A NEW node gets codes.FailedPrecondition (not approved yet) and calls again later. An UP
-	// node that repeats the call with the same key gets its certificate again, so a node that
-	// stopped between committing and saving the answer can finish; a different key is refused
-	// (codes.FailedPrecondition).
+	// node that repeats the call with the same cluster_unlock_key gets its certificate again, so
+	// a node that stopped between committing and saving the answer can finish; a different
+	// cluster_unlock_key is refused (codes.FailedPrecondition). An unknown key gets
+	// codes.NotFound, a DECOMMISSIONED node codes.PermissionDenied.
 	CommitNode(context.Context, *CommitNodeRequest) (*CommitNodeResponse, error)
 	// JoinNode gives an UP node the cluster half of its storage key on a later boot. The caller
 	// connects with a self-signed certificate for its join key (registered with RegisterNode and
 	// kept by the node outside its encrypted data partition, sealed together with its own half
 	// of the storage key).
 	//
-	// A node that is not UP (including a DECOMMISSIONED one), or whose join key does not match,
-	// gets codes.PermissionDenied and nothing else.
+	// A DECOMMISSIONED node, or a caller whose key is not the node's join key, gets
+	// codes.PermissionDenied and nothing else; a node that has not committed yet (NEW, STANDBY)
+	// gets codes.FailedPrecondition, an unknown node ID codes.NotFound.
 	JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error)
 	// Watch streams nodes as the curator records them: first the current state of every
 	// watched node, then a progress marker, then changes as they happen, until the caller ends

@@ -1,6 +1,6 @@
 // Package cpb is the curator's internal API (proto package metropolis.curator.v1): how nodes
-// talk to the cluster's control service. The .proto file in this directory is the reference
-// and its comments the documentation; the .pb.go files are generated from it by
+// talk to the cluster's control service. The .proto files in this directory are the reference
+// and their comments the documentation; the .pb.go files are generated from them by
 // scripts/genproto and committed. Import it as cpb.
 //
 // Service Curator, served by the curator leader, covers a node's way into the cluster
@@ -8,6 +8,10 @@
 // usable certificate yet) and its life as a member (Watch, Heartbeat, UpdateNodeStatus,
 // IssueCertificate, with its node certificate). Who may call each method is declared on the
 // method (package api/authz) and listed in docs/api.md.
+//
+// storage.proto defines what the curator keeps in etcd (node records with their secrets, the
+// CA, the cluster's owner key, the leader election value). Those messages never go over the
+// wire; they are here so that one script generates all protobuf code.
 //
 // It is internal: only Metropolis nodes call it, and it changes together with the node
 // program. Operators and tools use the public API, package apb. The package holds no

@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	apb "metropolis.dev/metropolis/api/v1"
+)
+
+// stateText is a node state without the API's prefix: "UP".
+func stateText(s apb.NodeState) string {
+	return strings.TrimPrefix(s.String(), "NODE_STATE_")
+}
+
+// healthText is a node's health without the API's prefix: "HEALTHY".
+func healthText(h apb.NodeHealth) string {
+	if h == apb.NodeHealth_NODE_HEALTH_UNSPECIFIED {
+		return "-"
+	}
+	return strings.TrimPrefix(h.String(), "NODE_HEALTH_")
+}
+
+// heldRoles lists the roles r holds.
+func heldRoles(r *apb.NodeRoles) []role {
+	var out []role
+	if r.GetConsensusMember() {
+		out = append(out, roleConsensusMember)
+	}
+	if r.GetKubernetesController() {
+		out = append(out, roleKubernetesController)
+	}
+	if r.GetKubernetesWorker() {
+		out = append(out, roleKubernetesWorker)
+	}
+	return out
+}
+
+// rolesText joins role names with sep, or says "-" for none.
+func rolesText(r *apb.NodeRoles, sep string) string {
+	roles := heldRoles(r)
+	if len(roles) == 0 {
+		return "-"
+	}
+	names := make([]string, len(roles))
+	for i, x := range roles {
+		names[i] = x.String()
+	}
+	return strings.Join(names, sep)
+}
+
+// addressText is where a node says it can be reached, or "-".
+func addressText(n *apb.Node) string {
+	if a := n.GetStatus().GetExternalAddress(); a != "" {
+		return a
+	}
+	return "-"
+}
+
+// heartbeatText is how long ago the node's last heartbeat came, in whole seconds, or "-".
+func heartbeatText(n *apb.Node) string {
+	if n.TimeSinceHeartbeat == nil {
+		return "-"
+	}
+	return n.TimeSinceHeartbeat.AsDuration().Round(time.Second).String() + " ago"
+}
+
+// labelsText is "k=v" pairs sorted by key, joined by sep, or "-".
+func labelsText(labels map[string]string, sep string) string {
+	if len(labels) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	pairs := make([]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = k + "=" + labels[k]
+	}
+	return strings.Join(pairs, sep)
+}
+
+// sortNodes orders nodes by ID, so that listings do not depend on the server's order.
+func sortNodes(nodes []*apb.Node) {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Id < nodes[j].Id })
+}
+
+// writeNodeTable writes one aligned line per node.
+func writeNodeTable(w io.Writer, nodes []*apb.Node) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tADDRESS\tHEALTH\tHEARTBEAT\tROLES")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Id, stateText(n.State), addressText(n), healthText(n.Health), heartbeatText(n), rolesText(n.Roles, ","))
+	}
+	return tw.Flush()
+}
+
+// writeNodeDescription writes every field of one node as aligned "Name: value" lines.
+func writeNodeDescription(w io.Writer, n *apb.Node) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	curator := "-"
+	if c := n.GetStatus().GetRunningCurator(); c != nil {
+		curator = fmt.Sprintf("running, port %d", c.Port)
+	}
+	reported := "never"
+	if ts := n.GetStatus().GetTimestamp(); ts != nil {
+		reported = ts.AsTime().UTC().Format(time.RFC3339)
+	}
+	rows := [][2]string{
+		{"ID", n.Id},
+		{"Public key", hex.EncodeToString(n.PublicKey)},
+		{"State", stateText(n.State)},
+		{"Health", healthText(n.Health)},
+		{"Last heartbeat", heartbeatText(n)},
+		{"Roles", rolesText(n.Roles, ", ")},
+		{"Address", addressText(n)},
+		{"Curator", curator},
+		{"Status reported", reported},
+		{"Labels", labelsText(n.Labels, "\n\t")},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,93 @@
+package curator
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/ports"
+)
+
+const (
+	// DefaultLeaseTTL is the leader's etcd lease: how long a vanished leader (crashed, cut
+	// off) keeps the cluster without one. A stopping leader gives its lease up at once.
+	DefaultLeaseTTL = 5 * time.Second
+	// HeartbeatInterval is how often nodes should send a heartbeat.
+	HeartbeatInterval = 5 * time.Second
+	// DefaultHeartbeatTimeout is how long a node may stay silent before it is reported as
+	// HEARTBEAT_TIMEOUT: three missed heartbeats, so one lost message or a slow reconnect to a
+	// new leader does not flap a node's health.
+	DefaultHeartbeatTimeout = 3 * HeartbeatInterval
+)
+
+// Config is what a curator needs from its node.
+type Config struct {
+	// Etcd is a client of this node's etcd member (consensus.Status.Client).
+	Etcd *clientv3.Client
+	// NodeCertificate is this node's certificate (with Leaf set) and key, issued by the
+	// cluster CA. The curator serves with it and names itself by its node ID.
+	NodeCertificate tls.Certificate
+	// ListenAddress is where the gRPC services listen, e.g. ":7835" (ports.Curator).
+	ListenAddress string
+	// AdvertiseAddress is host:port at which other nodes and clients reach this curator; it
+	// is what Discovery hands out while this curator leads.
+	AdvertiseAddress string
+	// ConsensusPeerPort is the etcd peer port every node listens on; a node granted the
+	// consensus member role is added to etcd at its address and this port. Zero means
+	// ports.ConsensusPeer; tests set another.
+	ConsensusPeerPort int
+	// LeaseTTL is the leader election lease, rounded to whole seconds (etcd's unit). Zero
+	// means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// HeartbeatTimeout is how long a node may go without a heartbeat before it is reported
+	// as HEARTBEAT_TIMEOUT. Zero means DefaultHeartbeatTimeout.
+	HeartbeatTimeout time.Duration
+}
+
+// withDefaults checks the configuration and fills in defaults, returning this node's ID.
+func (c *Config) withDefaults() (nodeID string, err error) {
+	var errs []error
+	if c.Etcd == nil {
+		errs = append(errs, errors.New("no etcd client (Config.Etcd)"))
+	}
+	if c.NodeCertificate.Leaf == nil {
+		errs = append(errs, errors.New("NodeCertificate: no leaf certificate (Leaf is nil)"))
+	} else if k, err := pki.KindOf(c.NodeCertificate.Leaf); err != nil || k != pki.KindNode {
+		errs = append(errs, fmt.Errorf("NodeCertificate: %q is not a node certificate", c.NodeCertificate.Leaf.Subject))
+	} else {
+		nodeID = c.NodeCertificate.Leaf.Subject.CommonName
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
+		errs = append(errs, fmt.Errorf("ListenAddress %q: %w", c.ListenAddress, err))
+	}
+	if host, _, err := net.SplitHostPort(c.AdvertiseAddress); err != nil || host == "" {
+		errs = append(errs, fmt.Errorf("AdvertiseAddress %q: want host:port", c.AdvertiseAddress))
+	}
+	if c.ConsensusPeerPort == 0 {
+		c.ConsensusPeerPort = int(ports.ConsensusPeer)
+	}
+	if c.ConsensusPeerPort < 0 || c.ConsensusPeerPort > 65535 {
+		errs = append(errs, fmt.Errorf("ConsensusPeerPort %d: out of range", c.ConsensusPeerPort))
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.LeaseTTL < 2*time.Second {
+		errs = append(errs, fmt.Errorf("LeaseTTL %v: etcd needs at least 2s", c.LeaseTTL))
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if c.HeartbeatTimeout < 0 {
+		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v: negative", c.HeartbeatTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", fmt.Errorf("curator config: %w", err)
+	}
+	return nodeID, nil
+}

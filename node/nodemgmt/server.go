@@ -1,0 +1,101 @@
+package nodemgmt
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/logtree"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Power is what Reboot and Shutdown ask of the platform. Both return once the request is
+// accepted; the node goes down afterwards. platform.Platform satisfies it.
+type Power interface {
+	Reboot(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// RunnableStates reports the supervision tree; *supervisor.Supervisor satisfies it.
+type RunnableStates interface {
+	States() []supervisor.NodeState
+}
+
+// Self is what the node knows about itself for GetStatus.
+type Self struct {
+	NodeID string
+	// State is the node's state as it last learned it from the curator; NODE_STATE_UNSPECIFIED
+	// before it has heard anything.
+	State apb.NodeState
+	// Roles are the roles the node runs now; nil means none.
+	Roles *apb.NodeRoles
+}
+
+// SelfReporter gives the node's current view of itself. It is called on every GetStatus, so it
+// must be cheap and must not block (return the latest known value, not wait for a new one).
+type SelfReporter interface {
+	Self() Self
+}
+
+// SelfFunc adapts a function to SelfReporter.
+type SelfFunc func() Self
+
+// Self implements SelfReporter.
+func (f SelfFunc) Self() Self { return f() }
+
+// Config is what a Server reports on and acts through. Every field is required.
+type Config struct {
+	// Logs is the node's log tree, read by GetLogs.
+	Logs *logtree.LogTree
+	// Runnables is the node's supervisor.
+	Runnables RunnableStates
+	// Self gives node ID, state and roles.
+	Self SelfReporter
+	// Started is when the node program started; GetStatus reports the time since.
+	Started time.Time
+	// Power performs reboot and shutdown.
+	Power Power
+	// Logger records what operators did through this API (reboots, shutdowns, readers that
+	// missed entries). Typically the logger of the runnable that serves the API.
+	Logger logtree.LeveledLogger
+}
+
+// Server implements apb.NodeManagementServer. Create it with New.
+type Server struct {
+	apb.UnimplementedNodeManagementServer
+	cfg Config
+}
+
+// New checks that cfg is complete and returns a Server.
+func New(cfg Config) (*Server, error) {
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		unset bool
+	}{
+		{"Logs", cfg.Logs == nil},
+		{"Runnables", cfg.Runnables == nil},
+		{"Self", cfg.Self == nil},
+		{"Started", cfg.Started.IsZero()},
+		{"Power", cfg.Power == nil},
+		{"Logger", cfg.Logger == nil},
+	} {
+		if f.unset {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("node management config: %s not set", strings.Join(missing, ", "))
+	}
+	return &Server{cfg: cfg}, nil
+}
+
+// Register adds the NodeManagement service to g. Authorization is g's business (its
+// interceptors), not this package's.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	apb.RegisterNodeManagementServer(g, s)
+}
