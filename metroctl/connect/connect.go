@@ -2,26 +2,22 @@ package connect
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/rpc"
 )
 
 // leaderLookupTimeout bounds the wait for an endpoint to name the leader: a node without a
@@ -94,7 +90,7 @@ func FetchCA(ctx context.Context, endpoints []string) (*CAOffer, error) {
 	}
 	unreachable := &UnreachableError{}
 	for _, ep := range endpoints {
-		ca, err := fetchCAFrom(ctx, ep)
+		ca, err := rpc.FetchCACertificate(ctx, ep)
 		if err == nil {
 			return &CAOffer{CA: ca, Endpoint: ep}, nil
 		}
@@ -102,39 +98,6 @@ func FetchCA(ctx context.Context, endpoints []string) (*CAOffer, error) {
 		unreachable.Causes = append(unreachable.Causes, err)
 	}
 	return nil, unreachable
-}
-
-func fetchCAFrom(ctx context.Context, endpoint string) (*x509.Certificate, error) {
-	conn, err := dial(endpoint, &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		// Nothing to verify against yet; the offered CA is checked against the server's
-		// certificate below and then by the operator.
-		InsecureSkipVerify: true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	var p peer.Peer
-	res, err := apb.NewDiscoveryClient(conn).GetCACertificate(ctx, &apb.GetCACertificateRequest{}, grpc.Peer(&p))
-	if err != nil {
-		return nil, err
-	}
-	ca, err := pki.ParseCertificateDER(res.CaCertificate)
-	if err != nil {
-		return nil, fmt.Errorf("server sent an unparseable CA certificate: %w", err)
-	}
-	if !ca.IsCA {
-		return nil, errors.New("server sent a certificate that is not a CA certificate")
-	}
-	tlsInfo, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(tlsInfo.State.PeerCertificates) == 0 {
-		return nil, errors.New("server presented no TLS certificate")
-	}
-	if _, err := pki.VerifyNode(tlsInfo.State.PeerCertificates[0], ca, pki.PurposeServer, time.Now()); err != nil {
-		return nil, fmt.Errorf("server's own certificate is not from the CA it offers: %w", err)
-	}
-	return ca, nil
 }
 
 // Cluster dials the curator leader of the context's cluster with the owner certificate, for
@@ -150,7 +113,7 @@ func Cluster(ctx context.Context, c *config.Context) (*grpc.ClientConn, error) {
 // ClusterForEscrow dials the curator leader of the context's cluster with a self-signed
 // certificate of the owner key, for AAA.Escrow, which makes TLS prove possession of the key.
 func ClusterForEscrow(ctx context.Context, c *config.Context) (*grpc.ClientConn, error) {
-	cert, err := SelfSignedCertificate(c.OwnerKey)
+	cert, err := rpc.SelfSignedCertificate(c.OwnerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -227,33 +190,4 @@ func Node(ctx context.Context, c *config.Context, nodeID, address string) (*grpc
 		return nil, err
 	}
 	return dial(address, pki.ClientConfig(c.CA, cert, nodeID))
-}
-
-// SelfSignedCertificate returns a short-lived self-signed client certificate for key. It
-// carries no identity of its own: the server reads only the public key from it, and TLS makes
-// the client prove it holds the private key.
-func SelfSignedCertificate(key ed25519.PrivateKey) (tls.Certificate, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("self-signed certificate: serial: %w", err)
-	}
-	now := time.Now()
-	template := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "metroctl owner key"},
-		// Tolerates a client clock somewhat ahead of the server's.
-		NotBefore:   now.Add(-5 * time.Minute),
-		NotAfter:    now.Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("self-signed certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("self-signed certificate: %w", err)
-	}
-	return pki.TLSCertificate(cert, key)
 }

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -19,30 +18,6 @@ import (
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 )
-
-func TestSelfSignedCertificate(t *testing.T) {
-	pub, key, err := identity.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := SelfSignedCertificate(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := cert.Leaf
-	if got, ok := leaf.PublicKey.(ed25519.PublicKey); !ok || !got.Equal(pub) {
-		t.Error("the certificate is not for the given key")
-	}
-	if err := leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature); err != nil {
-		t.Errorf("not self-signed: %v", err)
-	}
-	if leaf.IsCA {
-		t.Error("the certificate may sign others")
-	}
-	if d := time.Until(leaf.NotAfter); d <= 0 || d > 2*time.Hour {
-		t.Errorf("valid for another %v, want short-lived", d)
-	}
-}
 
 func TestReason(t *testing.T) {
 	for _, tc := range []struct {
@@ -116,7 +91,7 @@ func TestFetchCA(t *testing.T) {
 		t.Fatalf("FetchCA from a confused and a dead endpoint: %v, want UnreachableError", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"cannot reach the cluster at any of its endpoints", confused + ": server's own certificate is not from the CA it offers", dead + ": "} {
+	for _, want := range []string{"cannot reach the cluster at any of its endpoints", confused + ": fetch CA certificate from " + confused + ": the server is not a node of the cluster whose CA it returned", dead + ": "} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

@@ -140,7 +140,9 @@ func (c *Config) embedConfig(tlsDir string) (*embed.Config, error) {
 	cfg.ClientTLSInfo, cfg.PeerTLSInfo = tls, tls
 	// Metrics and pprof stay off: the node management API is the one way in.
 	cfg.ListenMetricsUrls = nil
-	cfg.InitialClusterToken = "metropolis"
+	// The token makes the cluster's ID unique even when another cluster's first member had the
+	// same name and address (a relaunched local cluster), so members of the two never mix.
+	cfg.InitialClusterToken = "metropolis-" + c.Name
 	if len(c.InitialCluster) == 0 {
 		cfg.ClusterState = embed.ClusterStateFlagNew
 		cfg.InitialCluster = c.Name + "=" + c.PeerURL()
