@@ -67,7 +67,7 @@ func (c *Cluster) growCluster(ctx context.Context, mctx *config.Context, p *prog
 		if _, err := waitForValue(ctx, p, "the curator to make "+n.Id+" a consensus member", func(ctx context.Context) (bool, error) {
 			_, err := mgmt.UpdateNodeRoles(ctx, &apb.UpdateNodeRolesRequest{NodeId: n.Id, ConsensusMember: &t})
 			switch status.Code(err) {
-			case codes.FailedPrecondition, codes.Unavailable:
+			case codes.FailedPrecondition, codes.Unavailable, codes.DeadlineExceeded:
 				return false, err // the previous learner is not promoted yet, or etcd settles
 			}
 			if err != nil {

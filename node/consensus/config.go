@@ -43,10 +43,15 @@ func (c *Config) PeerURL() string {
 	return "https://" + net.JoinHostPort(c.Host, strconv.Itoa(c.PeerPort))
 }
 
-// ClientURL is the URL clients reach this member at.
+// ClientURL is the URL local clients reach this member at. Etcd serves clients on loopback only:
+// the curator uses an in-process client, and no other node needs etcd's client API.
 func (c *Config) ClientURL() string {
-	return "https://" + net.JoinHostPort(c.Host, strconv.Itoa(c.ClientPort))
+	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ClientPort))
 }
+
+// PeerCommonName is the common name of every consensus (etcd peer) certificate: etcd admits
+// peers by it, on top of the chain to the cluster CA.
+const PeerCommonName = "metropolis-consensus"
 
 func (c *Config) validate() error {
 	var errs []error
@@ -96,8 +101,12 @@ func (c *Config) validate() error {
 func (c *Config) etcdDir() string { return filepath.Join(c.DataDir, "etcd") }
 
 // hasMember says whether DataDir already holds an etcd member, which then restarts from it.
-func (c *Config) hasMember() bool {
-	_, err := os.Stat(filepath.Join(c.etcdDir(), "member", "wal"))
+func (c *Config) hasMember() bool { return HasMember(c.DataDir) }
+
+// HasMember says whether dataDir (a Config.DataDir) holds a member's write-ahead log: a member
+// that once started, which restarts from it rather than bootstrapping or joining.
+func HasMember(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, "etcd", "member", "wal"))
 	return err == nil
 }
 
@@ -138,6 +147,11 @@ func (c *Config) embedConfig(tlsDir string) (*embed.Config, error) {
 	tls.TrustedCAFile = filepath.Join(tlsDir, "ca.pem")
 	tls.ClientCertAuth = true
 	cfg.ClientTLSInfo, cfg.PeerTLSInfo = tls, tls
+	// Every certificate of the cluster chains to the same CA, so chaining is not enough: only
+	// consensus certificates may speak Raft, or a node or owner certificate (or a deleted
+	// node's, which stays valid until it expires) could read and write etcd behind the
+	// curator's back.
+	cfg.PeerTLSInfo.AllowedCNs = []string{PeerCommonName}
 	// Metrics and pprof stay off: the node management API is the one way in.
 	cfg.ListenMetricsUrls = nil
 	// The token makes the cluster's ID unique even when another cluster's first member had the

@@ -25,7 +25,7 @@ type Status struct {
 	Client *clientv3.Client
 	// MemberID is etcd's ID of this member.
 	MemberID uint64
-	// ClientURL is where other nodes reach this member.
+	// ClientURL is where local clients reach this member over TLS (loopback only).
 	ClientURL string
 }
 

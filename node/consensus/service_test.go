@@ -73,7 +73,7 @@ func testConfig(t *testing.T, ca *pki.CA, name string) Config {
 		t.Fatal(err)
 	}
 	cert, err := ca.IssueServiceCertificate(pki.ServiceRequest{
-		CommonName: "consensus-" + name, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		CommonName: PeerCommonName, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		Usage: pki.ServicePeer, PublicKey: pub,
 	}, time.Hour)
 	if err != nil {

@@ -3,9 +3,9 @@ package core
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"net"
+	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -52,49 +52,57 @@ func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed2
 	if err != nil {
 		return nil, err
 	}
-	clusterHalf, nodeHalf := make([]byte, storageKeyHalfSize), make([]byte, storageKeyHalfSize)
-	if _, err := rand.Read(clusterHalf); err != nil {
-		return nil, err
-	}
-	if _, err := rand.Read(nodeHalf); err != nil {
+	halves, err := newKeyHalves()
+	if err != nil {
 		return nil, err
 	}
 	return &membership{
 		CACertificate:      caDER,
 		NodeCertificate:    nodeCert.Raw,
 		Curators:           []string{net.JoinHostPort(addr.String(), fmt.Sprint(ports.Curator))},
-		StorageKeyNodeHalf: nodeHalf,
+		StorageKeyNodeHalf: halves.Node,
 		Bootstrap: &pendingBootstrap{
-			OwnerPublicKey: params.OwnerPublicKey, ClusterUnlockKey: clusterHalf, CA: caDER, CAKey: caKey,
+			OwnerPublicKey: params.OwnerPublicKey, ClusterUnlockKey: halves.Cluster, CA: caDER, CAKey: caKey,
 		},
 	}, nil
 }
 
-// finishBootstrap creates the cluster in the new member's etcd and clears the pending record.
-// It runs each time the member is ready until it succeeded once.
-func (n *Node) finishBootstrap(ctx context.Context, stateDir string, m *membership, cl *clientv3.Client, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) error {
-	if m.Bootstrap == nil {
+// bootstrapOnce returns the hook that creates the cluster in the new member's etcd, each time
+// the member is ready, until it succeeded once; then it records the membership without the
+// pending bootstrap (and so without the CA's key). m is not changed: the hook runs on the role
+// workers' goroutines while the node reads m.
+func (n *Node) bootstrapOnce(stateDir string, m *membership, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) func(context.Context, *clientv3.Client) error {
+	pending := m.Bootstrap
+	var mu sync.Mutex
+	done := pending == nil
+	return func(ctx context.Context, cl *clientv3.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return nil
+		}
+		ca, err := pki.ParseCADER(pending.CA, pending.CAKey)
+		if err != nil {
+			return err
+		}
+		res, err := curator.Bootstrap(ctx, cl, curator.BootstrapRequest{
+			CA:               ca,
+			OwnerPublicKey:   pending.OwnerPublicKey,
+			NodePublicKey:    nodeKey.Public().(ed25519.PublicKey),
+			JoinPublicKey:    joinKey.Public().(ed25519.PublicKey),
+			ClusterUnlockKey: pending.ClusterUnlockKey,
+			Address:          addr.String(),
+		})
+		if err != nil {
+			return err
+		}
+		finished := *m
+		finished.Bootstrap = nil
+		if err := saveMembership(stateDir, &finished); err != nil {
+			return err
+		}
+		done = true
+		n.logger(ctx).Infof("created cluster %s; waiting for its owner to take ownership", res.ClusterID)
 		return nil
 	}
-	ca, err := pki.ParseCADER(m.Bootstrap.CA, m.Bootstrap.CAKey)
-	if err != nil {
-		return err
-	}
-	res, err := curator.Bootstrap(ctx, cl, curator.BootstrapRequest{
-		CA:               ca,
-		OwnerPublicKey:   m.Bootstrap.OwnerPublicKey,
-		NodePublicKey:    nodeKey.Public().(ed25519.PublicKey),
-		JoinPublicKey:    joinKey.Public().(ed25519.PublicKey),
-		ClusterUnlockKey: m.Bootstrap.ClusterUnlockKey,
-		Address:          addr.String(),
-	})
-	if err != nil {
-		return err
-	}
-	m.Bootstrap = nil
-	if err := saveMembership(stateDir, m); err != nil {
-		return err
-	}
-	n.logger(ctx).Infof("created cluster %s; waiting for its owner to take ownership", res.ClusterID)
-	return nil
 }

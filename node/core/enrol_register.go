@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -28,12 +27,17 @@ const storageKeyHalfSize = 32
 
 // register takes a new node into an existing cluster: it registers with the ticket from its
 // parameters, waits to be approved, commits its half of the storage key and gets its node
-// certificate. It returns the membership to keep.
-func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey) (*membership, error) {
+// certificate. It returns the membership to keep. The key halves are kept from the first try
+// on, so that a node that crashed after committing commits the same half again.
+func register(ctx context.Context, stateDir string, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey) (*membership, error) {
 	logger := supervisor.Logger(ctx)
 	ca, err := pki.ParseCertificateDER(params.CaCertificate)
 	if err != nil {
 		return nil, fmt.Errorf("node parameters: cluster_register.ca_certificate: %w", err)
+	}
+	halves, err := loadOrCreateKeyHalves(stateDir)
+	if err != nil {
+		return nil, err
 	}
 	selfSigned, err := rpc.SelfSignedCertificate(nodeKey)
 	if err != nil {
@@ -48,39 +52,62 @@ func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey
 
 	nodeID := identity.NodeID(nodeKey.Public().(ed25519.PublicKey))
 	logger.Infof("registering as %s with the cluster at %v (CA %s)", nodeID, params.ClusterAddresses, pki.Fingerprint(ca))
-	if _, err := cur.RegisterNode(ctx, &cpb.RegisterNodeRequest{
-		RegisterTicket: params.RegisterTicket,
-		JoinPublicKey:  joinKey.Public().(ed25519.PublicKey),
+	if err := retryCall(ctx, "register node "+nodeID, func(ctx context.Context) error {
+		_, err := cur.RegisterNode(ctx, &cpb.RegisterNodeRequest{
+			RegisterTicket: params.RegisterTicket,
+			JoinPublicKey:  joinKey.Public().(ed25519.PublicKey),
+		})
+		return err
 	}); err != nil {
-		return nil, fmt.Errorf("register node %s: %w", nodeID, err)
+		return nil, err
 	}
 	logger.Infof("registered; waiting for an operator to approve %s (metroctl node approve %s)", nodeID, nodeID)
 
-	clusterHalf := make([]byte, storageKeyHalfSize)
-	nodeHalf := make([]byte, storageKeyHalfSize)
-	if _, err := rand.Read(clusterHalf); err != nil {
+	var res *cpb.CommitNodeResponse
+	if err := retryCall(ctx, "commit node "+nodeID, func(ctx context.Context) error {
+		res, err = cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: halves.Cluster})
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	if _, err := rand.Read(nodeHalf); err != nil {
-		return nil, err
-	}
+	logger.Infof("approved and committed: node %s is UP", nodeID)
+	return &membership{
+		CACertificate:      res.CaCertificate,
+		NodeCertificate:    res.NodeCertificate,
+		Curators:           params.ClusterAddresses,
+		StorageKeyNodeHalf: halves.Node,
+	}, nil
+}
+
+// retryCall calls call until it succeeds or fails for good, each try bounded, saying in the log
+// why it waits. Unavailable (no curator reachable, or an election) and FailedPrecondition (not
+// approved yet) pass by themselves; anything else (a wrong ticket, a node already committed
+// with another key) is final.
+func retryCall(ctx context.Context, what string, call func(ctx context.Context) error) error {
+	logger := supervisor.Logger(ctx)
+	lastSaid := time.Time{}
 	for {
-		res, err := cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf})
+		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := call(attempt)
+		cancel()
 		if err == nil {
-			logger.Infof("approved and committed: node %s is UP", nodeID)
-			return &membership{
-				CACertificate:      res.CaCertificate,
-				NodeCertificate:    res.NodeCertificate,
-				Curators:           params.ClusterAddresses,
-				StorageKeyNodeHalf: nodeHalf,
-			}, nil
+			return nil
 		}
-		if status.Code(err) != codes.FailedPrecondition {
-			return nil, fmt.Errorf("commit node %s: %w", nodeID, err)
+		switch status.Code(err) {
+		case codes.Unavailable, codes.FailedPrecondition, codes.DeadlineExceeded:
+		default:
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Since(lastSaid) > 30*time.Second {
+			logger.Infof("%s: %v (still trying)", what, err)
+			lastSaid = time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(approvalPoll):
 		}
 	}

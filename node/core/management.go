@@ -32,6 +32,8 @@ func (n *Node) Self() nodemgmt.Self {
 	s := nodemgmt.Self{NodeID: v.nodeID}
 	if v.roles != nil {
 		s.Roles = v.roles.CurrentRoles()
+	}
+	if n.accepted.Load() {
 		s.State = apb.NodeState_NODE_STATE_UP
 	}
 	return s

@@ -5,11 +5,12 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
@@ -29,6 +30,8 @@ type Node struct {
 	sup atomic.Pointer[supervisor.Supervisor]
 	// self is what the node knows about itself (ID, roles), for the status API.
 	self atomic.Pointer[selfView]
+	// accepted says the cluster took this node in (bootstrap, or a join it answered).
+	accepted atomic.Bool
 }
 
 // New returns the node; run its Run under a supervisor that writes to logs.
@@ -86,28 +89,28 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
+	bootstrapping := m.Bootstrap != nil
 	roles := roleserve.New(roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: tlsCert, CA: ca, Address: addr,
-		Curators: m.Curators, StateDir: stateDir,
-		OnMemberReady: func(ctx context.Context, cl *clientv3.Client) error {
-			return n.finishBootstrap(ctx, stateDir, m, cl, nodeKey, joinKey, addr)
-		},
+		Curators: m.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
+		OnMemberReady: n.bootstrapOnce(stateDir, m, nodeKey, joinKey, addr),
 	})
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	startRoles := func() error { return supervisor.Run(ctx, "roleserve", roles.Run) }
 
 	// A node holding a member's data may be the curator it would join through: start first.
-	if roleserve.ConsensusDataExists(stateDir) {
+	if bootstrapping || roleserve.ConsensusDataExists(stateDir) {
 		if err := startRoles(); err != nil {
 			return err
 		}
 		startRoles = func() error { return nil }
 	}
-	if m.Bootstrap == nil {
+	if !bootstrapping {
 		if err := joinUntilAccepted(ctx, m, nodeID, joinKey); err != nil {
 			return err
 		}
 	}
+	n.accepted.Store(true)
 	if err := startRoles(); err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func (n *Node) enrol(ctx context.Context, stateDir string, nodeKey, joinKey ed25
 		n.logger(ctx).Infof("bootstrapping a new cluster")
 		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr)
 	case params.GetClusterRegister() != nil:
-		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey)
+		m, err = register(ctx, stateDir, params.GetClusterRegister(), nodeKey, joinKey)
 	default:
 		return nil, errors.New("node parameters: neither cluster_bootstrap nor cluster_register is set")
 	}
@@ -141,6 +144,10 @@ func (n *Node) enrol(ctx context.Context, stateDir string, nodeKey, joinKey ed25
 		return nil, err
 	}
 	if err := saveMembership(stateDir, m); err != nil {
+		return nil, err
+	}
+	// The halves now live in the membership (and, for the cluster half, with the cluster).
+	if err := os.Remove(filepath.Join(stateDir, keyHalvesFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	return m, nil

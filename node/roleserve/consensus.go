@@ -25,11 +25,10 @@ const (
 	consensusCertFile = "consensus-certificate.pem"
 )
 
-// ConsensusDataExists says whether stateDir holds an etcd member's data: such a node starts its
-// member before it can reach any curator.
+// ConsensusDataExists says whether stateDir holds an etcd member that once started: such a
+// node starts its member before it can reach any curator.
 func ConsensusDataExists(stateDir string) bool {
-	_, err := os.Stat(filepath.Join(stateDir, consensusCertFile))
-	return err == nil
+	return consensus.HasMember(filepath.Join(stateDir, consensusDataDir))
 }
 
 // WriteConsensusCertificate stores the etcd certificate of a node that starts a member (the
@@ -50,8 +49,11 @@ func (s *Service) runConsensus(ctx context.Context, cur cpb.CuratorClient) error
 	w := s.roles.Watch()
 	defer w.Close()
 
+	// A member that started once restarts from its data; the first node bootstraps with the
+	// certificate it issued itself; any other node joins with the peers and certificate the
+	// curator hands out, and tries again that way if its first start failed.
 	var initial map[string]string
-	if !ConsensusDataExists(s.cfg.StateDir) {
+	if !ConsensusDataExists(s.cfg.StateDir) && !s.cfg.BootstrapConsensus {
 		supervisor.Signal(ctx, supervisor.SignalHealthy)
 		roles, err := w.Get(ctx, event.Filter(hasConsensusRole))
 		if err != nil {

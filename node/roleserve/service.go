@@ -31,6 +31,10 @@ type Config struct {
 	Address net.IP
 	// Curators are host:port of the cluster's curators, for reaching the leader.
 	Curators []string
+	// BootstrapConsensus makes this node's member, if it has no data yet, start a new cluster
+	// instead of waiting for the curator: the first node, which has issued its own etcd
+	// certificate (WriteConsensusCertificate).
+	BootstrapConsensus bool
 	// OnMemberReady, if set, is called each time this node's etcd member is ready, before the
 	// curator starts on it; an error restarts the worker. The first node creates the cluster
 	// here.

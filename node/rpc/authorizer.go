@@ -43,11 +43,11 @@ func NewAuthorizer(ca *x509.Certificate, checkNode NodeChecker) *Authorizer {
 // caller adds after these options.
 func ServerOptions(ca *x509.Certificate, serverCert tls.Certificate, checkNode NodeChecker) []grpc.ServerOption {
 	a := NewAuthorizer(ca, checkNode)
-	return []grpc.ServerOption{
+	return append(serverKeepalive(),
 		grpc.Creds(credentials.NewTLS(ServerTLSConfig(serverCert))),
 		grpc.ChainUnaryInterceptor(a.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamInterceptor()),
-	}
+	)
 }
 
 // UnaryInterceptor authorizes unary calls.

@@ -27,7 +27,7 @@ func DialNode(endpoint, nodeID string, ca *x509.Certificate, clientCert *tls.Cer
 	if ca == nil {
 		return nil, errors.New("dial node: no cluster CA certificate to verify the server with")
 	}
-	base := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert)))}
+	base := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive()}
 	if nodeID != "" {
 		if err := identity.ValidateNodeID(nodeID); err != nil {
 			return nil, fmt.Errorf("dial node: %w", err)
@@ -59,7 +59,7 @@ func DialCluster(endpoints []string, ca *x509.Certificate, clientCert *tls.Certi
 	}
 	r.InitialState(resolver.State{Addresses: addrs})
 	base := []grpc.DialOption{
-		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))),
+		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive(),
 		grpc.WithResolvers(r),
 	}
 	return grpc.NewClient(staticScheme+":///cluster", append(base, opts...)...)
@@ -78,7 +78,7 @@ func DialCurator(endpoints []string, ca *x509.Certificate, clientCert *tls.Certi
 		return nil, errors.New("dial curator: no cluster CA certificate to verify servers with")
 	}
 	base := []grpc.DialOption{
-		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))),
+		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive(),
 		grpc.WithResolvers(&leaderResolverBuilder{endpoints: endpoints}),
 		grpc.WithDefaultCallOptions(grpc.WaitForReady(true)),
 		grpc.WithChainUnaryInterceptor(retryUnavailable),

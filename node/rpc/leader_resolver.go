@@ -132,7 +132,7 @@ func (r *leaderResolver) run(ctx context.Context) {
 // follow streams the leader from the curator at ep into the connection until the stream fails
 // or stays quiet for too long. It reports whether ep named a leader at all.
 func (r *leaderResolver) follow(ctx context.Context, ep string) (named bool, err error) {
-	conn, err := grpc.NewClient("passthrough:///"+ep, grpc.WithTransportCredentials(r.creds))
+	conn, err := grpc.NewClient("passthrough:///"+ep, grpc.WithTransportCredentials(r.creds), clientKeepalive())
 	if err != nil {
 		return false, fmt.Errorf("curator at %s: %w", ep, err)
 	}
