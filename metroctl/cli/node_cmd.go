@@ -19,7 +19,7 @@ func (s *session) nodeCommand() *cobra.Command {
 	}
 	cmd.AddCommand(s.nodeListCommand(), s.nodeDescribeCommand(), s.nodeApproveCommand(),
 		s.nodeRoleCommand(true), s.nodeRoleCommand(false), s.nodeDeleteCommand(),
-		s.nodeLabelCommand(), s.nodeLogsCommand())
+		s.nodeLabelCommand(), s.nodeLogsCommand(), s.nodePowerCommand(true), s.nodePowerCommand(false))
 	return cmd
 }
 

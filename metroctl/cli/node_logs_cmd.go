@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,8 +9,10 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/identity"
 )
@@ -83,23 +86,9 @@ func (s *session) nodeLogsCommand() *cobra.Command {
 
 			ctx, cancel := s.timed(cmd.Context())
 			defer cancel()
-			cluster, err := connect.Cluster(ctx, c)
+			conn, address, err := dialNodeManagement(ctx, c, id, s.app.NodeManagementPort, action)
 			if err != nil {
-				return explain(action, err)
-			}
-			defer cluster.Close()
-			n, err := apb.NewManagementClient(cluster).GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
-			if err != nil {
-				return explain(action, err)
-			}
-			host := n.GetStatus().GetExternalAddress()
-			if host == "" {
-				return fmt.Errorf("%s: the node has not reported an address (it is %s)", action, stateText(n.State))
-			}
-			address := net.JoinHostPort(host, strconv.Itoa(s.app.NodeManagementPort))
-			conn, err := connect.Node(ctx, c, id, address)
-			if err != nil {
-				return explain(action, err)
+				return err
 			}
 			defer conn.Close()
 
@@ -149,4 +138,28 @@ func (s *session) printLogEntries(w io.Writer, lists ...[]*apb.LogEntry) error {
 		}
 	}
 	return nil
+}
+
+// dialNodeManagement finds the node's address at the cluster and dials its management
+// service as the owner, checking that the server there is that node.
+func dialNodeManagement(ctx context.Context, c *config.Context, id string, port int, action string) (*grpc.ClientConn, string, error) {
+	cluster, err := connect.Cluster(ctx, c)
+	if err != nil {
+		return nil, "", explain(action, err)
+	}
+	defer cluster.Close()
+	n, err := apb.NewManagementClient(cluster).GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
+	if err != nil {
+		return nil, "", explain(action, err)
+	}
+	host := n.GetStatus().GetExternalAddress()
+	if host == "" {
+		return nil, "", fmt.Errorf("%s: the node has not reported an address (it is %s)", action, stateText(n.State))
+	}
+	address := net.JoinHostPort(host, strconv.Itoa(port))
+	conn, err := connect.Node(ctx, c, id, address)
+	if err != nil {
+		return nil, "", explain(action, err)
+	}
+	return conn, address, nil
 }
