@@ -162,7 +162,9 @@ func (x *NodeRoles) GetKubernetesWorker() bool {
 // The curator stores the latest report as is.
 type NodeStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The IP address (no port) other nodes and clients reach this node at.
+	// The IP address (no port) other nodes and clients reach this node at. The unspecified,
+	// multicast, broadcast and link-local addresses are refused, since no other node can dial
+	// them. Loopback addresses are accepted: tests run several nodes on one machine with them.
 	ExternalAddress string `protobuf:"bytes,1,opt,name=external_address,json=externalAddress,proto3" json:"external_address,omitempty"`
 	// Present when the node runs a curator (leader or not), absent otherwise.
 	RunningCurator *NodeStatus_RunningCurator `protobuf:"bytes,2,opt,name=running_curator,json=runningCurator,proto3" json:"running_curator,omitempty"`

@@ -3,7 +3,8 @@
 //
 // It owns the member's data directory (WAL and snapshots, on the data partition) and the TLS
 // material etcd reads from disk there. It does not decide who is a member: the curator does,
-// using the membership helpers here (AddLearner, PromoteLearner, RemoveMember) and handing a
+// using the membership helpers here (AddLearner, PromoteLearner, RemoveNodeMember,
+// RemoveMemberByID) and handing a
 // joining node the member list it starts with.
 //
 // Peers and clients authenticate with certificates from the cluster CA, both ways: etcd refuses a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -14,18 +15,33 @@ import (
 // Members maps member names (node IDs) to peer URLs: what a joining member starts with.
 type Members map[string]string
 
+// ErrPeerURLInUse is returned by AddLearner when another member already has the peer URL: two
+// nodes reporting the same address must not share one member.
+var ErrPeerURLInUse = errors.New("peer URL already belongs to another member")
+
 // AddLearner adds a non-voting member and returns the member list the new member must start
-// with. Adding a member whose name is already present returns the current list unchanged, so
-// that a node retrying its join does not add itself twice.
+// with. Adding a member whose name is already present, or again at the peer URL of a learner
+// that has not started yet (and so has no name), returns the current list unchanged, so that a
+// node retrying its join does not add itself twice. A started member of another name at the
+// same peer URL is refused with ErrPeerURLInUse.
 func AddLearner(ctx context.Context, cl *clientv3.Client, name, peerURL string) (Members, error) {
 	list, err := cl.MemberList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
 	for _, m := range list.Members {
-		if m.Name == name || (len(m.PeerURLs) == 1 && m.PeerURLs[0] == peerURL) {
+		if m.Name == name {
 			return membersOf(list.Members, name, peerURL), nil
 		}
+	}
+	for _, m := range list.Members {
+		if !slices.Contains(m.PeerURLs, peerURL) {
+			continue
+		}
+		if m.Name != "" {
+			return nil, fmt.Errorf("add learner %s at %s: member %s has it: %w", name, peerURL, m.Name, ErrPeerURLInUse)
+		}
+		return membersOf(list.Members, name, peerURL), nil
 	}
 	var added *clientv3.MemberAddResponse
 	if err := retryTransient(ctx, fmt.Sprintf("add learner %s at %s", name, peerURL), func() error {
@@ -69,11 +85,21 @@ func PromoteLearner(ctx context.Context, cl *clientv3.Client, name string) error
 	})
 }
 
-// RemoveMember removes the named member. Removing a member that is not there succeeds, so that
-// deleting a node can be retried.
+// RemoveMember removes the member named name. Removing a member that is not there succeeds, so
+// that deleting a node can be retried. A member that has not started has no name yet; use
+// RemoveNodeMember to catch that one too.
 func RemoveMember(ctx context.Context, cl *clientv3.Client, name string) error {
+	return RemoveNodeMember(ctx, cl, name, "")
+}
+
+// RemoveNodeMember removes the member of a node: the member named name or, if there is none, a
+// member that has not started yet (it has no name in etcd's list) at peerURL, such as a learner
+// added for a node that never ran it. An empty peerURL matches no unstarted member, and a
+// started member at peerURL under another name is never touched. Removing a member that is not
+// there succeeds, so that deleting a node can be retried.
+func RemoveNodeMember(ctx context.Context, cl *clientv3.Client, name, peerURL string) error {
 	return retryTransient(ctx, "remove member "+name, func() error {
-		id, _, err := memberByName(ctx, cl, name)
+		id, err := memberOfNode(ctx, cl, name, peerURL)
 		if errors.Is(err, errNoSuchMember) {
 			return nil
 		}
@@ -81,7 +107,17 @@ func RemoveMember(ctx context.Context, cl *clientv3.Client, name string) error {
 			return err
 		}
 		_, err = cl.MemberRemove(ctx, id)
-		return err
+		return ignoreMemberNotFound(err) // removed concurrently
+	})
+}
+
+// RemoveMemberByID removes the member with etcd member ID id, which the caller found in the
+// member list (an unstarted member has nothing else to name it by). Removing a member that is
+// not there succeeds.
+func RemoveMemberByID(ctx context.Context, cl *clientv3.Client, id uint64) error {
+	return retryTransient(ctx, fmt.Sprintf("remove member %x", id), func() error {
+		_, err := cl.MemberRemove(ctx, id)
+		return ignoreMemberNotFound(err)
 	})
 }
 
@@ -124,6 +160,14 @@ func retryTransient(ctx context.Context, what string, f func() error) error {
 
 var errNoSuchMember = errors.New("no such member")
 
+// ignoreMemberNotFound treats etcd's "member not found" as done: removals are idempotent.
+func ignoreMemberNotFound(err error) error {
+	if err != nil && rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(rpctypes.ErrGRPCMemberNotFound) {
+		return nil
+	}
+	return err
+}
+
 func memberByName(ctx context.Context, cl *clientv3.Client, name string) (id uint64, learner bool, err error) {
 	list, err := cl.MemberList(ctx)
 	if err != nil {
@@ -135,4 +179,23 @@ func memberByName(ctx context.Context, cl *clientv3.Client, name string) (id uin
 		}
 	}
 	return 0, false, fmt.Errorf("member %s: %w", name, errNoSuchMember)
+}
+
+// memberOfNode finds the member named name or, failing that, the unstarted member at peerURL.
+func memberOfNode(ctx context.Context, cl *clientv3.Client, name, peerURL string) (uint64, error) {
+	list, err := cl.MemberList(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range list.Members {
+		if name != "" && m.Name == name {
+			return m.ID, nil
+		}
+	}
+	for _, m := range list.Members {
+		if peerURL != "" && m.Name == "" && slices.Contains(m.PeerURLs, peerURL) {
+			return m.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("member %s (or unstarted at %q): %w", name, peerURL, errNoSuchMember)
 }

@@ -23,6 +23,10 @@ const (
 	// HEARTBEAT_TIMEOUT: three missed heartbeats, so one lost message or a slow reconnect to a
 	// new leader does not flap a node's health.
 	DefaultHeartbeatTimeout = 3 * HeartbeatInterval
+	// DefaultOrphanLearnerGrace is how long an etcd learner that no node holding the consensus
+	// member role accounts for may stay before the leader removes it: far longer than the
+	// moment between adding a learner and storing the role in UpdateNodeRoles.
+	DefaultOrphanLearnerGrace = time.Minute
 )
 
 // Config is what a curator needs from its node.
@@ -47,6 +51,9 @@ type Config struct {
 	// HeartbeatTimeout is how long a node may go without a heartbeat before it is reported
 	// as HEARTBEAT_TIMEOUT. Zero means DefaultHeartbeatTimeout.
 	HeartbeatTimeout time.Duration
+	// OrphanLearnerGrace is how long the leader leaves an etcd learner that no node holding
+	// the consensus member role accounts for. Zero means DefaultOrphanLearnerGrace.
+	OrphanLearnerGrace time.Duration
 }
 
 // withDefaults checks the configuration and fills in defaults, returning this node's ID.
@@ -85,6 +92,12 @@ func (c *Config) withDefaults() (nodeID string, err error) {
 	}
 	if c.HeartbeatTimeout < 0 {
 		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v: negative", c.HeartbeatTimeout))
+	}
+	if c.OrphanLearnerGrace == 0 {
+		c.OrphanLearnerGrace = DefaultOrphanLearnerGrace
+	}
+	if c.OrphanLearnerGrace < 0 {
+		errs = append(errs, fmt.Errorf("OrphanLearnerGrace %v: negative", c.OrphanLearnerGrace))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return "", fmt.Errorf("curator config: %w", err)

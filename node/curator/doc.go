@@ -28,6 +28,16 @@
 // for one heartbeat timeout (the grace period in which every live node reconnects and beats)
 // before it reports a silent node as HEARTBEAT_TIMEOUT.
 //
+// # Deleted nodes and stray etcd members
+//
+// Certificates are never revoked; a node that is not UP is refused instead: by the authorizer
+// when a call starts, again by each node-facing handler on the record it acts on
+// (calling_node.go), and a node's Watch and Heartbeat streams end when its record leaves UP.
+// Deleting a node removes its etcd member whatever its record says, and the leader removes
+// etcd learners that no node holding the consensus member role accounts for after
+// Config.OrphanLearnerGrace (orphan_learners.go): a role grant that failed after adding the
+// learner would otherwise block every later grant, since etcd admits one learner at a time.
+//
 // # Bootstrap
 //
 // The first node creates the CA itself (NewClusterCA), issues its own etcd certificate from it

@@ -111,9 +111,9 @@ type testCluster struct {
 	ownerKey ed25519.PrivateKey
 	first    *testNode
 	peerPort int
-	// heartbeatTimeout is given to every curator started.
-	heartbeatTimeout time.Duration
-	curators         []*testCurator
+	// opts are given to every curator started.
+	opts     clusterOptions
+	curators []*testCurator
 	// etcd is the first node's etcd client.
 	etcd *clientv3.Client
 	// ownerCert is the owner certificate once escrowed, and ownerConn a connection with it
@@ -123,9 +123,21 @@ type testCluster struct {
 	ownerConnCurators int
 }
 
+// clusterOptions are the curator settings a test may change; zero means the default.
+type clusterOptions struct {
+	heartbeatTimeout   time.Duration
+	orphanLearnerGrace time.Duration
+}
+
 // newTestCluster bootstraps a cluster the way the first node does: CA, own etcd certificate,
 // one-member etcd, Bootstrap, curator.
 func newTestCluster(t *testing.T, heartbeatTimeout time.Duration) *testCluster {
+	t.Helper()
+	return newTestClusterWith(t, clusterOptions{heartbeatTimeout: heartbeatTimeout})
+}
+
+// newTestClusterWith is newTestCluster with the given curator settings.
+func newTestClusterWith(t *testing.T, opts clusterOptions) *testCluster {
 	t.Helper()
 	ca, err := NewClusterCA()
 	if err != nil {
@@ -133,7 +145,7 @@ func newTestCluster(t *testing.T, heartbeatTimeout time.Duration) *testCluster {
 	}
 	_, ownerKey := genKey(t)
 	c := &testCluster{t: t, ca: ca.Certificate(), issuer: ca, ownerKey: ownerKey, first: newTestNode(t, "127.0.0.1"),
-		peerPort: freePort(t, "127.0.0.1"), heartbeatTimeout: heartbeatTimeout}
+		peerPort: freePort(t, "127.0.0.1"), opts: opts}
 
 	etcdPub, etcdKey := genKey(t)
 	etcdCert, err := IssueConsensusCertificate(ca, c.first.id, etcdPub, net.ParseIP(c.first.ip))
@@ -167,7 +179,8 @@ func (c *testCluster) startCurator(n *testNode, cl *clientv3.Client) *testCurato
 	addr := net.JoinHostPort(n.ip, strconv.Itoa(freePort(c.t, n.ip)))
 	svc, err := New(Config{
 		Etcd: cl, NodeCertificate: *n.cert, ListenAddress: addr, AdvertiseAddress: addr,
-		ConsensusPeerPort: c.peerPort, HeartbeatTimeout: c.heartbeatTimeout,
+		ConsensusPeerPort: c.peerPort, HeartbeatTimeout: c.opts.heartbeatTimeout,
+		OrphanLearnerGrace: c.opts.orphanLearnerGrace,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -17,24 +17,6 @@ import (
 	"metropolis.dev/metropolis/node/rpc"
 )
 
-// callingNode returns the leader and the node record of the calling node (which the
-// authorizer has checked is UP).
-func callingNode(ctx context.Context, step string) (*leader, *cpb.NodeRecord, error) {
-	l, err := leaderFromContext(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := rpc.PeerFromContext(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := l.node(ctx, step, p.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return l, n, nil
-}
-
 // streamEnded explains why a long-lived call of the leader ended: if the leadership did, the
 // caller must reconnect (to the new leader), which codes.Unavailable says.
 func (l *leader) streamEnded(err error) error {
@@ -44,45 +26,79 @@ func (l *leader) streamEnded(err error) error {
 	return err
 }
 
+// Watch streams the calling node's own record, or every UP node, until the caller ends the
+// call, the leadership ends, or the calling node leaves UP (deleted), which ends the call with
+// codes.PermissionDenied after the event that carries the node's own tombstone.
 func (c *curatorServer) Watch(req *cpb.WatchRequest, srv cpb.Curator_WatchServer) error {
-	l, err := leaderFromContext(srv.Context())
+	const step = "watch for"
+	l, caller, err := callingNode(srv.Context(), step)
 	if err != nil {
 		return err
 	}
+	self := watchCaller{step: step, id: caller.GetId()}
 	switch kind := req.GetKind().(type) {
 	case *cpb.WatchRequest_Node:
 		id := kind.Node.GetNodeId()
 		if err := checkNodeID("watch", id); err != nil {
 			return err
 		}
+		// Another node's record is not the caller's business: it holds that node's roles and
+		// status, and what other nodes need of them is in the up_nodes watch.
+		if id != caller.GetId() {
+			return nodeError(codes.PermissionDenied, step, caller.GetId(), "node.node_id %s: a node may watch only its own record (or up_nodes)", id)
+		}
 		notDeleted := func(n *cpb.NodeRecord) bool { return n.GetState() != apb.NodeState_NODE_STATE_DECOMMISSIONED }
-		return l.streamEnded(watchNodes(srv.Context(), l.etcd(), nodeKey(id), false, notDeleted, srv.Send))
+		return l.streamEnded(watchNodes(srv.Context(), l.etcd(), nodeKey(id), false, notDeleted, self, srv.Send))
 	case *cpb.WatchRequest_UpNodes:
 		up := func(n *cpb.NodeRecord) bool { return n.GetState() == apb.NodeState_NODE_STATE_UP }
-		return l.streamEnded(watchNodes(srv.Context(), l.etcd(), keyNodesPrefix, true, up, srv.Send))
+		return l.streamEnded(watchNodes(srv.Context(), l.etcd(), keyNodesPrefix, true, up, self, srv.Send))
 	default:
-		return status.Error(codes.InvalidArgument, "watch: set node or up_nodes")
+		return nodeError(codes.InvalidArgument, step, caller.GetId(), "set node or up_nodes")
 	}
 }
 
-// Heartbeat notes the arrival of each message from the calling node and answers it.
+// Heartbeat notes the arrival of each message from the calling node and answers it, until the
+// node ends the call, the leadership ends, or the node leaves UP (deleted: the call ends with
+// codes.PermissionDenied).
 func (c *curatorServer) Heartbeat(srv cpb.Curator_HeartbeatServer) error {
-	l, err := leaderFromContext(srv.Context())
+	const step = "heartbeat of"
+	l, n, err := callingNode(srv.Context(), step)
 	if err != nil {
 		return err
 	}
-	p, err := rpc.PeerFromContext(srv.Context())
-	if err != nil {
-		return err
-	}
+	ctx, cancel := context.WithCancel(srv.Context())
+	defer cancel()
+	gone := make(chan error, 1)
+	go func() { gone <- untilCallerGone(ctx, l.etcd(), step, n.GetId()) }()
+	// Recv blocks until a message comes, so it runs on its own; the handler returning (which
+	// ends the call) makes it return. Send stays on this goroutine, the only one sending.
+	received := make(chan error)
+	go func() {
+		for {
+			_, err := srv.Recv()
+			select {
+			case received <- err:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		if _, err := srv.Recv(); err != nil {
+		select {
+		case err := <-gone:
+			return l.streamEnded(err)
+		case err := <-received:
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return l.streamEnded(err)
+			if err != nil {
+				return l.streamEnded(err)
+			}
 		}
-		l.beats.beat(p.Name, time.Now())
+		l.beats.beat(n.GetId(), time.Now())
 		if err := srv.Send(&cpb.HeartbeatUpdateResponse{}); err != nil {
 			return l.streamEnded(err)
 		}
@@ -90,20 +106,21 @@ func (c *curatorServer) Heartbeat(srv cpb.Curator_HeartbeatServer) error {
 }
 
 func (c *curatorServer) UpdateNodeStatus(ctx context.Context, req *cpb.UpdateNodeStatusRequest) (*cpb.UpdateNodeStatusResponse, error) {
-	l, err := leaderFromContext(ctx)
-	if err != nil {
-		return nil, err
-	}
+	const step = "update status of"
 	p, err := rpc.PeerFromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkNodeStatus(req.GetStatus()); err != nil {
-		return nil, nodeError(codes.InvalidArgument, "update status of", p.Name, "%v", err)
+		return nil, nodeError(codes.InvalidArgument, step, p.Name, "%v", err)
+	}
+	l, err := leaderFromContext(ctx)
+	if err != nil {
+		return nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n, err := l.node(ctx, "update status of", p.Name)
+	_, n, err := callingNode(ctx, step)
 	if err != nil {
 		return nil, err
 	}

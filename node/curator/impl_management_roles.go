@@ -2,6 +2,7 @@ package curator
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sort"
 	"strconv"
@@ -44,12 +45,17 @@ func (m *managementServer) UpdateNodeRoles(ctx context.Context, req *apb.UpdateN
 	if err != nil {
 		return nil, err
 	}
-	members, err := l.consensusMembers(ctx)
+	nodes, err := l.nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRoleChange(n, want, members); err != nil {
+	if err := checkRoleChange(n, want, consensusMembers(nodes)); err != nil {
 		return nil, err
+	}
+	if want.consensus && !cur.consensus {
+		if err := checkPeerAddressFree(n, nodes); err != nil {
+			return nil, err
+		}
 	}
 	if want == cur {
 		return &apb.UpdateNodeRolesResponse{}, nil
@@ -67,7 +73,7 @@ func (m *managementServer) UpdateNodeRoles(ctx context.Context, req *apb.UpdateN
 		}
 		roles.ConsensusMember = &cpb.ConsensusMember{Peers: peers}
 	case !want.consensus && cur.consensus:
-		if err := l.removeConsensusMember(ctx, "update roles of", n.GetId()); err != nil {
+		if err := l.removeConsensusMember(ctx, "update roles of", n, nodes); err != nil {
 			return nil, err
 		}
 		roles.ConsensusMember = nil
@@ -88,17 +94,31 @@ func (m *managementServer) UpdateNodeRoles(ctx context.Context, req *apb.UpdateN
 	return &apb.UpdateNodeRolesResponse{}, nil
 }
 
+// peerURL is where node n's etcd member is reached, from its reported address; "" if it has
+// reported none.
+func (l *leader) peerURL(n *cpb.NodeRecord) string {
+	addr := n.GetStatus().GetExternalAddress()
+	if addr == "" {
+		return ""
+	}
+	return "https://" + net.JoinHostPort(addr, strconv.Itoa(l.cfg.ConsensusPeerPort))
+}
+
 // addConsensusMember adds node n to etcd as a learner at its reported address and returns
 // the members it must start with.
 func (l *leader) addConsensusMember(ctx context.Context, n *cpb.NodeRecord) ([]*cpb.ConsensusPeer, error) {
-	peerURL := "https://" + net.JoinHostPort(n.GetStatus().GetExternalAddress(), strconv.Itoa(l.cfg.ConsensusPeerPort))
 	ctx, cancel := context.WithTimeout(ctx, membershipTimeout)
 	defer cancel()
-	members, err := consensus.AddLearner(ctx, l.etcd(), n.GetId(), peerURL)
+	members, err := consensus.AddLearner(ctx, l.etcd(), n.GetId(), l.peerURL(n))
 	if err != nil {
+		if errors.Is(err, consensus.ErrPeerURLInUse) {
+			return nil, nodeError(codes.FailedPrecondition, "update roles of", n.GetId(),
+				"another etcd member already uses the node's address %s: %v", n.GetStatus().GetExternalAddress(), err)
+		}
 		if strings.Contains(err.Error(), rpctypes.ErrorDesc(rpctypes.ErrGRPCTooManyLearners)) {
 			return nil, nodeError(codes.FailedPrecondition, "update roles of", n.GetId(),
-				"another node is still joining etcd as a learner; grant consensus_member again once it has been promoted")
+				"another node is still joining etcd as a learner; grant consensus_member again once it has been promoted "+
+					"(a learner no consensus member accounts for is removed after %v)", l.cfg.OrphanLearnerGrace)
 		}
 		return nil, nodeError(codes.Unavailable, "update roles of", n.GetId(), "add etcd learner: %v", err)
 	}
@@ -110,17 +130,26 @@ func (l *leader) addConsensusMember(ctx context.Context, n *cpb.NodeRecord) ([]*
 	return peers, nil
 }
 
-func (l *leader) removeConsensusMember(ctx context.Context, step, nodeID string) error {
+// removeConsensusMember removes node n's etcd member: by name if it has started, else by the
+// node's peer URL (a learner added for it that never started), unless another consensus
+// member among nodes reports the same address and the unstarted learner may be its.
+func (l *leader) removeConsensusMember(ctx context.Context, step string, n *cpb.NodeRecord, nodes []*cpb.NodeRecord) error {
 	ctx, cancel := context.WithTimeout(ctx, membershipTimeout)
 	defer cancel()
-	if err := consensus.RemoveMember(ctx, l.etcd(), nodeID); err != nil {
-		return nodeError(codes.Unavailable, step, nodeID, "remove etcd member: %v", err)
+	peerURL := l.peerURL(n)
+	if peerAddressHolder(n, nodes) != "" {
+		peerURL = ""
+	}
+	if err := consensus.RemoveNodeMember(ctx, l.etcd(), n.GetId(), peerURL); err != nil {
+		return nodeError(codes.Unavailable, step, n.GetId(), "remove etcd member: %v", err)
 	}
 	return nil
 }
 
 // DeleteNode decommissions a node: its etcd membership goes first, then the record says
-// DECOMMISSIONED (which makes every curator refuse its certificate).
+// DECOMMISSIONED (which makes every curator refuse its certificate and ends its streams). The
+// membership is removed whatever roles the record holds: a role grant that failed after
+// adding the node as a learner leaves a member the record does not mention.
 func (m *managementServer) DeleteNode(ctx context.Context, req *apb.DeleteNodeRequest) (*apb.DeleteNodeResponse, error) {
 	l, err := leaderFromContext(ctx)
 	if err != nil {
@@ -135,21 +164,19 @@ func (m *managementServer) DeleteNode(ctx context.Context, req *apb.DeleteNodeRe
 	if err != nil {
 		return nil, err
 	}
-	members, err := l.consensusMembers(ctx)
+	nodes, err := l.nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	next, err := deleteNode(n, req.GetSkipSafetyChecks(), members)
+	next, err := deleteNode(n, req.GetSkipSafetyChecks(), consensusMembers(nodes))
 	if err != nil {
 		return nil, err
 	}
 	if next == nil {
 		return &apb.DeleteNodeResponse{}, nil // already DECOMMISSIONED
 	}
-	if rolesOf(n.GetRoles()).consensus {
-		if err := l.removeConsensusMember(ctx, "delete", n.GetId()); err != nil {
-			return nil, err
-		}
+	if err := l.removeConsensusMember(ctx, "delete", n, nodes); err != nil {
+		return nil, err
 	}
 	if err := l.storeNode(ctx, next); err != nil {
 		return nil, err

@@ -110,16 +110,12 @@ func (l *leader) nodes(ctx context.Context) ([]*cpb.NodeRecord, error) {
 }
 
 // consensusMembers counts the nodes holding the consensus member role.
-func (l *leader) consensusMembers(ctx context.Context) (int, error) {
-	nodes, err := l.nodes(ctx)
-	if err != nil {
-		return 0, err
-	}
+func consensusMembers(nodes []*cpb.NodeRecord) int {
 	count := 0
 	for _, n := range nodes {
 		if rolesOf(n.GetRoles()).consensus {
 			count++
 		}
 	}
-	return count, nil
+	return count
 }

@@ -68,6 +68,16 @@ func TestNodeLifecycle(t *testing.T) {
 	if _, err := c.commit(n); err != nil {
 		t.Fatalf("committing again with the same key: %v, want the certificate again", err)
 	}
+	_, err = cpb.NewCuratorClient(c.dial(selfSigned(t, n.key))).CommitNode(callCtx(t),
+		&cpb.CommitNodeRequest{ClusterUnlockKey: []byte("another unlock key")})
+	expectCode(t, "commit again with another unlock key", err, codes.AlreadyExists, "already committed")
+	if err := c.register(n, c.ticket()); err != nil {
+		t.Fatalf("registering the UP node again with its join key: %v, want success", err)
+	}
+	_, otherJoin := genKey(t)
+	_, err = cpb.NewCuratorClient(c.dial(selfSigned(t, n.key))).RegisterNode(callCtx(t),
+		&cpb.RegisterNodeRequest{RegisterTicket: c.ticket(), JoinPublicKey: otherJoin.Public().(ed25519.PublicKey)})
+	expectCode(t, "register the UP node with another join key", err, codes.AlreadyExists, "join_public_key")
 	if got := c.node(n.id).GetState(); got != apb.NodeState_NODE_STATE_UP {
 		t.Fatalf("committed node is %v, want UP", got)
 	}

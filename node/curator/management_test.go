@@ -17,6 +17,8 @@ import (
 func TestManagementRefusesBadRequests(t *testing.T) {
 	c := newTestCluster(t, 0)
 	second := c.addNode("127.0.0.2")
+	// twin reports the first node's address, as a misconfigured node could.
+	twin := c.addNode(c.first.ip)
 	newNode := newTestNode(t, "127.0.0.3")
 	if err := c.register(newNode, c.ticket()); err != nil {
 		t.Fatal(err)
@@ -96,6 +98,29 @@ func TestManagementRefusesBadRequests(t *testing.T) {
 				Status: &apb.NodeStatus{ExternalAddress: "127.0.0.2:1234"}})
 			return err
 		}, codes.InvalidArgument, "external_address"},
+		{"a node reporting the unspecified address", func() error {
+			_, err := cpb.NewCuratorClient(c.dial(second.cert)).UpdateNodeStatus(callCtx(t), &cpb.UpdateNodeStatusRequest{
+				Status: &apb.NodeStatus{ExternalAddress: "0.0.0.0"}})
+			return err
+		}, codes.InvalidArgument, "status.external_address 0.0.0.0: the unspecified address"},
+		{"a node reporting a multicast address", func() error {
+			_, err := cpb.NewCuratorClient(c.dial(second.cert)).UpdateNodeStatus(callCtx(t), &cpb.UpdateNodeStatusRequest{
+				Status: &apb.NodeStatus{ExternalAddress: "ff02::1"}})
+			return err
+		}, codes.InvalidArgument, "status.external_address ff02::1: a multicast address"},
+		{"grant consensus_member to a node at a consensus member's address", func() error {
+			_, err := m.UpdateNodeRoles(callCtx(t), &apb.UpdateNodeRolesRequest{NodeId: twin.id, ConsensusMember: &yes})
+			return err
+		}, codes.FailedPrecondition, "node " + c.first.id + ", a consensus member, reports the same address 127.0.0.1"},
+		{"a node watching another node's record", func() error {
+			stream, err := cpb.NewCuratorClient(c.dial(second.cert)).Watch(callCtx(t), &cpb.WatchRequest{
+				Kind: &cpb.WatchRequest_Node{Node: &cpb.WatchRequest_NodeInCluster{NodeId: c.first.id}}})
+			if err != nil {
+				return err
+			}
+			_, err = stream.Recv()
+			return err
+		}, codes.PermissionDenied, "may watch only its own record"},
 		{"a node asking for an etcd certificate without the role", func() error {
 			pub, _ := genKey(t)
 			_, err := cpb.NewCuratorClient(c.dial(second.cert)).IssueCertificate(callCtx(t), &cpb.IssueCertificateRequest{
@@ -230,7 +255,7 @@ func waitForHealth(t *testing.T, c *testCluster, id string, want apb.NodeHealth)
 }
 
 // TestWatchFollowsANode checks a node's watch of itself: its current state with the progress
-// marker first, then every change, then a tombstone when it is deleted.
+// marker first, then every change, then a tombstone when it is deleted, and then the end.
 func TestWatchFollowsANode(t *testing.T) {
 	c := newTestCluster(t, 0)
 	n := c.addNode("127.0.0.2")
@@ -269,4 +294,6 @@ func TestWatchFollowsANode(t *testing.T) {
 	if len(ev.GetNodeTombstones()) != 1 || ev.GetNodeTombstones()[0].GetNodeId() != n.id {
 		t.Fatalf("event after deletion = %v, want the node's tombstone", ev)
 	}
+	_, err = stream.Recv()
+	expectCode(t, "the watch after the tombstone", err, codes.PermissionDenied, n.id+" was deleted")
 }

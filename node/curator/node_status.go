@@ -9,8 +9,8 @@ import (
 )
 
 // checkNodeStatus validates a node's report about itself before it is stored: other nodes
-// and clients dial the addresses in it, so the address must be a bare IP address and a
-// curator port a real port.
+// and clients dial the addresses in it, so the address must be a bare IP address another
+// machine can reach the node at, and a curator port a real port.
 func checkNodeStatus(st *apb.NodeStatus) error {
 	if st == nil {
 		return errors.New("status: missing")
@@ -19,11 +19,38 @@ func checkNodeStatus(st *apb.NodeStatus) error {
 	if addr == "" {
 		return errors.New("status.external_address: missing")
 	}
-	if net.ParseIP(addr) == nil {
+	ip := net.ParseIP(addr)
+	if ip == nil {
 		return fmt.Errorf("status.external_address %q: not an IP address (without port)", addr)
+	}
+	if why := unreachableAddress(ip); why != "" {
+		return fmt.Errorf("status.external_address %s: %s, which other nodes cannot dial", addr, why)
 	}
 	if c := st.GetRunningCurator(); c != nil && (c.GetPort() <= 0 || c.GetPort() > 65535) {
 		return fmt.Errorf("status.running_curator.port %d: not between 1 and 65535", c.GetPort())
 	}
 	return nil
+}
+
+// unreachableAddress says why ip can never be a node's address ("" if it can be): the
+// unspecified address is a listener's wildcard, multicast and broadcast reach groups rather
+// than one node, and a link-local address is valid only on one link (for IPv6 only with an
+// interface zone, which the field cannot carry).
+//
+// Loopback addresses are allowed on purpose: the curator's and consensus tests run several
+// nodes in one network namespace on 127.0.0.x, which is the only place they reach each other.
+// Real and hosted nodes report the address of their own interface (hosted nodes have their
+// own namespace and a 10.x address), so nothing in the product depends on this.
+func unreachableAddress(ip net.IP) string {
+	switch {
+	case ip.IsUnspecified():
+		return "the unspecified address"
+	case ip.IsMulticast():
+		return "a multicast address"
+	case ip.Equal(net.IPv4bcast):
+		return "the broadcast address"
+	case ip.IsLinkLocalUnicast():
+		return "a link-local address"
+	}
+	return ""
 }

@@ -58,7 +58,12 @@ func registerNode(existing *cpb.NodeRecord, pub, joinPub ed25519.PublicKey) (*cp
 	case apb.NodeState_NODE_STATE_DECOMMISSIONED:
 		return nil, nodeError(codes.FailedPrecondition, "register", id, "node is DECOMMISSIONED: a deleted node's key cannot register again")
 	default:
-		return nil, nil
+		// Approved: the manager approved the node with this join key, so it stays.
+		if bytes.Equal(existing.GetJoinPublicKey(), joinPub) {
+			return nil, nil
+		}
+		return nil, nodeError(codes.AlreadyExists, "register", id,
+			"node is already registered (%s) with another join key: join_public_key cannot change after approval", stateName(existing.GetState()))
 	}
 }
 
@@ -92,7 +97,9 @@ func commitNode(n *cpb.NodeRecord, unlockKey []byte) (*cpb.NodeRecord, error) {
 		if subtle.ConstantTimeCompare(n.GetClusterUnlockKey(), unlockKey) == 1 {
 			return nil, nil
 		}
-		return nil, nodeError(codes.FailedPrecondition, "commit", n.GetId(), "node is already UP, committed with another cluster_unlock_key")
+		// Not FailedPrecondition, which tells a committing node to wait for approval.
+		return nil, nodeError(codes.AlreadyExists, "commit", n.GetId(),
+			"node already committed (it is UP) with another cluster_unlock_key, which cannot change")
 	default:
 		return nil, nodeError(codes.PermissionDenied, "commit", n.GetId(), "node is %s", stateName(n.GetState()))
 	}

@@ -97,7 +97,7 @@ func TestCommitNode(t *testing.T) {
 		{"NEW is not approved yet", stNew, sameKey, outcome{codes.FailedPrecondition, 0, "not yet approved"}},
 		{"STANDBY becomes UP", stStandby, []byte("another key of 16b"), outcome{codes.OK, stUp, ""}},
 		{"UP repeating with the same key changes nothing", stUp, sameKey, outcome{codes.OK, 0, ""}},
-		{"UP with another key is refused", stUp, []byte("another key of 16b"), outcome{codes.FailedPrecondition, 0, "another cluster_unlock_key"}},
+		{"UP with another key already committed", stUp, []byte("another key of 16b"), outcome{codes.AlreadyExists, 0, "already committed (it is UP) with another cluster_unlock_key"}},
 		{"DECOMMISSIONED is refused", stGone, sameKey, outcome{codes.PermissionDenied, 0, "DECOMMISSIONED"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -160,8 +160,12 @@ func TestRegisterNode(t *testing.T) {
 		{"a new key becomes NEW", nil, join, outcome{codes.OK, stNew, ""}},
 		{"NEW again with the same join key changes nothing", existing(stNew), join, outcome{codes.OK, 0, ""}},
 		{"NEW again with another join key updates it", existing(stNew), otherJoin, outcome{codes.OK, stNew, ""}},
-		{"STANDBY is left as it is", existing(stStandby), otherJoin, outcome{codes.OK, 0, ""}},
-		{"UP is left as it is", existing(stUp), otherJoin, outcome{codes.OK, 0, ""}},
+		{"STANDBY again with the same join key changes nothing", existing(stStandby), join, outcome{codes.OK, 0, ""}},
+		{"UP again with the same join key changes nothing", existing(stUp), join, outcome{codes.OK, 0, ""}},
+		{"STANDBY with another join key is refused", existing(stStandby), otherJoin,
+			outcome{codes.AlreadyExists, 0, "already registered (STANDBY) with another join key: join_public_key"}},
+		{"UP with another join key is refused", existing(stUp), otherJoin,
+			outcome{codes.AlreadyExists, 0, "already registered (UP) with another join key: join_public_key"}},
 		{"DECOMMISSIONED cannot come back", existing(stGone), join, outcome{codes.FailedPrecondition, 0, "cannot register again"}},
 		{"another key with the same node ID is refused",
 			&cpb.NodeRecord{Id: identity.NodeID(pub), PublicKey: testKey(t), State: stUp}, join, outcome{codes.AlreadyExists, 0, "another key"}},

@@ -86,3 +86,26 @@ func checkRoleChange(n *cpb.NodeRecord, next roleSet, consensusMembers int) erro
 	}
 	return nil
 }
+
+// checkPeerAddressFree refuses to make node n a consensus member at the address another
+// consensus member reports: etcd tells members apart by peer URL until they have started, so
+// two nodes at one address would share one member (and removing one would remove the other's).
+func checkPeerAddressFree(n *cpb.NodeRecord, nodes []*cpb.NodeRecord) error {
+	if holder := peerAddressHolder(n, nodes); holder != "" {
+		return nodeError(codes.FailedPrecondition, "update roles of", n.GetId(),
+			"node %s, a consensus member, reports the same address %s", holder, n.GetStatus().GetExternalAddress())
+	}
+	return nil
+}
+
+// peerAddressHolder returns the ID of a node other than n that holds the consensus member role
+// and reports n's address, or "".
+func peerAddressHolder(n *cpb.NodeRecord, nodes []*cpb.NodeRecord) string {
+	addr := n.GetStatus().GetExternalAddress()
+	for _, o := range nodes {
+		if o.GetId() != n.GetId() && addr != "" && rolesOf(o.GetRoles()).consensus && o.GetStatus().GetExternalAddress() == addr {
+			return o.GetId()
+		}
+	}
+	return ""
+}

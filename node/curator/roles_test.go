@@ -77,3 +77,33 @@ func TestCheckRoleChange(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckPeerAddressFree(t *testing.T) {
+	consensus := &cpb.NodeRoles{ConsensusMember: &cpb.ConsensusMember{}}
+	at := func(n *cpb.NodeRecord, addr string) *cpb.NodeRecord {
+		n.Status = &apb.NodeStatus{ExternalAddress: addr}
+		return n
+	}
+	joining := at(record(t, stUp, nil), "192.0.2.10")
+	member := at(record(t, stUp, consensus), "192.0.2.10")
+	for _, c := range []struct {
+		name    string
+		others  []*cpb.NodeRecord
+		code    codes.Code
+		message string
+	}{
+		{"no other node", nil, codes.OK, ""},
+		{"a consensus member elsewhere", []*cpb.NodeRecord{at(record(t, stUp, consensus), "192.0.2.11")}, codes.OK, ""},
+		{"a node without the role at the same address", []*cpb.NodeRecord{at(record(t, stUp, nil), "192.0.2.10")}, codes.OK, ""},
+		{"the node itself, listed among all nodes", []*cpb.NodeRecord{joining}, codes.OK, ""},
+		{"a consensus member at the same address is refused", []*cpb.NodeRecord{member}, codes.FailedPrecondition,
+			"node " + member.GetId() + ", a consensus member, reports the same address 192.0.2.10"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkPeerAddressFree(joining, c.others)
+			if status.Code(err) != c.code || (err != nil && !strings.Contains(err.Error(), c.message)) {
+				t.Fatalf("checkPeerAddressFree = %v, want %v mentioning %q", err, c.code, c.message)
+			}
+		})
+	}
+}

@@ -11,12 +11,20 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/node/pki"
 )
 
 // Certificate lifetimes. Nothing revokes a certificate (the registry refuses deleted nodes
 // instead), so leaf lifetimes only bound how long a stolen key stays useful against other
-// parties; nodes renew theirs through Curator.IssueCertificate.
+// parties.
+//
+// Renewal is not implemented yet: Curator.IssueCertificate can issue a fresh node or etcd
+// certificate, but no node asks for one before its certificate expires (roleserve asks only
+// for an etcd certificate, when it is granted the consensus member role). A node certificate
+// therefore lasts NodeCertificateValidity (a year) from CommitNode, and an etcd certificate
+// ConsensusCertificateValidity from the role grant; after that the node's calls are refused
+// until renewal exists. The owner escrows again for a new owner certificate.
 const (
 	// CAValidity is the cluster CA's lifetime; no leaf may outlive it.
 	CAValidity = 20 * 365 * 24 * time.Hour
@@ -50,7 +58,7 @@ func IssueConsensusCertificate(ca *pki.CA, nodeID string, pub ed25519.PublicKey,
 		return nil, fmt.Errorf("consensus certificate for %s: no IP address", nodeID)
 	}
 	return ca.IssueServiceCertificate(pki.ServiceRequest{
-		CommonName:  "etcd " + nodeID,
+		CommonName:  consensus.PeerCommonName,
 		IPAddresses: []net.IP{ip},
 		Usage:       pki.ServicePeer,
 		PublicKey:   pub,

@@ -53,9 +53,17 @@ func (w *watchedSet) event(changes []nodeChange) *cpb.WatchEvent {
 	return ev
 }
 
+// watchCaller is the node a watch runs for: the watch ends (with checkCaller's error for
+// step) once that node is no longer UP, so that a deleted node keeps no stream open.
+type watchCaller struct {
+	step, id string
+}
+
 // watchNodes sends the nodes under key (a prefix if prefix is set) that match: first all of
-// them with PROGRESS_LAST_BACKLOGGED, then changes as etcd reports them, until ctx ends.
-func watchNodes(ctx context.Context, cl *clientv3.Client, key string, prefix bool, matches func(*cpb.NodeRecord) bool, send func(*cpb.WatchEvent) error) error {
+// them with PROGRESS_LAST_BACKLOGGED, then changes as etcd reports them, until ctx ends or the
+// caller's own record leaves UP. The caller's record must be under key: the event holding the
+// change that ends the watch (its own tombstone) is sent, nothing after it.
+func watchNodes(ctx context.Context, cl *clientv3.Client, key string, prefix bool, matches func(*cpb.NodeRecord) bool, caller watchCaller, send func(*cpb.WatchEvent) error) error {
 	var opts []clientv3.OpOption
 	if prefix {
 		opts = append(opts, clientv3.WithPrefix())
@@ -66,12 +74,20 @@ func watchNodes(ctx context.Context, cl *clientv3.Client, key string, prefix boo
 	}
 	set := newWatchedSet(matches)
 	initial := make([]nodeChange, 0, len(resp.Kvs))
+	var callerRec *cpb.NodeRecord
 	for _, kv := range resp.Kvs {
 		rec, err := decodeNode(kv)
 		if err != nil {
 			return status.Errorf(codes.Internal, "watch: %v", err)
 		}
-		initial = append(initial, nodeChange{id: nodeIDFromKey(kv.Key), rec: rec})
+		c := nodeChange{id: nodeIDFromKey(kv.Key), rec: rec}
+		if c.id == caller.id {
+			callerRec = rec
+		}
+		initial = append(initial, c)
+	}
+	if err := checkCaller(caller.step, caller.id, callerRec); err != nil {
+		return err
 	}
 	ev := set.event(initial)
 	ev.Progress = cpb.WatchEvent_PROGRESS_LAST_BACKLOGGED
@@ -86,6 +102,7 @@ func watchNodes(ctx context.Context, cl *clientv3.Client, key string, prefix boo
 			return status.Errorf(codes.Unavailable, "watch: etcd watch failed: %v", err)
 		}
 		changes := make([]nodeChange, 0, len(wr.Events))
+		var gone error
 		for _, e := range wr.Events {
 			c := nodeChange{id: nodeIDFromKey(e.Kv.Key)}
 			if e.Type == clientv3.EventTypePut {
@@ -94,11 +111,19 @@ func watchNodes(ctx context.Context, cl *clientv3.Client, key string, prefix boo
 				}
 			}
 			changes = append(changes, c)
+			if c.id == caller.id {
+				if gone = checkCaller(caller.step, caller.id, c.rec); gone != nil {
+					break
+				}
+			}
 		}
 		if ev := set.event(changes); len(ev.Nodes)+len(ev.NodeTombstones) > 0 {
 			if err := send(ev); err != nil {
 				return err
 			}
+		}
+		if gone != nil {
+			return gone
 		}
 	}
 	if err := ctx.Err(); err != nil {

@@ -1192,8 +1192,8 @@ func (x *IssueCertificateResponse) GetCaCertificate() []byte {
 	return nil
 }
 
-// NodeInCluster watches one node in every state; a node watches itself this way, and its
-// roles drive its role workers. A tombstone is sent if the node is deleted.
+// NodeInCluster watches one node in every state; a node watches itself this way (and only
+// itself), and its roles drive its role workers. A tombstone is sent if the node is deleted.
 type WatchRequest_NodeInCluster struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`

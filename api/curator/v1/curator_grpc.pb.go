@@ -53,17 +53,22 @@ const (
 // therefore marked allow_unauthenticated and check the caller themselves.
 //
 // Every other method needs a node certificate (PERMISSION_NODE_CALL_CURATOR) and acts for the
-// node named in it; no request names the calling node.
+// node named in it; no request names the calling node. The node must be UP: a node that is not
+// (deleted, normally) gets codes.PermissionDenied naming it, and its open Watch and Heartbeat
+// calls end with codes.PermissionDenied when it is deleted.
 type CuratorClient interface {
 	// RegisterNode records a new node as NEW. The caller connects with a self-signed
 	// certificate for its node key (ed25519), which becomes the node's identity; the request
 	// carries the register ticket and the node's join key.
 	//
 	// Calling again with the same node key is harmless (a node may reboot before approval): a
-	// NEW node's join key is updated, a node in any other state is left as it is.
+	// NEW node's join key is updated; an approved node (STANDBY, UP) calling again with the same
+	// join key changes nothing.
 	//
 	// Errors: codes.PermissionDenied for a wrong ticket; codes.FailedPrecondition for a key of a
-	// DECOMMISSIONED node; codes.AlreadyExists when another key already has this key's node ID.
+	// DECOMMISSIONED node; codes.AlreadyExists when another key already has this key's node ID,
+	// or when an approved node calls with another join_public_key (it cannot change after
+	// approval).
 	RegisterNode(ctx context.Context, in *RegisterNodeRequest, opts ...grpc.CallOption) (*RegisterNodeResponse, error)
 	// CommitNode turns an approved (STANDBY) node into an UP member. The caller connects with a
 	// self-signed certificate for its node key, as for RegisterNode. The curator stores the
@@ -72,8 +77,9 @@ type CuratorClient interface {
 	// A NEW node gets codes.FailedPrecondition (not approved yet) and calls again later. An UP
 	// node that repeats the call with the same cluster_unlock_key gets its certificate again, so
 	// a node that stopped between committing and saving the answer can finish; a different
-	// cluster_unlock_key is refused (codes.FailedPrecondition). An unknown key gets
-	// codes.NotFound, a DECOMMISSIONED node codes.PermissionDenied.
+	// cluster_unlock_key is refused with codes.AlreadyExists (the node already committed; not
+	// FailedPrecondition, which means "wait for approval"). An unknown key gets codes.NotFound, a
+	// DECOMMISSIONED node codes.PermissionDenied.
 	CommitNode(ctx context.Context, in *CommitNodeRequest, opts ...grpc.CallOption) (*CommitNodeResponse, error)
 	// JoinNode gives an UP node the cluster half of its storage key on a later boot. The caller
 	// connects with a self-signed certificate for its join key (registered with RegisterNode and
@@ -87,19 +93,26 @@ type CuratorClient interface {
 	// Watch streams nodes as the curator records them: first the current state of every
 	// watched node, then a progress marker, then changes as they happen, until the caller ends
 	// the call. Nodes drive their roles (roleserve) and their view of the cluster from it.
+	//
+	// A node may watch only its own record (WatchRequest.node with its own ID) or the UP nodes;
+	// another node's ID gets codes.PermissionDenied. When the calling node is deleted, the event
+	// with its own tombstone is the last: the call then ends with codes.PermissionDenied.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
 	// Heartbeat is the node's sign of life. The node sends a message at a steady interval for
 	// as long as it runs, over one long-lived call; the curator answers each message, so the
 	// node also learns when the leader stops listening and reconnects. The curator derives
-	// Node.health in the management API from the arrival times.
+	// Node.health in the management API from the arrival times. The call ends with
+	// codes.PermissionDenied when the node is deleted.
 	Heartbeat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HeartbeatUpdateRequest, HeartbeatUpdateResponse], error)
 	// UpdateNodeStatus stores the node's report about itself (its address, whether it runs a
-	// curator). The node sends a new report whenever something in it changes.
+	// curator). The node sends a new report whenever something in it changes. A report other
+	// nodes could not use (see NodeStatus) gets codes.InvalidArgument naming the field.
 	UpdateNodeStatus(ctx context.Context, in *UpdateNodeStatusRequest, opts ...grpc.CallOption) (*UpdateNodeStatusResponse, error)
-	// IssueCertificate issues a certificate for a key the calling node holds: a renewed node
-	// certificate, or a certificate a role needs. The curator checks that the node may have
-	// that kind (codes.PermissionDenied otherwise, e.g. a consensus peer certificate for a node
-	// without the consensus member role).
+	// IssueCertificate issues a certificate for a key the calling node holds: a fresh node
+	// certificate (nodes do not ask for one yet: renewal is not implemented), or a certificate a
+	// role needs. The curator checks that the node is UP and may have that kind
+	// (codes.PermissionDenied otherwise, e.g. a consensus peer certificate for a node without the
+	// consensus member role).
 	IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateResponse, error)
 }
 
@@ -214,17 +227,22 @@ func (c *curatorClient) IssueCertificate(ctx context.Context, in *IssueCertifica
 // therefore marked allow_unauthenticated and check the caller themselves.
 //
 // Every other method needs a node certificate (PERMISSION_NODE_CALL_CURATOR) and acts for the
-// node named in it; no request names the calling node.
+// node named in it; no request names the calling node. The node must be UP: a node that is not
+// (deleted, normally) gets codes.PermissionDenied naming it, and its open Watch and Heartbeat
+// calls end with codes.PermissionDenied when it is deleted.
 type CuratorServer interface {
 	// RegisterNode records a new node as NEW. The caller connects with a self-signed
 	// certificate for its node key (ed25519), which becomes the node's identity; the request
 	// carries the register ticket and the node's join key.
 	//
 	// Calling again with the same node key is harmless (a node may reboot before approval): a
-	// NEW node's join key is updated, a node in any other state is left as it is.
+	// NEW node's join key is updated; an approved node (STANDBY, UP) calling again with the same
+	// join key changes nothing.
 	//
 	// Errors: codes.PermissionDenied for a wrong ticket; codes.FailedPrecondition for a key of a
-	// DECOMMISSIONED node; codes.AlreadyExists when another key already has this key's node ID.
+	// DECOMMISSIONED node; codes.AlreadyExists when another key already has this key's node ID,
+	// or when an approved node calls with another join_public_key (it cannot change after
+	// approval).
 	RegisterNode(context.Context, *RegisterNodeRequest) (*RegisterNodeResponse, error)
 	// CommitNode turns an approved (STANDBY) node into an UP member. The caller connects with a
 	// self-signed certificate for its node key, as for RegisterNode. The curator stores the
@@ -233,8 +251,9 @@ type CuratorServer interface {
 	// A NEW node gets codes.FailedPrecondition (not approved yet) and calls again later. An UP
 	// node that repeats the call with the same cluster_unlock_key gets its certificate again, so
 	// a node that stopped between committing and saving the answer can finish; a different
-	// cluster_unlock_key is refused (codes.FailedPrecondition). An unknown key gets
-	// codes.NotFound, a DECOMMISSIONED node codes.PermissionDenied.
+	// cluster_unlock_key is refused with codes.AlreadyExists (the node already committed; not
+	// FailedPrecondition, which means "wait for approval"). An unknown key gets codes.NotFound, a
+	// DECOMMISSIONED node codes.PermissionDenied.
 	CommitNode(context.Context, *CommitNodeRequest) (*CommitNodeResponse, error)
 	// JoinNode gives an UP node the cluster half of its storage key on a later boot. The caller
 	// connects with a self-signed certificate for its join key (registered with RegisterNode and
@@ -248,19 +267,26 @@ type CuratorServer interface {
 	// Watch streams nodes as the curator records them: first the current state of every
 	// watched node, then a progress marker, then changes as they happen, until the caller ends
 	// the call. Nodes drive their roles (roleserve) and their view of the cluster from it.
+	//
+	// A node may watch only its own record (WatchRequest.node with its own ID) or the UP nodes;
+	// another node's ID gets codes.PermissionDenied. When the calling node is deleted, the event
+	// with its own tombstone is the last: the call then ends with codes.PermissionDenied.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
 	// Heartbeat is the node's sign of life. The node sends a message at a steady interval for
 	// as long as it runs, over one long-lived call; the curator answers each message, so the
 	// node also learns when the leader stops listening and reconnects. The curator derives
-	// Node.health in the management API from the arrival times.
+	// Node.health in the management API from the arrival times. The call ends with
+	// codes.PermissionDenied when the node is deleted.
 	Heartbeat(grpc.BidiStreamingServer[HeartbeatUpdateRequest, HeartbeatUpdateResponse]) error
 	// UpdateNodeStatus stores the node's report about itself (its address, whether it runs a
-	// curator). The node sends a new report whenever something in it changes.
+	// curator). The node sends a new report whenever something in it changes. A report other
+	// nodes could not use (see NodeStatus) gets codes.InvalidArgument naming the field.
 	UpdateNodeStatus(context.Context, *UpdateNodeStatusRequest) (*UpdateNodeStatusResponse, error)
-	// IssueCertificate issues a certificate for a key the calling node holds: a renewed node
-	// certificate, or a certificate a role needs. The curator checks that the node may have
-	// that kind (codes.PermissionDenied otherwise, e.g. a consensus peer certificate for a node
-	// without the consensus member role).
+	// IssueCertificate issues a certificate for a key the calling node holds: a fresh node
+	// certificate (nodes do not ask for one yet: renewal is not implemented), or a certificate a
+	// role needs. The curator checks that the node is UP and may have that kind
+	// (codes.PermissionDenied otherwise, e.g. a consensus peer certificate for a node without the
+	// consensus member role).
 	IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error)
 	mustEmbedUnimplementedCuratorServer()
 }
