@@ -4,11 +4,12 @@
 // It owns the member's data directory (WAL and snapshots, on the data partition) and the TLS
 // material etcd reads from disk there. It does not decide who is a member: the curator does,
 // using the membership helpers here (AddLearner, PromoteLearner, RemoveNodeMember,
-// RemoveMemberByID) and handing a
-// joining node the member list it starts with.
+// RemoveMemberByID) and handing a joining node the member list it starts with.
 //
-// Peers and clients authenticate with certificates from the cluster CA, both ways: etcd refuses a
-// peer or client whose certificate the cluster did not issue. A member started for the first time
+// Peers authenticate with certificates from the cluster CA, both ways, and must present a
+// consensus certificate (common name PeerCommonName): every other certificate of the cluster
+// (a node's, the owner's, a deleted node's) is refused, so etcd is reachable only through the
+// curator. Clients are served on loopback only; the curator uses an in-process client. A member started for the first time
 // either bootstraps a new one-member cluster or joins an existing one as a learner (a
 // non-voting member that catches up before it is promoted, so a slow newcomer never costs the
 // cluster its quorum). A member restarted with a data directory rejoins from it and ignores its
