@@ -6,7 +6,8 @@
 // Launching does what an operator would do by hand, through the public API only: it bootstraps
 // the first node with a fresh owner key, takes ownership (trusting the CA of the cluster it has
 // just created), registers the other nodes with the cluster's ticket, approves them, and gives
-// the first three the ConsensusMember role. It reports each step as it goes.
+// ConsensusMember to two of them (one at a time: etcd takes one learner at a time), so that
+// three nodes hold consensus. It reports each step as it goes.
 //
 // The cluster outlives the launcher: node processes are detached, and what destroy needs
 // (process IDs, the network's name, the state directories) is kept in the cluster's directory.

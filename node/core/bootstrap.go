@@ -69,10 +69,8 @@ func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed2
 
 // bootstrapOnce returns the hook that creates the cluster in the new member's etcd, each time
 // the member is ready, until it succeeded once; then it records the membership without the
-// pending bootstrap (and so without the CA's key). m is not changed: the hook runs on the role
-// workers' goroutines while the node reads m.
-func (n *Node) bootstrapOnce(stateDir string, m *membership, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) func(context.Context, *clientv3.Client) error {
-	pending := m.Bootstrap
+// pending bootstrap (and so without the CA's key).
+func (n *Node) bootstrapOnce(store *membershipStore, pending *pendingBootstrap, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) func(context.Context, *clientv3.Client) error {
 	var mu sync.Mutex
 	done := pending == nil
 	return func(ctx context.Context, cl *clientv3.Client) error {
@@ -96,9 +94,7 @@ func (n *Node) bootstrapOnce(stateDir string, m *membership, nodeKey, joinKey ed
 		if err != nil {
 			return err
 		}
-		finished := *m
-		finished.Bootstrap = nil
-		if err := saveMembership(stateDir, &finished); err != nil {
+		if err := store.update(func(m *membership) { m.Bootstrap = nil }); err != nil {
 			return err
 		}
 		done = true

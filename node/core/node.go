@@ -90,10 +90,14 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	bootstrapping := m.Bootstrap != nil
+	store := &membershipStore{stateDir: stateDir, current: *m}
 	roles := roleserve.New(roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: tlsCert, CA: ca, Address: addr,
 		Curators: m.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
-		OnMemberReady: n.bootstrapOnce(stateDir, m, nodeKey, joinKey, addr),
+		OnMemberReady: n.bootstrapOnce(store, m.Bootstrap, nodeKey, joinKey, addr),
+		OnCurators: func(addrs []string) error {
+			return store.update(func(m *membership) { m.Curators = addrs })
+		},
 	})
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	startRoles := func() error { return supervisor.Run(ctx, "roleserve", roles.Run) }

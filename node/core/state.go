@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
@@ -83,6 +84,29 @@ func loadMembership(stateDir string) (*membership, error) {
 		return nil, fmt.Errorf("%s: membership: curators: empty", path)
 	}
 	return &m, nil
+}
+
+// membershipStore serializes changes to the membership record after the node started, when
+// the role workers change it from their own goroutines (the bootstrap finishing, curators
+// learned).
+type membershipStore struct {
+	stateDir string
+	mu       sync.Mutex
+	current  membership
+}
+
+// update applies change to a copy of the record and saves it; the record changes only if the
+// save succeeded.
+func (s *membershipStore) update(change func(m *membership)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.current
+	change(&next)
+	if err := saveMembership(s.stateDir, &next); err != nil {
+		return err
+	}
+	s.current = next
+	return nil
 }
 
 func saveMembership(stateDir string, m *membership) error {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"strconv"
 	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -14,6 +15,7 @@ import (
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
 	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -35,6 +37,9 @@ type Config struct {
 	// instead of waiting for the curator: the first node, which has issued its own etcd
 	// certificate (WriteConsensusCertificate).
 	BootstrapConsensus bool
+	// OnCurators, if set, is told the addresses of the cluster's curators whenever they change,
+	// for the node to start from next time.
+	OnCurators func(addrs []string) error
 	// OnMemberReady, if set, is called each time this node's etcd member is ready, before the
 	// curator starts on it; an error restarts the worker. The first node creates the cluster
 	// here.
@@ -53,13 +58,23 @@ type Service struct {
 	latestRoles atomic.Pointer[cpb.NodeRoles]
 	// curatorRunning says whether this node serves a curator, for the status report.
 	curatorRunning memory.Value[bool]
+	// curators are the addresses the node asks for the curator leader; they grow as the node
+	// learns the cluster's curators.
+	curators *rpc.CuratorAddresses
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
 	// member whose role was removed.
 	removeConsensusData atomic.Bool
 }
 
 // New returns the role workers of an enrolled node.
-func New(cfg Config) *Service { return &Service{cfg: cfg} }
+func New(cfg Config) *Service {
+	s := &Service{cfg: cfg, curators: rpc.NewCuratorAddresses(cfg.Curators)}
+	if cfg.BootstrapConsensus || ConsensusDataExists(cfg.StateDir) {
+		// This node's own curator is one to ask, and may be the only one reachable.
+		s.curators.Add(net.JoinHostPort(cfg.Address.String(), strconv.Itoa(int(ports.Curator))))
+	}
+	return s
+}
 
 // Run dials the curator leader and runs the watcher and the workers as one group.
 func (s *Service) Run(ctx context.Context) error {
@@ -83,6 +98,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return s.runConsensus(ctx, cur)
 		}},
 		{"heartbeat", func(ctx context.Context) error { return s.heartbeat(ctx, cur) }},
+		{"curators", func(ctx context.Context) error { return s.followCurators(ctx, cur) }},
 		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},
 	}
 	for _, w := range workers {
@@ -96,9 +112,9 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) dialCurator() (*grpc.ClientConn, error) {
-	conn, err := rpc.DialCurator(s.cfg.Curators, s.cfg.CA, &s.cfg.NodeCertificate)
+	conn, err := rpc.DialCuratorAt(s.curators, s.cfg.CA, &s.cfg.NodeCertificate)
 	if err != nil {
-		return nil, fmt.Errorf("dial curator at %v: %w", s.cfg.Curators, err)
+		return nil, fmt.Errorf("dial curator at %v: %w", s.curators.List(), err)
 	}
 	return conn, nil
 }

@@ -74,12 +74,21 @@ func DialCurator(endpoints []string, ca *x509.Certificate, clientCert *tls.Certi
 	if err := checkEndpoints(endpoints); err != nil {
 		return nil, err
 	}
+	return DialCuratorAt(NewCuratorAddresses(endpoints), ca, clientCert, opts...)
+}
+
+// DialCuratorAt is DialCurator with a set of curator addresses that the caller keeps up to date
+// while the connection lives. The set also learns every leader address the connection sees.
+func DialCuratorAt(addrs *CuratorAddresses, ca *x509.Certificate, clientCert *tls.Certificate, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if err := checkEndpoints(addrs.List()); err != nil {
+		return nil, err
+	}
 	if ca == nil {
 		return nil, errors.New("dial curator: no cluster CA certificate to verify servers with")
 	}
 	base := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive(),
-		grpc.WithResolvers(&leaderResolverBuilder{endpoints: endpoints}),
+		grpc.WithResolvers(&leaderResolverBuilder{addrs: addrs}),
 		grpc.WithDefaultCallOptions(grpc.WaitForReady(true)),
 		grpc.WithChainUnaryInterceptor(retryUnavailable),
 	}

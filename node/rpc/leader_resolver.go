@@ -3,8 +3,6 @@ package rpc
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -32,7 +30,7 @@ const (
 )
 
 type leaderResolverBuilder struct {
-	endpoints []string
+	addrs *CuratorAddresses
 }
 
 func (b *leaderResolverBuilder) Scheme() string { return leaderScheme }
@@ -42,7 +40,7 @@ func (b *leaderResolverBuilder) Build(_ resolver.Target, cc resolver.ClientConn,
 	r := &leaderResolver{
 		cc:        cc,
 		creds:     opts.DialCreds,
-		endpoints: slices.Clone(b.endpoints),
+		addrs:     b.addrs,
 		kick:      make(chan struct{}, 1),
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -60,10 +58,10 @@ type leaderResolver struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu sync.Mutex
-	// endpoints are the addresses given to DialCurator plus every leader address learned since,
-	// so that the resolver can still ask the cluster after the given addresses went away.
-	endpoints []string
+	// addrs are the addresses given to DialCurator(At), shared with whoever keeps them up to
+	// date, plus every leader address learned since, so that the resolver can still ask the
+	// cluster after the given addresses went away.
+	addrs *CuratorAddresses
 }
 
 // ResolveNow is gRPC's hint that the current address failed. The Discovery stream will name a
@@ -82,18 +80,11 @@ func (r *leaderResolver) Close() {
 }
 
 func (r *leaderResolver) endpoint(i int) (string, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.endpoints[i%len(r.endpoints)], len(r.endpoints)
+	list := r.addrs.List()
+	return list[i%len(list)], len(list)
 }
 
-func (r *leaderResolver) learn(ep string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !slices.Contains(r.endpoints, ep) {
-		r.endpoints = append(r.endpoints, ep)
-	}
-}
+func (r *leaderResolver) learn(ep string) { r.addrs.Add(ep) }
 
 // run tries the known addresses in turn, pausing after a round in which none named a leader.
 func (r *leaderResolver) run(ctx context.Context) {

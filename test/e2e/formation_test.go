@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/ports"
+)
+
+// curatorDN is the runnable that serves a consensus member's curator.
+const curatorDN = "root.roleserve.consensus.curator"
+
+// TestClusterFormation: three hosted nodes form a cluster in which every node is UP and
+// healthy, every node is a consensus member running a curator, the curators agree on one
+// leader, and etcd has all three as voters.
+func TestClusterFormation(t *testing.T) {
+	c := launchCluster(t, "form", 3)
+	ctx := callContext(t)
+
+	nodes, err := listNodes(ctx, c.mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("the cluster lists %d nodes, want 3", len(nodes))
+	}
+	for _, n := range nodes {
+		if err := checkUpAndHealthy(n); err != nil {
+			t.Error(err)
+		}
+		if !n.Roles.GetConsensusMember() {
+			t.Errorf("node %s roles {%v}, want consensus_member", n.Id, n.Roles)
+		}
+		if got := n.GetStatus().GetRunningCurator().GetPort(); got != int32(ports.Curator) {
+			t.Errorf("node %s reports a curator on port %d, want %d", n.Id, got, ports.Curator)
+		}
+	}
+
+	t.Run("cluster info lists every curator", func(t *testing.T) {
+		info, err := c.mgmt.GetClusterInfo(ctx, &apb.GetClusterInfoRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.curatorEndpoints()
+		slices.Sort(want)
+		if !slices.Equal(info.ClusterAddresses, want) {
+			t.Errorf("cluster_addresses %v, want %v", info.ClusterAddresses, want)
+		}
+		if info.ClusterId == "" || !c.ca.Equal(mustParseDER(t, info.CaCertificate)) {
+			t.Errorf("cluster info names cluster %q with another CA than the one metroctl pinned", info.ClusterId)
+		}
+	})
+
+	t.Run("every node runs a healthy curator", func(t *testing.T) {
+		for i := 1; i <= 3; i++ {
+			st, err := c.nodeStatus(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.NodeId != c.ids[i-1] || !st.Roles.GetConsensusMember() {
+				t.Errorf("node %d says it is %s with roles {%v}, want %s with consensus_member", i, st.NodeId, st.Roles, c.ids[i-1])
+			}
+			if state := runnableState(st, curatorDN); state != apb.RunnableState_RUNNABLE_STATE_HEALTHY {
+				t.Errorf("node %d: runnable %s is %v, want HEALTHY", i, curatorDN, state)
+			}
+		}
+	})
+
+	t.Run("every curator names the same leader", func(t *testing.T) {
+		leaders := map[string]bool{}
+		for i := 1; i <= 3; i++ {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			id, err := leaderAt(lctx, c, i)
+			cancel()
+			if err != nil {
+				t.Fatalf("node %d: %v", i, err)
+			}
+			leaders[id] = true
+		}
+		if len(leaders) != 1 {
+			t.Errorf("the curators name %d different leaders: %v", len(leaders), leaders)
+		}
+	})
+
+	t.Run("etcd has three voting members", func(t *testing.T) {
+		for i := 1; i <= 3; i++ {
+			d := c.waitForVoters(t, i, time.Minute)
+			t.Logf("node %d's etcd member listed three voters within %.1fs", i, d.Seconds())
+		}
+	})
+}
+
+// runnableState is the state of runnable dn in a node's status, or UNSPECIFIED if it has none.
+func runnableState(st *apb.GetStatusResponse, dn string) apb.RunnableState {
+	for _, r := range st.Runnables {
+		if r.Dn == dn {
+			return r.State
+		}
+	}
+	return apb.RunnableState_RUNNABLE_STATE_UNSPECIFIED
+}
