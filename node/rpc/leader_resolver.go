@@ -38,12 +38,12 @@ func (b *leaderResolverBuilder) Scheme() string { return leaderScheme }
 func (b *leaderResolverBuilder) Build(_ resolver.Target, cc resolver.ClientConn, opts resolver.BuildOptions) (resolver.Resolver, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &leaderResolver{
-		cc:        cc,
-		creds:     opts.DialCreds,
-		addrs:     b.addrs,
-		kick:      make(chan struct{}, 1),
-		cancel:    cancel,
-		done:      make(chan struct{}),
+		cc:     cc,
+		creds:  opts.DialCreds,
+		addrs:  b.addrs,
+		kick:   make(chan struct{}, 1),
+		cancel: cancel,
+		done:   make(chan struct{}),
 	}
 	go r.run(ctx)
 	return r, nil
