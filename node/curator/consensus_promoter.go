@@ -2,7 +2,10 @@ package curator
 
 import (
 	"context"
+	"slices"
 	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/osbase/logtree"
@@ -41,6 +44,12 @@ func (l *leader) tendLearners(logger logtree.LeveledLogger, orphans *orphanWatch
 	list, err := l.etcd().MemberList(l.ctx)
 	if err != nil {
 		logger.Warningf("list etcd members to tend learners: %v", err)
+		return
+	}
+	if !slices.ContainsFunc(list.Members, func(m *etcdserverpb.Member) bool { return m.IsLearner }) {
+		// The usual case: nothing to tend, and no reason to read every node record (on a
+		// large cluster that read costs as much as all heartbeats together).
+		orphans.due(list.Members, learnerClaims{}, time.Now())
 		return
 	}
 	nodes, err := l.nodes(l.ctx)
