@@ -7,7 +7,8 @@
 // the first node with a fresh owner key, takes ownership (trusting the CA of the cluster it has
 // just created), registers the other nodes with the cluster's ticket, approves them, and gives
 // ConsensusMember to two of them (one at a time: etcd takes one learner at a time), so that
-// three nodes hold consensus. It reports each step as it goes.
+// three nodes hold consensus. It returns once every consensus member votes (a node reports
+// its curator running only then), so a node lost right after launch costs no quorum. It reports each step as it goes.
 //
 // The cluster outlives the launcher: node processes are detached, and what destroy needs
 // (process IDs, the network's name, the state directories) is kept in the cluster's directory.

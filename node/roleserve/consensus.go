@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/consensus"
@@ -136,6 +137,11 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 	if err != nil {
 		return err
 	}
+	// A learner cannot serve the curator (its reads would fail) and does not yet count for
+	// quorum: start the curator, and so report it running, once this member votes.
+	if err := waitUntilVoter(ctx, st); err != nil {
+		return err
+	}
 	if s.cfg.OnMemberReady != nil {
 		if err := s.cfg.OnMemberReady(ctx, st.Client); err != nil {
 			return err
@@ -153,4 +159,28 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 	s.curatorRunning.Set(true)
 	defer s.curatorRunning.Set(false)
 	return svc.Run(ctx)
+}
+
+// waitUntilVoter returns once the local member is a voting member of etcd.
+func waitUntilVoter(ctx context.Context, st *consensus.Status) error {
+	logged := false
+	for {
+		list, err := st.Client.MemberList(ctx)
+		if err == nil {
+			for _, m := range list.Members {
+				if m.ID == st.MemberID && !m.IsLearner {
+					return nil
+				}
+			}
+		}
+		if !logged {
+			supervisor.Logger(ctx).Infof("waiting for this etcd member to be promoted from learner to voter")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
