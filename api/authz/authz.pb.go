@@ -59,33 +59,38 @@ const (
 	// Call the curator as a cluster node: watch node state, send heartbeats, report status,
 	// obtain certificates. Held by node certificates only.
 	Permission_PERMISSION_NODE_CALL_CURATOR Permission = 9
+	// Obtain a Kubernetes client certificate for the owner's identity in Kubernetes
+	// (metropolis:owner, bound to cluster-admin): full control of the cluster's workloads.
+	Permission_PERMISSION_KUBERNETES_CREDENTIAL Permission = 10
 )
 
 // Enum value maps for Permission.
 var (
 	Permission_name = map[int32]string{
-		0: "PERMISSION_UNSPECIFIED",
-		1: "PERMISSION_GET_REGISTER_TICKET",
-		2: "PERMISSION_READ_CLUSTER_STATUS",
-		3: "PERMISSION_APPROVE_NODE",
-		4: "PERMISSION_UPDATE_NODE_ROLES",
-		5: "PERMISSION_UPDATE_NODE_LABELS",
-		6: "PERMISSION_DELETE_NODE",
-		7: "PERMISSION_READ_NODE_LOGS",
-		8: "PERMISSION_NODE_POWER",
-		9: "PERMISSION_NODE_CALL_CURATOR",
+		0:  "PERMISSION_UNSPECIFIED",
+		1:  "PERMISSION_GET_REGISTER_TICKET",
+		2:  "PERMISSION_READ_CLUSTER_STATUS",
+		3:  "PERMISSION_APPROVE_NODE",
+		4:  "PERMISSION_UPDATE_NODE_ROLES",
+		5:  "PERMISSION_UPDATE_NODE_LABELS",
+		6:  "PERMISSION_DELETE_NODE",
+		7:  "PERMISSION_READ_NODE_LOGS",
+		8:  "PERMISSION_NODE_POWER",
+		9:  "PERMISSION_NODE_CALL_CURATOR",
+		10: "PERMISSION_KUBERNETES_CREDENTIAL",
 	}
 	Permission_value = map[string]int32{
-		"PERMISSION_UNSPECIFIED":         0,
-		"PERMISSION_GET_REGISTER_TICKET": 1,
-		"PERMISSION_READ_CLUSTER_STATUS": 2,
-		"PERMISSION_APPROVE_NODE":        3,
-		"PERMISSION_UPDATE_NODE_ROLES":   4,
-		"PERMISSION_UPDATE_NODE_LABELS":  5,
-		"PERMISSION_DELETE_NODE":         6,
-		"PERMISSION_READ_NODE_LOGS":      7,
-		"PERMISSION_NODE_POWER":          8,
-		"PERMISSION_NODE_CALL_CURATOR":   9,
+		"PERMISSION_UNSPECIFIED":           0,
+		"PERMISSION_GET_REGISTER_TICKET":   1,
+		"PERMISSION_READ_CLUSTER_STATUS":   2,
+		"PERMISSION_APPROVE_NODE":          3,
+		"PERMISSION_UPDATE_NODE_ROLES":     4,
+		"PERMISSION_UPDATE_NODE_LABELS":    5,
+		"PERMISSION_DELETE_NODE":           6,
+		"PERMISSION_READ_NODE_LOGS":        7,
+		"PERMISSION_NODE_POWER":            8,
+		"PERMISSION_NODE_CALL_CURATOR":     9,
+		"PERMISSION_KUBERNETES_CREDENTIAL": 10,
 	}
 )
 
@@ -205,7 +210,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xca\x02\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xf0\x02\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -217,7 +222,9 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	"\x16PERMISSION_DELETE_NODE\x10\x06\x12\x1d\n" +
 	"\x19PERMISSION_READ_NODE_LOGS\x10\a\x12\x19\n" +
 	"\x15PERMISSION_NODE_POWER\x10\b\x12 \n" +
-	"\x1cPERMISSION_NODE_CALL_CURATOR\x10\t:W\n" +
+	"\x1cPERMISSION_NODE_CALL_CURATOR\x10\t\x12$\n" +
+	" PERMISSION_KUBERNETES_CREDENTIAL\x10\n" +
+	":W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

@@ -48,7 +48,8 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_UPDATE_NODE_LABELS,
 			Permission_PERMISSION_DELETE_NODE,
 			Permission_PERMISSION_READ_NODE_LOGS,
-			Permission_PERMISSION_NODE_POWER:
+			Permission_PERMISSION_NODE_POWER,
+			Permission_PERMISSION_KUBERNETES_CREDENTIAL:
 			return true
 		}
 	case KindNode:

@@ -83,6 +83,115 @@ func (NodeHealth) EnumDescriptor() ([]byte, []int) {
 	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{0}
 }
 
+type GetKubernetesCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The public key to certify, PKIX DER (x509.MarshalPKIXPublicKey).
+	PublicKey     []byte `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKubernetesCredentialRequest) Reset() {
+	*x = GetKubernetesCredentialRequest{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKubernetesCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKubernetesCredentialRequest) ProtoMessage() {}
+
+func (x *GetKubernetesCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKubernetesCredentialRequest.ProtoReflect.Descriptor instead.
+func (*GetKubernetesCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetKubernetesCredentialRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+type GetKubernetesCredentialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client certificate (DER), for user metropolis:owner.
+	Certificate []byte `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// The Kubernetes CA certificate (DER): what clients trust for the apiservers' serving
+	// certificates. Not the cluster CA.
+	CaCertificate []byte `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	// Addresses (host:port) of the apiservers: every UP node with the KubernetesController role.
+	Endpoints     []string `protobuf:"bytes,3,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKubernetesCredentialResponse) Reset() {
+	*x = GetKubernetesCredentialResponse{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKubernetesCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKubernetesCredentialResponse) ProtoMessage() {}
+
+func (x *GetKubernetesCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKubernetesCredentialResponse.ProtoReflect.Descriptor instead.
+func (*GetKubernetesCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetKubernetesCredentialResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *GetKubernetesCredentialResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *GetKubernetesCredentialResponse) GetEndpoints() []string {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
 type GetRegisterTicketRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -91,7 +200,7 @@ type GetRegisterTicketRequest struct {
 
 func (x *GetRegisterTicketRequest) Reset() {
 	*x = GetRegisterTicketRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +212,7 @@ func (x *GetRegisterTicketRequest) String() string {
 func (*GetRegisterTicketRequest) ProtoMessage() {}
 
 func (x *GetRegisterTicketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +225,7 @@ func (x *GetRegisterTicketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisterTicketRequest.ProtoReflect.Descriptor instead.
 func (*GetRegisterTicketRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{2}
 }
 
 type GetRegisterTicketResponse struct {
@@ -129,7 +238,7 @@ type GetRegisterTicketResponse struct {
 
 func (x *GetRegisterTicketResponse) Reset() {
 	*x = GetRegisterTicketResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +250,7 @@ func (x *GetRegisterTicketResponse) String() string {
 func (*GetRegisterTicketResponse) ProtoMessage() {}
 
 func (x *GetRegisterTicketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +263,7 @@ func (x *GetRegisterTicketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisterTicketResponse.ProtoReflect.Descriptor instead.
 func (*GetRegisterTicketResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetRegisterTicketResponse) GetTicket() []byte {
@@ -172,7 +281,7 @@ type GetClusterInfoRequest struct {
 
 func (x *GetClusterInfoRequest) Reset() {
 	*x = GetClusterInfoRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +293,7 @@ func (x *GetClusterInfoRequest) String() string {
 func (*GetClusterInfoRequest) ProtoMessage() {}
 
 func (x *GetClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +306,7 @@ func (x *GetClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{4}
 }
 
 type GetClusterInfoResponse struct {
@@ -217,7 +326,7 @@ type GetClusterInfoResponse struct {
 
 func (x *GetClusterInfoResponse) Reset() {
 	*x = GetClusterInfoResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +338,7 @@ func (x *GetClusterInfoResponse) String() string {
 func (*GetClusterInfoResponse) ProtoMessage() {}
 
 func (x *GetClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +351,7 @@ func (x *GetClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetClusterInfoResponse) GetClusterId() string {
@@ -276,7 +385,7 @@ type GetNodesRequest struct {
 
 func (x *GetNodesRequest) Reset() {
 	*x = GetNodesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +397,7 @@ func (x *GetNodesRequest) String() string {
 func (*GetNodesRequest) ProtoMessage() {}
 
 func (x *GetNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +410,7 @@ func (x *GetNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodesRequest.ProtoReflect.Descriptor instead.
 func (*GetNodesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetNodesRequest) GetStates() []NodeState {
@@ -320,7 +429,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +441,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +454,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetNodeRequest) GetNodeId() string {
@@ -378,7 +487,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +499,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +512,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Node) GetId() string {
@@ -479,7 +588,7 @@ type ApproveNodeRequest struct {
 
 func (x *ApproveNodeRequest) Reset() {
 	*x = ApproveNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +600,7 @@ func (x *ApproveNodeRequest) String() string {
 func (*ApproveNodeRequest) ProtoMessage() {}
 
 func (x *ApproveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +613,7 @@ func (x *ApproveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveNodeRequest.ProtoReflect.Descriptor instead.
 func (*ApproveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApproveNodeRequest) GetNode() isApproveNodeRequest_Node {
@@ -556,7 +665,7 @@ type ApproveNodeResponse struct {
 
 func (x *ApproveNodeResponse) Reset() {
 	*x = ApproveNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +677,7 @@ func (x *ApproveNodeResponse) String() string {
 func (*ApproveNodeResponse) ProtoMessage() {}
 
 func (x *ApproveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +690,7 @@ func (x *ApproveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveNodeResponse.ProtoReflect.Descriptor instead.
 func (*ApproveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{10}
 }
 
 type UpdateNodeRolesRequest struct {
@@ -597,7 +706,7 @@ type UpdateNodeRolesRequest struct {
 
 func (x *UpdateNodeRolesRequest) Reset() {
 	*x = UpdateNodeRolesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +718,7 @@ func (x *UpdateNodeRolesRequest) String() string {
 func (*UpdateNodeRolesRequest) ProtoMessage() {}
 
 func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +731,7 @@ func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateNodeRolesRequest) GetNodeId() string {
@@ -661,7 +770,7 @@ type UpdateNodeRolesResponse struct {
 
 func (x *UpdateNodeRolesResponse) Reset() {
 	*x = UpdateNodeRolesResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +782,7 @@ func (x *UpdateNodeRolesResponse) String() string {
 func (*UpdateNodeRolesResponse) ProtoMessage() {}
 
 func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +795,7 @@ func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{12}
 }
 
 type UpdateNodeLabelsRequest struct {
@@ -705,7 +814,7 @@ type UpdateNodeLabelsRequest struct {
 
 func (x *UpdateNodeLabelsRequest) Reset() {
 	*x = UpdateNodeLabelsRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +826,7 @@ func (x *UpdateNodeLabelsRequest) String() string {
 func (*UpdateNodeLabelsRequest) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +839,7 @@ func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateNodeLabelsRequest) GetNodeId() string {
@@ -762,7 +871,7 @@ type UpdateNodeLabelsResponse struct {
 
 func (x *UpdateNodeLabelsResponse) Reset() {
 	*x = UpdateNodeLabelsResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +883,7 @@ func (x *UpdateNodeLabelsResponse) String() string {
 func (*UpdateNodeLabelsResponse) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +896,7 @@ func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{14}
 }
 
 type DeleteNodeRequest struct {
@@ -803,7 +912,7 @@ type DeleteNodeRequest struct {
 
 func (x *DeleteNodeRequest) Reset() {
 	*x = DeleteNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +924,7 @@ func (x *DeleteNodeRequest) String() string {
 func (*DeleteNodeRequest) ProtoMessage() {}
 
 func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +937,7 @@ func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteNodeRequest) GetNodeId() string {
@@ -853,7 +962,7 @@ type DeleteNodeResponse struct {
 
 func (x *DeleteNodeResponse) Reset() {
 	*x = DeleteNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +974,7 @@ func (x *DeleteNodeResponse) String() string {
 func (*DeleteNodeResponse) ProtoMessage() {}
 
 func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,14 +987,21 @@ func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{16}
 }
 
 var File_metropolis_api_v1_management_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\n" +
-	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\"\x1a\n" +
+	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\"?\n" +
+	"\x1eGetKubernetesCredentialRequest\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\"\x88\x01\n" +
+	"\x1fGetKubernetesCredentialResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12\x1c\n" +
+	"\tendpoints\x18\x03 \x03(\tR\tendpoints\"\x1a\n" +
 	"\x18GetRegisterTicketRequest\"3\n" +
 	"\x19GetRegisterTicketResponse\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\fR\x06ticket\"\x17\n" +
@@ -944,7 +1060,7 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x17NODE_HEALTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_HEALTH_UNKNOWN\x10\x01\x12\x17\n" +
 	"\x13NODE_HEALTH_HEALTHY\x10\x02\x12!\n" +
-	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xcd\x06\n" +
+	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xd9\a\n" +
 	"\n" +
 	"Management\x12w\n" +
 	"\x11GetRegisterTicket\x12+.metropolis.api.v1.GetRegisterTicketRequest\x1a,.metropolis.api.v1.GetRegisterTicketResponse\"\a\xba\x80\x19\x03\n" +
@@ -963,7 +1079,10 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x01\x05\x12b\n" +
 	"\n" +
 	"DeleteNode\x12$.metropolis.api.v1.DeleteNodeRequest\x1a%.metropolis.api.v1.DeleteNodeResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\x06B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\x06\x12\x89\x01\n" +
+	"\x17GetKubernetesCredential\x121.metropolis.api.v1.GetKubernetesCredentialRequest\x1a2.metropolis.api.v1.GetKubernetesCredentialResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\n" +
+	"B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_management_proto_rawDescOnce sync.Once
@@ -978,58 +1097,62 @@ func file_metropolis_api_v1_management_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_management_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_metropolis_api_v1_management_proto_goTypes = []any{
-	(NodeHealth)(0),                   // 0: metropolis.api.v1.NodeHealth
-	(*GetRegisterTicketRequest)(nil),  // 1: metropolis.api.v1.GetRegisterTicketRequest
-	(*GetRegisterTicketResponse)(nil), // 2: metropolis.api.v1.GetRegisterTicketResponse
-	(*GetClusterInfoRequest)(nil),     // 3: metropolis.api.v1.GetClusterInfoRequest
-	(*GetClusterInfoResponse)(nil),    // 4: metropolis.api.v1.GetClusterInfoResponse
-	(*GetNodesRequest)(nil),           // 5: metropolis.api.v1.GetNodesRequest
-	(*GetNodeRequest)(nil),            // 6: metropolis.api.v1.GetNodeRequest
-	(*Node)(nil),                      // 7: metropolis.api.v1.Node
-	(*ApproveNodeRequest)(nil),        // 8: metropolis.api.v1.ApproveNodeRequest
-	(*ApproveNodeResponse)(nil),       // 9: metropolis.api.v1.ApproveNodeResponse
-	(*UpdateNodeRolesRequest)(nil),    // 10: metropolis.api.v1.UpdateNodeRolesRequest
-	(*UpdateNodeRolesResponse)(nil),   // 11: metropolis.api.v1.UpdateNodeRolesResponse
-	(*UpdateNodeLabelsRequest)(nil),   // 12: metropolis.api.v1.UpdateNodeLabelsRequest
-	(*UpdateNodeLabelsResponse)(nil),  // 13: metropolis.api.v1.UpdateNodeLabelsResponse
-	(*DeleteNodeRequest)(nil),         // 14: metropolis.api.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),        // 15: metropolis.api.v1.DeleteNodeResponse
-	nil,                               // 16: metropolis.api.v1.Node.LabelsEntry
-	nil,                               // 17: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	(NodeState)(0),                    // 18: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                 // 19: metropolis.api.v1.NodeRoles
-	(*NodeStatus)(nil),                // 20: metropolis.api.v1.NodeStatus
-	(*durationpb.Duration)(nil),       // 21: google.protobuf.Duration
+	(NodeHealth)(0),                         // 0: metropolis.api.v1.NodeHealth
+	(*GetKubernetesCredentialRequest)(nil),  // 1: metropolis.api.v1.GetKubernetesCredentialRequest
+	(*GetKubernetesCredentialResponse)(nil), // 2: metropolis.api.v1.GetKubernetesCredentialResponse
+	(*GetRegisterTicketRequest)(nil),        // 3: metropolis.api.v1.GetRegisterTicketRequest
+	(*GetRegisterTicketResponse)(nil),       // 4: metropolis.api.v1.GetRegisterTicketResponse
+	(*GetClusterInfoRequest)(nil),           // 5: metropolis.api.v1.GetClusterInfoRequest
+	(*GetClusterInfoResponse)(nil),          // 6: metropolis.api.v1.GetClusterInfoResponse
+	(*GetNodesRequest)(nil),                 // 7: metropolis.api.v1.GetNodesRequest
+	(*GetNodeRequest)(nil),                  // 8: metropolis.api.v1.GetNodeRequest
+	(*Node)(nil),                            // 9: metropolis.api.v1.Node
+	(*ApproveNodeRequest)(nil),              // 10: metropolis.api.v1.ApproveNodeRequest
+	(*ApproveNodeResponse)(nil),             // 11: metropolis.api.v1.ApproveNodeResponse
+	(*UpdateNodeRolesRequest)(nil),          // 12: metropolis.api.v1.UpdateNodeRolesRequest
+	(*UpdateNodeRolesResponse)(nil),         // 13: metropolis.api.v1.UpdateNodeRolesResponse
+	(*UpdateNodeLabelsRequest)(nil),         // 14: metropolis.api.v1.UpdateNodeLabelsRequest
+	(*UpdateNodeLabelsResponse)(nil),        // 15: metropolis.api.v1.UpdateNodeLabelsResponse
+	(*DeleteNodeRequest)(nil),               // 16: metropolis.api.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),              // 17: metropolis.api.v1.DeleteNodeResponse
+	nil,                                     // 18: metropolis.api.v1.Node.LabelsEntry
+	nil,                                     // 19: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	(NodeState)(0),                          // 20: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                       // 21: metropolis.api.v1.NodeRoles
+	(*NodeStatus)(nil),                      // 22: metropolis.api.v1.NodeStatus
+	(*durationpb.Duration)(nil),             // 23: google.protobuf.Duration
 }
 var file_metropolis_api_v1_management_proto_depIdxs = []int32{
-	18, // 0: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
-	18, // 1: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	19, // 2: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
-	16, // 3: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
-	20, // 4: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	20, // 0: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
+	20, // 1: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	21, // 2: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
+	18, // 3: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
+	22, // 4: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
 	0,  // 5: metropolis.api.v1.Node.health:type_name -> metropolis.api.v1.NodeHealth
-	21, // 6: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
-	17, // 7: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	1,  // 8: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
-	3,  // 9: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
-	5,  // 10: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
-	6,  // 11: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
-	8,  // 12: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
-	10, // 13: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
-	12, // 14: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
-	14, // 15: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
-	2,  // 16: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
-	4,  // 17: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
-	7,  // 18: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
-	7,  // 19: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
-	9,  // 20: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
-	11, // 21: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
-	13, // 22: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
-	15, // 23: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
-	16, // [16:24] is the sub-list for method output_type
-	8,  // [8:16] is the sub-list for method input_type
+	23, // 6: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
+	19, // 7: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	3,  // 8: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
+	5,  // 9: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
+	7,  // 10: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
+	8,  // 11: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
+	10, // 12: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
+	12, // 13: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
+	14, // 14: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
+	16, // 15: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
+	1,  // 16: metropolis.api.v1.Management.GetKubernetesCredential:input_type -> metropolis.api.v1.GetKubernetesCredentialRequest
+	4,  // 17: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
+	6,  // 18: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
+	9,  // 19: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
+	9,  // 20: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
+	11, // 21: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
+	13, // 22: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
+	15, // 23: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
+	17, // 24: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
+	2,  // 25: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
+	17, // [17:26] is the sub-list for method output_type
+	8,  // [8:17] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1041,18 +1164,18 @@ func file_metropolis_api_v1_management_proto_init() {
 		return
 	}
 	file_metropolis_api_v1_common_proto_init()
-	file_metropolis_api_v1_management_proto_msgTypes[7].OneofWrappers = []any{
+	file_metropolis_api_v1_management_proto_msgTypes[9].OneofWrappers = []any{
 		(*ApproveNodeRequest_NodeId)(nil),
 		(*ApproveNodeRequest_PublicKey)(nil),
 	}
-	file_metropolis_api_v1_management_proto_msgTypes[9].OneofWrappers = []any{}
+	file_metropolis_api_v1_management_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_management_proto_rawDesc), len(file_metropolis_api_v1_management_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

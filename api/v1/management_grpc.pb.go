@@ -21,14 +21,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Management_GetRegisterTicket_FullMethodName = "/metropolis.api.v1.Management/GetRegisterTicket"
-	Management_GetClusterInfo_FullMethodName    = "/metropolis.api.v1.Management/GetClusterInfo"
-	Management_GetNodes_FullMethodName          = "/metropolis.api.v1.Management/GetNodes"
-	Management_GetNode_FullMethodName           = "/metropolis.api.v1.Management/GetNode"
-	Management_ApproveNode_FullMethodName       = "/metropolis.api.v1.Management/ApproveNode"
-	Management_UpdateNodeRoles_FullMethodName   = "/metropolis.api.v1.Management/UpdateNodeRoles"
-	Management_UpdateNodeLabels_FullMethodName  = "/metropolis.api.v1.Management/UpdateNodeLabels"
-	Management_DeleteNode_FullMethodName        = "/metropolis.api.v1.Management/DeleteNode"
+	Management_GetRegisterTicket_FullMethodName       = "/metropolis.api.v1.Management/GetRegisterTicket"
+	Management_GetClusterInfo_FullMethodName          = "/metropolis.api.v1.Management/GetClusterInfo"
+	Management_GetNodes_FullMethodName                = "/metropolis.api.v1.Management/GetNodes"
+	Management_GetNode_FullMethodName                 = "/metropolis.api.v1.Management/GetNode"
+	Management_ApproveNode_FullMethodName             = "/metropolis.api.v1.Management/ApproveNode"
+	Management_UpdateNodeRoles_FullMethodName         = "/metropolis.api.v1.Management/UpdateNodeRoles"
+	Management_UpdateNodeLabels_FullMethodName        = "/metropolis.api.v1.Management/UpdateNodeLabels"
+	Management_DeleteNode_FullMethodName              = "/metropolis.api.v1.Management/DeleteNode"
+	Management_GetKubernetesCredential_FullMethodName = "/metropolis.api.v1.Management/GetKubernetesCredential"
 )
 
 // ManagementClient is the client API for Management service.
@@ -83,6 +84,14 @@ type ManagementClient interface {
 	// consensus member is never deleted. Deleting a node that is already DECOMMISSIONED succeeds
 	// and changes nothing.
 	DeleteNode(ctx context.Context, in *DeleteNodeRequest, opts ...grpc.CallOption) (*DeleteNodeResponse, error)
+	// GetKubernetesCredential issues a short-lived (1 hour) Kubernetes client certificate from
+	// the cluster's Kubernetes CA, for the user metropolis:owner, which every controller binds to
+	// cluster-admin. The caller sends the public key of a key pair it holds (metroctl makes a new
+	// one for each credential), so the private key never crosses the wire. Gives
+	// codes.FailedPrecondition while no node with the KubernetesController role has started yet
+	// (the Kubernetes PKI does not exist), and codes.InvalidArgument for a key that is not an
+	// ECDSA P-256, RSA or Ed25519 PKIX key.
+	GetKubernetesCredential(ctx context.Context, in *GetKubernetesCredentialRequest, opts ...grpc.CallOption) (*GetKubernetesCredentialResponse, error)
 }
 
 type managementClient struct {
@@ -182,6 +191,16 @@ func (c *managementClient) DeleteNode(ctx context.Context, in *DeleteNodeRequest
 	return out, nil
 }
 
+func (c *managementClient) GetKubernetesCredential(ctx context.Context, in *GetKubernetesCredentialRequest, opts ...grpc.CallOption) (*GetKubernetesCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetKubernetesCredentialResponse)
+	err := c.cc.Invoke(ctx, Management_GetKubernetesCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManagementServer is the server API for Management service.
 // All implementations must embed UnimplementedManagementServer
 // for forward compatibility.
@@ -234,6 +253,14 @@ type ManagementServer interface {
 	// consensus member is never deleted. Deleting a node that is already DECOMMISSIONED succeeds
 	// and changes nothing.
 	DeleteNode(context.Context, *DeleteNodeRequest) (*DeleteNodeResponse, error)
+	// GetKubernetesCredential issues a short-lived (1 hour) Kubernetes client certificate from
+	// the cluster's Kubernetes CA, for the user metropolis:owner, which every controller binds to
+	// cluster-admin. The caller sends the public key of a key pair it holds (metroctl makes a new
+	// one for each credential), so the private key never crosses the wire. Gives
+	// codes.FailedPrecondition while no node with the KubernetesController role has started yet
+	// (the Kubernetes PKI does not exist), and codes.InvalidArgument for a key that is not an
+	// ECDSA P-256, RSA or Ed25519 PKIX key.
+	GetKubernetesCredential(context.Context, *GetKubernetesCredentialRequest) (*GetKubernetesCredentialResponse, error)
 	mustEmbedUnimplementedManagementServer()
 }
 
@@ -267,6 +294,9 @@ func (UnimplementedManagementServer) UpdateNodeLabels(context.Context, *UpdateNo
 }
 func (UnimplementedManagementServer) DeleteNode(context.Context, *DeleteNodeRequest) (*DeleteNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteNode not implemented")
+}
+func (UnimplementedManagementServer) GetKubernetesCredential(context.Context, *GetKubernetesCredentialRequest) (*GetKubernetesCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetKubernetesCredential not implemented")
 }
 func (UnimplementedManagementServer) mustEmbedUnimplementedManagementServer() {}
 func (UnimplementedManagementServer) testEmbeddedByValue()                    {}
@@ -426,6 +456,24 @@ func _Management_DeleteNode_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Management_GetKubernetesCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetKubernetesCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).GetKubernetesCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_GetKubernetesCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).GetKubernetesCredential(ctx, req.(*GetKubernetesCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Management_ServiceDesc is the grpc.ServiceDesc for Management service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -460,6 +508,10 @@ var Management_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteNode",
 			Handler:    _Management_DeleteNode_Handler,
+		},
+		{
+			MethodName: "GetKubernetesCredential",
+			Handler:    _Management_GetKubernetesCredential_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

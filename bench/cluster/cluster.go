@@ -30,6 +30,9 @@ type LaunchOptions struct {
 	Nodes int
 	// NodeBinary is the metropolis-node program.
 	NodeBinary string
+	// KubeBinary is the kube binary controllers run Kubernetes with (hosted.Options); empty:
+	// the one next to NodeBinary, if any.
+	KubeBinary string
 	// ConfigDir is the metroctl configuration directory the cluster's context goes into. The
 	// cluster itself goes where `metroctl cluster launch` puts it (ConfigDir/clusters/Name),
 	// so that `METROCTL_CONFIG_DIR=ConfigDir metroctl cluster destroy --name Name` removes what
@@ -62,7 +65,7 @@ func Launch(ctx context.Context, o LaunchOptions) (*Cluster, error) {
 	store := config.NewStore(o.ConfigDir)
 	start := time.Now()
 	hc, err := hosted.Launch(ctx, hosted.Options{
-		Name: o.Name, Nodes: o.Nodes, NodeBinary: o.NodeBinary,
+		Name: o.Name, Nodes: o.Nodes, NodeBinary: o.NodeBinary, KubeBinary: o.KubeBinary,
 		Dir:      filepath.Join(o.ConfigDir, "clusters", o.Name),
 		Contexts: store, Progress: o.Progress,
 	})

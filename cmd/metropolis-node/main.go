@@ -1,5 +1,6 @@
-// Command metropolis-node is the Metropolis node program. On the image it is PID 1; hosted, it
-// runs as an ordinary process (one per node, each in its own network namespace) with a state
+// Command metropolis-node is the Metropolis node program. On the image it is PID 1 (see
+// node/platform/image: the init process, which starts this same binary again as the node
+// program); hosted, it runs as an ordinary process (one per node, each in its own network namespace) with a state
 // directory standing in for the data partition. Every service of the node runs under one
 // supervisor tree, and every log line goes to the log tree, which is mirrored to stderr (the
 // console) so that a launcher can keep each node's log in a file.
@@ -15,11 +16,22 @@ import (
 
 	"metropolis.dev/metropolis/node/core"
 	"metropolis.dev/metropolis/node/platform/hosted"
+	"metropolis.dev/metropolis/node/platform/image"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
 func main() {
+	if os.Getpid() == 1 {
+		image.RunInit()
+	}
+	if os.Getenv(image.NodeProgramEnv) != "" {
+		os.Exit(runImageNode())
+	}
+	runHosted()
+}
+
+func runHosted() {
 	stateDir := flag.String("state-dir", "", "hosted: directory holding the node's state (stands in for the data partition)")
 	parameters := flag.String("parameters", "", "hosted: node parameters file (binary NodeParameters protobuf); needed on first start only")
 	address := flag.String("address", "", "hosted: the IP address other nodes reach this node at")

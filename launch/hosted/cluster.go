@@ -18,6 +18,9 @@ type Cluster struct {
 	Dir string `json:"-"`
 	// NodeBinary is the metropolis-node program the nodes run.
 	NodeBinary string `json:"node_binary"`
+	// KubeBinary, if set, is the kube binary the nodes run Kubernetes with (passed to them as
+	// $METROPOLIS_KUBE_BINARY); empty: the one next to NodeBinary.
+	KubeBinary string `json:"kube_binary,omitempty"`
 	// Network is the network spec the nodes live on.
 	Network netns.Spec `json:"network"`
 	// Addresses are the nodes' IP addresses, node 1 first.

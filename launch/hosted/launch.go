@@ -34,6 +34,9 @@ type Options struct {
 	Nodes int
 	// NodeBinary is the metropolis-node program.
 	NodeBinary string
+	// KubeBinary is the `kube` multicall binary of the Kubernetes control plane; empty: the
+	// nodes look for it next to NodeBinary (and run no control plane if it is not there).
+	KubeBinary string
 	// Dir is the cluster's directory; it must not exist yet.
 	Dir string
 	// Contexts is metroctl's configuration, where the cluster's context is created and made
@@ -66,7 +69,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Name: o.Name, Dir: o.Dir, NodeBinary: o.NodeBinary, Network: network.Spec(), net: network}
+	c := &Cluster{Name: o.Name, Dir: o.Dir, NodeBinary: o.NodeBinary, KubeBinary: o.KubeBinary, Network: network.Spec(), net: network}
 	for i := 1; i <= o.Nodes; i++ {
 		c.Addresses = append(c.Addresses, network.NodeAddress(i).String())
 	}
@@ -92,6 +95,11 @@ func (o *Options) check() error {
 	}
 	if _, err := os.Stat(o.NodeBinary); err != nil {
 		return fmt.Errorf("node binary: %w", err)
+	}
+	if o.KubeBinary != "" {
+		if _, err := os.Stat(o.KubeBinary); err != nil {
+			return fmt.Errorf("kube binary: %w", err)
+		}
 	}
 	if _, err := os.Stat(o.Dir); err == nil {
 		return fmt.Errorf("cluster %s already exists (%s); destroy it first", o.Name, o.Dir)

@@ -50,6 +50,7 @@ func (c *Cluster) StartNode(i int) error {
 	}
 	cmd := network.Command(i, c.NodeBinary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = nodeEnvironment(c.KubeBinary)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("node %d: start %s: %w", i, c.NodeBinary, err)
@@ -121,4 +122,23 @@ func processAlive(pid int) bool {
 	s := string(data)
 	end := strings.LastIndexByte(s, ')')
 	return end < 0 || end+2 >= len(s) || s[end+2] != 'Z'
+}
+
+// kubeBinaryEnv is read by node/kubernetes (kubernetes.KubeBinaryEnv) to find the kube binary.
+const kubeBinaryEnv = "METROPOLIS_KUBE_BINARY"
+
+// nodeEnvironment is the launcher's environment for a node process, with kubeBinaryEnv set to
+// kube if given and removed otherwise: a launcher that itself runs with the variable set (as
+// scripts/test does for test/k8s) must not give every cluster a control plane it did not ask for.
+func nodeEnvironment(kube string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, kubeBinaryEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	if kube != "" {
+		env = append(env, kubeBinaryEnv+"="+kube)
+	}
+	return env
 }

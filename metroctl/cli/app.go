@@ -84,7 +84,7 @@ func (a *App) RootCommand() *cobra.Command {
 	flags.DurationVar(&s.timeout, "timeout", 30*time.Second, "how long a command may take talking to the cluster")
 	root.RegisterFlagCompletionFunc("context", s.completeContextNames)
 
-	root.AddCommand(s.configCommand(), s.clusterCommand(), s.nodeCommand())
+	root.AddCommand(s.configCommand(), s.clusterCommand(), s.nodeCommand(), s.k8sCommand())
 	return root
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"metropolis.dev/metropolis/launch/hosted"
+	"metropolis.dev/metropolis/launch/qemu"
 	"metropolis.dev/metropolis/metroctl/config"
 )
 
@@ -23,21 +24,35 @@ func (s *session) launchCommand() *cobra.Command {
 		nodes      int
 		isHosted   bool
 		nodeBinary string
+		image      string
+		cpus       int
+		memoryMiB  int
 	)
 	cmd := &cobra.Command{
-		Use:   "launch --hosted [--nodes N] [--name NAME]",
+		Use:   "launch (--image DISK.img | --hosted) [--nodes N] [--name NAME]",
 		Short: "Start a local cluster and make it the current context",
 		Long: "Start a local cluster: bootstrap the first node, take ownership, register and approve\n" +
 			"the others, and make the first three consensus members. Returns when every node is UP\n" +
-			"and healthy, leaving the cluster running with NAME as the current context.\n\n" +
-			"--hosted runs each node as a process in its own network namespace (needs root).",
+			"and healthy, leaving the cluster running with NAME as the current context. Needs root.\n\n" +
+			"By default each node is a QEMU VM booting the node image given with --image (UEFI\n" +
+			"firmware, its own software TPM, a copy-on-write overlay of the image), on a private\n" +
+			"bridge the host reaches every node through. Without /dev/kvm the CPU is emulated and a\n" +
+			"boot takes a minute or more.\n\n" +
+			"--hosted runs each node as a process in its own network namespace instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !isHosted {
-				return errors.New("only hosted clusters can be launched yet (pass --hosted); clusters of QEMU VMs come with the node image")
-			}
 			st, err := s.store()
 			if err != nil {
+				return err
+			}
+			if !isHosted {
+				if image == "" {
+					image = defaultImage()
+				}
+				_, err = qemu.Launch(cmd.Context(), qemu.Options{
+					Name: name, Nodes: nodes, Image: image, Dir: clusterDir(st, name),
+					Contexts: st, CPUs: cpus, MemoryMiB: memoryMiB, Progress: cmd.OutOrStdout(),
+				})
 				return err
 			}
 			if nodeBinary == "" {
@@ -54,8 +69,15 @@ func (s *session) launchCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "local", "name of the cluster and of its metroctl context")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of nodes")
-	cmd.Flags().BoolVar(&isHosted, "hosted", false, "run nodes as processes in network namespaces")
-	cmd.Flags().StringVar(&nodeBinary, "node-binary", "", "the metropolis-node program (default: beside metroctl)")
+	cmd.Flags().BoolVar(&isHosted, "hosted", false, "run nodes as processes in network namespaces instead of VMs")
+	cmd.Flags().StringVar(&nodeBinary, "node-binary", "", "with --hosted: the metropolis-node program (default: beside metroctl)")
+	cmd.Flags().StringVar(&image, "image", "", "the node disk image the VMs boot, built by cmd/mkimage (default: ../image/disk.img from metroctl's directory, where scripts/launch builds it, if it exists)")
+	cmd.Flags().IntVar(&cpus, "cpus", qemu.DefaultCPUs, "CPUs per VM")
+	cmd.Flags().IntVar(&memoryMiB, "memory", qemu.DefaultMemoryMiB, "memory per VM, in MiB")
+	cmd.MarkFlagsMutuallyExclusive("hosted", "image")
+	cmd.MarkFlagsMutuallyExclusive("hosted", "cpus")
+	cmd.MarkFlagsMutuallyExclusive("hosted", "memory")
+	cmd.MarkFlagsMutuallyExclusive("node-binary", "image")
 	return cmd
 }
 
@@ -70,7 +92,7 @@ func (s *session) destroyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := hosted.Load(clusterDir(st, name))
+			c, err := loadLocalCluster(clusterDir(st, name))
 			if err != nil {
 				return fmt.Errorf("no local cluster %q: %w", name, err)
 			}
@@ -86,6 +108,32 @@ func (s *session) destroyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "local", "name of the cluster")
 	return cmd
+}
+
+// localCluster is a cluster launched on this machine, of either kind.
+type localCluster interface{ Destroy() error }
+
+// loadLocalCluster loads the cluster of VMs or hosted nodes in dir, telling them apart by the
+// record each launcher keeps there.
+func loadLocalCluster(dir string) (localCluster, error) {
+	if qemu.IsCluster(dir) {
+		return qemu.Load(dir)
+	}
+	return hosted.Load(dir)
+}
+
+// defaultImage is the node image in the build tree metroctl was built into (out/bin/metroctl,
+// out/image/disk.img), or "" if there is none.
+func defaultImage() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	path := filepath.Join(filepath.Dir(self), "..", "image", "disk.img")
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return filepath.Clean(path)
 }
 
 // siblingBinary finds a program installed beside metroctl.

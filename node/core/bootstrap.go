@@ -30,7 +30,7 @@ type pendingBootstrap struct {
 // prepareBootstrap creates what a new cluster starts with: the CA, this node's certificate and
 // its etcd certificate. The cluster itself is created by finishBootstrap, once the etcd member
 // (started by the role workers) is ready.
-func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed25519.PrivateKey, addr net.IP) (*membership, error) {
+func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed25519.PrivateKey, addr net.IP, clusterHalf []byte) (*membership, error) {
 	pub := nodeKey.Public().(ed25519.PublicKey)
 	ca, err := curator.NewClusterCA()
 	if err != nil {
@@ -52,17 +52,12 @@ func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed2
 	if err != nil {
 		return nil, err
 	}
-	halves, err := newKeyHalves()
-	if err != nil {
-		return nil, err
-	}
 	return &membership{
-		CACertificate:      caDER,
-		NodeCertificate:    nodeCert.Raw,
-		Curators:           []string{net.JoinHostPort(addr.String(), fmt.Sprint(ports.Curator))},
-		StorageKeyNodeHalf: halves.Node,
+		CACertificate:   caDER,
+		NodeCertificate: nodeCert.Raw,
+		Curators:        []string{net.JoinHostPort(addr.String(), fmt.Sprint(ports.Curator))},
 		Bootstrap: &pendingBootstrap{
-			OwnerPublicKey: params.OwnerPublicKey, ClusterUnlockKey: halves.Cluster, CA: caDER, CAKey: caKey,
+			OwnerPublicKey: params.OwnerPublicKey, ClusterUnlockKey: clusterHalf, CA: caDER, CAKey: caKey,
 		},
 	}, nil
 }

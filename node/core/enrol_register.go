@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -22,22 +23,15 @@ import (
 // waiting nodes stays small.
 const approvalPoll = time.Second
 
-// storageKeyHalfSize is the size of each half of the storage key (XORed into a 256-bit key).
-const storageKeyHalfSize = 32
-
 // register takes a new node into an existing cluster: it registers with the ticket from its
 // parameters, waits to be approved, commits its half of the storage key and gets its node
-// certificate. It returns the membership to keep. The key halves are kept from the first try
-// on, so that a node that crashed after committing commits the same half again.
-func register(ctx context.Context, stateDir string, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey) (*membership, error) {
+// certificate. It returns the membership to keep. The cluster half comes from the sealed
+// record, so that a node that crashed after committing commits the same half again.
+func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey, clusterHalf []byte) (*membership, error) {
 	logger := supervisor.Logger(ctx)
 	ca, err := pki.ParseCertificateDER(params.CaCertificate)
 	if err != nil {
 		return nil, fmt.Errorf("node parameters: cluster_register.ca_certificate: %w", err)
-	}
-	halves, err := loadOrCreateKeyHalves(stateDir)
-	if err != nil {
-		return nil, err
 	}
 	selfSigned, err := rpc.SelfSignedCertificate(nodeKey)
 	if err != nil {
@@ -65,17 +59,16 @@ func register(ctx context.Context, stateDir string, params *apb.ClusterRegister,
 
 	var res *cpb.CommitNodeResponse
 	if err := retryCall(ctx, "commit node "+nodeID, func(ctx context.Context) error {
-		res, err = cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: halves.Cluster})
+		res, err = cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf})
 		return err
 	}); err != nil {
 		return nil, err
 	}
 	logger.Infof("approved and committed: node %s is UP", nodeID)
 	return &membership{
-		CACertificate:      res.CaCertificate,
-		NodeCertificate:    res.NodeCertificate,
-		Curators:           params.ClusterAddresses,
-		StorageKeyNodeHalf: halves.Node,
+		CACertificate:   res.CaCertificate,
+		NodeCertificate: res.NodeCertificate,
+		Curators:        params.ClusterAddresses,
 	}, nil
 }
 
@@ -115,18 +108,14 @@ func retryCall(ctx context.Context, what string, call func(ctx context.Context) 
 
 // join proves this node's join key to the cluster on a later start and gets back the cluster's
 // half of the storage key. A node that is not UP, or was deleted, gets an error and stays out.
-func join(ctx context.Context, m *membership, nodeID string, joinKey ed25519.PrivateKey) ([]byte, error) {
-	ca, err := m.ca()
-	if err != nil {
-		return nil, err
-	}
+func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) ([]byte, error) {
 	selfSigned, err := rpc.SelfSignedCertificate(joinKey)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := rpc.DialCurator(m.Curators, ca, &selfSigned)
+	conn, err := rpc.DialCurator(curators, ca, &selfSigned)
 	if err != nil {
-		return nil, fmt.Errorf("dial cluster %v: %w", m.Curators, err)
+		return nil, fmt.Errorf("dial cluster %v: %w", curators, err)
 	}
 	defer conn.Close()
 	res, err := cpb.NewCuratorClient(conn).JoinNode(ctx, &cpb.JoinNodeRequest{NodeId: nodeID})
@@ -137,25 +126,26 @@ func join(ctx context.Context, m *membership, nodeID string, joinKey ed25519.Pri
 }
 
 // joinUntilAccepted joins, retrying with growing pauses while the cluster cannot be reached
-// or refuses the node. A refused node keeps its management API up and says why in its log.
-func joinUntilAccepted(ctx context.Context, m *membership, nodeID string, joinKey ed25519.PrivateKey) error {
+// or refuses the node, and returns the cluster's half of the storage key. A refused node says
+// why in its log.
+func joinUntilAccepted(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) ([]byte, error) {
 	logger := supervisor.Logger(ctx)
 	pause := time.Second
 	for {
 		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := join(attempt, m, nodeID, joinKey)
+		half, err := join(attempt, ca, curators, nodeID, joinKey)
 		cancel()
 		if err == nil {
 			logger.Infof("joined the cluster as %s", nodeID)
-			return nil
+			return half, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		logger.Errorf("%v (trying again in %s)", err, pause)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 30*time.Second)

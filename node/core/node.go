@@ -5,10 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -50,16 +47,23 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.plat.Kind() == "hosted" {
 		logger.Warning("hosted node: not a security boundary; state is kept in plain files in ", n.plat.StateDir(), ", nothing is sealed or encrypted")
 	}
+	store, joined, err := n.openStorage(ctx)
+	if err != nil {
+		return err
+	}
 	stateDir := n.plat.StateDir()
 	nodeKey, err := loadOrCreateKey(stateDir, nodeKeyFile)
 	if err != nil {
 		return err
 	}
-	joinKey, err := loadOrCreateKey(stateDir, joinKeyFile)
+	joinKey, err := store.current.joinKey()
 	if err != nil {
 		return err
 	}
 	nodeID := identity.NodeID(nodeKey.Public().(ed25519.PublicKey))
+	if sealedID := store.current.NodeID; sealedID != "" && sealedID != nodeID {
+		return fmt.Errorf("the sealed record belongs to node %s, but the data storage holds the key of node %s", sealedID, nodeID)
+	}
 	n.self.Store(&selfView{nodeID: nodeID})
 	addr, err := n.plat.Address(ctx)
 	if err != nil {
@@ -67,8 +71,12 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	logger.Infof("node %s at %s, state in %s", nodeID, addr, stateDir)
 
-	m, err := n.enrol(ctx, stateDir, nodeKey, joinKey, addr)
+	m, err := n.enrol(ctx, stateDir, store, nodeKey, joinKey, addr)
 	if err != nil {
+		return err
+	}
+	bootstrapping := m.Bootstrap != nil
+	if err := recordMembership(store, m, nodeID, bootstrapping); err != nil {
 		return err
 	}
 	ca, err := m.ca()
@@ -89,15 +97,18 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
-	bootstrapping := m.Bootstrap != nil
-	store := &membershipStore{stateDir: stateDir, current: *m}
+	members := &membershipStore{stateDir: stateDir, current: *m}
 	roles := roleserve.New(roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: tlsCert, CA: ca, Address: addr,
 		Curators: m.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
-		OnMemberReady: n.bootstrapOnce(store, m.Bootstrap, nodeKey, joinKey, addr),
+		OnMemberReady: n.bootstrapOnce(members, m.Bootstrap, nodeKey, joinKey, addr),
 		OnCurators: func(addrs []string) error {
-			return store.update(func(m *membership) { m.Curators = addrs })
+			if err := members.update(func(m *membership) { m.Curators = addrs }); err != nil {
+				return err
+			}
+			return store.update(func(r *sealedRecord) { r.Curators = addrs })
 		},
+		OnConsensusRole: store.escrowClusterHalf,
 	})
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	startRoles := func() error { return supervisor.Run(ctx, "roleserve", roles.Run) }
@@ -109,8 +120,12 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		startRoles = func() error { return nil }
 	}
-	if !bootstrapping {
-		if err := joinUntilAccepted(ctx, m, nodeID, joinKey); err != nil {
+	if !bootstrapping && !joined {
+		ca, err := m.ca()
+		if err != nil {
+			return err
+		}
+		if _, err := joinUntilAccepted(ctx, ca, m.Curators, nodeID, joinKey); err != nil {
 			return err
 		}
 	}
@@ -124,7 +139,7 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 // enrol returns the node's membership, making the node a member first if it is not one yet.
-func (n *Node) enrol(ctx context.Context, stateDir string, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) (*membership, error) {
+func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) (*membership, error) {
 	m, err := loadMembership(stateDir)
 	if err != nil || m != nil {
 		return m, err
@@ -135,12 +150,14 @@ func (n *Node) enrol(ctx context.Context, stateDir string, nodeKey, joinKey ed25
 	}
 	switch {
 	case params == nil:
-		return nil, errors.New("this node belongs to no cluster and has no node parameters: give it bootstrap or register parameters")
+		return nil, errNoClusterNoParameters
+	case store.current.ClusterHalf == nil:
+		return nil, errors.New("sealed record: no cluster half to become a member with (the record is from another start?)")
 	case params.GetClusterBootstrap() != nil:
 		n.logger(ctx).Infof("bootstrapping a new cluster")
-		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr)
+		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, store.current.ClusterHalf)
 	case params.GetClusterRegister() != nil:
-		m, err = register(ctx, stateDir, params.GetClusterRegister(), nodeKey, joinKey)
+		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, store.current.ClusterHalf)
 	default:
 		return nil, errors.New("node parameters: neither cluster_bootstrap nor cluster_register is set")
 	}
@@ -148,10 +165,6 @@ func (n *Node) enrol(ctx context.Context, stateDir string, nodeKey, joinKey ed25
 		return nil, err
 	}
 	if err := saveMembership(stateDir, m); err != nil {
-		return nil, err
-	}
-	// The halves now live in the membership (and, for the cluster half, with the cluster).
-	if err := os.Remove(filepath.Join(stateDir, keyHalvesFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	return m, nil

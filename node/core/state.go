@@ -3,7 +3,6 @@ package core
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -20,24 +19,20 @@ import (
 // The node's own files in its state directory. Everything else there belongs to the services
 // (consensus/ to the etcd member).
 const (
-	nodeKeyFile    = "node.key"                // the node's ed25519 key (PKCS#8 PEM)
-	joinKeyFile    = "join.key"                // the key the node proves at JoinNode on later starts
-	membershipFile = "membership.json"         // what the node got when it became part of a cluster
-	keyHalvesFile  = "storage-key-halves.json" // a registering node's key halves until it is a member
-	consensusDir   = "consensus"               // the etcd member's data, owned by node/consensus
+	nodeKeyFile    = "node.key"        // the node's ed25519 key (PKCS#8 PEM)
+	membershipFile = "membership.json" // what the node got when it became part of a cluster
+	consensusDir   = "consensus"       // the etcd member's data, owned by node/consensus
 )
 
 // membership is what a node that belongs to a cluster keeps: enough to call the cluster again
-// after a restart. On the image the cluster half of the storage key is not here (it unlocks the
-// partition this lives on); the hosted platform keeps everything in plain files.
+// after its data is unlocked. What it needs before that (the join key, the storage key's node
+// half) is in the sealed record (sealed.go).
 type membership struct {
 	// CACertificate and NodeCertificate are DER.
 	CACertificate   []byte `json:"ca_certificate"`
 	NodeCertificate []byte `json:"node_certificate"`
 	// Curators lists host:port of the cluster's curators when this node last heard.
 	Curators []string `json:"curators"`
-	// StorageKeyNodeHalf is this node's half of its storage key (sealed to the TPM on the image).
-	StorageKeyNodeHalf []byte `json:"storage_key_node_half"`
 	// Bootstrap is set on the first node until the cluster has been created.
 	Bootstrap *pendingBootstrap `json:"bootstrap,omitempty"`
 }
@@ -167,47 +162,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// keyHalves are the two halves of a registering node's storage key, kept from before the node
-// registers until it is a member.
-type keyHalves struct {
-	Node    []byte `json:"node"`
-	Cluster []byte `json:"cluster"`
-}
-
-func loadOrCreateKeyHalves(stateDir string) (*keyHalves, error) {
-	path := filepath.Join(stateDir, keyHalvesFile)
-	data, err := os.ReadFile(path)
-	if err == nil {
-		var h keyHalves
-		if err := json.Unmarshal(data, &h); err != nil || len(h.Node) != storageKeyHalfSize || len(h.Cluster) != storageKeyHalfSize {
-			return nil, fmt.Errorf("%s is damaged (want two %d-byte halves): %v", path, storageKeyHalfSize, err)
-		}
-		return &h, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	h, err := newKeyHalves()
-	if err != nil {
-		return nil, err
-	}
-	data, err = json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	return h, writeFileAtomic(path, data)
-}
-
-// newKeyHalves makes the two random halves of a storage key.
-func newKeyHalves() (*keyHalves, error) {
-	h := &keyHalves{Node: make([]byte, storageKeyHalfSize), Cluster: make([]byte, storageKeyHalfSize)}
-	if _, err := rand.Read(h.Node); err != nil {
-		return nil, err
-	}
-	if _, err := rand.Read(h.Cluster); err != nil {
-		return nil, err
-	}
-	return h, nil
 }

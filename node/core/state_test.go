@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +30,7 @@ func TestMembershipFileErrorsNameTheFileAndField(t *testing.T) {
 	}
 }
 
-func TestKeysAndKeyHalvesSurviveRestarts(t *testing.T) {
+func TestNodeKeySurvivesRestarts(t *testing.T) {
 	dir := t.TempDir()
 	first, err := loadOrCreateKey(dir, nodeKeyFile)
 	if err != nil {
@@ -40,23 +39,6 @@ func TestKeysAndKeyHalvesSurviveRestarts(t *testing.T) {
 	again, err := loadOrCreateKey(dir, nodeKeyFile)
 	if err != nil || !first.Equal(again) {
 		t.Fatalf("the node key changed across loads (err %v)", err)
-	}
-	h1, err := loadOrCreateKeyHalves(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, err := loadOrCreateKeyHalves(dir)
-	if err != nil || !bytes.Equal(h1.Cluster, h2.Cluster) || !bytes.Equal(h1.Node, h2.Node) {
-		t.Fatalf("the key halves changed across loads (err %v)", err)
-	}
-	if bytes.Equal(h1.Cluster, h1.Node) {
-		t.Error("the two halves are equal")
-	}
-	if err := os.WriteFile(filepath.Join(dir, keyHalvesFile), []byte(`{"node":"AAAA"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadOrCreateKeyHalves(dir); err == nil || !strings.Contains(err.Error(), "damaged") {
-		t.Errorf("damaged halves file: error = %v, want one saying it is damaged", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, nodeKeyFile), []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)

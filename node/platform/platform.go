@@ -33,4 +33,6 @@ type Platform interface {
 	// the node then stops its services and goes down.
 	Reboot(ctx context.Context) error
 	Shutdown(ctx context.Context) error
+	// Storage is the node's data partition (StateDir) and its sealed unlock record.
+	Storage() Storage
 }

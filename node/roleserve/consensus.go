@@ -142,6 +142,8 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 	if err := waitUntilVoter(ctx, st); err != nil {
 		return err
 	}
+	s.localEtcd.Set(st)
+	defer s.localEtcd.Set(nil)
 	if s.cfg.OnMemberReady != nil {
 		if err := s.cfg.OnMemberReady(ctx, st.Client); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
 	"metropolis.dev/metropolis/osbase/event/memory"
@@ -40,13 +41,19 @@ type Config struct {
 	// OnCurators, if set, is told the addresses of the cluster's curators whenever they change,
 	// for the node to start from next time.
 	OnCurators func(addrs []string) error
+	// OnConsensusRole, if set, is told whether this node is a consensus member, when the
+	// curator first says and whenever that changes.
+	OnConsensusRole func(member bool) error
 	// OnMemberReady, if set, is called each time this node's etcd member is ready, before the
 	// curator starts on it; an error restarts the worker. The first node creates the cluster
 	// here.
 	OnMemberReady func(ctx context.Context, etcd *clientv3.Client) error
 	// StateDir is where the workers keep their files (the consensus member's data, its
-	// certificate).
+	// certificate, the Kubernetes control plane's files).
 	StateDir string
+	// KubeBinary is the `kube` multicall binary of the Kubernetes control plane; empty: see
+	// kubernetes.Config.KubeBinary.
+	KubeBinary string
 }
 
 // Service runs the role workers. Create it with New, run Run under the supervisor.
@@ -61,6 +68,9 @@ type Service struct {
 	// curators are the addresses the node asks for the curator leader; they grow as the node
 	// learns the cluster's curators.
 	curators *rpc.CuratorAddresses
+	// localEtcd is this node's etcd member once it votes, nil otherwise; the Kubernetes
+	// control plane runs on it.
+	localEtcd memory.Value[*consensus.Status]
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
 	// member whose role was removed.
 	removeConsensusData atomic.Bool
@@ -97,9 +107,11 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			return s.runConsensus(ctx, cur)
 		}},
+		{"kubernetes", s.runKubernetes},
 		{"heartbeat", func(ctx context.Context) error { return s.heartbeat(ctx, cur) }},
 		{"curators", func(ctx context.Context) error { return s.followCurators(ctx, cur) }},
 		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},
+		{"escrow", s.followConsensusRole},
 	}
 	for _, w := range workers {
 		if err := supervisor.Run(ctx, w.name, w.run); err != nil {

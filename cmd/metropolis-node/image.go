@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"metropolis.dev/metropolis/node/core"
+	"metropolis.dev/metropolis/node/platform/image"
+	"metropolis.dev/metropolis/osbase/logtree"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// runImageNode is the node program on the image, started by the init process (PID 1). Its
+// exit code tells the init process to power off or reboot.
+func runImageNode() int {
+	lt := logtree.New()
+	stopConsole := mirrorToConsole(lt)
+	defer stopConsole()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	plat, err := image.New(ctx, cancel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "metropolis-node: %v\n", err)
+		return image.ExitPowerOff
+	}
+	node := core.New(plat, lt)
+	sup := supervisor.New(ctx, func(ctx context.Context) error {
+		if err := supervisor.Run(ctx, "network", plat.RunNetwork); err != nil {
+			return err
+		}
+		if err := supervisor.Run(ctx, "node", node.Run); err != nil {
+			return err
+		}
+		supervisor.Signal(ctx, supervisor.SignalHealthy)
+		<-ctx.Done()
+		return ctx.Err()
+	}, supervisor.WithExistingLogtree(lt))
+	node.SetSupervisor(sup)
+	<-sup.Done()
+	stopConsole()
+	return plat.ExitCode()
+}

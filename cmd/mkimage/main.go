@@ -1,0 +1,93 @@
+// Command mkimage builds a Metropolis node disk image (see build/mkimage):
+//
+//	go run ./cmd/mkimage -out out/image
+//
+// and prints what it built: the image, its partitions' offsets, the verity parameters and
+// the sizes of the parts.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"metropolis.dev/metropolis/build/mkimage"
+)
+
+func main() {
+	var opts mkimage.Options
+	var size, parameters, cmdline string
+	flag.StringVar(&opts.OutDir, "out", "out/image", "output directory")
+	flag.StringVar(&opts.CacheDir, "cache", "", "kernel package cache (default: <repository>/out/cache)")
+	flag.StringVar(&opts.InitBinary, "init", "", "prebuilt stage 1 binary (default: go build ./cmd/metropolis-init)")
+	flag.StringVar(&opts.NodeBinary, "node", "", "prebuilt node binary (default: go build ./cmd/metropolis-node)")
+	flag.StringVar(&opts.KernelDeb, "kernel-deb", "", "kernel .deb to use instead of apt-get download (must match the pinned SHA-256)")
+	flag.StringVar(&parameters, "parameters", "", "node parameters file (binary NodeParameters) to put on the ESP")
+	flag.StringVar(&size, "size", "4G", "disk image size (bytes, or with suffix M or G)")
+	flag.StringVar(&cmdline, "cmdline", "", "extra kernel command line arguments")
+	hash := flag.Bool("sha256", false, "print the image's SHA-256 (to compare builds)")
+	flag.Parse()
+
+	var err error
+	if opts.DiskSize, err = parseSize(size); err != nil {
+		fatalf("-size: %v", err)
+	}
+	if parameters != "" {
+		if opts.Parameters, err = os.ReadFile(parameters); err != nil {
+			fatalf("-parameters: %v", err)
+		}
+	}
+	opts.ExtraCmdline = strings.Fields(cmdline)
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	res, err := mkimage.Build(ctx, opts)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	fmt.Printf("image:          %s\n", res.ImagePath)
+	fmt.Printf("kernel:         %s\n", res.KernelVersion)
+	fmt.Printf("cmdline:        %s\n", res.Cmdline)
+	fmt.Printf("partitions:     ESP at %d, system A at %d, system B at %d, data from %d\n",
+		res.Partitions.ESPOffset, res.Partitions.SystemAOffset, res.Partitions.SystemBOffset, res.Partitions.DataOffset)
+	fmt.Printf("system A:       erofs %d bytes (%d blocks), then hash tree, %d bytes in all\n",
+		res.ErofsSize, res.Verity.DataBlocks, res.SystemSize)
+	fmt.Printf("UKI:            %s, %d bytes\n", res.UKIPath, res.UKISize)
+	fmt.Printf("direct boot:    -kernel %s -initrd %s\n", res.KernelPath, res.InitramfsPath)
+	if *hash {
+		sum, err := mkimage.ImageSHA256(res.ImagePath)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		fmt.Printf("image SHA-256:  %s\n", sum)
+	}
+	for _, s := range res.Steps {
+		fmt.Printf("  %-55s %s\n", s.Name, s.Duration.Round(1e7))
+	}
+}
+
+// parseSize parses 4294967296, 4096M or 4G.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive size", s)
+	}
+	return n * mult, nil
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "mkimage: "+format+"\n", args...)
+	os.Exit(1)
+}

@@ -1,0 +1,49 @@
+package qemu
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/netip"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/netns"
+)
+
+// maxNodes bounds a cluster's size: tap names hold at most three digits of a node's number
+// (and its MAC address 12 bits).
+const maxNodes = netns.MaxNodes
+
+// nodeMAC is node i's MAC address: QEMU's locally administered prefix 52:54:00, then 12 bits
+// from the cluster's name and 12 bits of the node's number. Within a cluster the addresses
+// are distinct by construction; clusters of different names differ with high probability,
+// which matters only if someone bridges two of them.
+func nodeMAC(cluster string, i int) net.HardwareAddr {
+	h := fnv.New32a()
+	h.Write([]byte(cluster))
+	c := h.Sum32() & 0xfff
+	n := uint32(i) & 0xfff
+	return net.HardwareAddr{0x52, 0x54, 0x00, byte(c >> 4), byte(c<<4) | byte(n>>8), byte(n)}
+}
+
+// subnetFor picks a /24 in 10.64.0.0/10 from the cluster's name, as the hosted launcher does,
+// so that clusters of different names do not clash.
+func subnetFor(name string) netip.Prefix {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32()
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + v%64), byte(v >> 8), 0}), 24)
+}
+
+// staticNetwork is the network configuration of a node at address in subnet, behind gateway
+// (the host's address on the bridge), on the card with address mac.
+func staticNetwork(mac net.HardwareAddr, address netip.Addr, subnet netip.Prefix, gateway netip.Addr) (*apb.NetworkConfig, error) {
+	if !subnet.Contains(address) || !subnet.Contains(gateway) {
+		return nil, fmt.Errorf("static network: address %s and gateway %s must lie in subnet %s", address, gateway, subnet)
+	}
+	return &apb.NetworkConfig{Mode: &apb.NetworkConfig_Static{Static: &apb.NetworkConfig_StaticMode{
+		HardwareAddress: mac.String(),
+		Addresses:       []string{netip.PrefixFrom(address, subnet.Bits()).String()},
+		Gateways:        []string{gateway.String()},
+	}}}, nil
+}

@@ -1,0 +1,183 @@
+package qemu
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/metroctl/config"
+	"metropolis.dev/metropolis/metroctl/connect"
+	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/ports"
+)
+
+// Launch starts a cluster and returns once every node is UP and healthy. On failure it prints
+// the end of the failing node's console and leaves what it started in place for inspection
+// (the error says where the logs are); Destroy removes it.
+func Launch(ctx context.Context, o Options) (*Cluster, error) {
+	if err := checkContext(o); err != nil {
+		return nil, err
+	}
+	p := newProgress(o.Progress, o.WaitTimeout)
+	accel := "emulated CPU (TCG: no /dev/kvm), a minute or more per boot"
+	if kvmAvailable() {
+		accel = "KVM, a boot takes seconds"
+	}
+	p.step("creating the network for %d QEMU VMs; %s", o.Nodes, accel)
+	c, err := Create(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.launch(ctx, o.Contexts, p); err != nil {
+		var ne nodeError
+		if errors.As(err, &ne) {
+			c.reportConsole(p, ne.node)
+		} else {
+			for i := 1; i <= c.NodeCount(); i++ {
+				if _, serr := os.Stat(c.LogPath(i)); serr == nil {
+					c.reportConsole(p, i)
+				}
+			}
+		}
+		return c, fmt.Errorf("launch cluster %s: %w (node consoles: %s)", o.Name, err, filepath.Join(c.Dir, "node*", "console.log"))
+	}
+	p.step("cluster %s is up: %d nodes, metroctl context %q is current", o.Name, c.NodeCount(), o.Name)
+	return c, nil
+}
+
+func checkContext(o Options) error {
+	if o.Contexts == nil {
+		return errors.New("no metroctl configuration given")
+	}
+	names, err := o.Contexts.ContextNames()
+	if err != nil {
+		return err
+	}
+	if slices.Contains(names, o.Name) {
+		return fmt.Errorf("metroctl already has a context %q; delete it (metroctl config delete-context %s) or choose another --name", o.Name, o.Name)
+	}
+	return nil
+}
+
+// nodeError is a launch failure that concerns one node, whose console the launcher shows.
+type nodeError struct {
+	node int
+	err  error
+}
+
+func (e nodeError) Error() string { return fmt.Sprintf("node %d: %v", e.node, e.err) }
+func (e nodeError) Unwrap() error { return e.err }
+
+func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *progress) error {
+	_, ownerKey, err := identity.GenerateKey()
+	if err != nil {
+		return err
+	}
+	endpoint := net.JoinHostPort(c.Nodes[0].Address, strconv.Itoa(int(ports.Curator)))
+	if err := c.writeParameters(1, &apb.NodeParameters{Cluster: &apb.NodeParameters_ClusterBootstrap{
+		ClusterBootstrap: &apb.ClusterBootstrap{OwnerPublicKey: ownerKey.Public().(ed25519.PublicKey)},
+	}}); err != nil {
+		return err
+	}
+	if err := c.startNode(p, 1, "to bootstrap the cluster"); err != nil {
+		return err
+	}
+	ca, err := waitForValue(ctx, p, "node 1's curator API at "+endpoint, func(ctx context.Context) (*connect.CAOffer, error) {
+		if err := c.checkRunning(1); err != nil {
+			return nil, err
+		}
+		return connect.FetchCA(ctx, []string{endpoint})
+	})
+	if err != nil {
+		return nodeError{1, err}
+	}
+	p.step("cluster CA %s", pki.Fingerprint(ca.CA))
+	if err := contexts.CreateContext(c.Name, ownerKey, []string{endpoint}); err != nil {
+		return err
+	}
+	if err := contexts.SetCA(c.Name, ca.CA); err != nil {
+		return err
+	}
+	mctx, err := contexts.LoadContext(c.Name)
+	if err != nil {
+		return err
+	}
+	p.step("taking ownership")
+	ownerCert, err := connect.EscrowOwnerCertificate(ctx, mctx)
+	if err != nil {
+		return nodeError{1, fmt.Errorf("take ownership: %w", err)}
+	}
+	if err := contexts.SetOwnerCertificate(c.Name, ownerCert); err != nil {
+		return err
+	}
+	if err := contexts.UseContext(c.Name); err != nil {
+		return err
+	}
+	p.step("took ownership; metroctl context %q", c.Name)
+	if mctx, err = contexts.LoadContext(c.Name); err != nil {
+		return err
+	}
+	return c.growCluster(ctx, mctx, p)
+}
+
+func (c *Cluster) startNode(p *progress, i int, why string) error {
+	p.step("starting swtpm and VM for node %d at %s (MAC %s) %s", i, c.Nodes[i-1].Address, c.Nodes[i-1].MAC, why)
+	if err := c.StartNode(i); err != nil {
+		return nodeError{i, err}
+	}
+	return nil
+}
+
+// checkRunning fails for good if node i's VM has ended: waiting would not bring it back.
+func (c *Cluster) checkRunning(i int) error {
+	if !c.NodeRunning(i) {
+		return permanent{nodeError{i, errors.New("its VM has ended (QEMU exited; see qemu.log beside its console)")}}
+	}
+	return nil
+}
+
+// writeParameters writes node i's parameters, with the static network configuration that
+// matches its VM, to the file QEMU hands to the guest.
+func (c *Cluster) writeParameters(i int, params *apb.NodeParameters) error {
+	n, err := c.node(i)
+	if err != nil {
+		return err
+	}
+	mac, err := net.ParseMAC(n.MAC)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", i, err)
+	}
+	addr, err := netip.ParseAddr(n.Address)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", i, err)
+	}
+	network, err := c.network()
+	if err != nil {
+		return err
+	}
+	if params.Network, err = staticNetwork(mac, addr, network.Subnet(), network.HostAddress()); err != nil {
+		return fmt.Errorf("node %d: %w", i, err)
+	}
+	if err := apb.ValidateNodeParameters(params); err != nil {
+		return fmt.Errorf("node %d parameters: %w", i, err)
+	}
+	data, err := proto.Marshal(params)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.NodeDir(i), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(c.parametersPath(i), data, 0o600)
+}

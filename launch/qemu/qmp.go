@@ -1,0 +1,84 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+)
+
+// qmpResponse is one line QEMU sends on its QMP socket: a greeting, an event, or the reply to
+// a command (return or error).
+type qmpResponse struct {
+	QMP    json.RawMessage `json:"QMP"`
+	Event  string          `json:"event"`
+	Return json.RawMessage `json:"return"`
+	Error  *struct {
+		Class string `json:"class"`
+		Desc  string `json:"desc"`
+	} `json:"error"`
+}
+
+// qmpExecute runs one QMP command (without arguments) on the QEMU listening on socket.
+func qmpExecute(ctx context.Context, socket, command string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return fmt.Errorf("qmp %s: %w", command, err)
+	}
+	defer conn.Close()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	conn.SetDeadline(deadline)
+	r := bufio.NewReader(conn)
+	if _, err := readQMP(r); err != nil { // the greeting
+		return fmt.Errorf("qmp %s: greeting: %w", command, err)
+	}
+	// Commands other than qmp_capabilities are refused until it has been sent.
+	for _, cmd := range []string{"qmp_capabilities", command} {
+		if _, err := fmt.Fprintf(conn, "{\"execute\":%q}\n", cmd); err != nil {
+			return fmt.Errorf("qmp %s: %w", cmd, err)
+		}
+		if err := readReply(r); err != nil {
+			return fmt.Errorf("qmp %s: %w", cmd, err)
+		}
+	}
+	return nil
+}
+
+// readReply reads lines until the reply to the last command, skipping events.
+func readReply(r *bufio.Reader) error {
+	for {
+		resp, err := readQMP(r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case resp.Error != nil:
+			return fmt.Errorf("%s: %s", resp.Error.Class, resp.Error.Desc)
+		case resp.Return != nil:
+			return nil
+		}
+	}
+}
+
+func readQMP(r *bufio.Reader) (*qmpResponse, error) {
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	return parseQMP(line)
+}
+
+// parseQMP decodes one line of QMP.
+func parseQMP(line []byte) (*qmpResponse, error) {
+	var resp qmpResponse
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return nil, fmt.Errorf("unreadable QMP line %q: %w", line, err)
+	}
+	return &resp, nil
+}

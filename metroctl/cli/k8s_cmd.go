@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/metroctl/k8s"
+)
+
+func (s *session) k8sCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "k8s",
+		Short: "Use the cluster's Kubernetes with kubectl",
+		Long: "Kubernetes access as the cluster owner (user metropolis:owner, a cluster-admin).\n\n" +
+			"'configure' adds a context to your kubeconfig whose credentials come from\n" +
+			"'metroctl k8s credential' (a fresh 1-hour client certificate per use). It points at\n" +
+			"one controller; for failover across all controllers run 'metroctl k8s proxy' and\n" +
+			"configure with --proxy.",
+	}
+	cmd.AddCommand(s.k8sConfigureCommand(), s.k8sCredentialCommand(), s.k8sProxyCommand())
+	return cmd
+}
+
+// kubernetesCredential asks the curator for an owner certificate for a new key.
+func (s *session) kubernetesCredential(ctx context.Context) (*apb.GetKubernetesCredentialResponse, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	mgmt, done, err := s.management(ctx)
+	if err != nil {
+		return nil, nil, explain("get a Kubernetes credential", err)
+	}
+	defer done()
+	res, err := mgmt.GetKubernetesCredential(ctx, &apb.GetKubernetesCredentialRequest{PublicKey: pub})
+	if err != nil {
+		return nil, nil, explain("get a Kubernetes credential", err)
+	}
+	return res, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+func (s *session) k8sConfigureCommand() *cobra.Command {
+	var path, proxy string
+	cmd := &cobra.Command{
+		Use:   "configure [--kubeconfig PATH] [--proxy HOST:PORT]",
+		Short: "Add this cluster to your kubeconfig and make it kubectl's current context",
+		Long: "Adds a cluster, user and context named metropolis-CONTEXT to the kubeconfig\n" +
+			"($KUBECONFIG's first file or ~/.kube/config unless --kubeconfig is given) and makes\n" +
+			"it current. The server is the first controller the cluster lists, or with --proxy\n" +
+			"the address 'metroctl k8s proxy' listens on (failover across all controllers).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := s.timed(cmd.Context())
+			defer cancel()
+			c, err := s.loadContext()
+			if err != nil {
+				return err
+			}
+			res, _, err := s.kubernetesCredential(ctx)
+			if err != nil {
+				return err
+			}
+			ca, err := x509.ParseCertificate(res.CaCertificate)
+			if err != nil {
+				return fmt.Errorf("the cluster sent a Kubernetes CA that does not parse: %w", err)
+			}
+			entry := k8s.Entry{
+				Name:  k8s.EntryName(c.Name),
+				CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}),
+			}
+			switch {
+			case proxy != "":
+				entry.Server, entry.TLSServerName = "https://"+proxy, "kubernetes"
+			case len(res.Endpoints) == 0:
+				return fmt.Errorf("the cluster has no UP node with the KubernetesController role")
+			default:
+				entry.Server = "https://" + res.Endpoints[0]
+			}
+			if entry.Command, err = os.Executable(); err != nil {
+				return fmt.Errorf("find metroctl's own path for the credential plugin: %w", err)
+			}
+			entry.Args = []string{"k8s", "credential", "--context", c.Name}
+			if s.configDir != "" {
+				dir, err := filepath.Abs(s.configDir)
+				if err != nil {
+					return err
+				}
+				entry.Args = append(entry.Args, "--config-dir", dir)
+			}
+			if path == "" {
+				if path, err = k8s.DefaultPath(s.app.Getenv); err != nil {
+					return err
+				}
+			}
+			if err := k8s.Merge(path, entry); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "kubeconfig %s: context %s (server %s) is now current\n", path, entry.Name, entry.Server)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&path, "kubeconfig", "", "kubeconfig file to write (default $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().StringVar(&proxy, "proxy", "", "point the context at a 'metroctl k8s proxy' listening on HOST:PORT")
+	return cmd
+}
+
+func (s *session) k8sCredentialCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "credential",
+		Short: "Print a Kubernetes ExecCredential (kubectl runs this; see 'configure')",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := s.timed(cmd.Context())
+			defer cancel()
+			res, keyPEM, err := s.kubernetesCredential(ctx)
+			if err != nil {
+				return err
+			}
+			cert, err := x509.ParseCertificate(res.Certificate)
+			if err != nil {
+				return fmt.Errorf("the cluster sent a certificate that does not parse: %w", err)
+			}
+			out, err := k8s.ExecCredential(cert, keyPEM)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(out))
+			return err
+		},
+	}
+}
+
+func (s *session) k8sProxyCommand() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "proxy [--listen HOST:PORT]",
+		Short: "Forward a local port to any reachable Kubernetes controller (failover)",
+		Long: "Listens on --listen and passes each connection, still TLS end to end, to the\n" +
+			"controller that answered last, or to the next one that answers. Runs until\n" +
+			"interrupted. Use with 'metroctl k8s configure --proxy HOST:PORT'.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", listen, err)
+			}
+			ctx := cmd.Context()
+			endpoints := &controllerList{s: s}
+			if _, err := endpoints.refresh(ctx); err != nil {
+				l.Close()
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "proxy: listening on %s for controllers %v\n", l.Addr(), endpoints.get())
+			p := &k8s.Proxy{
+				Endpoints: func(context.Context) ([]string, error) { return endpoints.get(), nil },
+				Log:       func(format string, args ...any) { fmt.Fprintf(out, "proxy: "+format+"\n", args...) },
+			}
+			go endpoints.follow(ctx, out)
+			return p.Serve(ctx, l)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:6443", "local address to listen on")
+	return cmd
+}
+
+// controllerList is the proxy's view of the cluster's apiservers, refreshed every half minute
+// (a failed refresh keeps the last list: the curator may be failing over too).
+type controllerList struct {
+	s    *session
+	mu   sync.Mutex
+	list []string
+}
+
+func (c *controllerList) get() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.list
+}
+
+func (c *controllerList) refresh(ctx context.Context) ([]string, error) {
+	ctx, cancel := c.s.timed(ctx)
+	defer cancel()
+	res, _, err := c.s.kubernetesCredential(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(res.Endpoints) > 0 {
+		c.list = res.Endpoints
+	}
+	return c.list, nil
+}
+
+func (c *controllerList) follow(ctx context.Context, out interface{ Write([]byte) (int, error) }) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(30 * time.Second):
+		}
+		if _, err := c.refresh(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "proxy: could not refresh the controller list (keeping %v): %v\n", c.get(), err)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package kubernetes
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
+	"metropolis.dev/metropolis/osbase/logtree"
+)
+
+// adminClient calls the local apiserver as metropolis:controller (system:masters), for what the
+// controller itself sets up.
+type adminClient struct {
+	server string
+	http   *http.Client
+}
+
+func (s *Service) adminClient() (*adminClient, error) {
+	caPEM, err := os.ReadFile(s.path(caFile))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(s.path(adminCertFile), s.path(adminKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("controller admin certificate: %w", err)
+	}
+	return &adminClient{server: s.localServer(), http: &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		}},
+	}}, nil
+}
+
+// waitReady polls /readyz until the apiserver says ok, logging what it last said every few
+// seconds.
+func (a *adminClient) waitReady(ctx context.Context, logger logtree.LeveledLogger) error {
+	lastLog := time.Now()
+	for {
+		status, body, err := a.do(ctx, http.MethodGet, "/readyz", nil)
+		if err == nil && status == http.StatusOK {
+			return nil
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			if err != nil {
+				logger.Infof("waiting for the apiserver to be ready: %v", err)
+			} else {
+				logger.Infof("waiting for the apiserver to be ready: /readyz says %d %s", status, firstLine(body))
+			}
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ownerBinding makes the cluster owner a cluster-admin.
+var ownerBinding = map[string]any{
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind":       "ClusterRoleBinding",
+	"metadata": map[string]any{
+		"name":   kpki.UserOwner,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"roleRef":  map[string]string{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+	"subjects": []map[string]string{{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kpki.UserOwner}},
+}
+
+// bindOwner creates the owner's ClusterRoleBinding; one that exists already (another
+// controller made it) is fine.
+func (a *adminClient) bindOwner(ctx context.Context) error {
+	body, _ := json.Marshal(ownerBinding) // a literal of maps and strings always marshals
+	status, resp, err := a.do(ctx, http.MethodPost, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
+	if err != nil {
+		return fmt.Errorf("create ClusterRoleBinding %s: %w", kpki.UserOwner, err)
+	}
+	if status != http.StatusCreated && status != http.StatusConflict {
+		return fmt.Errorf("create ClusterRoleBinding %s: apiserver says %d %s", kpki.UserOwner, status, firstLine(resp))
+	}
+	return nil
+}
+
+func (a *adminClient) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, a.server+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := a.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	return res.StatusCode, data, err
+}
+
+func firstLine(b []byte) string {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return string(b)
+}

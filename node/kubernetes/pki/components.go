@@ -1,0 +1,47 @@
+package pki
+
+import (
+	"net"
+)
+
+// Identities Kubernetes grants by certificate. The component names are the ones the apiserver's
+// default RBAC policy binds; the rest are ours.
+const (
+	// UserControllerManager and UserScheduler are bound by the default RBAC roles.
+	UserControllerManager = "system:kube-controller-manager"
+	UserScheduler         = "system:kube-scheduler"
+	// UserAPIServerKubelet is the apiserver's identity towards kubelets (issue 6 binds it to
+	// system:kubelet-api-admin).
+	UserAPIServerKubelet = "metropolis:apiserver-kubelet-client"
+	// UserController is the node's own controller runnable, which sets up RBAC bindings after
+	// the apiserver is ready; it alone is in system:masters.
+	UserController = "metropolis:controller"
+	GroupMasters   = "system:masters"
+	// UserOwner is who the cluster owner is to Kubernetes (bound to cluster-admin).
+	UserOwner = "metropolis:owner"
+)
+
+// ServiceIP is the first address of the service range (10.96.0.0/12): the in-cluster
+// "kubernetes" service, which pods dial by this address.
+var ServiceIP = net.IPv4(10, 96, 0, 1)
+
+// ServingRequest is the apiserver serving certificate of the controller at address: valid for
+// the address clients dial, the in-cluster names, the service IP and loopback (the components
+// on the same node).
+func ServingRequest(address net.IP) Request {
+	return Request{
+		CommonName: "kube-apiserver",
+		DNSNames: []string{
+			"kubernetes", "kubernetes.default", "kubernetes.default.svc",
+			"kubernetes.default.svc.cluster.local", "localhost",
+		},
+		IPAddresses: []net.IP{address, ServiceIP, net.IPv4(127, 0, 0, 1)},
+		Server:      true,
+		Validity:    ComponentValidity,
+	}
+}
+
+// ClientRequest is a component's client certificate.
+func ClientRequest(user string, groups ...string) Request {
+	return Request{CommonName: user, Organizations: groups, Validity: ComponentValidity}
+}

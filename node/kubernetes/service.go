@@ -1,0 +1,213 @@
+package kubernetes
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/logtree"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Cluster-wide settings of the control plane.
+const (
+	// ServiceCIDR is the range of service IPs (pki.ServiceIP is its first address).
+	ServiceCIDR = "10.96.0.0/12"
+	// EtcdPrefix is where the apiserver keeps its objects in the cluster's etcd.
+	EtcdPrefix = "/kubernetes"
+	// ServiceAccountIssuer is the issuer of service-account tokens.
+	ServiceAccountIssuer = "https://kubernetes.default.svc"
+	// KubeBinaryName is the multicall binary's file name, looked for next to the node program.
+	KubeBinaryName = "kube"
+	// KubeBinaryEnv names the environment variable that overrides where the kube binary is.
+	KubeBinaryEnv = "METROPOLIS_KUBE_BINARY"
+)
+
+// Config is what the control plane needs from the node.
+type Config struct {
+	// KubeBinary is the path of the `kube` multicall binary. Empty means $METROPOLIS_KUBE_BINARY
+	// if set (how the hosted launcher points its node processes at a binary kept elsewhere),
+	// else KubeBinaryName in the node program's directory (the node image puts it there).
+	KubeBinary string
+	// StateDir holds the components' files; created if missing.
+	StateDir string
+	// Address is the node's address: advertised by the apiserver and in its certificate. Never
+	// loopback (the apiserver's endpoint reconciler refuses it).
+	Address net.IP
+	// Etcd is a client of the local etcd member, for the shared Kubernetes PKI.
+	Etcd clientv3.KV
+	// EtcdAddress is host:port of the local member's TLS client listener; EtcdCA is the
+	// cluster CA; EtcdClientCertificate is the node's consensus certificate, presented to etcd
+	// by the socket forwarder in this process.
+	EtcdAddress           string
+	EtcdCA                *x509.Certificate
+	EtcdClientCertificate tls.Certificate
+}
+
+// Service runs the control plane of one controller node. Run it under the supervisor.
+type Service struct {
+	cfg  Config
+	kube string
+}
+
+// New checks cfg and finds the kube binary.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.StateDir == "" {
+		errs = append(errs, errors.New("state directory is empty"))
+	} else if abs, err := filepath.Abs(cfg.StateDir); err != nil {
+		errs = append(errs, fmt.Errorf("state directory: %w", err))
+	} else {
+		cfg.StateDir = abs // the apiserver's etcd socket URL needs an absolute path
+	}
+	if cfg.Address == nil || cfg.Address.IsLoopback() || cfg.Address.IsUnspecified() {
+		errs = append(errs, fmt.Errorf("address %v is not a routable node address (the apiserver advertises it)", cfg.Address))
+	}
+	if cfg.Etcd == nil || cfg.EtcdAddress == "" || cfg.EtcdCA == nil || cfg.EtcdClientCertificate.Leaf == nil {
+		errs = append(errs, errors.New("the local etcd member (client, address, CA, certificate with Leaf set) is required: a KubernetesController must also be a ConsensusMember"))
+	}
+	kube := cfg.KubeBinary
+	if kube == "" {
+		kube = os.Getenv(KubeBinaryEnv)
+	}
+	if kube == "" {
+		self, err := os.Executable()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("find the node program to find %s next to it: %w", KubeBinaryName, err))
+		}
+		kube = filepath.Join(filepath.Dir(self), KubeBinaryName)
+	}
+	if st, err := os.Stat(kube); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		errs = append(errs, fmt.Errorf("kubernetes binary %s is missing or not executable (build it: go build -o %s ./cmd/kube)", kube, kube))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("kubernetes controller: %w", err)
+	}
+	return &Service{cfg: cfg, kube: kube}, nil
+}
+
+// Run issues this controller's certificates, starts the components and, once the apiserver is
+// ready, makes sure the owner is a cluster-admin. It signals healthy then and runs until ctx
+// ends; a component that fails restarts on its own.
+func (s *Service) Run(ctx context.Context) error {
+	logger := supervisor.Logger(ctx)
+	start := time.Now()
+	if _, err := s.writeFiles(ctx, s.cfg.Etcd); err != nil {
+		return err
+	}
+	proxy, err := newEtcdProxy(s.path(etcdSocketFile), s.cfg.EtcdAddress, s.cfg.EtcdCA, s.cfg.EtcdClientCertificate)
+	if err != nil {
+		return err
+	}
+	runnables := []struct {
+		name string
+		run  supervisor.Runnable
+	}{
+		{"etcd-socket", proxy.Run},
+		{"apiserver", s.component("apiserver", s.apiserverArgs())},
+		{"controller-manager", s.component("controller-manager", s.controllerManagerArgs())},
+		{"scheduler", s.component("scheduler", s.schedulerArgs())},
+	}
+	for _, r := range runnables {
+		if err := supervisor.Run(ctx, r.name, r.run); err != nil {
+			return err
+		}
+	}
+	admin, err := s.adminClient()
+	if err != nil {
+		return err
+	}
+	if err := admin.waitReady(ctx, logger); err != nil {
+		return err
+	}
+	logger.Infof("apiserver ready %.1fs after this controller started", time.Since(start).Seconds())
+	if err := admin.bindOwner(ctx); err != nil {
+		return err
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// component runs `kube NAME args...` as the runnable's process. Pdeathsig ends it with the node
+// process even when that is killed outright, so no apiserver outlives its node.
+func (s *Service) component(name string, args []string) supervisor.Runnable {
+	return func(ctx context.Context) error {
+		cmd := exec.Command(s.kube, append([]string{name}, args...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		return supervisor.RunCommand(ctx, cmd, supervisor.WithLineParser(logtree.ParseKlog))
+	}
+}
+
+func (s *Service) path(name string) string { return filepath.Join(s.cfg.StateDir, name) }
+
+// localServer is how the components on this node reach the apiserver.
+func (s *Service) localServer() string {
+	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports.KubernetesAPI)))
+}
+
+func (s *Service) apiserverArgs() []string {
+	return []string{
+		"--advertise-address=" + s.cfg.Address.String(),
+		"--secure-port=" + strconv.Itoa(int(ports.KubernetesAPI)),
+		"--etcd-servers=unix://" + s.path(etcdSocketFile),
+		"--etcd-prefix=" + EtcdPrefix,
+		"--tls-cert-file=" + s.path(servingCertFile),
+		"--tls-private-key-file=" + s.path(servingKeyFile),
+		"--client-ca-file=" + s.path(caFile),
+		"--anonymous-auth=false",
+		"--authorization-mode=Node,RBAC",
+		"--service-account-issuer=" + ServiceAccountIssuer,
+		"--service-account-key-file=" + s.path(saPubFile),
+		"--service-account-signing-key-file=" + s.path(saKeyFile),
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--kubelet-client-certificate=" + s.path(kubeletClientCert),
+		"--kubelet-client-key=" + s.path(kubeletClientKey),
+		"--cert-dir=" + s.path("apiserver-generated"),
+		"--profiling=false",
+	}
+}
+
+func (s *Service) controllerManagerArgs() []string {
+	kc := s.path(controllerMgrConfig)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--leader-elect=true",
+		"--bind-address=127.0.0.1",
+		"--service-account-private-key-file=" + s.path(saKeyFile),
+		"--root-ca-file=" + s.path(caFile),
+		"--use-service-account-credentials=true",
+		"--cert-dir=" + s.path("controller-manager-generated"),
+		"--profiling=false",
+	}
+}
+
+func (s *Service) schedulerArgs() []string {
+	kc := s.path(schedulerConfig)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--leader-elect=true",
+		"--bind-address=127.0.0.1",
+		"--profiling=false",
+	}
+}
+
+func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

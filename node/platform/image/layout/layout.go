@@ -1,0 +1,82 @@
+// Package layout is the contract between the image builder (build/mkimage), which writes a
+// Metropolis disk image, and the node's first two stages on the machine (cmd/metropolis-init in
+// the initramfs, node/platform/image in PID 1), which find and trust what it wrote. Everything
+// both sides must agree on lives here, so a change to the disk layout is one change.
+//
+// The disk is GPT:
+//
+//	ESP       FAT32, the unified kernel image (kernel, initramfs, command line with the
+//	          system partition's verity parameters), node parameters, the sealed node record
+//	system A  erofs followed by its dm-verity hash tree; the running system
+//	system B  same size, reserved for updates
+//	data      created on the first boot in the free space behind system B; dm-crypt, ext4
+package layout
+
+import (
+	"github.com/google/uuid"
+)
+
+// Partition type GUIDs. The ESP's is the UEFI one; the others are Metropolis' own, so a node
+// never mistakes another operating system's partition for one of its own.
+var (
+	TypeESP    = uuid.MustParse("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+	TypeSystem = uuid.MustParse("6f3a1c2e-4b0d-4e55-9a3e-5d1f8c2b7a01")
+	TypeData   = uuid.MustParse("6f3a1c2e-4b0d-4e55-9a3e-5d1f8c2b7a02")
+)
+
+// Partition names (GPT labels).
+const (
+	NameESP     = "ESP"
+	NameSystemA = "METROPOLIS-SYSTEM-A"
+	NameSystemB = "METROPOLIS-SYSTEM-B"
+	NameData    = "METROPOLIS-DATA"
+)
+
+// Sizes, in bytes. The system partitions leave room for the Kubernetes binaries.
+const (
+	SectorSize      = 512
+	ESPSize         = 128 << 20
+	SystemSize      = 768 << 20
+	MinimumDataSize = 1 << 30
+	// FirstPartitionOffset aligns the first partition to 1 MiB, as partitioning tools do.
+	FirstPartitionOffset = 1 << 20
+)
+
+// Paths on the ESP (FAT is case-insensitive; these are written as shown).
+const (
+	ESPBootPath = "/EFI/BOOT/BOOTX64.EFI"
+	// ESPParametersPath holds node parameters (binary metropolis.api.v1.NodeParameters) for a
+	// node's first boot; QEMU's fw_cfg (FwCfgParametersName) is the other source.
+	ESPParametersPath = "/metropolis/parameters.pb"
+	// ESPSealedPath holds the node's sealed record: what it needs before its data partition is
+	// unlocked, encrypted to the TPM under a PCR policy.
+	ESPSealedPath = "/metropolis/sealed.pb"
+)
+
+// FwCfgParametersName is the QEMU fw_cfg entry carrying node parameters; the guest sees it at
+// /sys/firmware/qemu_fw_cfg/by_name/<name>/raw once the qemu_fw_cfg module is loaded.
+const FwCfgParametersName = "opt/metropolis/parameters.pb"
+
+// Paths in the running system (the erofs root).
+const (
+	SystemNodeBinary = "/bin/metropolis-node"
+	ModulesDir       = "/lib/modules"
+	DataMount        = "/data"
+	ESPMount         = "/esp"
+)
+
+// InitramfsModules are the kernel modules the initramfs carries and loads, with their
+// dependencies: enough to find the disk and mount the verified system partition. Modules the
+// kernel asks for by itself (request_module, e.g. a crypto algorithm) are listed explicitly,
+// before the modules needing them: there is no modprobe for the kernel to run. erofs needs
+// libcrc32c, which needs a crc32c implementation (only a soft dependency in modules.dep).
+var InitramfsModules = []string{"virtio_pci", "virtio_blk", "dm_verity", "crc32c_generic", "erofs"}
+
+// SystemModules are the modules the system partition carries and PID 1 loads (with their
+// dependencies) for everything after that: network, storage encryption, ESP, parameters.
+// dm-crypt's aes-xts-plain64 needs the xts and ecb templates (modules in Debian's kernel, which
+// the kernel would otherwise request by itself).
+var SystemModules = []string{
+	"virtio_net", "ecb", "xts", "dm_crypt", "vfat", "nls_cp437", "nls_ascii", "nls_iso8859_1", "qemu_fw_cfg", "ext4",
+	"wireguard",
+}

@@ -1,0 +1,55 @@
+package image
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/node/platform/image/layout"
+)
+
+// mount is one file system PID 1 mounts on the read-only root before anything else runs.
+type mount struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+}
+
+// baseMounts are what every process on the node may expect. /proc, /sys and /dev were set up
+// by the initramfs and moved here with the root.
+var baseMounts = []mount{
+	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=620,ptmxmode=666"},
+	{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	{"cgroup2", "/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "nsdelegate"},
+	{"securityfs", "/sys/kernel/security", "securityfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	// /etc is a small tmpfs: the system partition is read-only, but resolv.conf and hosts are
+	// written at run time from the node's network configuration.
+	{"tmpfs", "/etc", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=755,size=1m"},
+}
+
+// prepareMachine mounts the base file systems and loads the kernel modules the system needs.
+func prepareMachine() error {
+	for _, m := range baseMounts {
+		if err := os.MkdirAll(m.target, 0o755); err != nil && !os.IsExist(err) {
+			return fmt.Errorf("mount point %s: %w", m.target, err)
+		}
+		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
+		}
+	}
+	return loadSystemModules()
+}
+
+// unmountForPowerOff unmounts what holds data (the data partition, the ESP) so a power off
+// leaves them clean. Failures are reported, not fatal: the machine goes down either way.
+func unmountForPowerOff() {
+	for _, target := range []string{layout.DataMount, layout.ESPMount} {
+		if err := unix.Unmount(target, 0); err != nil && err != unix.EINVAL {
+			say(fmt.Sprintf("metropolis-node: unmount %s: %v (detaching)", target, err))
+			_ = unix.Unmount(target, unix.MNT_DETACH)
+		}
+	}
+}

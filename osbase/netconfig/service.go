@@ -1,0 +1,78 @@
+package netconfig
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/event/memory"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Service configures the node's network. Create it with New and run Run under the
+// supervisor; watch Status with Watch.
+type Service struct {
+	config Config
+	plan   *plan
+	status memory.Value[*Status]
+	// owned is what Run put on the link, kept across restarts of Run (which the supervisor
+	// runs one at a time) so that a restarted Run can remove what it no longer wants.
+	owned configured
+}
+
+// New checks config and returns a service that is not yet running. Its errors name the wrong
+// field (see ParseConfig).
+func New(config Config) (*Service, error) {
+	p, err := parse(config.Network)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{config: config, plan: p}, nil
+}
+
+// Watch follows the link's status. Until the link is configured, Get blocks.
+func (s *Service) Watch() event.Watcher[*Status] { return s.status.Watch() }
+
+// Run brings up the loopback link and then the node's link: it waits for the link, configures
+// it, signals healthy and keeps it configured (renewing a DHCP lease) until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	logger := supervisor.Logger(ctx)
+	if err := bringUpLoopback(); err != nil {
+		return err
+	}
+	link, err := findLink(ctx, logger, s.plan.hardwareAddress)
+	if err != nil {
+		return err
+	}
+	logger.Infof("configuring link %s (%s)", link.Attrs().Name, link.Attrs().HardwareAddr)
+	if s.plan.dhcp {
+		return s.runDHCP(ctx, link)
+	}
+	want := settings{addresses: s.plan.addresses, gateways: s.plan.gateways, nameservers: s.plan.nameservers}
+	if err := s.configure(link, want, &Status{}); err != nil {
+		return err
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// configure applies want to link, writes the resolver file and publishes st completed with
+// want's values.
+func (s *Service) configure(link netlink.Link, want settings, st *Status) error {
+	if err := apply(link, want, &s.owned); err != nil {
+		return err
+	}
+	if err := writeResolvConf(s.config.ResolvConfPath, want.nameservers); err != nil {
+		return err
+	}
+	st.Link = link.Attrs().Name
+	st.HardwareAddress = link.Attrs().HardwareAddr
+	st.Addresses = append([]netip.Prefix(nil), want.addresses...)
+	st.Gateways = append([]netip.Addr(nil), want.gateways...)
+	st.Nameservers = append([]netip.Addr(nil), want.nameservers...)
+	s.status.Set(st)
+	return nil
+}

@@ -1,0 +1,181 @@
+package tpm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-tpm/tpm2"
+)
+
+// The sealed blob's binary layout, version 1 (integers big-endian, "bytes16" is a 2-byte
+// length followed by that many bytes):
+//
+//	magic       8 bytes  "MTPMSEAL"
+//	version     1 byte   1
+//	pcr bank    2 bytes  TPM algorithm ID of the PCR bank (SHA-256: 0x000B)
+//	pcr mask    4 bytes  bit i set: PCR i is in the policy
+//	srk name    bytes16  TPM name of the storage root key the object was created under
+//	public      bytes16  the sealed object's TPM2B_PUBLIC, as the TPM returned it
+//	private     bytes16  the sealed object's TPM2B_PRIVATE, as the TPM returned it
+//	nonce       12 bytes AES-GCM nonce
+//	ciphertext  bytes16  AES-256-GCM of the payload, with everything before the nonce as
+//	                     additional data
+//	checksum    32 bytes SHA-256 of everything before it
+var blobMagic = []byte("MTPMSEAL")
+
+const (
+	blobVersion = 1
+	nonceSize   = 12
+	// maxField bounds every length-prefixed field; nothing a TPM returns for a sealed object
+	// comes close, and it keeps a damaged length from meaning much.
+	maxField = 4096
+)
+
+// sealedBlob is a decoded sealed blob.
+type sealedBlob struct {
+	pcrBank    uint16
+	pcrMask    uint32
+	srkName    []byte
+	public     []byte
+	private    []byte
+	nonce      []byte
+	ciphertext []byte
+}
+
+// header returns the encoding of everything before the nonce: the AES-GCM additional data.
+func (b *sealedBlob) header() []byte {
+	var buf bytes.Buffer
+	buf.Write(blobMagic)
+	buf.WriteByte(blobVersion)
+	buf.Write(binary.BigEndian.AppendUint16(nil, b.pcrBank))
+	buf.Write(binary.BigEndian.AppendUint32(nil, b.pcrMask))
+	for _, field := range [][]byte{b.srkName, b.public, b.private} {
+		buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(field))))
+		buf.Write(field)
+	}
+	return buf.Bytes()
+}
+
+// encode returns the blob's binary form. Fields must be within maxField.
+func (b *sealedBlob) encode() []byte {
+	out := b.header()
+	out = append(out, b.nonce...)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(b.ciphertext)))
+	out = append(out, b.ciphertext...)
+	sum := sha256.Sum256(out)
+	return append(out, sum[:]...)
+}
+
+// decodeBlob parses data and returns the blob and its header (the AES-GCM additional data).
+// Every error wraps ErrDamaged.
+func decodeBlob(data []byte) (*sealedBlob, []byte, error) {
+	if len(data) < len(blobMagic) || !bytes.Equal(data[:len(blobMagic)], blobMagic) {
+		return nil, nil, fmt.Errorf("%w: it does not start with %q", ErrDamaged, blobMagic)
+	}
+	if len(data) < len(blobMagic)+1 {
+		return nil, nil, fmt.Errorf("%w: truncated after the magic", ErrDamaged)
+	}
+	if v := data[len(blobMagic)]; v != blobVersion {
+		return nil, nil, fmt.Errorf("%w: version %d, this code reads version %d", ErrDamaged, v, blobVersion)
+	}
+	if len(data) < sha256.Size {
+		return nil, nil, fmt.Errorf("%w: %d bytes is too short", ErrDamaged, len(data))
+	}
+	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+	if want := sha256.Sum256(body); !bytes.Equal(sum, want[:]) {
+		return nil, nil, fmt.Errorf("%w: checksum mismatch (truncated, or changed after sealing)", ErrDamaged)
+	}
+
+	r := &reader{data: body, off: len(blobMagic) + 1}
+	var b sealedBlob
+	b.pcrBank = r.uint16("pcr bank")
+	b.pcrMask = r.uint32("pcr mask")
+	b.srkName = r.bytes16("srk name")
+	b.public = r.bytes16("public")
+	b.private = r.bytes16("private")
+	headerEnd := r.off
+	b.nonce = r.fixed("nonce", nonceSize)
+	b.ciphertext = r.bytes16("ciphertext")
+	if r.err == nil && r.off != len(body) {
+		r.err = fmt.Errorf("%d unexpected bytes after the ciphertext", len(body)-r.off)
+	}
+	if r.err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrDamaged, r.err)
+	}
+	return &b, body[:headerEnd], nil
+}
+
+// reader reads big-endian fields from data; after the first error it returns zero values and
+// keeps that error.
+type reader struct {
+	data []byte
+	off  int
+	err  error
+}
+
+func (r *reader) fixed(field string, n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.data)-r.off < n {
+		r.err = fmt.Errorf("truncated in %s", field)
+		return nil
+	}
+	out := r.data[r.off : r.off+n]
+	r.off += n
+	return out
+}
+
+func (r *reader) uint16(field string) uint16 {
+	if b := r.fixed(field, 2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) uint32(field string) uint32 {
+	if b := r.fixed(field, 4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) bytes16(field string) []byte {
+	n := int(r.uint16(field + " length"))
+	if r.err == nil && n > maxField {
+		r.err = fmt.Errorf("%s is %d bytes, more than %d", field, n, maxField)
+		return nil
+	}
+	return r.fixed(field, n)
+}
+
+// errFieldTooLarge guards encode's precondition.
+var errFieldTooLarge = errors.New("field too large for a sealed blob")
+
+func (b *sealedBlob) check() error {
+	for _, field := range [][]byte{b.srkName, b.public, b.private, b.ciphertext} {
+		if len(field) > maxField {
+			return errFieldTooLarge
+		}
+	}
+	return nil
+}
+
+// sealedObject parses the sealed object's public and private parts.
+func (b *sealedBlob) sealedObject() (*tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error) {
+	public, err := tpm2.Unmarshal[tpm2.TPM2BPublic](b.public)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: sealed object's public part: %w", ErrDamaged, err)
+	}
+	if _, err := public.Contents(); err != nil {
+		return nil, nil, fmt.Errorf("%w: sealed object's public part: %w", ErrDamaged, err)
+	}
+	private, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](b.private)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: sealed object's private part: %w", ErrDamaged, err)
+	}
+	return public, private, nil
+}

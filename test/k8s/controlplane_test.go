@@ -1,0 +1,205 @@
+package k8s
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"metropolis.dev/metropolis/metroctl/config"
+	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
+)
+
+// TestSingleController: one node with the role serves Kubernetes to upstream kubectl through
+// metroctl's kubeconfig, as the owner (cluster-admin), and refuses every certificate the
+// Kubernetes CA did not issue.
+func TestSingleController(t *testing.T) {
+	c := launch(t, "k1", 1)
+	start := time.Now()
+	c.configure()
+	cert, roots := c.credential()
+	c.waitReady(1, roots, cert)
+	t.Logf("apiserver ready and the kubeconfig written %.1fs after the launch finished", time.Since(start).Seconds())
+
+	if out := c.mustKubectl("get", "--raw", "/readyz"); out != "ok" {
+		t.Errorf("kubectl get --raw /readyz = %q, want ok", out)
+	}
+	if out := c.mustKubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "metropolis:owner" {
+		t.Errorf("kubectl auth whoami = %q, want metropolis:owner", out)
+	}
+	ns := c.mustKubectl("get", "namespaces", "-o", "name")
+	for _, want := range []string{"namespace/default", "namespace/kube-system"} {
+		if !strings.Contains(ns, want) {
+			t.Errorf("kubectl get namespaces = %q, want %s in it", ns, want)
+		}
+	}
+	c.mustKubectl("create", "deployment", "web", "--image=registry.k8s.io/pause:3.10")
+	c.mustKubectl("create", "configmap", "settings", "--from-literal=color=blue")
+	if got := c.mustKubectl("get", "configmap", "settings", "-o", "jsonpath={.data.color}"); got != "blue" {
+		t.Errorf("configmap settings color = %q, want blue", got)
+	}
+	// The controller-manager turns the deployment into a replica set: proof that it runs and
+	// is authorized. Without workers the pod stays Pending.
+	c.eventually("the deployment's replica set", time.Minute, func() error {
+		out, err := c.kubectl("get", "replicasets", "-l", "app=web", "-o", "name")
+		if err == nil && strings.TrimSpace(out) == "" {
+			err = errors.New("no replica set yet")
+		}
+		return err
+	})
+
+	t.Run("refuses foreign certificates", func(t *testing.T) {
+		store := config.NewStore(c.configDir)
+		mctx, err := store.LoadContext(c.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner, err := mctx.OwnerTLSCertificate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			cert *tls.Certificate
+		}{
+			{"no certificate", nil},
+			{"self-signed certificate", selfSigned(t)},
+			{"node certificate (cluster CA)", c.nodeCredentials(t, 1)},
+			{"owner certificate (cluster CA)", owner},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				status, body, err := c.get(1, "/api/v1/namespaces", roots, tc.cert)
+				if err == nil && status != http.StatusUnauthorized {
+					t.Errorf("got %d %s, want 401 or a refused handshake", status, firstLine(body))
+				}
+			})
+		}
+		if status, body, err := c.get(1, "/api/v1/namespaces", roots, cert); err != nil || status != http.StatusOK {
+			t.Errorf("the owner's Kubernetes credential: %d %s %v, want 200", status, firstLine(body), err)
+		}
+	})
+}
+
+// TestControllersFollowRolesAndFailOver: controllers start and stop with the role, and kubectl
+// through `metroctl k8s proxy` keeps working when the controller it talks to is killed.
+func TestControllersFollowRolesAndFailOver(t *testing.T) {
+	c := launch(t, "k3", 3)
+	c.configure()
+	cert, roots := c.credential()
+	c.waitReady(1, roots, cert)
+	for _, i := range []int{2, 3} {
+		c.setController(i, true)
+	}
+	for _, i := range []int{2, 3} {
+		t.Logf("node %d: apiserver ready %.1fs after the role was granted (goal: under 10s)", i, c.waitReady(i, roots, cert).Seconds())
+	}
+
+	// Removing the role stops the components; granting it again starts them.
+	c.setController(3, false)
+	c.eventually("node 3's apiserver to stop", time.Minute, func() error {
+		if _, _, err := c.get(3, "/readyz", roots, cert); err == nil {
+			return errors.New("still serving")
+		}
+		return nil
+	})
+	c.setController(3, true)
+	t.Logf("node 3: apiserver ready again %.1fs after the role was granted again", c.waitReady(3, roots, cert).Seconds())
+
+	listen := freeLocalAddress(t)
+	proxy := startProxy(t, c, listen)
+	c.configure("--proxy", listen)
+	c.mustKubectl("get", "namespaces")
+	target := proxy.current(t)
+	victim := 0
+	for i, a := range c.Addresses {
+		if strings.HasPrefix(target, a+":") {
+			victim = i + 1
+		}
+	}
+	if victim == 0 {
+		t.Fatalf("the proxy forwards to %s, which is no node of the cluster", target)
+	}
+	t.Logf("killing node %d, which kubectl's connections went to", victim)
+	if err := c.KillNode(victim, true); err != nil {
+		t.Fatal(err)
+	}
+	took := c.eventually("kubectl after the kill", 2*time.Minute, func() error {
+		_, err := c.kubectl("get", "namespaces")
+		return err
+	})
+	t.Logf("kubectl worked again %.1fs after node %d was killed", took.Seconds(), victim)
+	c.mustKubectl("create", "configmap", "after-failover", "--from-literal=ok=yes")
+	if got := c.mustKubectl("get", "configmap", "after-failover", "-o", "jsonpath={.data.ok}"); got != "yes" {
+		t.Errorf("configmap after-failover = %q, want yes", got)
+	}
+}
+
+// nodeCredentials reads node i's own key and certificate from its state directory, as someone
+// who got hold of its disk would.
+func (c *cluster) nodeCredentials(t *testing.T, i int) *tls.Certificate {
+	t.Helper()
+	dir := filepath.Join(filepath.Dir(c.LogPath(i)), "state")
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Cert []byte `json:"node_certificate"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "membership.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.ParseCertificateDER(m.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCert, err := pki.TLSCertificate(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tlsCert
+}
+
+// selfSigned is a client certificate no cluster issued, named like the owner.
+func selfSigned(t *testing.T) *tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "metropolis:owner", Organization: []string{"system:masters"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	return s
+}
