@@ -108,10 +108,12 @@ func TestBuild(t *testing.T) {
 			case info.IsDir():
 			case info.Mode().IsRegular():
 				checkNotAProgram(t, "system partition", rel)
-				if "/"+rel == layout.SystemNodeBinary {
+				switch {
+				case "/"+rel == layout.SystemNodeBinary:
 					sawNode = true
-				} else if !isModuleFile(rel) {
-					t.Errorf("system partition holds /%s: neither the node binary, a module nor module metadata", rel)
+				case "/"+rel == layout.SystemKubeBinary, isModuleFile(rel):
+				default:
+					t.Errorf("system partition holds /%s: neither our binaries, a module nor module metadata", rel)
 				}
 			default:
 				t.Errorf("system partition holds /%s of mode %v: only files and directories belong there", rel, info.Mode())

@@ -43,6 +43,9 @@ type Options struct {
 	KernelDeb string
 	// InitBinary and NodeBinary are prebuilt stage 1 and node programs; empty: go build them.
 	InitBinary, NodeBinary string
+	// KubeBinary, if set, is the Kubernetes multicall binary (scripts/build-kube), put on the
+	// system partition at layout.SystemKubeBinary. Without it the image has no Kubernetes.
+	KubeBinary string
 	// Parameters, if not nil, is written to the ESP at layout.ESPParametersPath.
 	Parameters []byte
 	// DiskSize is the disk image's size in bytes (default DefaultDiskSize); the space behind
@@ -181,7 +184,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		}},
 		{"making the erofs system image (lz4hc)", func() error {
 			tree := filepath.Join(work, "system")
-			digest, err := stageSystem(tree, opts.NodeBinary, kernel, sysMods)
+			digest, err := stageSystem(tree, opts.NodeBinary, opts.KubeBinary, kernel, sysMods)
 			if err != nil {
 				return err
 			}

@@ -34,9 +34,12 @@ type stagedFile struct {
 // stageSystem lays out the system partition's tree in dir: the node binary, the system
 // modules with their metadata, and the mount points. It returns a digest of the tree (names,
 // modes, contents) from which the erofs UUID is derived.
-func stageSystem(dir, nodeBinary string, kernel *kernelTree, modules []moduleInfo) (string, error) {
+func stageSystem(dir, nodeBinary, kubeBinary string, kernel *kernelTree, modules []moduleInfo) (string, error) {
 	files := map[string]stagedFile{}
 	files[layout.SystemNodeBinary[1:]] = stagedFile{src: nodeBinary, mode: 0o755}
+	if kubeBinary != "" {
+		files[layout.SystemKubeBinary[1:]] = stagedFile{src: kubeBinary, mode: 0o755}
+	}
 	modDir := path.Join(layout.ModulesDir[1:], KernelVersion)
 	for _, m := range modules {
 		files[path.Join(modDir, m.Path)] = stagedFile{src: filepath.Join(kernel.ModulesDir, m.Path), mode: 0o644}

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net"
 	"net/netip"
@@ -62,7 +61,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	p := newProgress(o.Progress)
 	spec := netns.Spec{Name: o.Name, Subnet: o.Subnet, Nodes: o.Nodes}
 	if !spec.Subnet.IsValid() {
-		spec.Subnet = subnetFor(o.Name)
+		spec.Subnet = netns.SubnetFor(o.Name)
 	}
 	p.step("creating network for %d nodes", o.Nodes)
 	network, err := netns.Create(ctx, spec)
@@ -237,12 +236,4 @@ func waitForValue[T any](ctx context.Context, p *progress, what string, try func
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-// subnetFor picks a /24 in 10.64.0.0/10 from the cluster's name.
-func subnetFor(name string) netip.Prefix {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	v := h.Sum32()
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + v%64), byte(v >> 8), 0}), 24)
 }

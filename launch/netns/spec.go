@@ -3,6 +3,7 @@ package netns
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -119,4 +120,14 @@ func offset(p netip.Prefix, n int) netip.Addr {
 	v := binary.BigEndian.Uint32(b[:]) + uint32(n)
 	binary.BigEndian.PutUint32(b[:], v)
 	return netip.AddrFrom4(b)
+}
+
+// SubnetFor picks a /24 for the network of the cluster called name, so that clusters of
+// different names do not clash. The /24s lie in 10.64.0.0/11, clear of Kubernetes' usual
+// service (10.96.0.0/12) and pod (10.244.0.0/16) ranges, which the nodes route themselves.
+func SubnetFor(name string) netip.Prefix {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32()
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + v%32), byte(v >> 8), 0}), 24)
 }

@@ -91,3 +91,16 @@ func TestAddressing(t *testing.T) {
 		}
 	}
 }
+
+func TestSubnetForStaysClearOfKubernetesRanges(t *testing.T) {
+	services, pods := netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("10.244.0.0/16")
+	for _, name := range []string{"local", "a", "imgtest", "zzzzzzzz"} {
+		p := SubnetFor(name)
+		if p.Bits() != 24 || !netip.MustParsePrefix("10.64.0.0/11").Contains(p.Addr()) || p.Masked() != p {
+			t.Errorf("SubnetFor(%q) = %s, want a /24 in 10.64.0.0/11", name, p)
+		}
+		if p.Overlaps(services) || p.Overlaps(pods) {
+			t.Errorf("SubnetFor(%q) = %s overlaps Kubernetes' ranges", name, p)
+		}
+	}
+}

@@ -26,15 +26,6 @@ func nodeMAC(cluster string, i int) net.HardwareAddr {
 	return net.HardwareAddr{0x52, 0x54, 0x00, byte(c >> 4), byte(c<<4) | byte(n>>8), byte(n)}
 }
 
-// subnetFor picks a /24 in 10.64.0.0/10 from the cluster's name, as the hosted launcher does,
-// so that clusters of different names do not clash.
-func subnetFor(name string) netip.Prefix {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	v := h.Sum32()
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + v%64), byte(v >> 8), 0}), 24)
-}
-
 // staticNetwork is the network configuration of a node at address in subnet, behind gateway
 // (the host's address on the bridge), on the card with address mac.
 func staticNetwork(mac net.HardwareAddr, address netip.Addr, subnet netip.Prefix, gateway netip.Addr) (*apb.NetworkConfig, error) {

@@ -76,12 +76,3 @@ func TestStaticNetwork(t *testing.T) {
 		})
 	}
 }
-
-func TestSubnetFor(t *testing.T) {
-	for _, name := range []string{"local", "a", "zzzzzzzz"} {
-		p := subnetFor(name)
-		if p.Bits() != 24 || !netip.MustParsePrefix("10.64.0.0/10").Contains(p.Addr()) || p.Masked() != p {
-			t.Errorf("subnetFor(%q) = %s, want a /24 in 10.64.0.0/10", name, p)
-		}
-	}
-}

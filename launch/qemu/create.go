@@ -124,7 +124,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	spec := netns.Spec{Name: o.Name, Subnet: o.Subnet}
 	if !spec.Subnet.IsValid() {
-		spec.Subnet = subnetFor(o.Name)
+		spec.Subnet = netns.SubnetFor(o.Name)
 	}
 	network, err := netns.Create(ctx, spec)
 	if err != nil {

@@ -60,6 +60,9 @@ const FwCfgParametersName = "opt/metropolis/parameters.pb"
 // Paths in the running system (the erofs root).
 const (
 	SystemNodeBinary = "/bin/metropolis-node"
+	// SystemKubeBinary is the Kubernetes multicall binary (cmd/kube), next to the node program
+	// where node/kubernetes looks for it; absent from images built without Kubernetes.
+	SystemKubeBinary = "/bin/kube"
 	ModulesDir       = "/lib/modules"
 	DataMount        = "/data"
 	ESPMount         = "/esp"
