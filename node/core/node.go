@@ -108,7 +108,17 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			return store.update(func(r *sealedRecord) { r.Curators = addrs })
 		},
-		OnConsensusRole: store.escrowClusterHalf,
+		OnConsensusRole: func(member bool) error {
+			changed, err := store.escrowClusterHalf(member)
+			if changed && err == nil {
+				if member {
+					logger.Infof("consensus member: the storage key's cluster half is now kept in the sealed record (this node's cluster state is on its own disk)")
+				} else {
+					logger.Infof("no consensus member: the storage key's cluster half is no longer kept here; it comes from the cluster at every start")
+				}
+			}
+			return err
+		},
 	})
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	startRoles := func() error { return supervisor.Run(ctx, "roleserve", roles.Run) }

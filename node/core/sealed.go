@@ -135,12 +135,12 @@ func (s *sealedStore) update(change func(r *sealedRecord)) error {
 }
 
 // escrowClusterHalf keeps (member) or drops the cluster half in the record; it seals again
-// only if that changes the record.
-func (s *sealedStore) escrowClusterHalf(member bool) error {
+// only if that changes the record, and says whether it did.
+func (s *sealedStore) escrowClusterHalf(member bool) (changed bool, err error) {
 	if s.escrowed() == member {
-		return nil
+		return false, nil
 	}
-	return s.update(func(r *sealedRecord) {
+	return true, s.update(func(r *sealedRecord) {
 		if member {
 			r.ClusterHalf = bytes.Clone(s.clusterHalf)
 		} else {

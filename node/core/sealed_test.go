@@ -59,13 +59,16 @@ func TestSealedRecordEscrowFollowsConsensusRole(t *testing.T) {
 	if saved.ClusterHalf != nil || saved.NodeID == "" || len(saved.Curators) != 1 {
 		t.Fatalf("a registered worker's record = %+v; want no cluster half, its ID and curators", saved)
 	}
-	if err := store.escrowClusterHalf(true); err != nil {
-		t.Fatal(err)
+	if changed, err := store.escrowClusterHalf(true); err != nil || !changed {
+		t.Fatalf("escrowClusterHalf(true) = %v, %v; want a change", changed, err)
+	}
+	if changed, err := store.escrowClusterHalf(true); err != nil || changed {
+		t.Fatalf("escrowClusterHalf(true) again = %v, %v; want no change", changed, err)
 	}
 	if saved, _ = parseSealedRecord(st.record); !bytes.Equal(saved.ClusterHalf, rec.ClusterHalf) {
 		t.Fatal("a consensus member's record does not escrow the cluster half")
 	}
-	if err := store.escrowClusterHalf(false); err != nil {
+	if _, err := store.escrowClusterHalf(false); err != nil {
 		t.Fatal(err)
 	}
 	if saved, _ = parseSealedRecord(st.record); saved.ClusterHalf != nil {

@@ -148,6 +148,21 @@ func upNode(t *testing.T, mgmt apb.ManagementClient) *apb.Node {
 }
 
 func upNodeErr(ctx context.Context, mgmt apb.ManagementClient) (*apb.Node, error) {
+	nodes, err := listNodes(ctx, mgmt)
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) != 1 {
+		return nil, fmt.Errorf("%d nodes, want 1", len(nodes))
+	}
+	if n := nodes[0]; n.State != apb.NodeState_NODE_STATE_UP || n.Health != apb.NodeHealth_NODE_HEALTH_HEALTHY {
+		return nil, fmt.Errorf("node %s is %v/%v", n.Id, n.State, n.Health)
+	}
+	return nodes[0], nil
+}
+
+// listNodes reads the whole node list, bounded in time.
+func listNodes(ctx context.Context, mgmt apb.ManagementClient) ([]*apb.Node, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	stream, err := mgmt.GetNodes(ctx, &apb.GetNodesRequest{})
@@ -158,20 +173,13 @@ func upNodeErr(ctx context.Context, mgmt apb.ManagementClient) (*apb.Node, error
 	for {
 		n, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			break
+			return nodes, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, n)
 	}
-	if len(nodes) != 1 {
-		return nil, fmt.Errorf("%d nodes, want 1", len(nodes))
-	}
-	if n := nodes[0]; n.State != apb.NodeState_NODE_STATE_UP || n.Health != apb.NodeHealth_NODE_HEALTH_HEALTHY {
-		return nil, fmt.Errorf("node %s is %v/%v", n.Id, n.State, n.Health)
-	}
-	return nodes[0], nil
 }
 
 type logWriter struct{ t *testing.T }
