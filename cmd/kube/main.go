@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	_ "time/tzdata" // CronJob time zones (upstream apiserver and controller-manager do the same)
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,18 @@ func runKubectl() int {
 	return 0
 }
 
+// hostnameEnv, if set, is the host name the component gets (in the UTS namespace of its own
+// that node/kubernetes starts it in). The apiserver derives its identity lease from the host
+// name, so controllers sharing one (hosted nodes on one machine) would fight over one lease.
+const hostnameEnv = "METROPOLIS_KUBE_HOSTNAME"
+
 func main() {
+	if h := os.Getenv(hostnameEnv); h != "" {
+		if err := syscall.Sethostname([]byte(h)); err != nil {
+			fmt.Fprintf(os.Stderr, "kube: set host name %q from $%s (needs a UTS namespace of its own): %v\n", h, hostnameEnv, err)
+			os.Exit(1)
+		}
+	}
 	name := filepath.Base(os.Args[0])
 	if _, ok := components[name]; !ok {
 		if len(os.Args) < 2 {

@@ -11,11 +11,14 @@ import (
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
+// kernelDN is where the kernel's log goes in the log tree.
+const kernelDN logtree.DN = "root.kernel"
+
 // runImageNode is the node program on the image, started by the init process (PID 1). Its
 // exit code tells the init process to power off or reboot.
 func runImageNode() int {
 	lt := logtree.New()
-	stopConsole := mirrorToConsole(lt)
+	stopConsole := mirrorToConsole(lt, kernelDN)
 	defer stopConsole()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -27,6 +30,12 @@ func runImageNode() int {
 	}
 	node := core.New(plat, lt)
 	sup := supervisor.New(ctx, func(ctx context.Context) error {
+		// The kernel's log joins the log tree, so `metroctl node logs` shows it too.
+		if err := supervisor.Run(ctx, "kernel", func(ctx context.Context) error {
+			return logtree.KmsgPipe(ctx, supervisor.Logger(ctx))
+		}); err != nil {
+			return err
+		}
 		if err := supervisor.Run(ctx, "network", plat.RunNetwork); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"metropolis.dev/metropolis/node/core"
@@ -38,7 +39,7 @@ func runHosted() {
 	flag.Parse()
 
 	lt := logtree.New()
-	stopConsole := mirrorToConsole(lt)
+	stopConsole := mirrorToConsole(lt, "")
 	defer stopConsole()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -65,9 +66,10 @@ func runHosted() {
 	}
 }
 
-// mirrorToConsole prints every log entry of the node to stderr as it is written. The returned
-// function stops the mirror after it printed what was already written.
-func mirrorToConsole(lt *logtree.LogTree) func() {
+// mirrorToConsole prints every log entry of the node to stderr as it is written, except those
+// under the DN skip (if not empty; the kernel's own log, which the kernel already prints). The
+// returned function stops the mirror after it printed what was already written.
+func mirrorToConsole(lt *logtree.LogTree, skip logtree.DN) func() {
 	reader, err := lt.Read("", logtree.WithChildren(), logtree.WithStream(), logtree.WithStreamBuffer(4096))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "metropolis-node: console log: %v\n", err)
@@ -77,6 +79,9 @@ func mirrorToConsole(lt *logtree.LogTree) func() {
 	go func() {
 		defer close(done)
 		for e := range reader.Stream {
+			if skip != "" && (e.DN == skip || strings.HasPrefix(string(e.DN), string(skip)+".")) {
+				continue
+			}
 			fmt.Fprintln(os.Stderr, e.String())
 		}
 	}()

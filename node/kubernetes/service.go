@@ -44,6 +44,10 @@ type Config struct {
 	KubeBinary string
 	// StateDir holds the components' files; created if missing.
 	StateDir string
+	// Hostname is the host name the components see (each runs in a UTS namespace of its own):
+	// the node ID. The apiserver's identity lease is named after it, so it must differ between
+	// controllers even when they share a machine's host name (hosted nodes).
+	Hostname string
 	// Address is the node's address: advertised by the apiserver and in its certificate. Never
 	// loopback (the apiserver's endpoint reconciler refuses it).
 	Address net.IP
@@ -66,6 +70,9 @@ type Service struct {
 // New checks cfg and finds the kube binary.
 func New(cfg Config) (*Service, error) {
 	var errs []error
+	if cfg.Hostname == "" {
+		errs = append(errs, errors.New("host name is empty"))
+	}
 	if cfg.StateDir == "" {
 		errs = append(errs, errors.New("state directory is empty"))
 	} else if abs, err := filepath.Abs(cfg.StateDir); err != nil {
@@ -147,8 +154,8 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) component(name string, args []string) supervisor.Runnable {
 	return func(ctx context.Context) error {
 		cmd := exec.Command(s.kube, append([]string{name}, args...)...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin"}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "METROPOLIS_KUBE_HOSTNAME=" + s.cfg.Hostname}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Cloneflags: syscall.CLONE_NEWUTS}
 		return supervisor.RunCommand(ctx, cmd, supervisor.WithLineParser(logtree.ParseKlog))
 	}
 }

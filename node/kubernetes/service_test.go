@@ -27,7 +27,7 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 	ca, clientCert := testPKI(t, consensus.PeerCommonName)
 	good := func() Config {
-		return Config{KubeBinary: kube, StateDir: dir, Address: net.IPv4(10, 0, 0, 1), Etcd: nil,
+		return Config{KubeBinary: kube, Hostname: "metropolis-0123456789abcdef", StateDir: dir, Address: net.IPv4(10, 0, 0, 1), Etcd: nil,
 			EtcdAddress: "127.0.0.1:7833", EtcdCA: ca.Certificate(), EtcdClientCertificate: clientCert}
 	}
 	for _, tc := range []struct {

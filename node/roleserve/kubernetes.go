@@ -88,6 +88,7 @@ func (s *Service) newKubernetes(st *consensus.Status) (*kubernetes.Service, erro
 	}
 	return kubernetes.New(kubernetes.Config{
 		KubeBinary:            s.cfg.KubeBinary,
+		Hostname:              s.cfg.NodeID,
 		StateDir:              filepath.Join(s.cfg.StateDir, kubernetesDir),
 		Address:               s.cfg.Address,
 		Etcd:                  st.Client,

@@ -24,8 +24,8 @@ const bootTimeout = 6 * time.Minute
 
 // TestSingleNode boots one node from the image: it bootstraps a cluster, is taken over by its
 // owner and is UP; it reboots through the API and comes back with its data (unlocked through
-// the TPM); its disk does not unlock under another TPM; and a system partition with one byte
-// changed is refused. One VM serves all steps: each boot costs a minute under TCG.
+// the TPM); it powers off through the API; its disk does not unlock under another TPM; and a
+// system partition with one byte changed is refused. One VM serves all steps: each boot costs a minute under TCG.
 func TestSingleNode(t *testing.T) {
 	requireImage(t)
 	ctx := context.Background()
@@ -95,9 +95,29 @@ func TestSingleNode(t *testing.T) {
 		t.Logf("back UP %.0fs after the reboot request (%.0fs after its storage unlocked)", time.Since(rebooted).Seconds(), d.Seconds())
 	})
 
-	t.Run("the disk does not unlock under another TPM", func(t *testing.T) {
-		if err := c.KillNode(1, false); err != nil {
+	t.Run("shutdown through the API powers the VM off", func(t *testing.T) {
+		nconn, err := connect.Node(ctx, mctx, node.Id, net.JoinHostPort(node.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
+		if err != nil {
 			t.Fatal(err)
+		}
+		defer nconn.Close()
+		if _, err := apb.NewNodeManagementClient(nconn).Shutdown(ctx, &apb.ShutdownRequest{}); err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+		waitForConsole(t, console, "metropolis-node: powering off", 1, time.Minute)
+		waitFor(t, time.Minute, "the VM to power off", func() error {
+			if c.NodeRunning(1) {
+				return errors.New("still running")
+			}
+			return nil
+		})
+	})
+
+	t.Run("the disk does not unlock under another TPM", func(t *testing.T) {
+		if c.NodeRunning(1) {
+			if err := c.KillNode(1, false); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := c.SetNodeTPMState(1, t.TempDir()); err != nil {
 			t.Fatal(err)
