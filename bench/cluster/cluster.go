@@ -174,7 +174,8 @@ func (c *Cluster) Leader(ctx context.Context) (Leader, error) {
 	return Leader{}, fmt.Errorf("curator leader %s at %s is none of the cluster's nodes %v", res.LeaderNodeId, res.LeaderAddress, c.Hosted.Addresses)
 }
 
-// NodePID finds the process of node i: the one process in its network namespace.
+// NodePID finds the process of node i: the one process in its network namespace whose parent
+// is outside it (a controller's Kubernetes components are its children there).
 func (c *Cluster) NodePID(i int) (int, error) {
 	network, err := netns.Attach(c.Hosted.Network)
 	if err != nil {
@@ -188,10 +189,20 @@ func (c *Cluster) NodePID(i int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(pids) != 1 {
-		return 0, fmt.Errorf("node %d: namespace %s holds processes %v, want exactly one", i, node.Namespace, pids)
+	inside := map[int]bool{}
+	for _, pid := range pids {
+		inside[pid] = true
 	}
-	return pids[0], nil
+	var roots []int
+	for _, pid := range pids {
+		if ppid, err := parentPID(pid); err == nil && !inside[ppid] {
+			roots = append(roots, pid)
+		}
+	}
+	if len(roots) != 1 {
+		return 0, fmt.Errorf("node %d: namespace %s holds process trees %v (of processes %v), want exactly one", i, node.Namespace, roots, pids)
+	}
+	return roots[0], nil
 }
 
 // CA is the cluster CA the owner's context pinned at launch.

@@ -177,3 +177,22 @@ func parseHostCPU(stat string) (HostCPU, error) {
 	}
 	return c, nil
 }
+
+// parentPID reads pid's parent from /proc/PID/stat. The command name (field 2) may contain
+// spaces and parentheses, so fields are counted from the last ')'.
+func parentPID(pid int) (int, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')' after the command name", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	return strconv.Atoi(fields[1])
+}

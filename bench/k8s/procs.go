@@ -17,6 +17,10 @@ type Process struct {
 	// program name.
 	Name string
 	RSS  int64
+	// PSS is the proportional set size: shared pages (the kube binary's text, mapped by three
+	// processes) divided among their users, so the PSS of a tree adds up to what it really
+	// costs. Zero if the kernel does not say.
+	PSS int64
 }
 
 // ProcessTree returns pid and all its descendants with their RSS, pid first.
@@ -37,7 +41,7 @@ func ProcessTree(pid int) ([]Process, error) {
 			}
 			continue // ended meanwhile
 		}
-		out = append(out, Process{PID: p, Name: processName(p), RSS: usage.RSS})
+		out = append(out, Process{PID: p, Name: processName(p), RSS: usage.RSS, PSS: readPSS(p)})
 		queue = append(queue, children[p]...)
 	}
 	return out, nil
@@ -92,4 +96,22 @@ func processName(pid int) string {
 		return "kube " + args[1]
 	}
 	return name
+}
+
+// readPSS reads "Pss: N kB" from /proc/PID/smaps_rollup; 0 if it cannot.
+func readPSS(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
+		}
+	}
+	return 0
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/launch/netns"
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/metroctl/connect"
@@ -48,9 +49,6 @@ type Options struct {
 	Progress io.Writer
 }
 
-// consensusMembers is how many nodes get ConsensusMember: three tolerate the loss of one.
-const consensusMembers = 3
-
 // Launch starts a cluster and returns once every node is UP and healthy. On failure it leaves
 // what it started in place for inspection (the error says where the logs are); Destroy removes
 // it.
@@ -58,12 +56,12 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	p := newProgress(o.Progress)
+	p := grow.NewProgress(o.Progress, waitUntilTimeout)
 	spec := netns.Spec{Name: o.Name, Subnet: o.Subnet, Nodes: o.Nodes}
 	if !spec.Subnet.IsValid() {
 		spec.Subnet = netns.SubnetFor(o.Name)
 	}
-	p.step("creating network for %d nodes", o.Nodes)
+	p.Step("creating network for %d nodes", o.Nodes)
 	network, err := netns.Create(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -81,7 +79,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.launch(ctx, o, p); err != nil {
 		return c, fmt.Errorf("launch cluster %s: %w (node logs: %s)", o.Name, err, filepath.Join(o.Dir, "node*", "console.log"))
 	}
-	p.step("cluster %s is up: %d nodes, metroctl context %q is current", o.Name, o.Nodes, o.Name)
+	p.Step("cluster %s is up: %d nodes, metroctl context %q is current", o.Name, o.Nodes, o.Name)
 	return c, nil
 }
 
@@ -116,7 +114,7 @@ func (o *Options) check() error {
 	return nil
 }
 
-func (c *Cluster) launch(ctx context.Context, o Options, p *progress) error {
+func (c *Cluster) launch(ctx context.Context, o Options, p *grow.Progress) error {
 	_, ownerKey, err := identity.GenerateKey()
 	if err != nil {
 		return err
@@ -127,17 +125,17 @@ func (c *Cluster) launch(ctx context.Context, o Options, p *progress) error {
 	}}); err != nil {
 		return err
 	}
-	p.step("starting node 1 at %s to bootstrap the cluster", c.Addresses[0])
+	p.Step("starting node 1 at %s to bootstrap the cluster", c.Addresses[0])
 	if err := c.StartNode(1); err != nil {
 		return err
 	}
-	ca, err := waitForValue(ctx, p, "node 1 to serve the curator API", func(ctx context.Context) (*connect.CAOffer, error) {
+	ca, err := grow.WaitFor(ctx, p, "node 1 to serve the curator API", func(ctx context.Context) (*connect.CAOffer, error) {
 		return connect.FetchCA(ctx, []string{endpoint})
 	})
 	if err != nil {
 		return err
 	}
-	p.step("cluster CA %s", pki.Fingerprint(ca.CA))
+	p.Step("cluster CA %s", pki.Fingerprint(ca.CA))
 	if err := o.Contexts.CreateContext(o.Name, ownerKey, []string{endpoint}); err != nil {
 		return err
 	}
@@ -158,11 +156,20 @@ func (c *Cluster) launch(ctx context.Context, o Options, p *progress) error {
 	if err := o.Contexts.UseContext(o.Name); err != nil {
 		return err
 	}
-	p.step("took ownership; metroctl context %q", o.Name)
+	p.Step("took ownership; metroctl context %q", o.Name)
 	if mctx, err = o.Contexts.LoadContext(o.Name); err != nil {
 		return err
 	}
-	return c.growCluster(ctx, mctx, p)
+	if err := grow.Grow(ctx, mctx, machines{c, p}, p); err != nil {
+		return err
+	}
+	// The context names every curator, so metroctl (and kubectl through it) keeps working
+	// when node 1 is gone.
+	var endpoints []string
+	for _, a := range c.Addresses[:min(grow.ConsensusMembers, len(c.Addresses))] {
+		endpoints = append(endpoints, net.JoinHostPort(a, strconv.Itoa(int(ports.Curator))))
+	}
+	return o.Contexts.SetEndpoints(o.Name, endpoints)
 }
 
 func (c *Cluster) writeParameters(i int, params *apb.NodeParameters) error {
@@ -179,61 +186,26 @@ func (c *Cluster) writeParameters(i int, params *apb.NodeParameters) error {
 	return os.WriteFile(c.parametersPath(i), data, 0o600)
 }
 
-// progress prints timestamped steps, and keeps printing while a step waits, so that nobody
-// stares at a silent terminal.
-type progress struct {
-	out   io.Writer
-	start time.Time
-}
-
-func newProgress(out io.Writer) *progress {
-	if out == nil {
-		out = io.Discard
-	}
-	return &progress{out: out, start: time.Now()}
-}
-
-func (p *progress) step(format string, args ...any) {
-	fmt.Fprintf(p.out, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
-}
-
-// waitUntilTimeout bounds every wait of a launch: hosted nodes start in seconds, so a minute
-// means something is wrong.
+// waitUntilTimeout bounds every wait of a launch: hosted nodes start in seconds, so two
+// minutes means something is wrong.
 const waitUntilTimeout = 2 * time.Minute
 
-// permanent wraps an error that waiting will not cure.
-type permanent struct{ err error }
-
-func (p permanent) Error() string { return p.err.Error() }
-
-// waitForValue calls try until it succeeds, saying every few seconds what it waits for and the
-// last error, until waitUntilTimeout.
-func waitForValue[T any](ctx context.Context, p *progress, what string, try func(ctx context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, waitUntilTimeout)
-	defer cancel()
-	p.step("waiting for %s", what)
-	lastSaid := time.Now()
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
-		v, err := try(attempt)
-		cancelAttempt()
-		if err == nil {
-			return v, nil
-		}
-		var stop permanent
-		if errors.As(err, &stop) {
-			var zero T
-			return zero, stop.err
-		}
-		if time.Since(lastSaid) > 3*time.Second {
-			p.step("still waiting for %s: %v", what, err)
-			lastSaid = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			var zero T
-			return zero, fmt.Errorf("gave up waiting for %s: %w", what, err)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+// machines are the hosted cluster's nodes as grow.Grow starts them.
+type machines struct {
+	c *Cluster
+	p *grow.Progress
 }
+
+func (m machines) NodeCount() int { return m.c.Nodes() }
+
+func (m machines) StartToRegister(i int, params *apb.NodeParameters) error {
+	if err := m.c.writeParameters(i, params); err != nil {
+		return err
+	}
+	m.p.Step("starting node %d at %s to register", i, m.c.Addresses[i-1])
+	return m.c.StartNode(i)
+}
+
+// CheckRunning: a hosted node that dies is restarted by nobody, but it also shows as not
+// UP; the wait says so.
+func (m machines) CheckRunning() error { return nil }

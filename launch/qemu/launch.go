@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/identity"
@@ -29,12 +30,16 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	if err := checkContext(o); err != nil {
 		return nil, err
 	}
-	p := newProgress(o.Progress, o.WaitTimeout)
+	waitTimeout := o.WaitTimeout
+	if waitTimeout == 0 {
+		waitTimeout = DefaultWaitTimeout
+	}
+	p := grow.NewProgress(o.Progress, waitTimeout)
 	accel := "emulated CPU (TCG: no /dev/kvm), a minute or more per boot"
 	if kvmAvailable() {
 		accel = "KVM, a boot takes seconds"
 	}
-	p.step("creating the network for %d QEMU VMs; %s", o.Nodes, accel)
+	p.Step("creating the network for %d QEMU VMs; %s", o.Nodes, accel)
 	c, err := Create(ctx, o)
 	if err != nil {
 		return nil, err
@@ -52,7 +57,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		return c, fmt.Errorf("launch cluster %s: %w (node consoles: %s)", o.Name, err, filepath.Join(c.Dir, "node*", "console.log"))
 	}
-	p.step("cluster %s is up: %d nodes, metroctl context %q is current", o.Name, c.NodeCount(), o.Name)
+	p.Step("cluster %s is up: %d nodes, metroctl context %q is current", o.Name, c.NodeCount(), o.Name)
 	return c, nil
 }
 
@@ -79,7 +84,7 @@ type nodeError struct {
 func (e nodeError) Error() string { return fmt.Sprintf("node %d: %v", e.node, e.err) }
 func (e nodeError) Unwrap() error { return e.err }
 
-func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *progress) error {
+func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *grow.Progress) error {
 	_, ownerKey, err := identity.GenerateKey()
 	if err != nil {
 		return err
@@ -93,7 +98,7 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *progres
 	if err := c.startNode(p, 1, "to bootstrap the cluster"); err != nil {
 		return err
 	}
-	ca, err := waitForValue(ctx, p, "node 1's curator API at "+endpoint, func(ctx context.Context) (*connect.CAOffer, error) {
+	ca, err := grow.WaitFor(ctx, p, "node 1's curator API at "+endpoint, func(ctx context.Context) (*connect.CAOffer, error) {
 		if err := c.checkRunning(1); err != nil {
 			return nil, err
 		}
@@ -102,7 +107,7 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *progres
 	if err != nil {
 		return nodeError{1, err}
 	}
-	p.step("cluster CA %s", pki.Fingerprint(ca.CA))
+	p.Step("cluster CA %s", pki.Fingerprint(ca.CA))
 	if err := contexts.CreateContext(c.Name, ownerKey, []string{endpoint}); err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *progres
 	if err != nil {
 		return err
 	}
-	p.step("taking ownership")
+	p.Step("taking ownership")
 	ownerCert, err := connect.EscrowOwnerCertificate(ctx, mctx)
 	if err != nil {
 		return nodeError{1, fmt.Errorf("take ownership: %w", err)}
@@ -124,15 +129,24 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *progres
 	if err := contexts.UseContext(c.Name); err != nil {
 		return err
 	}
-	p.step("took ownership; metroctl context %q", c.Name)
+	p.Step("took ownership; metroctl context %q", c.Name)
 	if mctx, err = contexts.LoadContext(c.Name); err != nil {
 		return err
 	}
-	return c.growCluster(ctx, mctx, p)
+	if err := grow.Grow(ctx, mctx, machines{c, p}, p); err != nil {
+		return err
+	}
+	// The context names every curator, so metroctl (and kubectl through it) keeps working
+	// when node 1 is gone.
+	var endpoints []string
+	for _, n := range c.Nodes[:min(grow.ConsensusMembers, len(c.Nodes))] {
+		endpoints = append(endpoints, net.JoinHostPort(n.Address, strconv.Itoa(int(ports.Curator))))
+	}
+	return contexts.SetEndpoints(c.Name, endpoints)
 }
 
-func (c *Cluster) startNode(p *progress, i int, why string) error {
-	p.step("starting swtpm and VM for node %d at %s (MAC %s) %s", i, c.Nodes[i-1].Address, c.Nodes[i-1].MAC, why)
+func (c *Cluster) startNode(p *grow.Progress, i int, why string) error {
+	p.Step("starting swtpm and VM for node %d at %s (MAC %s) %s", i, c.Nodes[i-1].Address, c.Nodes[i-1].MAC, why)
 	if err := c.StartNode(i); err != nil {
 		return nodeError{i, err}
 	}
@@ -142,7 +156,7 @@ func (c *Cluster) startNode(p *progress, i int, why string) error {
 // checkRunning fails for good if node i's VM has ended: waiting would not bring it back.
 func (c *Cluster) checkRunning(i int) error {
 	if !c.NodeRunning(i) {
-		return permanent{nodeError{i, errors.New("its VM has ended (QEMU exited; see qemu.log beside its console)")}}
+		return grow.Permanent(nodeError{i, errors.New("its VM has ended (QEMU exited; see qemu.log beside its console)")})
 	}
 	return nil
 }
@@ -180,4 +194,29 @@ func (c *Cluster) writeParameters(i int, params *apb.NodeParameters) error {
 		return err
 	}
 	return os.WriteFile(c.parametersPath(i), data, 0o600)
+}
+
+// machines are the cluster's VMs as grow.Grow starts them.
+type machines struct {
+	c *Cluster
+	p *grow.Progress
+}
+
+func (m machines) NodeCount() int { return m.c.NodeCount() }
+
+func (m machines) StartToRegister(i int, params *apb.NodeParameters) error {
+	if err := m.c.writeParameters(i, params); err != nil {
+		return err
+	}
+	return m.c.startNode(m.p, i, "to register")
+}
+
+// CheckRunning fails for good, naming the first, if a node's VM has ended.
+func (m machines) CheckRunning() error {
+	for i := 1; i <= m.c.NodeCount(); i++ {
+		if err := m.c.checkRunning(i); err != nil {
+			return err
+		}
+	}
+	return nil
 }

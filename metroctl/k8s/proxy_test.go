@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
 )
 
@@ -36,10 +37,17 @@ func TestProxyFailsOver(t *testing.T) {
 	dead, stopDead := echoServer(t, "dead")
 	stopDead()
 
-	var logs []string
+	var (
+		logsMu sync.Mutex
+		logs   []string
+	)
 	p := &Proxy{
 		Endpoints: func(context.Context) ([]string, error) { return []string{dead, addrA, addrB}, nil },
-		Log:       func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) },
+		Log: func(f string, a ...any) {
+			logsMu.Lock()
+			defer logsMu.Unlock()
+			logs = append(logs, fmt.Sprintf(f, a...))
+		},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,6 +86,8 @@ func TestProxyFailsOver(t *testing.T) {
 			t.Errorf("%s: reached %q, want %q", step.name, got, step.want)
 		}
 	}
+	logsMu.Lock()
+	defer logsMu.Unlock()
 	if want := []string{"forwarding to " + addrA, "forwarding to " + addrB}; fmt.Sprint(logs) != fmt.Sprint(want) {
 		t.Errorf("logged %q, want %q", logs, want)
 	}

@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/ports"
 )
 
 // TestSingleController: one node with the role serves Kubernetes to upstream kubectl through
@@ -116,6 +119,16 @@ func TestControllersFollowRolesAndFailOver(t *testing.T) {
 	})
 	c.setController(3, true)
 	t.Logf("node 3: apiserver ready again %.1fs after the role was granted again", c.waitReady(3, roots, cert).Seconds())
+
+	// The credential plugin must reach a curator once the victim is gone: give metroctl's
+	// context every node's curator, not only the first node's that the launcher saved.
+	var curators []string
+	for i := 1; i <= c.Nodes(); i++ {
+		curators = append(curators, net.JoinHostPort(c.Addresses[i-1], strconv.Itoa(int(ports.Curator))))
+	}
+	if err := config.NewStore(c.configDir).SetEndpoints(c.Name, curators); err != nil {
+		t.Fatal(err)
+	}
 
 	listen := freeLocalAddress(t)
 	proxy := startProxy(t, c, listen)

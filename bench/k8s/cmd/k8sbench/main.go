@@ -161,18 +161,19 @@ func format(trees [2][]k8sbench.Process, times []time.Duration, o options) strin
 	mb := func(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
 	fmt.Fprintf(&b, "## Kubernetes control plane (hosted)\n\n")
 	fmt.Fprintf(&b, "`go run ./bench/k8s/cmd/k8sbench -node-binary ...` on %s; settle %s.\n\n", filepath.Base(o.nodeBinary), o.settle)
-	fmt.Fprintf(&b, "| node | process | RSS |\n| --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| node | process | RSS | PSS |\n| --- | --- | --- | --- |\n")
 	for i, tree := range trees {
-		var total int64
+		var total, totalPSS int64
 		for _, p := range tree {
-			fmt.Fprintf(&b, "| %d | %s | %s |\n", i+1, p.Name, mb(p.RSS))
+			fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", i+1, p.Name, mb(p.RSS), mb(p.PSS))
 			total += p.RSS
+			totalPSS += p.PSS
 		}
 		role := "controller (goal: under 600 MB)"
 		if i == 1 {
 			role = "consensus member only, for comparison"
 		}
-		fmt.Fprintf(&b, "| %d | **total**, %s | **%s** |\n", i+1, role, mb(total))
+		fmt.Fprintf(&b, "| %d | **total**, %s | **%s** | **%s** |\n", i+1, role, mb(total), mb(totalPSS))
 	}
 	slices.Sort(times)
 	var parts []string
