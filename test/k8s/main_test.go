@@ -19,10 +19,6 @@ type environment struct {
 
 var env environment
 
-// kubeLDFlags stamp the Kubernetes version into the kube binary, as scripts/launch does.
-const kubeLDFlags = "-s -w -X k8s.io/component-base/version.gitVersion=v1.37.2 " +
-	"-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(setup(m))
@@ -42,14 +38,16 @@ func setup(m *testing.M) int {
 	env.nodeBinary = filepath.Join(dir, "metropolis-node")
 	env.metroctl = filepath.Join(dir, "metroctl")
 	builds := [][]string{
-		{"-o", env.nodeBinary, "metropolis.dev/metropolis/cmd/metropolis-node"},
-		{"-o", env.metroctl, "metropolis.dev/metropolis/cmd/metroctl"},
+		{"go", "build", "-o", env.nodeBinary, "metropolis.dev/metropolis/cmd/metropolis-node"},
+		{"go", "build", "-o", env.metroctl, "metropolis.dev/metropolis/cmd/metroctl"},
 	}
 	env.kube = os.Getenv("METROPOLIS_KUBE_BINARY")
 	if env.kube == "" {
 		env.kube = filepath.Join(dir, "kube")
 		log.Printf("k8s: METROPOLIS_KUBE_BINARY is not set: building the kube binary here (about 12 minutes on a cold cache; scripts/test builds out/bin/kube once instead)")
-		builds = append(builds, []string{"-trimpath", "-ldflags", kubeLDFlags, "-o", env.kube, "metropolis.dev/metropolis/cmd/kube"})
+		// scripts/build-kube holds the flags (version stamp, static build); the test runs in
+		// test/k8s.
+		builds = append(builds, []string{"../../scripts/build-kube", env.kube})
 	} else if env.kube, err = filepath.Abs(env.kube); err != nil {
 		log.Printf("k8s: %v", err)
 		return 1
@@ -58,7 +56,7 @@ func setup(m *testing.M) int {
 		target := args[len(args)-1]
 		log.Printf("k8s: building %s", target)
 		start := time.Now()
-		build := exec.Command("go", append([]string{"build"}, args...)...)
+		build := exec.Command(args[0], args[1:]...)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			log.Printf("k8s: build %s: %v", target, err)
