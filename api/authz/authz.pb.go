@@ -62,6 +62,10 @@ const (
 	// Obtain a Kubernetes client certificate for the owner's identity in Kubernetes
 	// (metropolis:owner, bound to cluster-admin): full control of the cluster's workloads.
 	Permission_PERMISSION_KUBERNETES_CREDENTIAL Permission = 10
+	// Import container images into a node's containerd (NodeManagement.LoadImage). As strong as
+	// full control of the node's workloads: an image may replace one of the same name that pods
+	// already use.
+	Permission_PERMISSION_NODE_LOAD_IMAGE Permission = 11
 )
 
 // Enum value maps for Permission.
@@ -78,6 +82,7 @@ var (
 		8:  "PERMISSION_NODE_POWER",
 		9:  "PERMISSION_NODE_CALL_CURATOR",
 		10: "PERMISSION_KUBERNETES_CREDENTIAL",
+		11: "PERMISSION_NODE_LOAD_IMAGE",
 	}
 	Permission_value = map[string]int32{
 		"PERMISSION_UNSPECIFIED":           0,
@@ -91,6 +96,7 @@ var (
 		"PERMISSION_NODE_POWER":            8,
 		"PERMISSION_NODE_CALL_CURATOR":     9,
 		"PERMISSION_KUBERNETES_CREDENTIAL": 10,
+		"PERMISSION_NODE_LOAD_IMAGE":       11,
 	}
 )
 
@@ -210,7 +216,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xf0\x02\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\x90\x03\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -224,7 +230,8 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	"\x15PERMISSION_NODE_POWER\x10\b\x12 \n" +
 	"\x1cPERMISSION_NODE_CALL_CURATOR\x10\t\x12$\n" +
 	" PERMISSION_KUBERNETES_CREDENTIAL\x10\n" +
-	":W\n" +
+	"\x12\x1e\n" +
+	"\x1aPERMISSION_NODE_LOAD_IMAGE\x10\v:W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

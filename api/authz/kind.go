@@ -49,7 +49,8 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_DELETE_NODE,
 			Permission_PERMISSION_READ_NODE_LOGS,
 			Permission_PERMISSION_NODE_POWER,
-			Permission_PERMISSION_KUBERNETES_CREDENTIAL:
+			Permission_PERMISSION_KUBERNETES_CREDENTIAL,
+			Permission_PERMISSION_NODE_LOAD_IMAGE:
 			return true
 		}
 	case KindNode:

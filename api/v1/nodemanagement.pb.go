@@ -781,6 +781,249 @@ func (*ShutdownResponse) Descriptor() ([]byte, []int) {
 	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
 }
 
+// LoadImageRequest is one message of a LoadImage upload: the first carries metadata, every
+// later one a chunk of the archive.
+type LoadImageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*LoadImageRequest_Metadata
+	//	*LoadImageRequest_Chunk
+	Part          isLoadImageRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadImageRequest) Reset() {
+	*x = LoadImageRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadImageRequest) ProtoMessage() {}
+
+func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadImageRequest.ProtoReflect.Descriptor instead.
+func (*LoadImageRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LoadImageRequest) GetPart() isLoadImageRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *LoadImageRequest) GetMetadata() *LoadImageMetadata {
+	if x != nil {
+		if x, ok := x.Part.(*LoadImageRequest_Metadata); ok {
+			return x.Metadata
+		}
+	}
+	return nil
+}
+
+func (x *LoadImageRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*LoadImageRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isLoadImageRequest_Part interface {
+	isLoadImageRequest_Part()
+}
+
+type LoadImageRequest_Metadata struct {
+	Metadata *LoadImageMetadata `protobuf:"bytes,1,opt,name=metadata,proto3,oneof"`
+}
+
+type LoadImageRequest_Chunk struct {
+	// The next bytes of the archive, in order. Empty chunks are allowed and ignored.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*LoadImageRequest_Metadata) isLoadImageRequest_Part() {}
+
+func (*LoadImageRequest_Chunk) isLoadImageRequest_Part() {}
+
+// LoadImageMetadata describes the upload that follows.
+type LoadImageMetadata struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the node's logs call the archive, e.g. its file name. Optional; at most 256 bytes.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The archive's size in bytes, if the client knows it; 0 if it does not. A known size lets
+	// the node refuse an upload that is too large before any byte is sent, and a stream that
+	// ends early.
+	Size          int64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadImageMetadata) Reset() {
+	*x = LoadImageMetadata{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadImageMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadImageMetadata) ProtoMessage() {}
+
+func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadImageMetadata.ProtoReflect.Descriptor instead.
+func (*LoadImageMetadata) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LoadImageMetadata) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LoadImageMetadata) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type LoadImageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The images now in the node's containerd, as index.json named them, in its order.
+	Images        []*LoadedImage `protobuf:"bytes,1,rep,name=images,proto3" json:"images,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadImageResponse) Reset() {
+	*x = LoadImageResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadImageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadImageResponse) ProtoMessage() {}
+
+func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadImageResponse.ProtoReflect.Descriptor instead.
+func (*LoadImageResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LoadImageResponse) GetImages() []*LoadedImage {
+	if x != nil {
+		return x.Images
+	}
+	return nil
+}
+
+// LoadedImage is one image LoadImage imported.
+type LoadedImage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The full reference Kubernetes pods use, e.g. "example.com/app:v1".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The digest of the image's index.json entry (a manifest, or an index of manifests); empty
+	// if the node imported a name the archive's index did not carry.
+	Digest        string `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadedImage) Reset() {
+	*x = LoadedImage{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadedImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadedImage) ProtoMessage() {}
+
+func (x *LoadedImage) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadedImage.ProtoReflect.Descriptor instead.
+func (*LoadedImage) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LoadedImage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LoadedImage) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
 var File_metropolis_api_v1_nodemanagement_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
@@ -830,14 +1073,26 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\rRebootRequest\"\x10\n" +
 	"\x0eRebootResponse\"\x11\n" +
 	"\x0fShutdownRequest\"\x12\n" +
-	"\x10ShutdownResponse*\xb2\x01\n" +
+	"\x10ShutdownResponse\"v\n" +
+	"\x10LoadImageRequest\x12B\n" +
+	"\bmetadata\x18\x01 \x01(\v2$.metropolis.api.v1.LoadImageMetadataH\x00R\bmetadata\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\";\n" +
+	"\x11LoadImageMetadata\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\"K\n" +
+	"\x11LoadImageResponse\x126\n" +
+	"\x06images\x18\x01 \x03(\v2\x1e.metropolis.api.v1.LoadedImageR\x06images\"9\n" +
+	"\vLoadedImage\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\tR\x06digest*\xb2\x01\n" +
 	"\rRunnableState\x12\x1e\n" +
 	"\x1aRUNNABLE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RUNNABLE_STATE_NEW\x10\x01\x12\x1a\n" +
 	"\x16RUNNABLE_STATE_HEALTHY\x10\x02\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DONE\x10\x03\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DEAD\x10\x04\x12\x1b\n" +
-	"\x17RUNNABLE_STATE_CANCELED\x10\x052\x84\x03\n" +
+	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xe7\x03\n" +
 	"\x0eNodeManagement\x12_\n" +
 	"\tGetStatus\x12#.metropolis.api.v1.GetStatusRequest\x1a$.metropolis.api.v1.GetStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12[\n" +
@@ -846,7 +1101,9 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x06Reboot\x12 .metropolis.api.v1.RebootRequest\x1a!.metropolis.api.v1.RebootResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\b\x12\\\n" +
 	"\bShutdown\x12\".metropolis.api.v1.ShutdownRequest\x1a#.metropolis.api.v1.ShutdownResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\bB&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\b\x12a\n" +
+	"\tLoadImage\x12#.metropolis.api.v1.LoadImageRequest\x1a$.metropolis.api.v1.LoadImageResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\v(\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_nodemanagement_proto_rawDescOnce sync.Once
@@ -861,7 +1118,7 @@ func file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_nodemanagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(RunnableState)(0),              // 0: metropolis.api.v1.RunnableState
 	(GetLogsRequest_BacklogMode)(0), // 1: metropolis.api.v1.GetLogsRequest.BacklogMode
@@ -877,38 +1134,46 @@ var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(*RebootResponse)(nil),          // 11: metropolis.api.v1.RebootResponse
 	(*ShutdownRequest)(nil),         // 12: metropolis.api.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),        // 13: metropolis.api.v1.ShutdownResponse
-	(NodeState)(0),                  // 14: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),               // 15: metropolis.api.v1.NodeRoles
-	(*durationpb.Duration)(nil),     // 16: google.protobuf.Duration
-	(LogSeverity)(0),                // 17: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 18: metropolis.api.v1.LogEntry
+	(*LoadImageRequest)(nil),        // 14: metropolis.api.v1.LoadImageRequest
+	(*LoadImageMetadata)(nil),       // 15: metropolis.api.v1.LoadImageMetadata
+	(*LoadImageResponse)(nil),       // 16: metropolis.api.v1.LoadImageResponse
+	(*LoadedImage)(nil),             // 17: metropolis.api.v1.LoadedImage
+	(NodeState)(0),                  // 18: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),               // 19: metropolis.api.v1.NodeRoles
+	(*durationpb.Duration)(nil),     // 20: google.protobuf.Duration
+	(LogSeverity)(0),                // 21: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 22: metropolis.api.v1.LogEntry
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
 	0,  // 0: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
-	14, // 1: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
-	15, // 2: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
-	16, // 3: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	18, // 1: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
+	19, // 2: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
+	20, // 3: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
 	5,  // 4: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
 	1,  // 5: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
 	2,  // 6: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
 	8,  // 7: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
 	3,  // 8: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	17, // 9: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	18, // 10: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	18, // 11: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	4,  // 12: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	7,  // 13: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	10, // 14: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	12, // 15: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	6,  // 16: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	9,  // 17: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	11, // 18: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	13, // 19: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 9: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	22, // 10: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	22, // 11: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	15, // 12: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	17, // 13: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	4,  // 14: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	7,  // 15: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	10, // 16: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	12, // 17: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	14, // 18: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	6,  // 19: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	9,  // 20: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	11, // 21: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	13, // 22: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	16, // 23: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_nodemanagement_proto_init() }
@@ -918,13 +1183,17 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	}
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
+	file_metropolis_api_v1_nodemanagement_proto_msgTypes[10].OneofWrappers = []any{
+		(*LoadImageRequest_Metadata)(nil),
+		(*LoadImageRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_nodemanagement_proto_rawDesc), len(file_metropolis_api_v1_nodemanagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

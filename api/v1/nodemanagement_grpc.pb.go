@@ -26,6 +26,7 @@ const (
 	NodeManagement_GetLogs_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetLogs"
 	NodeManagement_Reboot_FullMethodName    = "/metropolis.api.v1.NodeManagement/Reboot"
 	NodeManagement_Shutdown_FullMethodName  = "/metropolis.api.v1.NodeManagement/Shutdown"
+	NodeManagement_LoadImage_FullMethodName = "/metropolis.api.v1.NodeManagement/LoadImage"
 )
 
 // NodeManagementClient is the client API for NodeManagement service.
@@ -54,6 +55,28 @@ type NodeManagementClient interface {
 	// Shutdown powers the node off. As with Reboot, the answer comes first. Only someone with
 	// access to the machine (or its hypervisor) can turn it on again.
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error)
+	// LoadImage imports container images into the node's containerd from an archive the
+	// client uploads, for Kubernetes pods to use without a registry. Images imported this way
+	// are pinned: the kubelet's image garbage collection never deletes them.
+	//
+	// The client sends a LoadImageMetadata first, then the archive in chunks (metroctl sends
+	// 1 MiB each; gRPC's default limit of 4 MiB per message applies), then closes its side.
+	// The node spools the upload to a file on its data partition, checks it, imports it, and
+	// deletes the file. Accepted: an OCI image-layout archive (`oci-layout`, `index.json`,
+	// `blobs/sha256/...`: what `ctr images export`, `docker save` since Docker 25,
+	// `docker buildx build --output type=oci` and `skopeo copy ... oci-archive:FILE` write)
+	// whose every index.json entry leads to a linux/amd64 image with every digest and size
+	// right, and is named: an `io.containerd.image.name` annotation, or an
+	// `org.opencontainers.image.ref.name` holding a full reference (example.com/app:v1).
+	// Docker's older save format (manifest.json only) is refused. At most 8 GiB.
+	//
+	// Errors: codes.InvalidArgument for a missing or misplaced metadata message, an archive
+	// larger than the limit or than its declared size, a stream that ends before the declared
+	// size (or before any data), or an archive that is not as above (the message says what is
+	// wrong in it); codes.FailedPrecondition when the node runs no Kubernetes worker now;
+	// codes.ResourceExhausted when the node's data partition has no room for the upload;
+	// codes.Aborted while another upload to the same node is in progress.
+	LoadImage(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[LoadImageRequest, LoadImageResponse], error)
 }
 
 type nodeManagementClient struct {
@@ -113,6 +136,19 @@ func (c *nodeManagementClient) Shutdown(ctx context.Context, in *ShutdownRequest
 	return out, nil
 }
 
+func (c *nodeManagementClient) LoadImage(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[LoadImageRequest, LoadImageResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NodeManagement_ServiceDesc.Streams[1], NodeManagement_LoadImage_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LoadImageRequest, LoadImageResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_LoadImageClient = grpc.ClientStreamingClient[LoadImageRequest, LoadImageResponse]
+
 // NodeManagementServer is the server API for NodeManagement service.
 // All implementations must embed UnimplementedNodeManagementServer
 // for forward compatibility.
@@ -139,6 +175,28 @@ type NodeManagementServer interface {
 	// Shutdown powers the node off. As with Reboot, the answer comes first. Only someone with
 	// access to the machine (or its hypervisor) can turn it on again.
 	Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error)
+	// LoadImage imports container images into the node's containerd from an archive the
+	// client uploads, for Kubernetes pods to use without a registry. Images imported this way
+	// are pinned: the kubelet's image garbage collection never deletes them.
+	//
+	// The client sends a LoadImageMetadata first, then the archive in chunks (metroctl sends
+	// 1 MiB each; gRPC's default limit of 4 MiB per message applies), then closes its side.
+	// The node spools the upload to a file on its data partition, checks it, imports it, and
+	// deletes the file. Accepted: an OCI image-layout archive (`oci-layout`, `index.json`,
+	// `blobs/sha256/...`: what `ctr images export`, `docker save` since Docker 25,
+	// `docker buildx build --output type=oci` and `skopeo copy ... oci-archive:FILE` write)
+	// whose every index.json entry leads to a linux/amd64 image with every digest and size
+	// right, and is named: an `io.containerd.image.name` annotation, or an
+	// `org.opencontainers.image.ref.name` holding a full reference (example.com/app:v1).
+	// Docker's older save format (manifest.json only) is refused. At most 8 GiB.
+	//
+	// Errors: codes.InvalidArgument for a missing or misplaced metadata message, an archive
+	// larger than the limit or than its declared size, a stream that ends before the declared
+	// size (or before any data), or an archive that is not as above (the message says what is
+	// wrong in it); codes.FailedPrecondition when the node runs no Kubernetes worker now;
+	// codes.ResourceExhausted when the node's data partition has no room for the upload;
+	// codes.Aborted while another upload to the same node is in progress.
+	LoadImage(grpc.ClientStreamingServer[LoadImageRequest, LoadImageResponse]) error
 	mustEmbedUnimplementedNodeManagementServer()
 }
 
@@ -160,6 +218,9 @@ func (UnimplementedNodeManagementServer) Reboot(context.Context, *RebootRequest)
 }
 func (UnimplementedNodeManagementServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Shutdown not implemented")
+}
+func (UnimplementedNodeManagementServer) LoadImage(grpc.ClientStreamingServer[LoadImageRequest, LoadImageResponse]) error {
+	return status.Error(codes.Unimplemented, "method LoadImage not implemented")
 }
 func (UnimplementedNodeManagementServer) mustEmbedUnimplementedNodeManagementServer() {}
 func (UnimplementedNodeManagementServer) testEmbeddedByValue()                        {}
@@ -247,6 +308,13 @@ func _NodeManagement_Shutdown_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeManagement_LoadImage_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(NodeManagementServer).LoadImage(&grpc.GenericServerStream[LoadImageRequest, LoadImageResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_LoadImageServer = grpc.ClientStreamingServer[LoadImageRequest, LoadImageResponse]
+
 // NodeManagement_ServiceDesc is the grpc.ServiceDesc for NodeManagement service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -272,6 +340,11 @@ var NodeManagement_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "GetLogs",
 			Handler:       _NodeManagement_GetLogs_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "LoadImage",
+			Handler:       _NodeManagement_LoadImage_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "metropolis/api/v1/nodemanagement.proto",

@@ -46,6 +46,11 @@ type Options struct {
 	// KubeBinary, if set, is the Kubernetes multicall binary (scripts/build-kube), put on the
 	// system partition at layout.SystemKubeBinary. Without it the image has no Kubernetes.
 	KubeBinary string
+	// RuntimeDir, if set (with KubeBinary), is scripts/build-runtime's output: containerd,
+	// runc and the CNI plugins, put on the system partition with mount/umount (cmd/mount) and
+	// the shipped container images (cmd/pause, cmd/testhttp), so the image can run
+	// Kubernetes workers.
+	RuntimeDir string
 	// Parameters, if not nil, is written to the ESP at layout.ESPParametersPath.
 	Parameters []byte
 	// DiskSize is the disk image's size in bytes (default DefaultDiskSize); the space behind
@@ -99,6 +104,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = filepath.Join(opts.SourceDir, "out", "cache")
+	}
+	if opts.RuntimeDir != "" && opts.KubeBinary == "" {
+		return nil, fmt.Errorf("a worker runtime (%s) needs the Kubernetes binary too (-kube)", opts.RuntimeDir)
 	}
 	if opts.DiskSize < MinimumDiskSize() {
 		return nil, fmt.Errorf("disk size %d MiB is below the minimum of %d MiB (partitions plus a %d MiB data partition)", opts.DiskSize>>20, MinimumDiskSize()>>20, layout.MinimumDataSize>>20)
@@ -183,8 +191,12 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return os.WriteFile(res.InitramfsPath, data, 0o644)
 		}},
 		{"making the erofs system image (lz4hc)", func() error {
+			files, err := systemFiles(ctx, p, opts, work)
+			if err != nil {
+				return err
+			}
 			tree := filepath.Join(work, "system")
-			digest, err := stageSystem(tree, opts.NodeBinary, opts.KubeBinary, kernel, sysMods)
+			digest, err := stageSystem(tree, files, kernel, sysMods)
 			if err != nil {
 				return err
 			}

@@ -22,24 +22,22 @@ import (
 // systemMountPoints are the empty directories of the read-only root where PID 1 mounts
 // things. Nothing else but the node binary and modules is on the system partition: no shell,
 // no interpreter, nothing an attacker could run.
-var systemMountPoints = []string{"proc", "sys", "dev", "run", "tmp", "data", "esp", "etc"}
+var systemMountPoints = []string{"proc", "sys", "dev", "run", "tmp", "data", "esp", "etc", "var"}
 
-// stagedFile is a file of the system tree: copied from src, or data.
+// stagedFile is a file of the system tree: copied from src, or data, or a symbolic link to
+// link.
 type stagedFile struct {
 	src  string
 	data []byte
+	link string
 	mode os.FileMode
 }
 
-// stageSystem lays out the system partition's tree in dir: the node binary, the system
-// modules with their metadata, and the mount points. It returns a digest of the tree (names,
-// modes, contents) from which the erofs UUID is derived.
-func stageSystem(dir, nodeBinary, kubeBinary string, kernel *kernelTree, modules []moduleInfo) (string, error) {
-	files := map[string]stagedFile{}
-	files[layout.SystemNodeBinary[1:]] = stagedFile{src: nodeBinary, mode: 0o755}
-	if kubeBinary != "" {
-		files[layout.SystemKubeBinary[1:]] = stagedFile{src: kubeBinary, mode: 0o755}
-	}
+// stageSystem lays out the system partition's tree in dir: the given files (keyed by path
+// without the leading slash), the system modules with their metadata, and the mount points.
+// It returns a digest of the tree (names, modes, contents) from which the erofs UUID is
+// derived.
+func stageSystem(dir string, files map[string]stagedFile, kernel *kernelTree, modules []moduleInfo) (string, error) {
 	modDir := path.Join(layout.ModulesDir[1:], KernelVersion)
 	for _, m := range modules {
 		files[path.Join(modDir, m.Path)] = stagedFile{src: filepath.Join(kernel.ModulesDir, m.Path), mode: 0o644}
@@ -62,6 +60,13 @@ func stageSystem(dir, nodeBinary, kubeBinary string, kernel *kernelTree, modules
 	}
 	for _, name := range names {
 		f := files[name]
+		if f.link != "" {
+			if err := os.Symlink(f.link, filepath.Join(dir, name)); err != nil {
+				return "", err
+			}
+			fmt.Fprintf(digest, "link %s %s\n", name, f.link)
+			continue
+		}
 		data := f.data
 		if f.src != "" {
 			var err error

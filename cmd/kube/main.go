@@ -1,4 +1,5 @@
-// Command kube is upstream Kubernetes as one multicall binary shipped next to the node program:
+// Command kube is upstream Kubernetes as one multicall binary shipped next to the node program
+// (apiserver, controller-manager, scheduler and kubelet, plus kubectl for operators and tests):
 // `kube COMPONENT [flags]` runs the component's own upstream command (cobra, flags, logging) and
 // nothing else. node/kubernetes starts each component as a separate child process of this binary,
 // so a component restarts alone and the once-per-process setup in the upstream commands (signal
@@ -14,6 +15,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,15 +36,16 @@ import (
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 // components maps a component name (the first argument, or the name the binary was invoked by)
-// to the function running it with os.Args already rewritten to [name, flags...]. The kubelet
-// comes with issue 6: add `"kubelet": runCobra(kubeletapp.NewKubeletCommand)` here.
+// to the function running it with os.Args already rewritten to [name, flags...].
 var components = map[string]func() int{
 	"apiserver":          runCobra(apiserver.NewAPIServerCommand),
 	"controller-manager": runCobra(controllermanager.NewControllerManagerCommand),
 	"scheduler":          runCobra(func() *cobra.Command { return scheduler.NewSchedulerCommand() }),
+	"kubelet":            runCobra(func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) }),
 	"kubectl":            runKubectl,
 }
 

@@ -27,6 +27,7 @@ func main() {
 	flag.StringVar(&opts.InitBinary, "init", "", "prebuilt stage 1 binary (default: go build ./cmd/metropolis-init)")
 	flag.StringVar(&opts.NodeBinary, "node", "", "prebuilt node binary (default: go build ./cmd/metropolis-node)")
 	flag.StringVar(&opts.KubeBinary, "kube", "", "Kubernetes multicall binary (scripts/build-kube) to put on the system partition; default: none")
+	flag.StringVar(&opts.RuntimeDir, "runtime", "", "Kubernetes worker runtime (scripts/build-runtime's output directory) to put on the system partition, with -kube; default: none")
 	flag.StringVar(&opts.KernelDeb, "kernel-deb", "", "kernel .deb to use instead of apt-get download (must match the pinned SHA-256)")
 	flag.StringVar(&parameters, "parameters", "", "node parameters file (binary NodeParameters) to put on the ESP")
 	flag.StringVar(&size, "size", "4G", "disk image size (bytes, or with suffix M or G)")

@@ -27,9 +27,13 @@ type Machines interface {
 	CheckRunning() error
 }
 
-// Grow registers, approves and starts nodes 2..N, then makes the first ConsensusMembers of
-// them consensus members, one at a time, and waits for every node to be UP and healthy.
-func Grow(ctx context.Context, mctx *config.Context, m Machines, p *Progress) error {
+// Grow registers, approves and starts nodes 2..N, then makes the first consensus of them (0:
+// ConsensusMembers) consensus members, one at a time, and waits for every node to be UP and
+// healthy.
+func Grow(ctx context.Context, mctx *config.Context, m Machines, consensus int, p *Progress) error {
+	if consensus <= 0 {
+		consensus = ConsensusMembers
+	}
 	conn, err := connect.Cluster(ctx, mctx)
 	if err != nil {
 		return err
@@ -71,7 +75,7 @@ func Grow(ctx context.Context, mctx *config.Context, m Machines, p *Progress) er
 		return err
 	}
 	p.Step("all %d nodes joined", len(nodes))
-	return addConsensusMembers(ctx, mgmt, nodes, min(ConsensusMembers, m.NodeCount()), p)
+	return addConsensusMembers(ctx, mgmt, nodes, min(consensus, m.NodeCount()), p)
 }
 
 // addConsensusMembers gives ConsensusMember to nodes until want have it, one at a time: etcd

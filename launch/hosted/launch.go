@@ -160,7 +160,7 @@ func (c *Cluster) launch(ctx context.Context, o Options, p *grow.Progress) error
 	if mctx, err = o.Contexts.LoadContext(o.Name); err != nil {
 		return err
 	}
-	if err := grow.Grow(ctx, mctx, machines{c, p}, p); err != nil {
+	if err := grow.Grow(ctx, mctx, machines{c, p}, 0, p); err != nil {
 		return err
 	}
 	// The context names every curator, so metroctl (and kubectl through it) keeps working

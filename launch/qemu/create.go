@@ -38,6 +38,9 @@ type Options struct {
 	Contexts *config.Store
 	// Subnet is the nodes' IPv4 network; the zero value picks one from the name.
 	Subnet netip.Prefix
+	// ConsensusMembers is how many nodes Launch makes consensus members (0: three, or all
+	// nodes if fewer).
+	ConsensusMembers int
 	// CPUs and MemoryMiB size every VM; zero values take the defaults.
 	CPUs      int
 	MemoryMiB int

@@ -44,7 +44,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.launch(ctx, o.Contexts, p); err != nil {
+	if err := c.launch(ctx, o.Contexts, o.ConsensusMembers, p); err != nil {
 		var ne nodeError
 		if errors.As(err, &ne) {
 			c.reportConsole(p, ne.node)
@@ -84,7 +84,7 @@ type nodeError struct {
 func (e nodeError) Error() string { return fmt.Sprintf("node %d: %v", e.node, e.err) }
 func (e nodeError) Unwrap() error { return e.err }
 
-func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *grow.Progress) error {
+func (c *Cluster) launch(ctx context.Context, contexts *config.Store, consensus int, p *grow.Progress) error {
 	_, ownerKey, err := identity.GenerateKey()
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, p *grow.Pr
 	if mctx, err = contexts.LoadContext(c.Name); err != nil {
 		return err
 	}
-	if err := grow.Grow(ctx, mctx, machines{c, p}, p); err != nil {
+	if err := grow.Grow(ctx, mctx, machines{c, p}, consensus, p); err != nil {
 		return err
 	}
 	// The context names every curator, so metroctl (and kubectl through it) keeps working

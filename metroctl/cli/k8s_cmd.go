@@ -18,6 +18,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/metroctl/k8s"
+	"metropolis.dev/metropolis/node/kubernetes/apiproxy"
 )
 
 func (s *session) k8sCommand() *cobra.Command {
@@ -173,7 +174,7 @@ func (s *session) k8sProxyCommand() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "proxy: listening on %s for controllers %v\n", l.Addr(), endpoints.get())
-			p := &k8s.Proxy{
+			p := &apiproxy.Proxy{
 				Endpoints: func(context.Context) ([]string, error) { return endpoints.get(), nil },
 				Log:       func(format string, args ...any) { fmt.Fprintf(out, "proxy: "+format+"\n", args...) },
 			}

@@ -15,11 +15,12 @@ import (
 func (s *session) nodeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "List, approve, change and read the logs of the cluster's nodes",
+		Short: "List, approve, change and read the logs of the cluster's nodes, and load images into them",
 	}
 	cmd.AddCommand(s.nodeListCommand(), s.nodeDescribeCommand(), s.nodeApproveCommand(),
 		s.nodeRoleCommand(true), s.nodeRoleCommand(false), s.nodeDeleteCommand(),
-		s.nodeLabelCommand(), s.nodeLogsCommand(), s.nodePowerCommand(true), s.nodePowerCommand(false))
+		s.nodeLabelCommand(), s.nodeLogsCommand(), s.nodePowerCommand(true), s.nodePowerCommand(false),
+		s.nodeLoadImageCommand())
 	return cmd
 }
 

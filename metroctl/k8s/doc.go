@@ -1,9 +1,9 @@
 // Package k8s is metroctl's side of Kubernetes access: it writes the kubeconfig entries that
 // `metroctl k8s configure` adds (merged into an existing kubeconfig, other entries untouched),
-// encodes the ExecCredential that `metroctl k8s credential` prints for kubectl, and runs the
-// local failover proxy of `metroctl k8s proxy`.
+// and encodes the ExecCredential that `metroctl k8s credential` prints for kubectl.
+// `metroctl k8s proxy` runs node/kubernetes/apiproxy.
 //
-// Why a proxy: a kubeconfig cluster has exactly one server URL, and neither kubectl nor an exec
+// Why `metroctl k8s proxy`: a kubeconfig cluster has exactly one server URL, and neither kubectl nor an exec
 // credential plugin can change it. The proxy listens on loopback and passes each TCP connection
 // through, unchanged (TLS stays end to end between kubectl and an apiserver), to the first
 // controller that accepts it, starting with the one that worked last. Every apiserver's serving

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"google.golang.org/grpc"
 
@@ -47,12 +48,24 @@ func (n *Node) States() []supervisor.NodeState {
 	return nil
 }
 
+// LoadImage imports an uploaded image archive into this node's Kubernetes worker.
+func (n *Node) LoadImage(ctx context.Context, path string) ([]string, error) {
+	v := n.self.Load()
+	if v == nil || v.roles == nil {
+		return nil, fmt.Errorf("%w: the node has not joined its cluster", nodemgmt.ErrNoWorker)
+	}
+	return v.roles.LoadImage(ctx, path)
+}
+
 // serveManagement serves the node management API with the node's certificate. Only the owner
 // may call it (declared per method in the API); a node's certificate gets nothing here.
 func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert tls.Certificate) error {
 	srv, err := nodemgmt.New(nodemgmt.Config{
 		Logs: n.logs, Runnables: n, Self: n, Started: n.started, Power: n.plat,
 		Logger: supervisor.Logger(ctx),
+		// Uploads go to the data partition (the node has no other writable disk space), which
+		// is mounted by the time a worker runs to import them.
+		Images: n, SpoolDir: filepath.Join(n.plat.StateDir(), "image-uploads"),
 	})
 	if err != nil {
 		return err

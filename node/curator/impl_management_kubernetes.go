@@ -3,10 +3,6 @@ package curator
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"net"
-	"slices"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -14,7 +10,6 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
-	"metropolis.dev/metropolis/node/ports"
 )
 
 // KubernetesCredentialValidity is the lifetime of an owner's Kubernetes client certificate:
@@ -33,30 +28,18 @@ func (m *managementServer) GetKubernetesCredential(ctx context.Context, req *apb
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "public_key: not a PKIX DER public key: %v", err)
 	}
-	ca, err := kpki.LoadCA(ctx, l.cfg.Etcd)
-	if errors.Is(err, kpki.ErrNotCreated) {
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
-	}
+	ca, err := loadKubernetesCA(ctx, l)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "kubernetes CA: %v", err)
+		return nil, err
 	}
 	cert, err := ca.Issue(kpki.Request{CommonName: kpki.UserOwner, Validity: KubernetesCredentialValidity}, pub)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "public_key: %v", err)
 	}
-	nodes, err := l.nodes(ctx)
+	endpoints, err := apiserverEndpoints(ctx, l)
 	if err != nil {
 		return nil, err
 	}
-	var endpoints []string
-	for _, n := range nodes {
-		addr := n.GetStatus().GetExternalAddress()
-		if n.GetState() != apb.NodeState_NODE_STATE_UP || !rolesOf(n.GetRoles()).controller || addr == "" {
-			continue
-		}
-		endpoints = append(endpoints, net.JoinHostPort(addr, strconv.Itoa(int(ports.KubernetesAPI))))
-	}
-	slices.Sort(endpoints)
 	return &apb.GetKubernetesCredentialResponse{
 		Certificate:   cert.Raw,
 		CaCertificate: ca.Certificate.Raw,

@@ -67,28 +67,40 @@ func (a *adminClient) waitReady(ctx context.Context, logger logtree.LeveledLogge
 	}
 }
 
-// ownerBinding makes the cluster owner a cluster-admin.
-var ownerBinding = map[string]any{
-	"apiVersion": "rbac.authorization.k8s.io/v1",
-	"kind":       "ClusterRoleBinding",
-	"metadata": map[string]any{
-		"name":   kpki.UserOwner,
-		"labels": map[string]string{"metropolis.dev/managed": "true"},
-	},
-	"roleRef":  map[string]string{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-	"subjects": []map[string]string{{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kpki.UserOwner}},
+// clusterRoleBinding binds user to an existing ClusterRole.
+func clusterRoleBinding(name, role, user string) map[string]any {
+	return map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1",
+		"kind":       "ClusterRoleBinding",
+		"metadata": map[string]any{
+			"name":   name,
+			"labels": map[string]string{"metropolis.dev/managed": "true"},
+		},
+		"roleRef":  map[string]string{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+		"subjects": []map[string]string{{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}},
+	}
 }
 
-// bindOwner creates the owner's ClusterRoleBinding; one that exists already (another
-// controller made it) is fine.
-func (a *adminClient) bindOwner(ctx context.Context) error {
-	body, _ := json.Marshal(ownerBinding) // a literal of maps and strings always marshals
-	status, resp, err := a.do(ctx, http.MethodPost, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
-	if err != nil {
-		return fmt.Errorf("create ClusterRoleBinding %s: %w", kpki.UserOwner, err)
-	}
-	if status != http.StatusCreated && status != http.StatusConflict {
-		return fmt.Errorf("create ClusterRoleBinding %s: apiserver says %d %s", kpki.UserOwner, status, firstLine(resp))
+// bindings are the ClusterRoleBindings every controller makes sure exist: the cluster owner is
+// a cluster-admin, and the apiserver may use the kubelets' API (logs, exec, port-forward).
+var bindings = []map[string]any{
+	clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner),
+	clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet),
+}
+
+// bind creates the ClusterRoleBindings; one that exists already (another controller made it)
+// is fine.
+func (a *adminClient) bind(ctx context.Context) error {
+	for _, b := range bindings {
+		name := b["metadata"].(map[string]any)["name"]
+		body, _ := json.Marshal(b) // a literal of maps and strings always marshals
+		status, resp, err := a.do(ctx, http.MethodPost, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
+		if err != nil {
+			return fmt.Errorf("create ClusterRoleBinding %s: %w", name, err)
+		}
+		if status != http.StatusCreated && status != http.StatusConflict {
+			return fmt.Errorf("create ClusterRoleBinding %s: apiserver says %d %s", name, status, firstLine(resp))
+		}
 	}
 	return nil
 }
@@ -106,7 +118,7 @@ func (a *adminClient) do(ctx context.Context, method, path string, body []byte) 
 		return 0, nil, err
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	data, err := io.ReadAll(io.LimitReader(res.Body, 32<<20)) // a list of many Nodes is megabytes
 	return res.StatusCode, data, err
 }
 

@@ -17,6 +17,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -26,6 +27,10 @@ import (
 const (
 	// ServiceCIDR is the range of service IPs (pki.ServiceIP is its first address).
 	ServiceCIDR = "10.96.0.0/12"
+	// PodCIDR is the range of pod IPs; the controller-manager gives each node a
+	// /PodCIDRMaskSize of it (the node's spec.podCIDR), which its pods' addresses come from.
+	PodCIDR         = "10.112.0.0/12"
+	PodCIDRMaskSize = 24
 	// EtcdPrefix is where the apiserver keeps its objects in the cluster's etcd.
 	EtcdPrefix = "/kubernetes"
 	// ServiceAccountIssuer is the issuer of service-account tokens.
@@ -59,6 +64,8 @@ type Config struct {
 	EtcdAddress           string
 	EtcdCA                *x509.Certificate
 	EtcdClientCertificate tls.Certificate
+	// Curator tells which nodes are KubernetesWorkers: the Nodes of others are deleted.
+	Curator cpb.CuratorClient
 }
 
 // Service runs the control plane of one controller node. Run it under the supervisor.
@@ -82,6 +89,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Address == nil || cfg.Address.IsLoopback() || cfg.Address.IsUnspecified() {
 		errs = append(errs, fmt.Errorf("address %v is not a routable node address (the apiserver advertises it)", cfg.Address))
+	}
+	if cfg.Curator == nil {
+		errs = append(errs, errors.New("a curator client is required"))
 	}
 	if cfg.Etcd == nil || cfg.EtcdAddress == "" || cfg.EtcdCA == nil || cfg.EtcdClientCertificate.Leaf == nil {
 		errs = append(errs, errors.New("the local etcd member (client, address, CA, certificate with Leaf set) is required: a KubernetesController must also be a ConsensusMember"))
@@ -141,7 +151,10 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	logger.Infof("apiserver ready %.1fs after this controller started", time.Since(start).Seconds())
-	if err := admin.bindOwner(ctx); err != nil {
+	if err := admin.bind(ctx); err != nil {
+		return err
+	}
+	if err := supervisor.Run(ctx, "node-sync", func(ctx context.Context) error { return s.syncNodes(ctx, admin) }); err != nil {
 		return err
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
@@ -178,12 +191,16 @@ func (s *Service) apiserverArgs() []string {
 		"--client-ca-file=" + s.path(caFile),
 		"--anonymous-auth=false",
 		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
 		"--service-account-issuer=" + ServiceAccountIssuer,
 		"--service-account-key-file=" + s.path(saPubFile),
 		"--service-account-signing-key-file=" + s.path(saKeyFile),
 		"--service-cluster-ip-range=" + ServiceCIDR,
 		"--kubelet-client-certificate=" + s.path(kubeletClientCert),
 		"--kubelet-client-key=" + s.path(kubeletClientKey),
+		// Kubelets serve with certificates from the Kubernetes CA for their node address.
+		"--kubelet-certificate-authority=" + s.path(caFile),
+		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir=" + s.path("apiserver-generated"),
 		"--profiling=false",
 	}
@@ -200,6 +217,10 @@ func (s *Service) controllerManagerArgs() []string {
 		"--service-account-private-key-file=" + s.path(saKeyFile),
 		"--root-ca-file=" + s.path(caFile),
 		"--use-service-account-credentials=true",
+		"--allocate-node-cidrs=true",
+		"--cluster-cidr=" + PodCIDR,
+		"--node-cidr-mask-size=" + strconv.Itoa(PodCIDRMaskSize),
+		"--service-cluster-ip-range=" + ServiceCIDR,
 		"--cert-dir=" + s.path("controller-manager-generated"),
 		"--profiling=false",
 	}

@@ -38,6 +38,7 @@ func TestNewChecksConfig(t *testing.T) {
 		{"no state directory", "state directory is empty", func(c *Config) { c.StateDir = "" }},
 		{"missing kube binary", "kubernetes binary " + filepath.Join(dir, "nope") + " is missing", func(c *Config) { c.KubeBinary = filepath.Join(dir, "nope") }},
 		{"no etcd", "must also be a ConsensusMember", func(c *Config) {}},
+		{"no curator", "a curator client is required", func(c *Config) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good()

@@ -52,6 +52,8 @@ type testOptions struct {
 	// clientWindow, if set, fixes the client's flow control window (which also stops it from
 	// growing), so that a client that does not read soon stops the server.
 	clientWindow int32
+	// configure, if set, changes the Config before New (e.g. to add an ImageLoader).
+	configure func(*Config)
 }
 
 // idle is a root runnable that only says it is healthy.
@@ -82,14 +84,18 @@ func startNode(t *testing.T, o testOptions) *testNode {
 	})
 
 	tn := &testNode{logs: lt, sup: sup, power: newRecordingPower(), started: o.started, returned: map[string]int{}}
-	srv, err := New(Config{
+	cfg := Config{
 		Logs:      lt,
 		Runnables: sup,
 		Self:      SelfFunc(func() Self { return o.self }),
 		Started:   o.started,
 		Power:     tn.power,
 		Logger:    lt.MustLeveledFor(serviceDN),
-	})
+	}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

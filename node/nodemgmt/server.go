@@ -47,7 +47,8 @@ type SelfFunc func() Self
 // Self implements SelfReporter.
 func (f SelfFunc) Self() Self { return f() }
 
-// Config is what a Server reports on and acts through. Every field is required.
+// Config is what a Server reports on and acts through. Every field is required unless its
+// comment says otherwise.
 type Config struct {
 	// Logs is the node's log tree, read by GetLogs.
 	Logs *logtree.LogTree
@@ -62,12 +63,26 @@ type Config struct {
 	// Logger records what operators did through this API (reboots, shutdowns, readers that
 	// missed entries). Typically the logger of the runnable that serves the API.
 	Logger logtree.LeveledLogger
+	// Images imports uploaded image archives (LoadImage). Optional: nil on a node that can
+	// never run a Kubernetes worker; LoadImage then answers FailedPrecondition.
+	Images ImageLoader
+	// SpoolDir is where LoadImage writes uploads before importing them (created if missing);
+	// on the node a directory on the data partition, since archives may be gigabytes.
+	// Required with Images.
+	SpoolDir string
+	// MaxImageArchiveSize bounds one upload; 0 means DefaultMaxImageArchiveSize.
+	MaxImageArchiveSize int64
 }
 
 // Server implements apb.NodeManagementServer. Create it with New.
 type Server struct {
 	apb.UnimplementedNodeManagementServer
 	cfg Config
+	// maxArchive is the effective MaxImageArchiveSize.
+	maxArchive int64
+	// uploading holds a token while a LoadImage upload runs: one at a time, so that two
+	// uploads cannot fill the data partition together.
+	uploading chan struct{}
 }
 
 // New checks that cfg is complete and returns a Server.
@@ -83,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		{"Started", cfg.Started.IsZero()},
 		{"Power", cfg.Power == nil},
 		{"Logger", cfg.Logger == nil},
+		{"SpoolDir (needed with Images)", cfg.Images != nil && cfg.SpoolDir == ""},
 	} {
 		if f.unset {
 			missing = append(missing, f.name)
@@ -91,7 +107,11 @@ func New(cfg Config) (*Server, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("node management config: %s not set", strings.Join(missing, ", "))
 	}
-	return &Server{cfg: cfg}, nil
+	s := &Server{cfg: cfg, maxArchive: cfg.MaxImageArchiveSize, uploading: make(chan struct{}, 1)}
+	if s.maxArchive <= 0 {
+		s.maxArchive = DefaultMaxImageArchiveSize
+	}
+	return s, nil
 }
 
 // Register adds the NodeManagement service to g. Authorization is g's business (its

@@ -18,4 +18,10 @@ const (
 	NodeManagement Port = 7836
 	// KubernetesAPI is the Kubernetes apiserver on controller nodes.
 	KubernetesAPI Port = 6443
+	// KubernetesAPIProxy is, on worker nodes, a loopback-only listener that passes connections
+	// to a controller's apiserver (node/kubernetes/apiproxy): the kubelet's server.
+	KubernetesAPIProxy Port = 6444
+	// Kubelet is the kubelet's API on worker nodes (logs, exec, metrics), reached by the
+	// apiservers with certificates from the Kubernetes CA.
+	Kubelet Port = 10250
 )

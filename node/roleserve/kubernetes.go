@@ -28,7 +28,7 @@ func hasKubernetesRole(r *cpb.NodeRoles) bool { return r != nil && r.KubernetesC
 // also be a consensus member (the worker waits, saying so, until the member runs). Removing
 // the role (or a restart of the etcd member) ends the worker, which stops the components; the
 // supervisor starts it again, and it waits for the role.
-func (s *Service) runKubernetes(ctx context.Context) error {
+func (s *Service) runKubernetes(ctx context.Context, cur cpb.CuratorClient) error {
 	logger := supervisor.Logger(ctx)
 	w := s.roles.Watch()
 	defer w.Close()
@@ -43,7 +43,7 @@ func (s *Service) runKubernetes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	svc, err := s.newKubernetes(st)
+	svc, err := s.newKubernetes(st, cur)
 	if err != nil {
 		// A missing kube binary does not get better by retrying: say so once and wait for
 		// the role to change.
@@ -73,7 +73,7 @@ func (s *Service) runKubernetes(ctx context.Context) error {
 	}
 }
 
-func (s *Service) newKubernetes(st *consensus.Status) (*kubernetes.Service, error) {
+func (s *Service) newKubernetes(st *consensus.Status, cur cpb.CuratorClient) (*kubernetes.Service, error) {
 	certPEM, err := os.ReadFile(filepath.Join(s.cfg.StateDir, consensusCertFile))
 	if err != nil {
 		return nil, fmt.Errorf("consensus certificate: %w", err)
@@ -95,5 +95,6 @@ func (s *Service) newKubernetes(st *consensus.Status) (*kubernetes.Service, erro
 		EtcdAddress:           net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports.ConsensusClient))),
 		EtcdCA:                s.cfg.CA,
 		EtcdClientCertificate: etcdCert,
+		Curator:               cur,
 	})
 }

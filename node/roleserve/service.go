@@ -17,6 +17,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/node/kubernetes/worker"
 	"metropolis.dev/metropolis/node/rpc"
 	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -52,8 +53,12 @@ type Config struct {
 	// certificate, the Kubernetes control plane's files).
 	StateDir string
 	// KubeBinary is the `kube` multicall binary of the Kubernetes control plane; empty: see
-	// kubernetes.Config.KubeBinary.
+	// kubernetes.Config.KubeBinary. The worker's runtime (containerd, runc, CNI plugins) is
+	// looked for next to it.
 	KubeBinary string
+	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
+	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
+	RunDir string
 }
 
 // Service runs the role workers. Create it with New, run Run under the supervisor.
@@ -71,6 +76,8 @@ type Service struct {
 	// localEtcd is this node's etcd member once it votes, nil otherwise; the Kubernetes
 	// control plane runs on it.
 	localEtcd memory.Value[*consensus.Status]
+	// worker is the running Kubernetes worker, nil if none runs.
+	worker atomic.Pointer[worker.Service]
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
 	// member whose role was removed.
 	removeConsensusData atomic.Bool
@@ -107,7 +114,8 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			return s.runConsensus(ctx, cur)
 		}},
-		{"kubernetes", s.runKubernetes},
+		{"kubernetes", func(ctx context.Context) error { return s.runKubernetes(ctx, cur) }},
+		{"kubernetes-worker", func(ctx context.Context) error { return s.runWorker(ctx, cur) }},
 		{"heartbeat", func(ctx context.Context) error { return s.heartbeat(ctx, cur) }},
 		{"curators", func(ctx context.Context) error { return s.followCurators(ctx, cur) }},
 		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},

@@ -17,6 +17,7 @@ func TestRestartAllNodes(t *testing.T) {
 	c.waitForVoters(t, 1, time.Minute)
 	ctx := callContext(t)
 	writeTestState(t, ctx, c)
+	checkWorkerRefused(t, c, c.Nodes())
 	want, err := c.snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

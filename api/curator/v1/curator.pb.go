@@ -1138,6 +1138,139 @@ func (x *IssueCertificateRequest) GetPublicKey() []byte {
 	return nil
 }
 
+type IssueKubernetesWorkerCredentialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Public keys (PKIX DER) whose private halves the node keeps.
+	KubeletPublicKey []byte `protobuf:"bytes,1,opt,name=kubelet_public_key,json=kubeletPublicKey,proto3" json:"kubelet_public_key,omitempty"`
+	ProxyPublicKey   []byte `protobuf:"bytes,2,opt,name=proxy_public_key,json=proxyPublicKey,proto3" json:"proxy_public_key,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *IssueKubernetesWorkerCredentialsRequest) Reset() {
+	*x = IssueKubernetesWorkerCredentialsRequest{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueKubernetesWorkerCredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueKubernetesWorkerCredentialsRequest) ProtoMessage() {}
+
+func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueKubernetesWorkerCredentialsRequest.ProtoReflect.Descriptor instead.
+func (*IssueKubernetesWorkerCredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *IssueKubernetesWorkerCredentialsRequest) GetKubeletPublicKey() []byte {
+	if x != nil {
+		return x.KubeletPublicKey
+	}
+	return nil
+}
+
+func (x *IssueKubernetesWorkerCredentialsRequest) GetProxyPublicKey() []byte {
+	if x != nil {
+		return x.ProxyPublicKey
+	}
+	return nil
+}
+
+type IssueKubernetesWorkerCredentialsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Certificates (DER): the kubelet's client and serving certificates for kubelet_public_key,
+	// the proxy's client certificate for proxy_public_key.
+	KubeletClientCertificate  []byte `protobuf:"bytes,1,opt,name=kubelet_client_certificate,json=kubeletClientCertificate,proto3" json:"kubelet_client_certificate,omitempty"`
+	KubeletServingCertificate []byte `protobuf:"bytes,2,opt,name=kubelet_serving_certificate,json=kubeletServingCertificate,proto3" json:"kubelet_serving_certificate,omitempty"`
+	ProxyCertificate          []byte `protobuf:"bytes,3,opt,name=proxy_certificate,json=proxyCertificate,proto3" json:"proxy_certificate,omitempty"`
+	// The Kubernetes CA certificate (DER): it signs the apiservers' serving certificates.
+	CaCertificate []byte `protobuf:"bytes,4,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	// host:port of the apiservers of the controllers that are UP, sorted.
+	ApiserverEndpoints []string `protobuf:"bytes,5,rep,name=apiserver_endpoints,json=apiserverEndpoints,proto3" json:"apiserver_endpoints,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) Reset() {
+	*x = IssueKubernetesWorkerCredentialsResponse{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueKubernetesWorkerCredentialsResponse) ProtoMessage() {}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueKubernetesWorkerCredentialsResponse.ProtoReflect.Descriptor instead.
+func (*IssueKubernetesWorkerCredentialsResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) GetKubeletClientCertificate() []byte {
+	if x != nil {
+		return x.KubeletClientCertificate
+	}
+	return nil
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) GetKubeletServingCertificate() []byte {
+	if x != nil {
+		return x.KubeletServingCertificate
+	}
+	return nil
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) GetProxyCertificate() []byte {
+	if x != nil {
+		return x.ProxyCertificate
+	}
+	return nil
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *IssueKubernetesWorkerCredentialsResponse) GetApiserverEndpoints() []string {
+	if x != nil {
+		return x.ApiserverEndpoints
+	}
+	return nil
+}
+
 type IssueCertificateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The issued certificate (DER).
@@ -1150,7 +1283,7 @@ type IssueCertificateResponse struct {
 
 func (x *IssueCertificateResponse) Reset() {
 	*x = IssueCertificateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1295,7 @@ func (x *IssueCertificateResponse) String() string {
 func (*IssueCertificateResponse) ProtoMessage() {}
 
 func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1308,7 @@ func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*IssueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *IssueCertificateResponse) GetCertificate() []byte {
@@ -1203,7 +1336,7 @@ type WatchRequest_NodeInCluster struct {
 
 func (x *WatchRequest_NodeInCluster) Reset() {
 	*x = WatchRequest_NodeInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1348,7 @@ func (x *WatchRequest_NodeInCluster) String() string {
 func (*WatchRequest_NodeInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1380,7 @@ type WatchRequest_NodesInCluster struct {
 
 func (x *WatchRequest_NodesInCluster) Reset() {
 	*x = WatchRequest_NodesInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1392,7 @@ func (x *WatchRequest_NodesInCluster) String() string {
 func (*WatchRequest_NodesInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,14 +1473,23 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x17IssueCertificateRequest\x12:\n" +
 	"\x04kind\x18\x01 \x01(\x0e2&.metropolis.curator.v1.CertificateKindR\x04kind\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\fR\tpublicKey\"c\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\"\x81\x01\n" +
+	"'IssueKubernetesWorkerCredentialsRequest\x12,\n" +
+	"\x12kubelet_public_key\x18\x01 \x01(\fR\x10kubeletPublicKey\x12(\n" +
+	"\x10proxy_public_key\x18\x02 \x01(\fR\x0eproxyPublicKey\"\xad\x02\n" +
+	"(IssueKubernetesWorkerCredentialsResponse\x12<\n" +
+	"\x1akubelet_client_certificate\x18\x01 \x01(\fR\x18kubeletClientCertificate\x12>\n" +
+	"\x1bkubelet_serving_certificate\x18\x02 \x01(\fR\x19kubeletServingCertificate\x12+\n" +
+	"\x11proxy_certificate\x18\x03 \x01(\fR\x10proxyCertificate\x12%\n" +
+	"\x0eca_certificate\x18\x04 \x01(\fR\rcaCertificate\x12/\n" +
+	"\x13apiserver_endpoints\x18\x05 \x03(\tR\x12apiserverEndpoints\"c\n" +
 	"\x18IssueCertificateResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate*s\n" +
 	"\x0fCertificateKind\x12 \n" +
 	"\x1cCERTIFICATE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CERTIFICATE_KIND_NODE\x10\x01\x12#\n" +
-	"\x1fCERTIFICATE_KIND_CONSENSUS_PEER\x10\x022\x9b\x06\n" +
+	"\x1fCERTIFICATE_KIND_CONSENSUS_PEER\x10\x022\xca\a\n" +
 	"\aCurator\x12o\n" +
 	"\fRegisterNode\x12*.metropolis.curator.v1.RegisterNodeRequest\x1a+.metropolis.curator.v1.RegisterNodeResponse\"\x06\xba\x80\x19\x02\x10\x01\x12i\n" +
 	"\n" +
@@ -1360,6 +1502,8 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x10UpdateNodeStatus\x12..metropolis.curator.v1.UpdateNodeStatusRequest\x1a/.metropolis.curator.v1.UpdateNodeStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\t\x12|\n" +
 	"\x10IssueCertificate\x12..metropolis.curator.v1.IssueCertificateRequest\x1a/.metropolis.curator.v1.IssueCertificateResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\t\x12\xac\x01\n" +
+	" IssueKubernetesWorkerCredentials\x12>.metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest\x1a?.metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\tB.Z,metropolis.dev/metropolis/api/curator/v1;cpbb\x06proto3"
 
 var (
@@ -1375,52 +1519,54 @@ func file_metropolis_api_curator_v1_curator_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_curator_v1_curator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
-	(CertificateKind)(0),                // 0: metropolis.curator.v1.CertificateKind
-	(WatchEvent_Progress)(0),            // 1: metropolis.curator.v1.WatchEvent.Progress
-	(*RegisterNodeRequest)(nil),         // 2: metropolis.curator.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),        // 3: metropolis.curator.v1.RegisterNodeResponse
-	(*CommitNodeRequest)(nil),           // 4: metropolis.curator.v1.CommitNodeRequest
-	(*CommitNodeResponse)(nil),          // 5: metropolis.curator.v1.CommitNodeResponse
-	(*JoinNodeRequest)(nil),             // 6: metropolis.curator.v1.JoinNodeRequest
-	(*JoinNodeResponse)(nil),            // 7: metropolis.curator.v1.JoinNodeResponse
-	(*WatchRequest)(nil),                // 8: metropolis.curator.v1.WatchRequest
-	(*WatchEvent)(nil),                  // 9: metropolis.curator.v1.WatchEvent
-	(*NodeTombstone)(nil),               // 10: metropolis.curator.v1.NodeTombstone
-	(*Node)(nil),                        // 11: metropolis.curator.v1.Node
-	(*NodeRoles)(nil),                   // 12: metropolis.curator.v1.NodeRoles
-	(*ConsensusMember)(nil),             // 13: metropolis.curator.v1.ConsensusMember
-	(*ConsensusPeer)(nil),               // 14: metropolis.curator.v1.ConsensusPeer
-	(*KubernetesController)(nil),        // 15: metropolis.curator.v1.KubernetesController
-	(*KubernetesWorker)(nil),            // 16: metropolis.curator.v1.KubernetesWorker
-	(*HeartbeatUpdateRequest)(nil),      // 17: metropolis.curator.v1.HeartbeatUpdateRequest
-	(*HeartbeatUpdateResponse)(nil),     // 18: metropolis.curator.v1.HeartbeatUpdateResponse
-	(*UpdateNodeStatusRequest)(nil),     // 19: metropolis.curator.v1.UpdateNodeStatusRequest
-	(*UpdateNodeStatusResponse)(nil),    // 20: metropolis.curator.v1.UpdateNodeStatusResponse
-	(*IssueCertificateRequest)(nil),     // 21: metropolis.curator.v1.IssueCertificateRequest
-	(*IssueCertificateResponse)(nil),    // 22: metropolis.curator.v1.IssueCertificateResponse
-	(*WatchRequest_NodeInCluster)(nil),  // 23: metropolis.curator.v1.WatchRequest.NodeInCluster
-	(*WatchRequest_NodesInCluster)(nil), // 24: metropolis.curator.v1.WatchRequest.NodesInCluster
-	nil,                                 // 25: metropolis.curator.v1.Node.LabelsEntry
-	(v1.NodeState)(0),                   // 26: metropolis.api.v1.NodeState
-	(*v1.NodeStatus)(nil),               // 27: metropolis.api.v1.NodeStatus
+	(CertificateKind)(0),                             // 0: metropolis.curator.v1.CertificateKind
+	(WatchEvent_Progress)(0),                         // 1: metropolis.curator.v1.WatchEvent.Progress
+	(*RegisterNodeRequest)(nil),                      // 2: metropolis.curator.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),                     // 3: metropolis.curator.v1.RegisterNodeResponse
+	(*CommitNodeRequest)(nil),                        // 4: metropolis.curator.v1.CommitNodeRequest
+	(*CommitNodeResponse)(nil),                       // 5: metropolis.curator.v1.CommitNodeResponse
+	(*JoinNodeRequest)(nil),                          // 6: metropolis.curator.v1.JoinNodeRequest
+	(*JoinNodeResponse)(nil),                         // 7: metropolis.curator.v1.JoinNodeResponse
+	(*WatchRequest)(nil),                             // 8: metropolis.curator.v1.WatchRequest
+	(*WatchEvent)(nil),                               // 9: metropolis.curator.v1.WatchEvent
+	(*NodeTombstone)(nil),                            // 10: metropolis.curator.v1.NodeTombstone
+	(*Node)(nil),                                     // 11: metropolis.curator.v1.Node
+	(*NodeRoles)(nil),                                // 12: metropolis.curator.v1.NodeRoles
+	(*ConsensusMember)(nil),                          // 13: metropolis.curator.v1.ConsensusMember
+	(*ConsensusPeer)(nil),                            // 14: metropolis.curator.v1.ConsensusPeer
+	(*KubernetesController)(nil),                     // 15: metropolis.curator.v1.KubernetesController
+	(*KubernetesWorker)(nil),                         // 16: metropolis.curator.v1.KubernetesWorker
+	(*HeartbeatUpdateRequest)(nil),                   // 17: metropolis.curator.v1.HeartbeatUpdateRequest
+	(*HeartbeatUpdateResponse)(nil),                  // 18: metropolis.curator.v1.HeartbeatUpdateResponse
+	(*UpdateNodeStatusRequest)(nil),                  // 19: metropolis.curator.v1.UpdateNodeStatusRequest
+	(*UpdateNodeStatusResponse)(nil),                 // 20: metropolis.curator.v1.UpdateNodeStatusResponse
+	(*IssueCertificateRequest)(nil),                  // 21: metropolis.curator.v1.IssueCertificateRequest
+	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 22: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 23: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	(*IssueCertificateResponse)(nil),                 // 24: metropolis.curator.v1.IssueCertificateResponse
+	(*WatchRequest_NodeInCluster)(nil),               // 25: metropolis.curator.v1.WatchRequest.NodeInCluster
+	(*WatchRequest_NodesInCluster)(nil),              // 26: metropolis.curator.v1.WatchRequest.NodesInCluster
+	nil,                                              // 27: metropolis.curator.v1.Node.LabelsEntry
+	(v1.NodeState)(0),                                // 28: metropolis.api.v1.NodeState
+	(*v1.NodeStatus)(nil),                            // 29: metropolis.api.v1.NodeStatus
 }
 var file_metropolis_api_curator_v1_curator_proto_depIdxs = []int32{
-	23, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
-	24, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
+	25, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
+	26, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
 	11, // 2: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
 	10, // 3: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
 	1,  // 4: metropolis.curator.v1.WatchEvent.progress:type_name -> metropolis.curator.v1.WatchEvent.Progress
-	26, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	28, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
 	12, // 6: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
-	27, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	25, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
+	29, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	27, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
 	13, // 9: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
 	15, // 10: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
 	16, // 11: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
 	14, // 12: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
-	27, // 13: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
+	29, // 13: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
 	0,  // 14: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
 	2,  // 15: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
 	4,  // 16: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
@@ -1429,15 +1575,17 @@ var file_metropolis_api_curator_v1_curator_proto_depIdxs = []int32{
 	17, // 19: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
 	19, // 20: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
 	21, // 21: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
-	3,  // 22: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
-	5,  // 23: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
-	7,  // 24: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
-	9,  // 25: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
-	18, // 26: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
-	20, // 27: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
-	22, // 28: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
+	22, // 22: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	3,  // 23: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
+	5,  // 24: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
+	7,  // 25: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
+	9,  // 26: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
+	18, // 27: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
+	20, // 28: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
+	24, // 29: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
+	23, // 30: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	23, // [23:31] is the sub-list for method output_type
+	15, // [15:23] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -1458,7 +1606,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_curator_proto_rawDesc), len(file_metropolis_api_curator_v1_curator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,13 +23,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Curator_RegisterNode_FullMethodName     = "/metropolis.curator.v1.Curator/RegisterNode"
-	Curator_CommitNode_FullMethodName       = "/metropolis.curator.v1.Curator/CommitNode"
-	Curator_JoinNode_FullMethodName         = "/metropolis.curator.v1.Curator/JoinNode"
-	Curator_Watch_FullMethodName            = "/metropolis.curator.v1.Curator/Watch"
-	Curator_Heartbeat_FullMethodName        = "/metropolis.curator.v1.Curator/Heartbeat"
-	Curator_UpdateNodeStatus_FullMethodName = "/metropolis.curator.v1.Curator/UpdateNodeStatus"
-	Curator_IssueCertificate_FullMethodName = "/metropolis.curator.v1.Curator/IssueCertificate"
+	Curator_RegisterNode_FullMethodName                     = "/metropolis.curator.v1.Curator/RegisterNode"
+	Curator_CommitNode_FullMethodName                       = "/metropolis.curator.v1.Curator/CommitNode"
+	Curator_JoinNode_FullMethodName                         = "/metropolis.curator.v1.Curator/JoinNode"
+	Curator_Watch_FullMethodName                            = "/metropolis.curator.v1.Curator/Watch"
+	Curator_Heartbeat_FullMethodName                        = "/metropolis.curator.v1.Curator/Heartbeat"
+	Curator_UpdateNodeStatus_FullMethodName                 = "/metropolis.curator.v1.Curator/UpdateNodeStatus"
+	Curator_IssueCertificate_FullMethodName                 = "/metropolis.curator.v1.Curator/IssueCertificate"
+	Curator_IssueKubernetesWorkerCredentials_FullMethodName = "/metropolis.curator.v1.Curator/IssueKubernetesWorkerCredentials"
 )
 
 // CuratorClient is the client API for Curator service.
@@ -114,6 +115,15 @@ type CuratorClient interface {
 	// (codes.PermissionDenied otherwise, e.g. a consensus peer certificate for a node without the
 	// consensus member role).
 	IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateResponse, error)
+	// IssueKubernetesWorkerCredentials issues what a KubernetesWorker's components need from the
+	// Kubernetes CA: the kubelet's client certificate (user system:node:NODE_ID in group
+	// system:nodes) and serving certificate (valid for the node's address and ID), both for the
+	// kubelet's key, and the client certificate of the
+	// node's service proxy and cluster DNS (user system:kube-proxy, which Kubernetes' default
+	// policy lets watch services, endpoint slices and nodes). codes.PermissionDenied unless the
+	// node is UP with KubernetesWorker; codes.FailedPrecondition until a controller has created
+	// the Kubernetes CA or while no controller is up.
+	IssueKubernetesWorkerCredentials(ctx context.Context, in *IssueKubernetesWorkerCredentialsRequest, opts ...grpc.CallOption) (*IssueKubernetesWorkerCredentialsResponse, error)
 }
 
 type curatorClient struct {
@@ -206,6 +216,16 @@ func (c *curatorClient) IssueCertificate(ctx context.Context, in *IssueCertifica
 	return out, nil
 }
 
+func (c *curatorClient) IssueKubernetesWorkerCredentials(ctx context.Context, in *IssueKubernetesWorkerCredentialsRequest, opts ...grpc.CallOption) (*IssueKubernetesWorkerCredentialsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueKubernetesWorkerCredentialsResponse)
+	err := c.cc.Invoke(ctx, Curator_IssueKubernetesWorkerCredentials_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CuratorServer is the server API for Curator service.
 // All implementations must embed UnimplementedCuratorServer
 // for forward compatibility.
@@ -288,6 +308,15 @@ type CuratorServer interface {
 	// (codes.PermissionDenied otherwise, e.g. a consensus peer certificate for a node without the
 	// consensus member role).
 	IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error)
+	// IssueKubernetesWorkerCredentials issues what a KubernetesWorker's components need from the
+	// Kubernetes CA: the kubelet's client certificate (user system:node:NODE_ID in group
+	// system:nodes) and serving certificate (valid for the node's address and ID), both for the
+	// kubelet's key, and the client certificate of the
+	// node's service proxy and cluster DNS (user system:kube-proxy, which Kubernetes' default
+	// policy lets watch services, endpoint slices and nodes). codes.PermissionDenied unless the
+	// node is UP with KubernetesWorker; codes.FailedPrecondition until a controller has created
+	// the Kubernetes CA or while no controller is up.
+	IssueKubernetesWorkerCredentials(context.Context, *IssueKubernetesWorkerCredentialsRequest) (*IssueKubernetesWorkerCredentialsResponse, error)
 	mustEmbedUnimplementedCuratorServer()
 }
 
@@ -318,6 +347,9 @@ func (UnimplementedCuratorServer) UpdateNodeStatus(context.Context, *UpdateNodeS
 }
 func (UnimplementedCuratorServer) IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueCertificate not implemented")
+}
+func (UnimplementedCuratorServer) IssueKubernetesWorkerCredentials(context.Context, *IssueKubernetesWorkerCredentialsRequest) (*IssueKubernetesWorkerCredentialsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueKubernetesWorkerCredentials not implemented")
 }
 func (UnimplementedCuratorServer) mustEmbedUnimplementedCuratorServer() {}
 func (UnimplementedCuratorServer) testEmbeddedByValue()                 {}
@@ -448,6 +480,24 @@ func _Curator_IssueCertificate_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Curator_IssueKubernetesWorkerCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueKubernetesWorkerCredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CuratorServer).IssueKubernetesWorkerCredentials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Curator_IssueKubernetesWorkerCredentials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CuratorServer).IssueKubernetesWorkerCredentials(ctx, req.(*IssueKubernetesWorkerCredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Curator_ServiceDesc is the grpc.ServiceDesc for Curator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -474,6 +524,10 @@ var Curator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IssueCertificate",
 			Handler:    _Curator_IssueCertificate_Handler,
+		},
+		{
+			MethodName: "IssueKubernetesWorkerCredentials",
+			Handler:    _Curator_IssueKubernetesWorkerCredentials_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -10,8 +10,8 @@ const (
 	// UserControllerManager and UserScheduler are bound by the default RBAC roles.
 	UserControllerManager = "system:kube-controller-manager"
 	UserScheduler         = "system:kube-scheduler"
-	// UserAPIServerKubelet is the apiserver's identity towards kubelets (issue 6 binds it to
-	// system:kubelet-api-admin).
+	// UserAPIServerKubelet is the apiserver's identity towards kubelets (bound to
+	// system:kubelet-api-admin, for logs, exec and port-forward).
 	UserAPIServerKubelet = "metropolis:apiserver-kubelet-client"
 	// UserController is the node's own controller runnable, which sets up RBAC bindings after
 	// the apiserver is ready; it alone is in system:masters.

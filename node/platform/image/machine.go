@@ -28,10 +28,18 @@ var baseMounts = []mount{
 	// /etc is a small tmpfs: the system partition is read-only, but resolv.conf and hosts are
 	// written at run time from the node's network configuration.
 	{"tmpfs", "/etc", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=755,size=1m"},
+	// /var is where upstream programs keep state they assume is writable (the kubelet's
+	// /var/log/containers, the CNI result cache); none of it must outlive a boot.
+	{"tmpfs", "/var", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
 }
 
 // prepareMachine mounts the base file systems and loads the kernel modules the system needs.
+// Every mount is shared, recursively, as systemd makes it: the kubelet's volume mounts must
+// propagate into the containers that ask for it.
 func prepareMachine() error {
+	if err := unix.Mount("", "/", "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / shared: %w", err)
+	}
 	for _, m := range baseMounts {
 		if err := os.MkdirAll(m.target, 0o755); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("mount point %s: %w", m.target, err)

@@ -63,9 +63,15 @@ const (
 	// SystemKubeBinary is the Kubernetes multicall binary (cmd/kube), next to the node program
 	// where node/kubernetes looks for it; absent from images built without Kubernetes.
 	SystemKubeBinary = "/bin/kube"
-	ModulesDir       = "/lib/modules"
-	DataMount        = "/data"
-	ESPMount         = "/esp"
+	// SystemBinDir holds the node program, kube and the Kubernetes worker's runtime
+	// (containerd, containerd-shim-runc-v2, runc, mount, umount; CNI plugins in cni/), where
+	// node/kubernetes/worker looks for them: next to the node program.
+	SystemBinDir = "/bin"
+	// SystemImagesDir holds the container images (OCI archives) every worker imports at start.
+	SystemImagesDir = "/images"
+	ModulesDir      = "/lib/modules"
+	DataMount       = "/data"
+	ESPMount        = "/esp"
 )
 
 // InitramfsModules are the kernel modules the initramfs carries and loads, with their
@@ -76,10 +82,14 @@ const (
 var InitramfsModules = []string{"virtio_pci", "virtio_blk", "dm_verity", "crc32c_generic", "erofs"}
 
 // SystemModules are the modules the system partition carries and PID 1 loads (with their
-// dependencies) for everything after that: network, storage encryption, ESP, parameters.
-// dm-crypt's aes-xts-plain64 needs the xts and ecb templates (modules in Debian's kernel, which
-// the kernel would otherwise request by itself).
+// dependencies) for everything after that: network, storage encryption, ESP, parameters, and
+// the Kubernetes worker (overlayfs for containers, veth for pods, dummy for the cluster DNS
+// address, nftables expressions of the service proxy and pod masquerading, WireGuard between
+// nodes). dm-crypt's aes-xts-plain64 needs the xts and ecb templates, and nftables its
+// expression modules (the kernel would otherwise request them by itself; there is no modprobe).
 var SystemModules = []string{
 	"virtio_net", "ecb", "xts", "dm_crypt", "vfat", "nls_cp437", "nls_ascii", "nls_iso8859_1", "qemu_fw_cfg", "ext4",
-	"wireguard",
+	"wireguard", "overlay", "veth", "dummy",
+	"nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_numgen", "nft_fib_ipv4", "nft_fib_ipv6",
+	"nft_reject_ipv4", "nft_reject_ipv6", "nf_conntrack_netlink",
 }

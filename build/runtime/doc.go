@@ -1,0 +1,3 @@
+// Package runtime only holds the go.mod that pins the container runtime's upstream versions;
+// see the tool lines there and scripts/build-runtime.
+package runtime

@@ -1,0 +1,188 @@
+package clusterdns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"k8s.io/client-go/kubernetes"
+
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// Client reads Services and EndpointSlices (list and watch, cluster-wide).
+	Client kubernetes.Interface
+	// Listen is the host:port to serve on, UDP and TCP both (169.254.20.10:53 on a worker;
+	// port 0 picks a free port, the same for both, see Server.Addr).
+	Listen string
+	// Domain is the cluster domain, "cluster.local" when empty.
+	Domain string
+	// Upstreams are host:port resolvers for names outside Domain, asked in order. With none,
+	// such names are REFUSED.
+	Upstreams []string
+}
+
+// Server is the cluster DNS server. Run serves; Addr and Ready tell callers where and when.
+type Server struct {
+	cfg       Config
+	ready     chan struct{}
+	readyOnce sync.Once
+	mu        sync.Mutex
+	addr      net.Addr
+}
+
+// New checks cfg and returns a Server that serves it once Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("clusterdns: Config.Client is nil")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		return nil, fmt.Errorf("clusterdns: Config.Listen %q is not host:port: %w", cfg.Listen, err)
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = "cluster.local"
+	}
+	cfg.Domain = strings.ToLower(dns.Fqdn(cfg.Domain))
+	if n, ok := dns.IsDomainName(cfg.Domain); !ok || n < 1 || cfg.Domain == "." {
+		return nil, fmt.Errorf("clusterdns: Config.Domain %q is not a domain name", cfg.Domain)
+	}
+	for i, up := range cfg.Upstreams {
+		host, port, err := net.SplitHostPort(up)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("clusterdns: Config.Upstreams[%d] %q is not host:port", i, up)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return nil, fmt.Errorf("clusterdns: Config.Upstreams[%d] %q has no valid port", i, up)
+		}
+	}
+	cfg.Upstreams = append([]string(nil), cfg.Upstreams...)
+	return &Server{cfg: cfg, ready: make(chan struct{})}, nil
+}
+
+// Addr returns the UDP address the server listens on (TCP has the same), nil while it does
+// not listen.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Ready is closed once the server has first answered from synced caches.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+func (s *Server) setAddr(a net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addr = a
+}
+
+// Run serves until ctx ends; it is a supervised runnable. The listeners are bound first, so
+// names outside the domain are forwarded while the informers sync; it signals healthy once
+// the caches are synced and cluster names are answered.
+func (s *Server) Run(ctx context.Context) error {
+	logger := supervisor.Logger(ctx)
+	h := &handler{
+		ctx:    ctx,
+		domain: s.cfg.Domain,
+		fwd:    newForwarder(s.cfg.Upstreams),
+		log:    &rateLimitedLog{log: logger, interval: 10 * time.Second},
+	}
+	udp, tcp, err := listen(s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	servers := []*dns.Server{
+		{PacketConn: udp, Handler: h, UDPSize: dns.DefaultMsgSize},
+		{Listener: tcp, Handler: h, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second},
+	}
+	served := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { served <- srv.ActivateAndServe() }()
+	}
+	defer func() {
+		s.setAddr(nil)
+		for _, srv := range servers {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = srv.ShutdownContext(shutdownCtx)
+			cancel()
+		}
+		// A server not yet started when ctx ended is not shut down by the above; closing its
+		// sockets ends it.
+		udp.Close()
+		tcp.Close()
+	}()
+	s.setAddr(udp.LocalAddr())
+	logger.Infof("Listening on %s (UDP and TCP), domain %s, upstreams %v; waiting for the Service and EndpointSlice caches",
+		udp.LocalAddr(), s.cfg.Domain, s.cfg.Upstreams)
+
+	syncCtx, synced := context.WithCancel(ctx)
+	go logWhileSyncing(syncCtx, logger.Infof)
+	cat, err := startCatalog(ctx, s.cfg.Client)
+	synced()
+	if err != nil {
+		return err
+	}
+	h.res.Store(&resolver{domain: s.cfg.Domain, cat: cat})
+	logger.Infof("Caches synced: answering %s", s.cfg.Domain)
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	s.readyOnce.Do(func() { close(s.ready) })
+
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-served:
+		return fmt.Errorf("DNS listener on %s stopped: %w", udp.LocalAddr(), err)
+	}
+}
+
+// listen binds UDP and TCP on the same host:port. With port 0 the UDP port is taken first
+// and TCP tries that same number, a few times over if another process holds it on TCP.
+func listen(hostport string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen address %q: %w", hostport, err)
+	}
+	var lastErr error
+	for range 10 {
+		udp, err := net.ListenPacket("udp", hostport)
+		if err != nil {
+			return nil, nil, fmt.Errorf("binding UDP %s: %w", hostport, err)
+		}
+		_, boundPort, _ := net.SplitHostPort(udp.LocalAddr().String())
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, boundPort))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		lastErr = fmt.Errorf("binding TCP %s: %w", net.JoinHostPort(host, boundPort), err)
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
+
+// logWhileSyncing says every 10 s that the caches are still syncing (an apiserver that cannot
+// be reached), until ctx ends.
+func logWhileSyncing(ctx context.Context, infof func(string, ...any)) {
+	start := time.Now()
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			infof("Still waiting for the Service and EndpointSlice caches (%s); cluster names get SERVFAIL until then",
+				time.Since(start).Round(time.Second))
+		}
+	}
+}

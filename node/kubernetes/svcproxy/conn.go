@@ -1,0 +1,59 @@
+package svcproxy
+
+import (
+	"fmt"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Socket buffer sizes for the netlink connection. A whole table goes in
+// one sendmsg (about 1.6 KB per service with two endpoints), and the kernel
+// queues one acknowledgement per message before we read any; the default
+// buffers (~200 KB) overflow at a few hundred services. Memory is only
+// used while a batch is in flight.
+const (
+	sendBuffer    = 64 << 20
+	receiveBuffer = 64 << 20
+)
+
+// OpenConn opens a lasting nftables connection to the network namespace
+// netNS (a file descriptor; 0 for our own) with buffers big enough for
+// Apply's batches. Close it with CloseLasting.
+func OpenConn(netNS int) (*nftables.Conn, error) {
+	conn, err := nftables.New(nftables.WithNetNSFd(netNS), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
+	if err != nil {
+		return nil, fmt.Errorf("opening nftables netlink connection: %w", err)
+	}
+	return conn, nil
+}
+
+// bigBuffers sets the socket buffers past net.core.[rw]mem_max (we have
+// CAP_NET_ADMIN), falling back to what the limits allow.
+func bigBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var forceErr error
+	err = raw.Control(func(fd uintptr) {
+		forceErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sendBuffer)
+		if forceErr == nil {
+			forceErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if forceErr == nil {
+		return nil
+	}
+	if err := c.SetWriteBuffer(sendBuffer); err != nil {
+		return fmt.Errorf("setting netlink send buffer: %w", err)
+	}
+	if err := c.SetReadBuffer(receiveBuffer); err != nil {
+		return fmt.Errorf("setting netlink receive buffer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package svcproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// testNode is a "node" network namespace with pods: each pod is a network
+// namespace linked to the node by a veth pair, 10.99.<i>.1 on the node's
+// side and 10.99.<i>.2 in the pod, routed through the node.
+type testNode struct {
+	t  *testing.T
+	ns netns.NsHandle
+}
+
+func requireRoot(t testing.TB) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces and programs nf_tables in them")
+	}
+}
+
+// inNS runs f on an OS thread switched into ns; sockets f creates stay in
+// ns.
+func inNS(ns netns.NsHandle, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return f()
+}
+
+func newNetNS(t testing.TB) netns.NsHandle {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatalf("get netns: %v", err)
+	}
+	defer orig.Close()
+	ns, err := netns.New()
+	if err != nil {
+		t.Fatalf("new netns: %v", err)
+	}
+	if err := netns.Set(orig); err != nil {
+		t.Fatalf("restore netns: %v", err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
+func newTestNode(t *testing.T) *testNode {
+	n := &testNode{t: t, ns: newNetNS(t)}
+	h := n.handle(n.ns)
+	lo, err := h.LinkByName("lo")
+	if err == nil {
+		err = h.LinkSetUp(lo)
+	}
+	if err != nil {
+		t.Fatalf("node lo up: %v", err)
+	}
+	err = inNS(n.ns, func() error {
+		for _, kv := range [][2]string{
+			{"/proc/sys/net/ipv4/ip_forward", "1"},
+			{"/proc/sys/net/ipv4/conf/all/rp_filter", "0"},
+			{"/proc/sys/net/ipv4/conf/default/rp_filter", "0"},
+		} {
+			if err := os.WriteFile(kv[0], []byte(kv[1]), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("node sysctls: %v", err)
+	}
+	return n
+}
+
+func (n *testNode) handle(ns netns.NsHandle) *netlink.Handle {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		n.t.Fatalf("netlink handle: %v", err)
+	}
+	n.t.Cleanup(h.Close)
+	return h
+}
+
+// addPod makes pod i and returns its namespace.
+func (n *testNode) addPod(i int) netns.NsHandle {
+	t := n.t
+	pod := newNetNS(t)
+	nodeH, podH := n.handle(n.ns), n.handle(pod)
+	nodeSide, podSide := "pod"+strconv.Itoa(i), "eth0"
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nodeSide}, PeerName: "tmp" + strconv.Itoa(i), PeerNamespace: netlink.NsFd(pod)}
+	if err := nodeH.LinkAdd(veth); err != nil {
+		t.Fatalf("veth for pod %d: %v", i, err)
+	}
+	must := func(what string, err error) {
+		if err != nil {
+			t.Fatalf("pod %d: %s: %v", i, what, err)
+		}
+	}
+	nl, err := nodeH.LinkByName(nodeSide)
+	must("node link", err)
+	pl, err := podH.LinkByName("tmp" + strconv.Itoa(i))
+	must("pod link", err)
+	must("rename", podH.LinkSetName(pl, podSide))
+	must("node addr", nodeH.AddrAdd(nl, mustAddr(t, "10.99."+strconv.Itoa(i)+".1/24")))
+	must("pod addr", podH.AddrAdd(pl, mustAddr(t, "10.99."+strconv.Itoa(i)+".2/24")))
+	must("node up", nodeH.LinkSetUp(nl))
+	must("pod up", podH.LinkSetUp(pl))
+	lo, err := podH.LinkByName("lo")
+	must("pod lo", err)
+	must("pod lo up", podH.LinkSetUp(lo))
+	must("pod route", podH.RouteAdd(&netlink.Route{LinkIndex: pl.Attrs().Index, Gw: net.ParseIP("10.99." + strconv.Itoa(i) + ".1")}))
+	return pod
+}
+
+// routeVia routes dst from the node through pod i's link, so that the
+// node has a route to ClusterIPs as a real node has.
+func (n *testNode) routeVia(dst string, i int) {
+	h := n.handle(n.ns)
+	l, err := h.LinkByName("pod" + strconv.Itoa(i))
+	if err != nil {
+		n.t.Fatalf("link: %v", err)
+	}
+	_, ipnet, _ := net.ParseCIDR(dst)
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipnet}); err != nil {
+		n.t.Fatalf("route %s: %v", dst, err)
+	}
+}
+
+func mustAddr(t testing.TB, s string) *netlink.Addr {
+	a, err := netlink.ParseAddr(s)
+	if err != nil {
+		t.Fatalf("parse %s: %v", s, err)
+	}
+	return a
+}
+
+// serve answers every TCP connection to :port in ns with name.
+func serve(t *testing.T, ns netns.NsHandle, port int, name string) {
+	var l net.Listener
+	err := inNS(ns, func() (err error) {
+		l, err = net.Listen("tcp4", ":"+strconv.Itoa(port))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in %s: %v", name, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(name))
+			c.Close()
+		}
+	}()
+}
+
+// ask connects from ns to addr and returns what the server said.
+func ask(ns netns.NsHandle, addr string) (string, error) {
+	var c net.Conn
+	err := inNS(ns, func() (err error) {
+		d := net.Dialer{Timeout: 500 * time.Millisecond}
+		c, err = d.DialContext(context.Background(), "tcp4", addr)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return "", err
+	}
+	if len(b) == 0 {
+		return "", errors.New("empty answer")
+	}
+	return string(b), nil
+}
+
+// serveUDP answers every UDP datagram to :port in ns with name.
+func serveUDP(t *testing.T, ns netns.NsHandle, port int, name string) {
+	var c net.PacketConn
+	err := inNS(ns, func() (err error) {
+		c, err = net.ListenPacket("udp4", ":"+strconv.Itoa(port))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen udp in %s: %v", name, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			c.WriteTo([]byte(name), from)
+		}
+	}()
+}

@@ -1,0 +1,81 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/logtree"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Cluster DNS as pods see it: every worker serves it on this link-local address (the way
+// NodeLocal DNSCache does), so a pod's queries never leave its node.
+const (
+	ClusterDomain = "cluster.local"
+	DNSAddress    = "169.254.20.10"
+)
+
+// kubeletConfig is the kubelet's KubeletConfiguration. Anonymous access is off: the apiserver
+// and metrics readers authenticate with certificates from the Kubernetes CA and are authorized
+// by the apiserver (webhook). Swap is tolerated (the kubelet is told it may run with it; the
+// image has none). resolvConf is empty: the node has no resolver configuration of its own to
+// pass to pods, which resolve through the cluster DNS.
+func (s *Service) kubeletConfig() string {
+	pki := s.pkiDir()
+	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: %q
+port: %d
+readOnlyPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: %q}
+authorization: {mode: Webhook}
+tlsCertFile: %q
+tlsPrivateKeyFile: %q
+rotateCertificates: false
+serverTLSBootstrap: false
+containerRuntimeEndpoint: %q
+cgroupDriver: cgroupfs
+failSwapOn: false
+clusterDomain: %s
+clusterDNS: [%q]
+resolvConf: ""
+podLogsDir: %q
+staticPodPath: ""
+enableDebuggingHandlers: true
+`, s.cfg.Address, ports.Kubelet, filepath.Join(pki, caFile),
+		filepath.Join(pki, kubeletServingFile), filepath.Join(pki, kubeletKeyFile),
+		"unix://"+s.containerdSocket(), ClusterDomain, DNSAddress,
+		filepath.Join(s.cfg.StateDir, "pod-logs"))
+}
+
+// runKubelet runs `kube kubelet` as a child process. It stays in the node's namespaces: its
+// mounts must be seen by containerd and the containers.
+func (s *Service) runKubelet(ctx context.Context) error {
+	cfgPath := filepath.Join(s.cfg.RunDir, "kubelet.yaml")
+	if err := os.WriteFile(cfgPath, []byte(s.kubeletConfig()), 0o600); err != nil {
+		return fmt.Errorf("write kubelet configuration: %w", err)
+	}
+	cmd := exec.Command(filepath.Join(s.cfg.BinDir, "kube"), "kubelet",
+		"--config="+cfgPath,
+		"--kubeconfig="+filepath.Join(s.pkiDir(), kubeletKubeconfig),
+		"--hostname-override="+s.cfg.NodeID,
+		"--node-ip="+s.cfg.Address.String(),
+		"--root-dir="+filepath.Join(s.cfg.StateDir, "kubelet"),
+		"--cert-dir="+filepath.Join(s.cfg.StateDir, "kubelet-certs"),
+		"--node-labels=node.metropolis.dev/id="+s.cfg.NodeID,
+		"--v="+strconv.Itoa(0),
+	)
+	// mount and umount (cmd/mount) are next to the kubelet: the kubelet mounts volumes with them.
+	cmd.Env = []string{"PATH=" + s.cfg.BinDir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return supervisor.RunCommand(ctx, cmd, supervisor.WithLineParser(logtree.ParseKlog))
+}

@@ -1,0 +1,107 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"metropolis.dev/metropolis/node/kubernetes/clusterdns"
+	"metropolis.dev/metropolis/node/kubernetes/clusternet"
+	"metropolis.dev/metropolis/node/kubernetes/svcproxy"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// PodCIDR is the cluster's pod range (node/kubernetes.PodCIDR, repeated here so the worker
+// does not import the control plane).
+const PodCIDR = "10.112.0.0/12"
+
+// dnsInterface carries DNSAddress on every worker.
+const dnsInterface = "metropolis-dns"
+
+// clientset is a Kubernetes client through the local apiserver proxy with a certificate and key
+// (PEM) from the Kubernetes CA.
+func clientset(ca, cert, key []byte) (*kubernetes.Clientset, error) {
+	return kubernetes.NewForConfig(&rest.Config{
+		Host: "https://" + proxyAddress(),
+		TLSClientConfig: rest.TLSClientConfig{
+			ServerName: "kubernetes", CAData: ca, CertData: cert, KeyData: key,
+		},
+		UserAgent: "metropolis-worker",
+	})
+}
+
+// runNetwork starts the pod network, the service proxy and the cluster DNS, each a runnable of
+// its own.
+func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
+	proxyClient, err := clientset(creds.ca, creds.proxyCert, creds.proxyKey)
+	if err != nil {
+		return err
+	}
+	nodeClient, err := clientset(creds.ca, creds.kubeletClient, creds.kubeletKey)
+	if err != nil {
+		return err
+	}
+	podnet, err := clusternet.New(clusternet.Config{
+		Client: proxyClient, NodeClient: nodeClient, NodeName: s.cfg.NodeID,
+		CNIConfDir: s.cniConfDir(), CNIDataDir: filepath.Join(s.cfg.RunDir, "cni", "networks"),
+		PodCIDR: PodCIDR, WireGuard: true,
+	})
+	if err != nil {
+		return err
+	}
+	services, err := svcproxy.New(svcproxy.Config{
+		Client: proxyClient, NodeName: s.cfg.NodeID, ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix(PodCIDR)},
+	})
+	if err != nil {
+		return err
+	}
+	if err := ensureDNSAddress(); err != nil {
+		return err
+	}
+	dns, err := clusterdns.New(clusterdns.Config{
+		Client: proxyClient, Listen: net.JoinHostPort(DNSAddress, "53"), Domain: ClusterDomain,
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range []struct {
+		name string
+		run  supervisor.Runnable
+	}{{"podnet", podnet.Run}, {"services", services.Run}, {"dns", dns.Run}} {
+		if err := supervisor.Run(ctx, r.name, r.run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureDNSAddress puts DNSAddress on a dummy interface of its own, so the cluster DNS can bind
+// it and pods reach it through their default route to the node.
+func ensureDNSAddress() error {
+	link, err := netlink.LinkByName(dnsInterface)
+	if err != nil {
+		var notFound netlink.LinkNotFoundError
+		if !errors.As(err, &notFound) {
+			return fmt.Errorf("cluster DNS interface %s: %w", dnsInterface, err)
+		}
+		if err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: dnsInterface}}); err != nil {
+			return fmt.Errorf("create cluster DNS interface %s: %w", dnsInterface, err)
+		}
+		if link, err = netlink.LinkByName(dnsInterface); err != nil {
+			return err
+		}
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(DNSAddress), Mask: net.CIDRMask(32, 32)}}
+	if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("address %s on %s: %w", DNSAddress, dnsInterface, err)
+	}
+	return netlink.LinkSetUp(link)
+}

@@ -1,0 +1,76 @@
+package roleserve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/kubernetes/worker"
+	"metropolis.dev/metropolis/node/nodemgmt"
+	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// Directories of the Kubernetes worker: its persistent files in the state directory, its
+// volatile ones (sockets, CNI state) in defaultRunDir unless Config.RunDir says otherwise.
+const (
+	workerDir     = "kubernetes-worker"
+	defaultRunDir = "/run/metropolis/kubernetes-worker"
+)
+
+func hasWorkerRole(r *cpb.NodeRoles) bool { return r != nil && r.KubernetesWorker != nil }
+
+
+// LoadImage imports a container image archive into this node's Kubernetes worker, if it runs
+// one (see worker.Service.LoadImage).
+func (s *Service) LoadImage(ctx context.Context, path string) ([]string, error) {
+	w := s.worker.Load()
+	if w == nil {
+		return nil, fmt.Errorf("%w: it lacks the KubernetesWorker role, or its worker could not start", nodemgmt.ErrNoWorker)
+	}
+	return w.LoadImage(ctx, path)
+}
+
+// runWorker runs the Kubernetes worker while the node has KubernetesWorker. A node that cannot
+// run one (a hosted node on a cgroup v1 machine, a node program without the runtime next to
+// it) fails here with the reason, which the node's status shows as this runnable's last error.
+func (s *Service) runWorker(ctx context.Context, cur cpb.CuratorClient) error {
+	w := s.roles.Watch()
+	defer w.Close()
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	if _, err := w.Get(ctx, event.Filter(hasWorkerRole)); err != nil {
+		return err
+	}
+	runDir := s.cfg.RunDir
+	if runDir == "" {
+		runDir = defaultRunDir
+	}
+	binDir := ""
+	if s.cfg.KubeBinary != "" {
+		binDir = filepath.Dir(s.cfg.KubeBinary)
+	}
+	svc, err := worker.New(worker.Config{
+		NodeID:   s.cfg.NodeID,
+		Address:  s.cfg.Address,
+		StateDir: filepath.Join(s.cfg.StateDir, workerDir),
+		RunDir:   runDir,
+		BinDir:   binDir,
+		Curator:  cur,
+	})
+	if err != nil {
+		supervisor.Logger(ctx).Errorf("not starting the Kubernetes worker: %v", err)
+		return err
+	}
+	if err := supervisor.Run(ctx, "worker", svc.Run); err != nil {
+		return err
+	}
+	s.worker.Store(svc)
+	defer s.worker.Store(nil)
+	if _, err := w.Get(ctx, event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasWorkerRole(r) })); err != nil {
+		return err
+	}
+	supervisor.Logger(ctx).Infof("KubernetesWorker removed: stopping the Kubernetes worker")
+	return errors.New("KubernetesWorker removed")
+}

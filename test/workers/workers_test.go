@@ -1,0 +1,246 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/qemu"
+	"metropolis.dev/metropolis/metroctl/config"
+	"metropolis.dev/metropolis/metroctl/connect"
+)
+
+// Timeouts under TCG on a loaded two-core machine.
+const (
+	launchTimeout = 8 * time.Minute
+	readyTimeout  = 8 * time.Minute
+	podTimeout    = 5 * time.Minute
+)
+
+// workload is the test HTTP server (cmd/testhttp, shipped in the image) as a Deployment of two
+// replicas spread over the nodes, and a Service in front of it.
+const workload = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: hello}}}
+      containers:
+      - name: hello
+        image: metropolis.dev/testhttp:v1
+        imagePullPolicy: Never
+        args: [serve, -listen, ":8080"]
+        ports: [{containerPort: 8080}]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+`
+
+// TestWorkers boots one controller+worker and one worker node from the image and runs pods on
+// them: a Deployment spread over both, reached through its Service by DNS name from a pod, its
+// logs and exec, a deleted pod recreated, and the pods of a worker removed from the cluster
+// rescheduled.
+func TestWorkers(t *testing.T) {
+	requireCluster(t)
+	ctx := context.Background()
+	store := config.NewStore(t.TempDir())
+	start := time.Now()
+	c, err := qemu.Launch(ctx, qemu.Options{
+		Name: "kworkers", Nodes: 2, ConsensusMembers: 1, MemoryMiB: 3072,
+		Image: built.ImagePath, Dir: filepath.Join(t.TempDir(), "cluster"),
+		Contexts: store, Progress: logWriter{t}, WaitTimeout: launchTimeout,
+	})
+	if c != nil {
+		t.Cleanup(func() {
+			if err := c.Destroy(); err != nil {
+				t.Errorf("destroy: %v", err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("launched two VMs in %.0fs", time.Since(start).Seconds())
+	mctx, err := store.LoadContext("kworkers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connect.Cluster(ctx, mctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	mgmt := apb.NewManagementClient(conn)
+	ids := nodeIDs(t, ctx, mgmt)
+	yes := true
+	for _, id := range ids {
+		if _, err := mgmt.UpdateNodeRoles(ctx, &apb.UpdateNodeRolesRequest{NodeId: id, KubernetesWorker: &yes}); err != nil {
+			t.Fatalf("grant KubernetesWorker to %s: %v", id, err)
+		}
+	}
+	k := newKubectl(t, ctx, mgmt)
+	waitFor(t, readyTimeout, "both nodes Ready in Kubernetes", func() error {
+		return nodesReady(k, ids)
+	})
+
+	var pods map[string]string // pod name → node name
+	t.Run("a Deployment of two replicas spreads over both nodes", func(t *testing.T) {
+		k.must(t, workload, "apply", "-f", "-")
+		d := waitFor(t, podTimeout, "two pods Running", func() error {
+			var err error
+			pods, err = runningPods(k, 2)
+			return err
+		})
+		t.Logf("Deployment created → 2 pods Running: %.1fs", d.Seconds())
+		nodes := map[string]bool{}
+		for _, n := range pods {
+			nodes[n] = true
+		}
+		if len(nodes) != 2 {
+			t.Fatalf("pods %v are not spread over both nodes", pods)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	names := sortedKeys(pods)
+
+	t.Run("kubectl logs and exec", func(t *testing.T) {
+		out := k.must(t, "", "exec", names[0], "--", "/testhttp", "get", "http://127.0.0.1:8080/healthz")
+		if !strings.Contains(out, "ok") {
+			t.Errorf("exec /testhttp get /healthz printed %q, want ok", out)
+		}
+		waitFor(t, 30*time.Second, "the request in kubectl logs", func() error {
+			logs, err := k.run("", "logs", names[0])
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(logs, "GET /healthz") {
+				return fmt.Errorf("logs do not show the request: %q", logs)
+			}
+			return nil
+		})
+	})
+
+	t.Run("the Service reaches both replicas by DNS name from a pod", func(t *testing.T) {
+		seen := map[string]bool{}
+		waitFor(t, 2*time.Minute, "answers from both pods through hello.default.svc.cluster.local", func() error {
+			out, err := k.run("", "exec", names[0], "--", "/testhttp", "get", "-n", "8", "http://hello.default.svc.cluster.local/")
+			if err != nil {
+				return err
+			}
+			for _, p := range names {
+				if strings.Contains(out, "pod="+p) {
+					seen[p] = true
+				}
+			}
+			if len(seen) < 2 {
+				return fmt.Errorf("answers so far from %v, want both of %v; last output %q", seen, names, out)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a deleted pod is recreated", func(t *testing.T) {
+		k.must(t, "", "delete", "pod", names[1], "--wait=false")
+		waitFor(t, podTimeout, "a replacement pod Running", func() error {
+			now, err := runningPods(k, 2)
+			if err != nil {
+				return err
+			}
+			if _, ok := now[names[1]]; ok {
+				return fmt.Errorf("%s still there", names[1])
+			}
+			return nil
+		})
+	})
+}
+
+func nodeIDs(t *testing.T, ctx context.Context, mgmt apb.ManagementClient) []string {
+	t.Helper()
+	stream, err := mgmt.GetNodes(ctx, &apb.GetNodesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for {
+		n, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		ids = append(ids, n.Id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// nodesReady checks that every node in ids is a Kubernetes Node with Ready=True.
+func nodesReady(k *kubectl, ids []string) error {
+	out, err := k.run("", "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if !strings.Contains(out, id+"=True") {
+			return fmt.Errorf("node %s is not Ready: %q", id, out)
+		}
+	}
+	return nil
+}
+
+// runningPods returns the hello pods (name → node) once exactly want of them exist and all run.
+func runningPods(k *kubectl, want int) (map[string]string, error) {
+	out, err := k.run("", "get", "pods", "-l", "app=hello", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase} {.metadata.deletionTimestamp}{"\n"}{end}`)
+	if err != nil {
+		return nil, err
+	}
+	pods := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		if f[2] != "Running" || len(f) > 3 {
+			return nil, fmt.Errorf("pod %s is %s (%q)", f[0], f[2], out)
+		}
+		pods[f[0]] = f[1]
+	}
+	if len(pods) != want {
+		return nil, fmt.Errorf("%d pods running, want %d: %q", len(pods), want, out)
+	}
+	return pods, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
