@@ -22,7 +22,6 @@ const (
 
 func hasWorkerRole(r *cpb.NodeRoles) bool { return r != nil && r.KubernetesWorker != nil }
 
-
 // LoadImage imports a container image archive into this node's Kubernetes worker, if it runs
 // one (see worker.Service.LoadImage).
 func (s *Service) LoadImage(ctx context.Context, path string) ([]string, error) {

@@ -160,6 +160,7 @@ func TestWorkers(t *testing.T) {
 	})
 
 	t.Run("a deleted pod is recreated", func(t *testing.T) {
+		defer func() { pods, _ = runningPods(k, 2) }()
 		k.must(t, "", "delete", "pod", names[1], "--wait=false")
 		waitFor(t, podTimeout, "a replacement pod Running", func() error {
 			now, err := runningPods(k, 2)
@@ -171,6 +172,29 @@ func TestWorkers(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("the pods of a worker deleted from the cluster are rescheduled", func(t *testing.T) {
+		gone := ids[1]
+		if _, err := mgmt.DeleteNode(ctx, &apb.DeleteNodeRequest{NodeId: gone, SkipSafetyChecks: true}); err != nil {
+			t.Fatalf("delete node %s: %v", gone, err)
+		}
+		d := waitFor(t, podTimeout, "two pods Running, none on the deleted node", func() error {
+			now, err := runningPods(k, 2)
+			if err != nil {
+				return err
+			}
+			for p, n := range now {
+				if n == gone {
+					return fmt.Errorf("pod %s still on %s", p, gone)
+				}
+			}
+			return nil
+		})
+		t.Logf("node deleted → its pod replaced on the other node: %.1fs", d.Seconds())
+		if out, _ := k.run("", "get", "node", gone); strings.Contains(out, gone) {
+			t.Errorf("the Kubernetes Node of the deleted node is still there: %q", out)
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -104,10 +105,12 @@ func (s *Service) Run(ctx context.Context) error {
 func openNetlink(fd int) (*netlink.Handle, error) {
 	var h *netlink.Handle
 	var err error
+	// Route netlink only: with no family named, netlink opens every family it knows, and fails
+	// on a kernel without one of them (the image has no xfrm).
 	if fd == 0 {
-		h, err = netlink.NewHandle()
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	} else {
-		h, err = netlink.NewHandleAt(netns.NsHandle(fd))
+		h, err = netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening rtnetlink handle: %w", err)

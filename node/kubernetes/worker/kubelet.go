@@ -50,11 +50,12 @@ clusterDNS: [%q]
 resolvConf: ""
 podLogsDir: %q
 staticPodPath: ""
+volumePluginDir: %q
 enableDebuggingHandlers: true
 `, s.cfg.Address, ports.Kubelet, filepath.Join(pki, caFile),
 		filepath.Join(pki, kubeletServingFile), filepath.Join(pki, kubeletKeyFile),
 		"unix://"+s.containerdSocket(), ClusterDomain, DNSAddress,
-		filepath.Join(s.cfg.StateDir, "pod-logs"))
+		filepath.Join(s.cfg.StateDir, "pod-logs"), filepath.Join(s.cfg.StateDir, "volume-plugins"))
 }
 
 // runKubelet runs `kube kubelet` as a child process. It stays in the node's namespaces: its

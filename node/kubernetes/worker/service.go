@@ -93,6 +93,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.runNetwork(ctx, creds); err != nil {
 		return err
 	}
+	if err := supervisor.Run(ctx, "memory", s.reportMemory); err != nil {
+		return err
+	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	<-ctx.Done()
 	return ctx.Err()

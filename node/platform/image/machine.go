@@ -48,7 +48,27 @@ func prepareMachine() error {
 			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
 		}
 	}
+	if err := writeEtc(); err != nil {
+		return err
+	}
 	return loadSystemModules()
+}
+
+// etcFiles are what programs of the system expect in /etc: the kubelet and runc look users and
+// groups up by name, and there is only root; containerd copies hosts into every pod.
+var etcFiles = map[string]string{
+	"/etc/hosts":  "127.0.0.1 localhost\n::1 localhost\n",
+	"/etc/passwd": "root:x:0:0:root:/:/nonexistent\n",
+	"/etc/group":  "root:x:0:\n",
+}
+
+func writeEtc() error {
+	for path, content := range etcFiles {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // unmountForPowerOff unmounts what holds data (the data partition, the ESP) so a power off
