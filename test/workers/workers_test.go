@@ -18,7 +18,7 @@ import (
 // Timeouts under TCG on a loaded two-core machine.
 const (
 	launchTimeout = 8 * time.Minute
-	readyTimeout  = 8 * time.Minute
+	readyTimeout  = 12 * time.Minute
 	podTimeout    = 5 * time.Minute
 )
 
