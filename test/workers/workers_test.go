@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/kubectl"
 	"metropolis.dev/metropolis/launch/qemu"
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/metroctl/connect"
@@ -103,7 +104,7 @@ func TestWorkers(t *testing.T) {
 
 	var pods map[string]string // pod name → node name
 	t.Run("a Deployment of two replicas spreads over both nodes", func(t *testing.T) {
-		k.must(t, workload, "apply", "-f", "-")
+		must(t, k, workload, "apply", "-f", "-")
 		d := waitFor(t, podTimeout, "two pods Running", func() error {
 			var err error
 			pods, err = runningPods(k, 2)
@@ -124,12 +125,12 @@ func TestWorkers(t *testing.T) {
 	names := sortedKeys(pods)
 
 	t.Run("kubectl logs and exec", func(t *testing.T) {
-		out := k.must(t, "", "exec", names[0], "--", "/testhttp", "get", "http://127.0.0.1:8080/healthz")
+		out := must(t, k, "", "exec", names[0], "--", "/testhttp", "get", "http://127.0.0.1:8080/healthz")
 		if !strings.Contains(out, "ok") {
 			t.Errorf("exec /testhttp get /healthz printed %q, want ok", out)
 		}
 		waitFor(t, 30*time.Second, "the request in kubectl logs", func() error {
-			logs, err := k.run("", "logs", names[0])
+			logs, err := k.Run("", "logs", names[0])
 			if err != nil {
 				return err
 			}
@@ -143,7 +144,7 @@ func TestWorkers(t *testing.T) {
 	t.Run("the Service reaches both replicas by DNS name from a pod", func(t *testing.T) {
 		seen := map[string]bool{}
 		waitFor(t, 2*time.Minute, "answers from both pods through hello.default.svc.cluster.local", func() error {
-			out, err := k.run("", "exec", names[0], "--", "/testhttp", "get", "-n", "8", "http://hello.default.svc.cluster.local/")
+			out, err := k.Run("", "exec", names[0], "--", "/testhttp", "get", "-n", "8", "http://hello.default.svc.cluster.local/")
 			if err != nil {
 				return err
 			}
@@ -161,7 +162,7 @@ func TestWorkers(t *testing.T) {
 
 	t.Run("a deleted pod is recreated", func(t *testing.T) {
 		defer func() { pods, _ = runningPods(k, 2) }()
-		k.must(t, "", "delete", "pod", names[1], "--wait=false")
+		must(t, k, "", "delete", "pod", names[1], "--wait=false")
 		waitFor(t, podTimeout, "a replacement pod Running", func() error {
 			now, err := runningPods(k, 2)
 			if err != nil {
@@ -192,33 +193,15 @@ func TestWorkers(t *testing.T) {
 			return nil
 		})
 		t.Logf("node deleted → its pod replaced on the other node: %.1fs", d.Seconds())
-		if out, _ := k.run("", "get", "node", gone); strings.Contains(out, gone) {
+		if out, _ := k.Run("", "get", "node", gone); strings.Contains(out, gone) {
 			t.Errorf("the Kubernetes Node of the deleted node is still there: %q", out)
 		}
 	})
 }
 
-func nodeIDs(t *testing.T, ctx context.Context, mgmt apb.ManagementClient) []string {
-	t.Helper()
-	stream, err := mgmt.GetNodes(ctx, &apb.GetNodesRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for {
-		n, err := stream.Recv()
-		if err != nil {
-			break
-		}
-		ids = append(ids, n.Id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // nodesReady checks that every node in ids is a Kubernetes Node with Ready=True.
-func nodesReady(k *kubectl, ids []string) error {
-	out, err := k.run("", "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+func nodesReady(k *kubectl.Kubectl, ids []string) error {
+	out, err := k.Run("", "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
 	if err != nil {
 		return err
 	}
@@ -231,8 +214,8 @@ func nodesReady(k *kubectl, ids []string) error {
 }
 
 // runningPods returns the hello pods (name → node) once exactly want of them exist and all run.
-func runningPods(k *kubectl, want int) (map[string]string, error) {
-	out, err := k.run("", "get", "pods", "-l", "app=hello", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase} {.metadata.deletionTimestamp}{"\n"}{end}`)
+func runningPods(k *kubectl.Kubectl, want int) (map[string]string, error) {
+	out, err := k.Run("", "get", "pods", "-l", "app=hello", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase} {.metadata.deletionTimestamp}{"\n"}{end}`)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,192 @@
+// Command workerbench measures Kubernetes workers on the node image under QEMU (TCG without
+// /dev/kvm): it boots one controller+worker and one worker VM, and reports the time from
+// granting KubernetesWorker to both Nodes Ready, the time from creating a pod (the shipped
+// testhttp image) to Ready, N times, and the resident memory of an idle worker's own processes
+// (node program, containerd, shims, kubelet), as the worker logs it. It prints a Markdown
+// section for docs/benchmarks.md. Needs root (the VMs' bridge and taps):
+//
+//	go run ./bench/workers/cmd/workerbench -kube out/bin/kube -runtime out/runtime
+//
+// Progress goes to stderr, the report to stdout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/build/mkimage"
+	"metropolis.dev/metropolis/launch/grow"
+	"metropolis.dev/metropolis/launch/kubectl"
+	"metropolis.dev/metropolis/launch/qemu"
+	"metropolis.dev/metropolis/metroctl/config"
+	"metropolis.dev/metropolis/metroctl/connect"
+)
+
+const clusterName = "wbench"
+
+func main() {
+	kube := flag.String("kube", "out/bin/kube", "Kubernetes multicall binary (scripts/build-kube)")
+	runtime := flag.String("runtime", "out/runtime", "worker runtime (scripts/build-runtime)")
+	pods := flag.Int("pods", 5, "pods to create one after another")
+	flag.Parse()
+	if err := run(*kube, *runtime, *pods); err != nil {
+		fmt.Fprintf(os.Stderr, "workerbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "workerbench: "+format+"\n", args...)
+}
+
+func run(kube, runtime string, pods int) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "workerbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if kube, err = filepath.Abs(kube); err != nil {
+		return err
+	}
+	img, err := mkimage.Build(ctx, mkimage.Options{OutDir: filepath.Join(dir, "image"), KubeBinary: kube, RuntimeDir: runtime})
+	if err != nil {
+		return err
+	}
+	store := config.NewStore(filepath.Join(dir, "metroctl"))
+	c, err := qemu.Launch(ctx, qemu.Options{
+		Name: clusterName, Nodes: 2, ConsensusMembers: 1, MemoryMiB: 3072, Image: img.ImagePath,
+		Dir: filepath.Join(dir, "cluster"), Contexts: store, Progress: os.Stderr, WaitTimeout: 10 * time.Minute,
+	})
+	if c != nil {
+		defer c.Destroy()
+	}
+	if err != nil {
+		return err
+	}
+	mctx, err := store.LoadContext(clusterName)
+	if err != nil {
+		return err
+	}
+	conn, err := connect.Cluster(ctx, mctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	mgmt := apb.NewManagementClient(conn)
+	ids, err := nodeIDs(ctx, mgmt)
+	if err != nil {
+		return err
+	}
+	yes := true
+	for _, id := range ids {
+		if _, err := mgmt.UpdateNodeRoles(ctx, &apb.UpdateNodeRolesRequest{NodeId: id, KubernetesWorker: &yes}); err != nil {
+			return err
+		}
+	}
+	var k *kubectl.Kubectl
+	ready, err := poll(15*time.Minute, "both Nodes Ready", func() error {
+		if k == nil {
+			if k, err = kubectl.Owner(ctx, mgmt, kube, dir); err != nil {
+				return err
+			}
+		}
+		out, err := k.Run("", "get", "nodes", "-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+		if err != nil {
+			return err
+		}
+		if strings.Count(out, "True") != len(ids) {
+			return fmt.Errorf("nodes Ready: %q", out)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var podTimes []time.Duration
+	for i := 0; i < pods; i++ {
+		name := fmt.Sprintf("bench-%d", i)
+		manifest := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  containers:\n  - {name: t, image: metropolis.dev/testhttp:v1, imagePullPolicy: Never, args: [serve]}\n", name)
+		start := time.Now()
+		if _, err := k.Run(manifest, "apply", "-f", "-"); err != nil {
+			return err
+		}
+		if _, err := k.Run("", "wait", "--for=condition=Ready", "pod/"+name, "--timeout=300s"); err != nil {
+			return err
+		}
+		podTimes = append(podTimes, time.Since(start))
+		progress("pod %s Ready in %.1fs", name, podTimes[i].Seconds())
+		if _, err := k.Run("", "delete", "pod", name, "--wait=false"); err != nil {
+			return err
+		}
+	}
+	var report string
+	if _, err := poll(10*time.Minute, "the worker-only node's memory report", func() error {
+		report, err = lastMemoryReport(c.LogPath(2))
+		return err
+	}); err != nil {
+		return err
+	}
+	sort.Slice(podTimes, func(i, j int) bool { return podTimes[i] < podTimes[j] })
+	fmt.Printf("## Kubernetes workers (workerbench, TCG)\n\n| measure | figure |\n| --- | --- |\n")
+	fmt.Printf("| KubernetesWorker granted → both Nodes Ready (controller's apiserver starting at the same time) | %.0f s |\n", ready.Seconds())
+	fmt.Printf("| pod create → Ready (testhttp, image pinned on the node), median of %d | %.1f s (min %.1f, max %.1f) |\n",
+		len(podTimes), podTimes[len(podTimes)/2].Seconds(), podTimes[0].Seconds(), podTimes[len(podTimes)-1].Seconds())
+	fmt.Printf("| idle worker-only node: resident memory of its processes | %s |\n", report)
+	return nil
+}
+
+var memoryLine = regexp.MustCompile(`resident memory of the node's processes: (\d+) MiB \(([^)]*)\)`)
+
+// lastMemoryReport returns the last memory report in a node's console log.
+func lastMemoryReport(console string) (string, error) {
+	data, err := os.ReadFile(console)
+	if err != nil {
+		return "", err
+	}
+	m := memoryLine.FindAllSubmatch(data, -1)
+	if len(m) == 0 {
+		return "", errors.New("no memory report yet")
+	}
+	last := m[len(m)-1]
+	total, _ := strconv.Atoi(string(last[1]))
+	return fmt.Sprintf("%d MiB (%s)", total, last[2]), nil
+}
+
+func poll(timeout time.Duration, what string, check func() error) (time.Duration, error) {
+	start := time.Now()
+	for {
+		err := check()
+		if err == nil {
+			progress("%s after %.0fs", what, time.Since(start).Seconds())
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout {
+			return 0, fmt.Errorf("%s: not within %v: %w", what, timeout, err)
+		}
+		time.Sleep(3 * time.Second)
+	}
+}
+
+func nodeIDs(ctx context.Context, mgmt apb.ManagementClient) ([]string, error) {
+	nodes, err := grow.ListNodes(ctx, mgmt)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, n := range nodes {
+		ids = append(ids, n.Id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
