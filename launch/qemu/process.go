@@ -30,6 +30,20 @@ func lookTool(name string) (string, error) {
 	return path, nil
 }
 
+// CheckHost says why this machine cannot run launched VMs (not root: the VMs' network needs a
+// bridge and taps; a tool missing), or nil if it can. Tests skip with its message.
+func CheckHost() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not running as root: the VMs' network needs a bridge and tap devices")
+	}
+	for _, name := range []string{"qemu-system-x86_64", "qemu-img", "swtpm"} {
+		if _, err := lookTool(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // kvmAvailable says whether QEMU can use hardware virtualization here.
 func kvmAvailable() bool {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)

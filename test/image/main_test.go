@@ -5,12 +5,12 @@ import (
 	"flag"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"metropolis.dev/metropolis/build/mkimage"
+	"metropolis.dev/metropolis/launch/qemu"
 )
 
 // built is the image built once for all tests; nil if they skip (skip says why).
@@ -50,13 +50,8 @@ func unsupportedReason() string {
 	if testing.Short() {
 		return "-short: image tests boot VMs and take minutes"
 	}
-	if os.Geteuid() != 0 {
-		return "not running as root: the VMs' network needs a bridge and tap devices"
-	}
-	for _, tool := range []string{"qemu-system-x86_64", "swtpm", "qemu-img"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "no " + tool + " (scripts/deps installs it)"
-		}
+	if err := qemu.CheckHost(); err != nil {
+		return err.Error()
 	}
 	return ""
 }

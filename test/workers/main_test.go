@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"metropolis.dev/metropolis/build/mkimage"
+	"metropolis.dev/metropolis/launch/qemu"
 )
 
 var (
@@ -80,13 +81,8 @@ func unsupportedReason() string {
 	if testing.Short() {
 		return "-short: these tests boot a cluster of VMs running Kubernetes and take many minutes"
 	}
-	if os.Geteuid() != 0 {
-		return "not running as root: the VMs' network needs a bridge and tap devices"
-	}
-	for _, tool := range []string{"qemu-system-x86_64", "swtpm", "qemu-img", "mkfs.erofs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "no " + tool + " (scripts/deps installs it)"
-		}
+	if err := qemu.CheckHost(); err != nil {
+		return err.Error()
 	}
 	return ""
 }
