@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/launch/kubectl"
 	"metropolis.dev/metropolis/launch/qemu"
 	"metropolis.dev/metropolis/metroctl/config"
@@ -176,7 +177,7 @@ func TestWorkers(t *testing.T) {
 	})
 
 	t.Run("the pods of a worker deleted from the cluster are rescheduled", func(t *testing.T) {
-		gone := ids[1]
+		gone := workerOnly(t, ctx, mgmt)
 		if _, err := mgmt.DeleteNode(ctx, &apb.DeleteNodeRequest{NodeId: gone, SkipSafetyChecks: true}); err != nil {
 			t.Fatalf("delete node %s: %v", gone, err)
 		}
@@ -197,6 +198,22 @@ func TestWorkers(t *testing.T) {
 			t.Errorf("the Kubernetes Node of the deleted node is still there: %q", out)
 		}
 	})
+}
+
+// workerOnly returns the node that is no consensus member (the worker-only one).
+func workerOnly(t *testing.T, ctx context.Context, mgmt apb.ManagementClient) string {
+	t.Helper()
+	nodes, err := grow.ListNodes(ctx, mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if !n.Roles.GetConsensusMember() {
+			return n.Id
+		}
+	}
+	t.Fatal("every node is a consensus member")
+	return ""
 }
 
 // nodesReady checks that every node in ids is a Kubernetes Node with Ready=True.
