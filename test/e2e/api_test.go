@@ -3,34 +3,23 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/rpc"
 )
 
 // listNodes reads the whole node list.
 func listNodes(ctx context.Context, mgmt apb.ManagementClient) ([]*apb.Node, error) {
-	stream, err := mgmt.GetNodes(ctx, &apb.GetNodesRequest{})
+	nodes, err := grow.ListNodes(ctx, mgmt)
 	if err != nil {
 		return nil, fmt.Errorf("get nodes: %w", err)
 	}
-	var nodes []*apb.Node
-	for {
-		n, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nodes, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get nodes: %w", err)
-		}
-		nodes = append(nodes, n)
-	}
+	return nodes, nil
 }
 
 // node reads node i's record.

@@ -22,6 +22,7 @@ import (
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 const (
@@ -50,15 +51,15 @@ type testCluster struct {
 // it when the test ends (printing every node's log tail first if the test failed).
 func launchCluster(t *testing.T, prefix string, n int) *testCluster {
 	t.Helper()
-	requireHosted(t)
+	suite.Require(t)
 	name := clusterName(t, prefix)
 	store := config.NewStore(t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), launchTimeout)
 	defer cancel()
 	start := time.Now()
 	hc, err := hosted.Launch(ctx, hosted.Options{
-		Name: name, Nodes: n, NodeBinary: env.nodeBinary,
-		Dir: filepath.Join(t.TempDir(), "cluster"), Contexts: store, Progress: testLogWriter{t},
+		Name: name, Nodes: n, NodeBinary: nodeBinary,
+		Dir: filepath.Join(t.TempDir(), "cluster"), Contexts: store, Progress: testenv.LogWriter(t),
 	})
 	c := &testCluster{Cluster: hc, t: t, store: store}
 	if hc != nil {
@@ -186,12 +187,4 @@ func (c *testCluster) indexOf(id string) int {
 		}
 	}
 	return 0
-}
-
-// testLogWriter sends the launcher's progress lines to the test log.
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +12,11 @@ import (
 	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/launch/qemu"
-	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 // bootTimeout bounds one boot to a given point under TCG, with room for a loaded machine.
@@ -27,36 +27,13 @@ const bootTimeout = 6 * time.Minute
 // the TPM); it powers off through the API; its disk does not unlock under another TPM; and a
 // system partition with one byte changed is refused. One VM serves all steps: each boot costs a minute under TCG.
 func TestSingleNode(t *testing.T) {
-	requireImage(t)
+	suite.Require(t)
 	ctx := context.Background()
-	store := config.NewStore(t.TempDir())
-	start := time.Now()
-	c, err := qemu.Launch(ctx, qemu.Options{
-		Name: "imgtest", Nodes: 1, Image: built.ImagePath, Dir: filepath.Join(t.TempDir(), "cluster"),
-		Contexts: store, Progress: logWriter{t}, WaitTimeout: bootTimeout,
+	c := testenv.LaunchVMs(t, qemu.Options{
+		Name: "imgtest", Nodes: 1, Image: built.ImagePath, WaitTimeout: bootTimeout,
 	})
-	if c != nil {
-		t.Cleanup(func() {
-			if err := c.Destroy(); err != nil {
-				t.Errorf("destroy: %v", err)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("launched a one-node cluster from the image in %.0fs", time.Since(start).Seconds())
 	console := c.LogPath(1)
-	mctx, err := store.LoadContext("imgtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := connect.Cluster(ctx, mctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	mgmt := apb.NewManagementClient(conn)
+	mgmt := c.Mgmt
 	node := upNode(t, mgmt)
 	info, err := mgmt.GetClusterInfo(ctx, &apb.GetClusterInfoRequest{})
 	if err != nil {
@@ -65,7 +42,7 @@ func TestSingleNode(t *testing.T) {
 	waitForConsole(t, console, "first start: creating this node's data storage", 1, time.Second)
 
 	t.Run("reboot through the API keeps the node and its data", func(t *testing.T) {
-		nconn, err := connect.Node(ctx, mctx, node.Id, net.JoinHostPort(node.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
+		nconn, err := connect.Node(ctx, c.Context, node.Id, net.JoinHostPort(node.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +73,7 @@ func TestSingleNode(t *testing.T) {
 	})
 
 	t.Run("shutdown through the API powers the VM off", func(t *testing.T) {
-		nconn, err := connect.Node(ctx, mctx, node.Id, net.JoinHostPort(node.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
+		nconn, err := connect.Node(ctx, c.Context, node.Id, net.JoinHostPort(node.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,26 +162,5 @@ func upNodeErr(ctx context.Context, mgmt apb.ManagementClient) (*apb.Node, error
 func listNodes(ctx context.Context, mgmt apb.ManagementClient) ([]*apb.Node, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	stream, err := mgmt.GetNodes(ctx, &apb.GetNodesRequest{})
-	if err != nil {
-		return nil, err
-	}
-	var nodes []*apb.Node
-	for {
-		n, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nodes, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, n)
-	}
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+	return grow.ListNodes(ctx, mgmt)
 }

@@ -5,17 +5,15 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/qemu"
-	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 // clusterTestEnv turns on TestThreeNodes, which takes several minutes under TCG on top of the
@@ -30,38 +28,15 @@ const clusterTestEnv = "METROPOLIS_TEST_VM_CLUSTER"
 // the half the cluster gives back. Once node 3 is deleted
 // from the cluster, it cannot unlock its data any more, and says why.
 func TestThreeNodes(t *testing.T) {
-	requireImage(t)
+	suite.Require(t)
 	if os.Getenv(clusterTestEnv) == "" {
 		t.Skipf("set %s=1 to boot a three-VM cluster (several minutes under TCG)", clusterTestEnv)
 	}
 	ctx := context.Background()
-	store := config.NewStore(t.TempDir())
-	start := time.Now()
-	c, err := qemu.Launch(ctx, qemu.Options{
-		Name: "imgthree", Nodes: 3, Image: built.ImagePath, Dir: filepath.Join(t.TempDir(), "cluster"),
-		Contexts: store, Progress: logWriter{t}, WaitTimeout: 2 * bootTimeout,
+	c := testenv.LaunchVMs(t, qemu.Options{
+		Name: "imgthree", Nodes: 3, Image: built.ImagePath, WaitTimeout: 2 * bootTimeout,
 	})
-	if c != nil {
-		t.Cleanup(func() {
-			if err := c.Destroy(); err != nil {
-				t.Errorf("destroy: %v", err)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("launched a three-node cluster from the image in %.0fs", time.Since(start).Seconds())
-	mctx, err := store.LoadContext("imgthree")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := connect.Cluster(ctx, mctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	mgmt := apb.NewManagementClient(conn)
+	mgmt := c.Mgmt
 	third, err := nodeAt(ctx, mgmt, c.Nodes[2].Address)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +51,7 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatalf("remove ConsensusMember from node 3: %v", err)
 		}
 		waitForConsole(t, console, "the storage key's cluster half is no longer kept here", 1, bootTimeout)
-		nconn, err := connect.Node(ctx, mctx, third.Id, net.JoinHostPort(c.Nodes[2].Address, strconv.Itoa(int(ports.NodeManagement))))
+		nconn, err := connect.Node(ctx, c.Context, third.Id, net.JoinHostPort(c.Nodes[2].Address, strconv.Itoa(int(ports.NodeManagement))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,64 +1,27 @@
 package image
 
 import (
-	"context"
-	"flag"
-	"log"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"metropolis.dev/metropolis/build/mkimage"
 	"metropolis.dev/metropolis/launch/qemu"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
-// built is the image built once for all tests; nil if they skip (skip says why).
-var (
-	built *mkimage.Result
-	skip  string
-)
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(run(m))
+// suite builds the node image once for all tests, where QEMU VMs can run.
+var suite = &testenv.Suite{
+	Name:      "image",
+	Short:     "image tests boot VMs and take minutes",
+	CheckHost: qemu.CheckHost,
+	Setup:     setup,
 }
 
-func run(m *testing.M) int {
-	if skip = unsupportedReason(); skip != "" {
-		log.Printf("image tests: every test skips: %s", skip)
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "metropolis-image-test-")
-	if err != nil {
-		log.Print(err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	start := time.Now()
-	log.Printf("image tests: building the node image into %s", dir)
-	built, err = mkimage.Build(context.Background(), mkimage.Options{OutDir: filepath.Join(dir, "image")})
-	if err != nil {
-		log.Printf("image tests: build: %v", err)
-		return 1
-	}
-	log.Printf("image tests: image built in %.0fs; booting it", time.Since(start).Seconds())
-	return m.Run()
-}
+// built is the image the tests boot; set once, before any test runs.
+var built *mkimage.Result
 
-func unsupportedReason() string {
-	if testing.Short() {
-		return "-short: image tests boot VMs and take minutes"
-	}
-	if err := qemu.CheckHost(); err != nil {
-		return err.Error()
-	}
-	return ""
-}
+func TestMain(m *testing.M) { suite.Main(m) }
 
-func requireImage(t *testing.T) {
-	t.Helper()
-	if skip != "" {
-		t.Skip(skip)
-	}
+func setup(s *testenv.Suite) (err error) {
+	built, err = s.Image(mkimage.Options{})
+	return err
 }

@@ -27,6 +27,7 @@ import (
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 // readyTimeout bounds how long a controller may take from its role to a ready apiserver; it
@@ -47,9 +48,7 @@ type cluster struct {
 
 func launch(t *testing.T, prefix string, n int) *cluster {
 	t.Helper()
-	if env.skip != "" {
-		t.Skip(env.skip)
-	}
+	suite.Require(t)
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	name := prefix + hex.EncodeToString(b)
@@ -59,8 +58,8 @@ func launch(t *testing.T, prefix string, n int) *cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	hc, err := hosted.Launch(ctx, hosted.Options{
-		Name: name, Nodes: n, NodeBinary: env.nodeBinary, KubeBinary: env.kube,
-		Dir: filepath.Join(t.TempDir(), "cluster"), Contexts: store, Progress: logWriter{t},
+		Name: name, Nodes: n, NodeBinary: nodeBinary, KubeBinary: kubeBinary,
+		Dir: filepath.Join(t.TempDir(), "cluster"), Contexts: store, Progress: testenv.LogWriter(t),
 	})
 	c.Cluster = hc
 	if hc != nil {
@@ -153,12 +152,12 @@ func run(timeout time.Duration, name string, args ...string) (string, error) {
 }
 
 func (c *cluster) metroctl(args ...string) (string, error) {
-	return run(time.Minute, env.metroctl, append([]string{"--config-dir", c.configDir, "--context", c.Name}, args...)...)
+	return run(time.Minute, metroctlBinary, append([]string{"--config-dir", c.configDir, "--context", c.Name}, args...)...)
 }
 
 // kubectl runs upstream kubectl (from the kube binary) with metroctl's kubeconfig.
 func (c *cluster) kubectl(args ...string) (string, error) {
-	return run(time.Minute, env.kube, append([]string{"kubectl", "--kubeconfig", c.kubeconfig}, args...)...)
+	return run(time.Minute, kubeBinary, append([]string{"kubectl", "--kubeconfig", c.kubeconfig}, args...)...)
 }
 
 func (c *cluster) mustKubectl(args ...string) string {
@@ -286,11 +285,4 @@ func (c *cluster) waitReady(i int, roots *x509.CertPool, cert *tls.Certificate) 
 		}
 		return nil
 	})
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -21,7 +21,7 @@ type proxyProcess struct {
 func startProxy(t *testing.T, c *cluster, listen string) *proxyProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, env.metroctl, "--config-dir", c.configDir, "--context", c.Name, "k8s", "proxy", "--listen", listen)
+	cmd := exec.CommandContext(ctx, metroctlBinary, "--config-dir", c.configDir, "--context", c.Name, "k8s", "proxy", "--listen", listen)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

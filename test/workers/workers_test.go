@@ -3,7 +3,6 @@ package workers
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -13,8 +12,7 @@ import (
 	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/launch/kubectl"
 	"metropolis.dev/metropolis/launch/qemu"
-	"metropolis.dev/metropolis/metroctl/config"
-	"metropolis.dev/metropolis/metroctl/connect"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 // Timeouts under TCG on a loaded two-core machine.
@@ -61,36 +59,13 @@ spec:
 // logs and exec, a deleted pod recreated, and the pods of a worker removed from the cluster
 // rescheduled.
 func TestWorkers(t *testing.T) {
-	requireCluster(t)
+	suite.Require(t)
 	ctx := context.Background()
-	store := config.NewStore(t.TempDir())
-	start := time.Now()
-	c, err := qemu.Launch(ctx, qemu.Options{
+	c := testenv.LaunchVMs(t, qemu.Options{
 		Name: "kworkers", Nodes: 2, ConsensusMembers: 1, MemoryMiB: 3072,
-		Image: built.ImagePath, Dir: filepath.Join(t.TempDir(), "cluster"),
-		Contexts: store, Progress: logWriter{t}, WaitTimeout: launchTimeout,
+		Image: built.ImagePath, WaitTimeout: launchTimeout,
 	})
-	if c != nil {
-		t.Cleanup(func() {
-			if err := c.Destroy(); err != nil {
-				t.Errorf("destroy: %v", err)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("launched two VMs in %.0fs", time.Since(start).Seconds())
-	mctx, err := store.LoadContext("kworkers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := connect.Cluster(ctx, mctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	mgmt := apb.NewManagementClient(conn)
+	mgmt := c.Mgmt
 	ids := nodeIDs(t, ctx, mgmt)
 	yes := true
 	for _, id := range ids {
@@ -260,11 +235,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
