@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"metropolis.dev/metropolis/osbase/pageout"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -18,10 +20,24 @@ import (
 // to run ps on, and the figure is what operators size workers by.
 const memoryReportInterval = 5 * time.Minute
 
-// reportMemory logs, every memoryReportInterval, the resident memory of the node's own
+// resident is the resident memory of processes, in bytes: in all, and split into anonymous
+// memory (heaps, stacks: what tuning a program's garbage collector changes) and pages of
+// files (the executable's code and data, which the kernel may drop and read again).
+type resident struct{ total, anon, file uint64 }
+
+func (r *resident) add(o resident) {
+	r.total += o.total
+	r.anon += o.anon
+	r.file += o.file
+}
+
+// manageMemory logs, every memoryReportInterval, the resident memory of the node's own
 // processes (everything running from BinDir: the node program, containerd, shims, runc, the
-// kubelet; not the pods' processes), by program and in sum.
-func (s *Service) reportMemory(ctx context.Context) error {
+// kubelet; not the pods' processes), by program and in sum, and the node program's Go heap.
+// After each report it pages out those processes' executables (osbase/pageout): what they
+// touched once at start leaves, what they use comes back, so the next report shows their
+// working set. Reporting first keeps the figure honest: it is never taken right after a trim.
+func (s *Service) manageMemory(ctx context.Context) error {
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	next := 2 * time.Minute // the first report once startup work has settled
 	for {
@@ -36,58 +52,119 @@ func (s *Service) reportMemory(ctx context.Context) error {
 			supervisor.Logger(ctx).Warningf("memory report: %v", err)
 			continue
 		}
-		supervisor.Logger(ctx).Infof("resident memory of the node's processes: %d MiB (%s)", total>>20, formatMemory(byProgram))
+		supervisor.Logger(ctx).Infof("resident memory of the node's processes: %d MiB (%s); node program Go heap: %s",
+			total.total>>20, formatMemory(byProgram), goHeap())
+		pageOutExecutables(ctx, "/proc", s.cfg.BinDir)
 	}
 }
 
-// residentMemory sums VmRSS (bytes) of the processes under proc whose executable is in binDir.
-func residentMemory(proc, binDir string) (map[string]uint64, uint64, error) {
+// pageOutExecutables pages out the executables of the processes under proc that run from
+// binDir. A failure is logged, not fatal: it costs memory, not function.
+func pageOutExecutables(ctx context.Context, proc, binDir string) {
+	pids, err := processesIn(proc, binDir)
+	if err != nil {
+		supervisor.Logger(ctx).Warningf("page out executables: %v", err)
+		return
+	}
+	var advised uint64
+	for _, pid := range pids {
+		n, err := pageout.Executable(pid)
+		if err != nil {
+			if _, statErr := os.Stat(filepath.Join(proc, strconv.Itoa(pid))); statErr != nil {
+				continue // the process ended meanwhile
+			}
+			supervisor.Logger(ctx).Warningf("page out executables: %v", err)
+			return
+		}
+		advised += n
+	}
+	supervisor.Logger(ctx).V(1).Infof("paged out the executables of %d processes (%d MiB mapped)", len(pids), advised>>20)
+}
+
+// residentMemory sums the resident memory of the processes under proc whose executable is in
+// binDir, by program name.
+func residentMemory(proc, binDir string) (map[string]resident, resident, error) {
+	pids, err := processesIn(proc, binDir)
+	if err != nil {
+		return nil, resident{}, err
+	}
+	byProgram := map[string]resident{}
+	var total resident
+	for _, pid := range pids {
+		exe, err := os.Readlink(filepath.Join(proc, strconv.Itoa(pid), "exe"))
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		r, err := readResident(filepath.Join(proc, strconv.Itoa(pid), "status"))
+		if err != nil {
+			continue
+		}
+		p := byProgram[filepath.Base(exe)]
+		p.add(r)
+		byProgram[filepath.Base(exe)] = p
+		total.add(r)
+	}
+	return byProgram, total, nil
+}
+
+// processesIn lists the processes under proc whose executable is in binDir.
+func processesIn(proc, binDir string) ([]int, error) {
 	entries, err := os.ReadDir(proc)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	byProgram := map[string]uint64{}
-	var total uint64
+	var pids []int
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		exe, err := os.Readlink(filepath.Join(proc, e.Name(), "exe"))
 		if err != nil || filepath.Dir(exe) != binDir {
 			continue
 		}
-		rss, err := vmRSS(filepath.Join(proc, e.Name(), "status"))
-		if err != nil {
-			continue // the process ended meanwhile
-		}
-		byProgram[filepath.Base(exe)] += rss
-		total += rss
+		pids = append(pids, pid)
 	}
-	return byProgram, total, nil
+	return pids, nil
 }
 
-// vmRSS reads the VmRSS line of a /proc/PID/status file.
-func vmRSS(path string) (uint64, error) {
+// readResident reads the VmRSS, RssAnon and RssFile lines of a /proc/PID/status file.
+func readResident(path string) (resident, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return resident{}, err
 	}
 	defer f.Close()
+	var r resident
+	fields := map[string]*uint64{"VmRSS:": &r.total, "RssAnon:": &r.anon, "RssFile:": &r.file}
+	seen := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) != 2 || fields[1] != "kB" {
-				return 0, fmt.Errorf("%s: unexpected VmRSS line %q", path, sc.Text())
-			}
-			kb, err := strconv.ParseUint(fields[0], 10, 64)
-			return kb << 10, err
+		name, rest, _ := strings.Cut(sc.Text(), "\t")
+		dst, ok := fields[name]
+		if !ok {
+			continue
 		}
+		v := strings.Fields(rest)
+		if len(v) != 2 || v[1] != "kB" {
+			return resident{}, fmt.Errorf("%s: unexpected line %q", path, sc.Text())
+		}
+		kb, err := strconv.ParseUint(v[0], 10, 64)
+		if err != nil {
+			return resident{}, fmt.Errorf("%s: line %q: %w", path, sc.Text(), err)
+		}
+		*dst = kb << 10
+		seen++
 	}
-	return 0, fmt.Errorf("%s: no VmRSS line", path)
+	if seen != len(fields) {
+		return resident{}, fmt.Errorf("%s: missing one of VmRSS, RssAnon, RssFile", path)
+	}
+	return r, sc.Err()
 }
 
-func formatMemory(byProgram map[string]uint64) string {
+// formatMemory writes "name total MiB [anon A file F]" per program, sorted by name. Square
+// brackets: the report's parentheses delimit the whole list for tools that parse it.
+func formatMemory(byProgram map[string]resident) string {
 	names := make([]string, 0, len(byProgram))
 	for n := range byProgram {
 		names = append(names, n)
@@ -95,7 +172,25 @@ func formatMemory(byProgram map[string]uint64) string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = fmt.Sprintf("%s %d MiB", n, byProgram[n]>>20)
+		r := byProgram[n]
+		parts[i] = fmt.Sprintf("%s %d MiB [anon %d file %d]", n, r.total>>20, r.anon>>20, r.file>>20)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// goHeap describes this process's Go heap: what is live, what the collector lets it grow to,
+// and what the runtime holds from the kernel in all.
+func goHeap() string {
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+	}
+	metrics.Read(samples)
+	v := make([]uint64, len(samples))
+	for i, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = s.Value.Uint64()
+		}
+	}
+	return fmt.Sprintf("live %d MiB, goal %d MiB, mapped %d MiB", v[0]>>20, v[1]>>20, (v[2]-v[3])>>20)
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // TestResidentMemory sums this test process's own resident memory, found through its
-// executable's directory, and reads VmRSS lines strictly.
+// executable's directory, and reads the status lines strictly.
 func TestResidentMemory(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -17,21 +17,27 @@ func TestResidentMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if byProgram[filepath.Base(exe)] == 0 || total < byProgram[filepath.Base(exe)] {
-		t.Errorf("resident memory %v (total %d) does not include this process (%s)", byProgram, total, exe)
+	self := byProgram[filepath.Base(exe)]
+	if self.total == 0 || self.anon == 0 || self.anon > self.total || total.total < self.total {
+		t.Errorf("resident memory %+v (total %+v) does not include this process (%s)", byProgram, total, exe)
 	}
 	dir := t.TempDir()
-	for name, content := range map[string]string{"good": "Name:\tx\nVmRSS:\t  1024 kB\n", "bad": "VmRSS:\t1024 MB\n", "none": "Name:\tx\n"} {
+	for name, content := range map[string]string{
+		"good": "Name:\tx\nVmRSS:\t  1024 kB\nRssAnon:\t 768 kB\nRssFile:\t 256 kB\n",
+		"bad":  "VmRSS:\t1024 MB\nRssAnon:\t 768 kB\nRssFile:\t 256 kB\n",
+		"none": "Name:\tx\nVmRSS:\t  1024 kB\n",
+	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, err := vmRSS(filepath.Join(dir, "good")); err != nil || got != 1<<20 {
-		t.Errorf("vmRSS(good) = %d, %v; want 1 MiB", got, err)
+	want := resident{total: 1 << 20, anon: 768 << 10, file: 256 << 10}
+	if got, err := readResident(filepath.Join(dir, "good")); err != nil || got != want {
+		t.Errorf("readResident(good) = %+v, %v; want %+v", got, err, want)
 	}
 	for _, name := range []string{"bad", "none"} {
-		if _, err := vmRSS(filepath.Join(dir, name)); err == nil {
-			t.Errorf("vmRSS(%s) accepted a file without a kB VmRSS line", name)
+		if _, err := readResident(filepath.Join(dir, name)); err == nil {
+			t.Errorf("readResident(%s) accepted a file without kB VmRSS, RssAnon and RssFile lines", name)
 		}
 	}
 }

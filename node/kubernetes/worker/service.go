@@ -93,7 +93,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.runNetwork(ctx, creds); err != nil {
 		return err
 	}
-	if err := supervisor.Run(ctx, "memory", s.reportMemory); err != nil {
+	if err := supervisor.Run(ctx, "memory", s.manageMemory); err != nil {
 		return err
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -113,6 +112,8 @@ func run(kube, runtime string, pods int) error {
 	if err != nil {
 		return err
 	}
+	// The idle figure is a report written after the pods are gone, not one from startup.
+	before, _ := memoryReports(c.LogPath(2))
 	var podTimes []time.Duration
 	for i := 0; i < pods; i++ {
 		name := fmt.Sprintf("bench-%d", i)
@@ -131,9 +132,16 @@ func run(kube, runtime string, pods int) error {
 		}
 	}
 	var report string
-	if _, err := poll(10*time.Minute, "the worker-only node's memory report", func() error {
-		report, err = lastMemoryReport(c.LogPath(2))
-		return err
+	if _, err := poll(10*time.Minute, "the worker-only node's memory report after the pods", func() error {
+		reports, err := memoryReports(c.LogPath(2))
+		if err != nil {
+			return err
+		}
+		if len(reports) <= len(before) {
+			return errors.New("no memory report since the pods were created")
+		}
+		report = reports[len(reports)-1]
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -146,21 +154,19 @@ func run(kube, runtime string, pods int) error {
 	return nil
 }
 
-var memoryLine = regexp.MustCompile(`resident memory of the node's processes: (\d+) MiB \(([^)]*)\)`)
+var memoryLine = regexp.MustCompile(`resident memory of the node's processes: (\d+ MiB \([^)]*\)[^\n]*)`)
 
-// lastMemoryReport returns the last memory report in a node's console log.
-func lastMemoryReport(console string) (string, error) {
+// memoryReports returns the memory reports in a node's console log, oldest first.
+func memoryReports(console string) ([]string, error) {
 	data, err := os.ReadFile(console)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	m := memoryLine.FindAllSubmatch(data, -1)
-	if len(m) == 0 {
-		return "", errors.New("no memory report yet")
+	var reports []string
+	for _, m := range memoryLine.FindAllSubmatch(data, -1) {
+		reports = append(reports, strings.TrimSpace(string(m[1])))
 	}
-	last := m[len(m)-1]
-	total, _ := strconv.Atoi(string(last[1]))
-	return fmt.Sprintf("%d MiB (%s)", total, last[2]), nil
+	return reports, nil
 }
 
 func poll(timeout time.Duration, what string, check func() error) (time.Duration, error) {

@@ -1,0 +1,170 @@
+package pageout
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExecutableRegions(t *testing.T) {
+	const maps = `00400000-04623000 r-xp 00000000 fe:00 10330328                           /bin/my kube
+04623000-094aa000 r--p 04223000 fe:00 10330328                           /bin/my kube
+094aa000-095f8000 rw-p 090aa000 fe:00 10330328                           /bin/my kube
+3dbc79400000-3dbc7a400000 rw-p 00000000 00:00 0 
+7f908b2a0000-7f908b700000 r--p 00000000 fe:00 42                         /lib/other.so
+7ffd5e1f2000-7ffd5e213000 rw-p 00000000 00:00 0                          [stack]
+`
+	for _, tc := range []struct {
+		name, maps, exe string
+		want            []Region
+		wantErr         bool
+	}{
+		{name: "code and read-only data of the executable", maps: maps, exe: "/bin/my kube",
+			want: []Region{{0x400000, 0x4623000}, {0x4623000, 0x94aa000}}},
+		{name: "another file", maps: maps, exe: "/lib/other.so", want: []Region{{0x7f908b2a0000, 0x7f908b700000}}},
+		{name: "not mapped", maps: maps, exe: "/bin/kube"},
+		{name: "empty", maps: "", exe: "/bin/kube"},
+		{name: "too few fields", maps: "00400000-04623000 r-xp 0\n", exe: "/x", wantErr: true},
+		{name: "bad range", maps: "0040000g-04623000 r-xp 00000000 fe:00 1 /x\n", exe: "/x", wantErr: true},
+		{name: "reversed range", maps: "05000000-04623000 r-xp 00000000 fe:00 1 /x\n", exe: "/x", wantErr: true},
+		{name: "bad permissions", maps: "00400000-04623000 rx 00000000 fe:00 1 /x\n", exe: "/x", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ExecutableRegions([]byte(tc.maps), tc.exe)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tc.wantErr)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("regions = %x, want %x", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzExecutableRegions(f *testing.F) {
+	f.Add([]byte("00400000-04623000 r-xp 00000000 fe:00 10330328   /bin/kube\n"), "/bin/kube")
+	f.Add([]byte("3dbc79400000-3dbc7a400000 rw-p 00000000 00:00 0 \n"), "")
+	f.Fuzz(func(t *testing.T, maps []byte, exe string) {
+		regions, err := ExecutableRegions(maps, exe)
+		if err != nil {
+			return
+		}
+		for _, r := range regions {
+			if r.End <= r.Start {
+				t.Errorf("region %x is empty or reversed", r)
+			}
+		}
+	})
+}
+
+// childEnv makes the test binary a child that sits idle until its stdin closes.
+const childEnv = "PAGEOUT_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestExecutablePagesOut runs a copy of this test binary (so no other process maps its pages)
+// and checks that its resident file pages drop once its executable is paged out.
+func TestExecutablePagesOut(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "child")
+	if err := writeSynced(copyPath, data); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(copyPath)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	before := rssFile(t, cmd.Process.Pid)
+	advised, err := Executable(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := rssFile(t, cmd.Process.Pid)
+	t.Logf("advised %d KiB; resident file pages %d KiB before, %d KiB after", advised>>10, before, after)
+	if advised < uint64(len(data))/2 {
+		t.Errorf("advised %d bytes, less than half the %d-byte executable", advised, len(data))
+	}
+	if after >= before/2 {
+		t.Errorf("resident file pages went from %d to %d KiB, want them at least halved", before, after)
+	}
+	if _, err := Executable(1 << 30); err == nil {
+		t.Error("Executable of a process that does not exist succeeded")
+	}
+}
+
+// rssFile is a process's RssFile, in KiB.
+func rssFile(t *testing.T, pid int) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
+				kb, err := strconv.ParseUint(strings.Fields(rest)[0], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return kb
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d: no RssFile line", pid)
+		}
+	}
+}
+
+// writeSynced writes a file and flushes it: dirty page-cache pages cannot be paged out, and a
+// binary on the node's system partition is never dirty.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
