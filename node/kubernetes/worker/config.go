@@ -37,6 +37,9 @@ type Config struct {
 	Curator cpb.CuratorClient
 	// CgroupRoot is where the cgroup v2 hierarchy is mounted; empty: /sys/fs/cgroup.
 	CgroupRoot string
+	// ResolvConf lists the node's resolvers, to which the cluster DNS forwards names outside
+	// the cluster; empty: /etc/resolv.conf.
+	ResolvConf string
 }
 
 // ErrCgroupV1 is why a worker does not start on a host without the unified cgroup hierarchy.
@@ -78,6 +81,9 @@ func checkConfig(cfg Config) (Config, error) {
 	}
 	if cfg.ImagesDir == "" {
 		cfg.ImagesDir = filepath.Join(cfg.BinDir, "..", "images")
+	}
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = defaultResolvConf
 	}
 	for _, b := range binaries {
 		errs = append(errs, checkExecutable(filepath.Join(cfg.BinDir, b)))

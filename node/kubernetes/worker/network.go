@@ -66,8 +66,18 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	if err := ensureDNSAddress(); err != nil {
 		return err
 	}
+	// Read once: the node's resolvers come from its parameters or DHCP and rarely change; the
+	// DNS runnable reads them again whenever it restarts.
+	upstreams, err := upstreamResolvers(s.cfg.ResolvConf)
+	if err != nil {
+		return err
+	}
+	if len(upstreams) == 0 {
+		supervisor.Logger(ctx).Warningf("no resolvers in %s: pods can resolve cluster names only", s.cfg.ResolvConf)
+	}
 	dns, err := clusterdns.New(clusterdns.Config{
 		Client: proxyClient, Listen: net.JoinHostPort(DNSAddress, "53"), Domain: ClusterDomain,
+		Upstreams: upstreams,
 	})
 	if err != nil {
 		return err
