@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/curator/upnodes"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -21,56 +21,14 @@ const nodeSyncInterval = 30 * time.Second
 // only turn NotReady, and its pods be evicted after five minutes; deleting it has the pod
 // garbage collector delete them at once, and their controllers schedule replacements.
 func (s *Service) syncNodes(ctx context.Context, admin *adminClient) error {
-	stream, err := s.cfg.Curator.Watch(ctx, &cpb.WatchRequest{Kind: &cpb.WatchRequest_UpNodes{UpNodes: &cpb.WatchRequest_NodesInCluster{}}})
-	if err != nil {
-		return fmt.Errorf("watch the cluster's nodes: %w", err)
-	}
-	events := make(chan *cpb.WatchEvent)
-	errs := make(chan error, 1)
-	go func() {
-		for {
-			ev, err := stream.Recv()
-			if err != nil {
-				errs <- fmt.Errorf("watch the cluster's nodes: %w", err)
-				return
-			}
-			select {
-			case events <- ev:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
-	workers := map[string]bool{}
-	complete := false
-	ticker := time.NewTicker(nodeSyncInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-errs:
-			return err
-		case ev := <-events:
-			for _, n := range ev.Nodes {
-				workers[n.Id] = n.GetRoles().GetKubernetesWorker() != nil
-			}
-			for _, t := range ev.NodeTombstones {
-				delete(workers, t.NodeId)
-			}
-			if ev.Progress == cpb.WatchEvent_PROGRESS_LAST_BACKLOGGED {
-				complete = true
-			}
-		case <-ticker.C:
+	return upnodes.Follow(ctx, s.cfg.Curator, nodeSyncInterval, func(nodes upnodes.Set) error {
+		workers := map[string]bool{}
+		for id, n := range nodes {
+			workers[id] = n.GetRoles().GetKubernetesWorker() != nil
 		}
-		if !complete {
-			continue // a partial view would delete Nodes of workers not sent yet
-		}
-		if err := admin.deleteNodesExcept(ctx, workers, supervisor.Logger(ctx).Infof); err != nil {
-			return err
-		}
-	}
+		return admin.deleteNodesExcept(ctx, workers, supervisor.Logger(ctx).Infof)
+	})
 }
 
 // deleteNodesExcept deletes every Kubernetes Node whose name is not a key of keep with value

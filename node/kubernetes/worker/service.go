@@ -58,10 +58,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	logger.Infof("Kubernetes credentials issued; apiservers: %v", creds.apiserverEndpoints)
-	proxy := &apiproxy.Proxy{
-		Endpoints: func(context.Context) ([]string, error) { return creds.apiserverEndpoints, nil },
-		Log:       logger.Infof,
+	servers := &apiservers{endpoints: creds.apiserverEndpoints}
+	if err := supervisor.Run(ctx, "apiservers", func(ctx context.Context) error { return servers.follow(ctx, s) }); err != nil {
+		return err
 	}
+	proxy := &apiproxy.Proxy{Endpoints: servers.get, Log: logger.Infof}
 	if err := supervisor.Run(ctx, "apiproxy", func(ctx context.Context) error {
 		l, err := net.Listen("tcp", proxyAddress())
 		if err != nil {
