@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -29,22 +29,7 @@ func newNetNS(t *testing.T) netns.NsHandle {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and programs routes and nf_tables in them")
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatalf("get netns: %v", err)
-	}
-	defer orig.Close()
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatalf("new netns: %v", err)
-	}
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("restore netns: %v", err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	return ns
+	return netnstest.New(t)
 }
 
 // kernelHasWireGuard tells whether a WireGuard link can be made (in a

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 )
 
 // manyPorts is n service ports with two endpoints each.
@@ -34,7 +36,7 @@ func BenchmarkApply(b *testing.B) {
 	requireRoot(b)
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(strconv.Itoa(n)+"x2", func(b *testing.B) {
-			ns := newNetNS(b)
+			ns := netnstest.New(b)
 			conn, err := OpenConn(int(ns))
 			if err != nil {
 				b.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+
+	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 )
 
 // TestApplyLarge checks that sets bigger than one netlink message (the
@@ -12,7 +14,7 @@ import (
 // Apply replaces rather than adds.
 func TestApplyLarge(t *testing.T) {
 	requireRoot(t)
-	ns := newNetNS(t)
+	ns := netnstest.New(t)
 	conn, err := OpenConn(int(ns))
 	if err != nil {
 		t.Fatal(err)

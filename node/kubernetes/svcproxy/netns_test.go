@@ -6,13 +6,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 )
 
 // testNode is a "node" network namespace with pods: each pod is a network
@@ -29,45 +30,8 @@ func requireRoot(t testing.TB) {
 	}
 }
 
-// inNS runs f on an OS thread switched into ns; sockets f creates stay in
-// ns.
-func inNS(ns netns.NsHandle, f func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		return err
-	}
-	defer netns.Set(orig)
-	return f()
-}
-
-func newNetNS(t testing.TB) netns.NsHandle {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatalf("get netns: %v", err)
-	}
-	defer orig.Close()
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatalf("new netns: %v", err)
-	}
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("restore netns: %v", err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	return ns
-}
-
 func newTestNode(t *testing.T) *testNode {
-	n := &testNode{t: t, ns: newNetNS(t)}
+	n := &testNode{t: t, ns: netnstest.New(t)}
 	h := n.handle(n.ns)
 	lo, err := h.LinkByName("lo")
 	if err == nil {
@@ -76,7 +40,7 @@ func newTestNode(t *testing.T) *testNode {
 	if err != nil {
 		t.Fatalf("node lo up: %v", err)
 	}
-	err = inNS(n.ns, func() error {
+	err = netnstest.Do(n.ns, func() error {
 		for _, kv := range [][2]string{
 			{"/proc/sys/net/ipv4/ip_forward", "1"},
 			{"/proc/sys/net/ipv4/conf/all/rp_filter", "0"},
@@ -106,7 +70,7 @@ func (n *testNode) handle(ns netns.NsHandle) *netlink.Handle {
 // addPod makes pod i and returns its namespace.
 func (n *testNode) addPod(i int) netns.NsHandle {
 	t := n.t
-	pod := newNetNS(t)
+	pod := netnstest.New(t)
 	nodeH, podH := n.handle(n.ns), n.handle(pod)
 	nodeSide, podSide := "pod"+strconv.Itoa(i), "eth0"
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nodeSide}, PeerName: "tmp" + strconv.Itoa(i), PeerNamespace: netlink.NsFd(pod)}
@@ -159,7 +123,7 @@ func mustAddr(t testing.TB, s string) *netlink.Addr {
 // serve answers every TCP connection to :port in ns with name.
 func serve(t *testing.T, ns netns.NsHandle, port int, name string) {
 	var l net.Listener
-	err := inNS(ns, func() (err error) {
+	err := netnstest.Do(ns, func() (err error) {
 		l, err = net.Listen("tcp4", ":"+strconv.Itoa(port))
 		return err
 	})
@@ -182,7 +146,7 @@ func serve(t *testing.T, ns netns.NsHandle, port int, name string) {
 // ask connects from ns to addr and returns what the server said.
 func ask(ns netns.NsHandle, addr string) (string, error) {
 	var c net.Conn
-	err := inNS(ns, func() (err error) {
+	err := netnstest.Do(ns, func() (err error) {
 		d := net.Dialer{Timeout: 500 * time.Millisecond}
 		c, err = d.DialContext(context.Background(), "tcp4", addr)
 		return err
@@ -205,7 +169,7 @@ func ask(ns netns.NsHandle, addr string) (string, error) {
 // serveUDP answers every UDP datagram to :port in ns with name.
 func serveUDP(t *testing.T, ns netns.NsHandle, port int, name string) {
 	var c net.PacketConn
-	err := inNS(ns, func() (err error) {
+	err := netnstest.Do(ns, func() (err error) {
 		c, err = net.ListenPacket("udp4", ":"+strconv.Itoa(port))
 		return err
 	})

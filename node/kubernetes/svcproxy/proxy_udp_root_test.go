@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -43,7 +44,7 @@ func TestProxyKernelUDP(t *testing.T) {
 	supervisor.TestHarness(t, p.Run)
 
 	var conn net.Conn
-	err = inNS(client, func() (err error) {
+	err = netnstest.Do(client, func() (err error) {
 		conn, err = net.Dial("udp4", "10.96.0.53:53")
 		return err
 	})
