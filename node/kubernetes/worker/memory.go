@@ -59,26 +59,35 @@ func (s *Service) manageMemory(ctx context.Context) error {
 }
 
 // pageOutExecutables pages out the executables of the processes under proc that run from
-// binDir. A failure is logged, not fatal: it costs memory, not function.
+// binDir, and logs each program's resident file pages before and right after. A failure is
+// logged, not fatal: it costs memory, not function.
 func pageOutExecutables(ctx context.Context, proc, binDir string) {
 	pids, err := processesIn(proc, binDir)
 	if err != nil {
 		supervisor.Logger(ctx).Warningf("page out executables: %v", err)
 		return
 	}
-	var advised uint64
+	var changes []string
 	for _, pid := range pids {
-		n, err := pageout.Executable(pid)
+		status := filepath.Join(proc, strconv.Itoa(pid), "status")
+		before, err := readResident(status)
 		if err != nil {
-			if _, statErr := os.Stat(filepath.Join(proc, strconv.Itoa(pid))); statErr != nil {
-				continue // the process ended meanwhile
-			}
-			supervisor.Logger(ctx).Warningf("page out executables: %v", err)
-			return
+			continue // the process ended meanwhile
 		}
-		advised += n
+		if _, err := pageout.Executable(pid); err != nil {
+			if _, statErr := os.Stat(status); statErr == nil {
+				supervisor.Logger(ctx).Warningf("page out executables: %v", err)
+			}
+			continue
+		}
+		after, err := readResident(status)
+		if err != nil {
+			continue
+		}
+		exe, _ := os.Readlink(filepath.Join(proc, strconv.Itoa(pid), "exe"))
+		changes = append(changes, fmt.Sprintf("%s (%d) %d→%d MiB", filepath.Base(exe), pid, before.file>>20, after.file>>20))
 	}
-	supervisor.Logger(ctx).V(1).Infof("paged out the executables of %d processes (%d MiB mapped)", len(pids), advised>>20)
+	supervisor.Logger(ctx).Infof("paged out executables, resident file pages: %s", strings.Join(changes, ", "))
 }
 
 // residentMemory sums the resident memory of the processes under proc whose executable is in

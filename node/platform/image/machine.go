@@ -1,6 +1,8 @@
 package image
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 
@@ -67,6 +69,15 @@ func writeEtc() error {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
+	}
+	// A machine ID for this boot, as systemd makes one on a system without persistent /etc:
+	// the kubelet (cAdvisor) reads it for the Node's machine ID and logs an error without it.
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	if err := os.WriteFile("/etc/machine-id", []byte(hex.EncodeToString(id)+"\n"), 0o444); err != nil {
+		return fmt.Errorf("write /etc/machine-id: %w", err)
 	}
 	return nil
 }
