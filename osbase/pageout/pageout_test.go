@@ -65,21 +65,26 @@ func FuzzExecutableRegions(f *testing.F) {
 	})
 }
 
-// childEnv makes the test binary a child that sits idle until its stdin closes.
+// childEnv makes the test binary a child that sits idle until its stdin closes, answering
+// "forget" lines by calling Forget.
 const childEnv = "PAGEOUT_TEST_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
-		fmt.Println("ready")
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
+		runChild()
 	}
 	os.Exit(m.Run())
 }
 
-// TestExecutablePagesOut runs a copy of this test binary (so no other process maps its pages)
-// and checks that its resident file pages drop once its executable is paged out.
-func TestExecutablePagesOut(t *testing.T) {
+// child is a copy of this test binary (so no other process maps its pages) running runChild.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	size  int
+}
+
+func startChild(t *testing.T) *child {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -92,38 +97,65 @@ func TestExecutablePagesOut(t *testing.T) {
 	if err := writeSynced(copyPath, data); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(copyPath)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	stdin, err := cmd.StdinPipe()
+	c := &child{cmd: exec.Command(copyPath), size: len(data)}
+	c.cmd.Env = append(os.Environ(), childEnv+"=1")
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+	t.Cleanup(func() { c.stdin.Close(); _ = c.cmd.Wait() })
+	c.out = bufio.NewReader(stdout)
+	if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("child: %q, %v", line, err)
 	}
-	before := rssFile(t, cmd.Process.Pid)
-	advised, err := Executable(cmd.Process.Pid)
+	return c
+}
+
+// TestExecutablePagesOut checks that a process's resident file pages drop once its
+// executable is paged out.
+func TestExecutablePagesOut(t *testing.T) {
+	c := startChild(t)
+	before := rssFile(t, c.cmd.Process.Pid)
+	advised, err := Executable(c.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := rssFile(t, cmd.Process.Pid)
+	after := rssFile(t, c.cmd.Process.Pid)
 	t.Logf("advised %d KiB; resident file pages %d KiB before, %d KiB after", advised>>10, before, after)
-	if advised < uint64(len(data))/2 {
-		t.Errorf("advised %d bytes, less than half the %d-byte executable", advised, len(data))
+	if advised < uint64(c.size)/2 {
+		t.Errorf("advised %d bytes, less than half the %d-byte executable", advised, c.size)
 	}
 	if after >= before/2 {
 		t.Errorf("resident file pages went from %d to %d KiB, want them at least halved", before, after)
 	}
 	if _, err := Executable(1 << 30); err == nil {
 		t.Error("Executable of a process that does not exist succeeded")
+	}
+}
+
+// TestForget checks that a process that forgets its executable's mappings holds far fewer of
+// their pages, and keeps running.
+func TestForget(t *testing.T) {
+	c := startChild(t)
+	before := rssFile(t, c.cmd.Process.Pid)
+	if _, err := io.WriteString(c.stdin, "forget\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := c.out.ReadString('\n'); err != nil || line != "forgot <nil>\n" {
+		t.Fatalf("child after Forget: %q, %v", line, err)
+	}
+	after := rssFile(t, c.cmd.Process.Pid)
+	t.Logf("resident file pages %d KiB before Forget, %d KiB after", before, after)
+	// Less than Executable achieves: answering the test faults the runtime's code back in,
+	// with the kernel's fault-around, at once.
+	if after > before*3/4 {
+		t.Errorf("resident file pages went from %d to %d KiB, want at least a quarter dropped", before, after)
 	}
 }
 
@@ -167,4 +199,16 @@ func writeSynced(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+func runChild() {
+	fmt.Println("ready")
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		if sc.Text() == "forget" {
+			_, err := Forget()
+			fmt.Println("forgot", err)
+		}
+	}
+	os.Exit(0)
 }

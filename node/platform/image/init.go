@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/osbase/pageout"
 )
 
 // Exit codes of the node program that the init process acts on. Any other exit is a crash:
@@ -61,6 +63,7 @@ func runNodeProgram() (int, error) {
 		return 0, err
 	}
 	node := cmd.Process.Pid
+	go forgetExecutable()
 	for {
 		var status unix.WaitStatus
 		pid, err := unix.Wait4(-1, &status, 0, nil)
@@ -75,6 +78,24 @@ func runNodeProgram() (int, error) {
 				return status.ExitStatus(), nil
 			}
 			return -1, nil
+		}
+	}
+}
+
+// forgetInterval is how often the init process drops its page-table entries for the binary.
+const forgetInterval = 5 * time.Minute
+
+// forgetExecutable keeps the init process from pinning the pages of the binary it shares with
+// the node program: every forgetInterval it drops its own mappings of them (osbase/pageout),
+// so that when the Kubernetes worker pages out the node program's executable, the pages only
+// the node program still uses are all that stays resident. The init process itself, waiting
+// for children, touches little of it again.
+func forgetExecutable() {
+	for {
+		time.Sleep(forgetInterval)
+		if _, err := pageout.Forget(); err != nil {
+			say(fmt.Sprintf("metropolis-node: %v", err))
+			return
 		}
 	}
 }
