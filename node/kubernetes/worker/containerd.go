@@ -77,7 +77,7 @@ func (s *Service) runContainerd(ctx context.Context) error {
 	}
 	cmd := exec.Command(filepath.Join(s.cfg.BinDir, "containerd"), "--config", cfgPath, "--log-level", "warn")
 	// The shim is found by PATH; runc by the path in the configuration.
-	cmd.Env = []string{"PATH=" + s.cfg.BinDir, "TMPDIR=" + s.cfg.RunDir}
+	cmd.Env = []string{"PATH=" + s.cfg.BinDir, "TMPDIR=" + s.cfg.RunDir, childGOGC}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return supervisor.RunCommand(ctx, cmd)
 }

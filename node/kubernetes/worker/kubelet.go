@@ -76,7 +76,7 @@ func (s *Service) runKubelet(ctx context.Context) error {
 		"--v="+strconv.Itoa(0),
 	)
 	// mount and umount (cmd/mount) are next to the kubelet: the kubelet mounts volumes with them.
-	cmd.Env = []string{"PATH=" + s.cfg.BinDir}
+	cmd.Env = []string{"PATH=" + s.cfg.BinDir, childGOGC}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return supervisor.RunCommand(ctx, cmd, supervisor.WithLineParser(logtree.ParseKlog))
 }
