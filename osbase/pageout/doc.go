@@ -11,7 +11,9 @@
 // process's read-only executable mappings now. Pages the program still uses come back on the
 // next access, from the page cache or the verified system partition, so what stays resident
 // is the program's working set. Writable mappings (data, heap) are never touched: without swap
-// they could not be reclaimed anyway. Pages another process also maps are left by the kernel.
+// they could not be reclaimed anyway. Pages another process also maps are left by the kernel;
+// Forget lets a process that shares its executable with another drop its own mappings first.
 //
-// Who uses it: the Kubernetes worker, for its own processes (node/kubernetes/worker).
+// Who uses it: the Kubernetes worker, for its own processes (node/kubernetes/worker), and the
+// image's init process, which runs the same binary as the node program (node/platform/image).
 package pageout
