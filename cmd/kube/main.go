@@ -87,6 +87,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "kube: unknown component %q\n", name)
 		usage()
 	}
+	forgetExecutable(name)
 	os.Exit(run())
 }
 

@@ -14,6 +14,7 @@
 // they could not be reclaimed anyway. Pages another process also maps are left by the kernel;
 // Forget lets a process that shares its executable with another drop its own mappings first.
 //
-// Who uses it: the Kubernetes worker, for its own processes (node/kubernetes/worker), and the
-// image's init process, which runs the same binary as the node program (node/platform/image).
+// Who uses it: the Kubernetes worker, for its own processes (node/kubernetes/worker); the
+// image's init process, which runs the same binary as the node program (node/platform/image);
+// and every long-running Kubernetes component of the kube multicall binary (cmd/kube).
 package pageout
