@@ -118,14 +118,14 @@ func startChild(t *testing.T) *child {
 	return c
 }
 
-// TestExecutablePagesOut checks that a process's resident file pages drop once its
+// TestExecutablePagesOut checks that a process's resident pages of the executable drop once its
 // executable is paged out.
 func TestExecutablePagesOut(t *testing.T) {
 	c := startChild(t)
 	// Stopped, the child's runtime threads cannot fault code back in between the page-out
 	// and the measurement (CI runs other test binaries beside this one).
 	stop(t, c.cmd.Process.Pid)
-	before := rssFile(t, c.cmd.Process.Pid)
+	before := exeResident(t, c.cmd.Process.Pid)
 	var advised uint64
 	var after uint64
 	// Pages faulted in last may still sit in another CPU's LRU batch, which the page-out
@@ -135,16 +135,16 @@ func TestExecutablePagesOut(t *testing.T) {
 		if advised, err = Executable(c.cmd.Process.Pid); err != nil {
 			t.Fatal(err)
 		}
-		if after = rssFile(t, c.cmd.Process.Pid); after < before/2 {
+		if after = exeResident(t, c.cmd.Process.Pid); after < before/2 {
 			break
 		}
 	}
-	t.Logf("advised %d KiB; resident file pages %d KiB before, %d KiB after", advised>>10, before, after)
+	t.Logf("advised %d KiB; resident pages of the executable %d KiB before, %d KiB after", advised>>10, before, after)
 	if advised < uint64(c.size)/2 {
 		t.Errorf("advised %d bytes, less than half the %d-byte executable", advised, c.size)
 	}
 	if after >= before/2 {
-		t.Errorf("resident file pages went from %d to %d KiB, want them at least halved", before, after)
+		t.Errorf("resident pages of the executable went from %d to %d KiB, want them at least halved", before, after)
 	}
 	if _, err := Executable(1 << 30); err == nil {
 		t.Error("Executable of a process that does not exist succeeded")
@@ -155,19 +155,19 @@ func TestExecutablePagesOut(t *testing.T) {
 // their pages, and keeps running.
 func TestForget(t *testing.T) {
 	c := startChild(t)
-	before := rssFile(t, c.cmd.Process.Pid)
+	before := exeResident(t, c.cmd.Process.Pid)
 	if _, err := io.WriteString(c.stdin, "forget\n"); err != nil {
 		t.Fatal(err)
 	}
 	if line, err := c.out.ReadString('\n'); err != nil || line != "forgot <nil>\n" {
 		t.Fatalf("child after Forget: %q, %v", line, err)
 	}
-	after := rssFile(t, c.cmd.Process.Pid)
-	t.Logf("resident file pages %d KiB before Forget, %d KiB after", before, after)
+	after := exeResident(t, c.cmd.Process.Pid)
+	t.Logf("resident pages of the executable %d KiB before Forget, %d KiB after", before, after)
 	// Less than Executable achieves: answering the test faults the runtime's code back in,
 	// with the kernel's fault-around, at once.
 	if after > before*3/4 {
-		t.Errorf("resident file pages went from %d to %d KiB, want at least a quarter dropped", before, after)
+		t.Errorf("resident pages of the executable went from %d to %d KiB, want at least a quarter dropped", before, after)
 	}
 }
 
@@ -193,28 +193,39 @@ func stop(t *testing.T, pid int) {
 	}
 }
 
-// rssFile is a process's RssFile, in KiB.
-func rssFile(t *testing.T, pid int) uint64 {
+// exeResident is how much of pid's executable is resident in its memory map, in KiB: the
+// sum of the Rss of its mappings in /proc/PID/smaps. (RssFile would count shared libraries
+// too, which a -race test binary links.)
+func exeResident(t *testing.T, pid int) uint64 {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
-				kb, err := strconv.ParseUint(strings.Fields(rest)[0], 10, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return kb
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kb uint64
+	inExe := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-"):
+			// A mapping's header: the path, if any, runs from the sixth field on.
+			inExe = len(fields) >= 6 && strings.Join(fields[5:], " ") == exe
+		case inExe && len(fields) == 3 && fields[0] == "Rss:":
+			n, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				t.Fatalf("smaps line %q: %v", line, err)
 			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d: no RssFile line", pid)
+			kb += n
 		}
 	}
+	if kb == 0 {
+		t.Fatalf("process %d: nothing of %s resident", pid, exe)
+	}
+	return kb
 }
 
 // writeSynced writes a file and flushes it: dirty page-cache pages cannot be paged out, and a
