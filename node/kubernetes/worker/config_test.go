@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	srvconfig "github.com/containerd/containerd/v2/cmd/containerd/server/config"
+	containerdversion "github.com/containerd/containerd/v2/version"
 	"golang.org/x/sys/unix"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
@@ -77,6 +80,33 @@ func TestGeneratedConfigurations(t *testing.T) {
 			if !strings.Contains(tc.text, w) {
 				t.Errorf("%s configuration lacks %q:\n%s", tc.name, w, tc.text)
 			}
+		}
+	}
+}
+
+// TestContainerdConfigIsCurrent loads the containerd configuration with containerd's own
+// loader: it must be the version the containerd we build reads without migrating, and carry
+// the socket addresses where the kubelet and the shims look for them.
+func TestContainerdConfigIsCurrent(t *testing.T) {
+	s := &Service{cfg: Config{StateDir: "/data/w", RunDir: "/run/w", BinDir: "/bin"}}
+	path := filepath.Join(t.TempDir(), "containerd.toml")
+	if err := os.WriteFile(path, []byte(s.containerdConfig()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var loaded srvconfig.Config
+	if err := srvconfig.LoadConfig(context.Background(), path, &loaded); err != nil {
+		t.Fatalf("containerd cannot load the configuration: %v", err)
+	}
+	if loaded.Version != containerdversion.ConfigVersion {
+		t.Errorf("configuration version %d, containerd %s reads version %d", loaded.Version, containerdversion.Version, containerdversion.ConfigVersion)
+	}
+	for plugin, want := range map[string]string{
+		"io.containerd.server.v1.grpc":  "/run/w/containerd/containerd.sock",
+		"io.containerd.server.v1.ttrpc": "/run/w/containerd/containerd.sock.ttrpc",
+	} {
+		cfg, _ := loaded.Plugins[plugin].(map[string]any)
+		if got := cfg["address"]; got != want {
+			t.Errorf("%s address = %v, want %q", plugin, got, want)
 		}
 	}
 }

@@ -20,11 +20,12 @@ const containerdNamespace = "k8s.io"
 // PauseImage is the sandbox image: cmd/pause, shipped in the node image (build/mkimage).
 const PauseImage = "metropolis.dev/pause:v1"
 
-// containerdConfig is containerd's configuration (version 3, containerd 2.x). The CRI plugin
+// containerdConfig is containerd's configuration (version 4, the newest containerd 2.4 reads:
+// an older one is migrated at every start, with a warning). The CRI plugin
 // uses the pause image we ship and never pulls it; runc runs with the cgroupfs driver (there is
 // no systemd); CNI configuration appears in conf_dir once the node has a pod subnet.
 func (s *Service) containerdConfig() string {
-	return fmt.Sprintf(`version = 3
+	return fmt.Sprintf(`version = 4
 root = %q
 state = %q
 disabled_plugins = [
@@ -34,7 +35,9 @@ disabled_plugins = [
   "io.containerd.internal.v1.tracing", "io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
 ]
 
-[grpc]
+[plugins.'io.containerd.server.v1.grpc']
+  address = %q
+[plugins.'io.containerd.server.v1.ttrpc']
   address = %q
 
 [plugins.'io.containerd.cri.v1.images']
@@ -56,7 +59,7 @@ disabled_plugins = [
     conf_dir = %q
     use_internal_loopback = true
 `, filepath.Join(s.cfg.StateDir, "containerd"), filepath.Join(s.cfg.RunDir, "containerd"),
-		s.containerdSocket(), PauseImage, filepath.Join(s.cfg.BinDir, "runc"),
+		s.containerdSocket(), s.containerdSocket()+".ttrpc", PauseImage, filepath.Join(s.cfg.BinDir, "runc"),
 		filepath.Join(s.cfg.BinDir, "cni"), s.cniConfDir())
 }
 

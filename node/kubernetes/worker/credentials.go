@@ -7,8 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -28,6 +26,8 @@ type credentials struct {
 	proxyCert          []byte
 	proxyKey           []byte
 	apiserverEndpoints []string
+	// validFrom and validUntil bound the certificate that expires first.
+	validFrom, validUntil time.Time
 }
 
 // fetchCredentials makes the worker's keys and has the curator certify them. It waits, saying
@@ -73,6 +73,9 @@ func fetchCredentials(ctx context.Context, cur cpb.CuratorClient) (*credentials,
 			return nil, fmt.Errorf("kubernetes worker credentials: the curator sent an unparseable certificate: %w", err)
 		}
 		*p.out = kpki.EncodeCertificatePEM(cert)
+		if p.out != &c.ca && (c.validUntil.IsZero() || cert.NotAfter.Before(c.validUntil)) {
+			c.validFrom, c.validUntil = cert.NotBefore, cert.NotAfter
+		}
 	}
 	if c.kubeletKey, err = kpki.EncodePrivateKeyPEM(kubeletKey); err != nil {
 		return nil, err
@@ -81,56 +84,4 @@ func fetchCredentials(ctx context.Context, cur cpb.CuratorClient) (*credentials,
 		return nil, err
 	}
 	return c, nil
-}
-
-// Files of the worker in its state directory's pki folder.
-const (
-	caFile             = "ca.pem"
-	kubeletClientFile  = "kubelet-client.pem"
-	kubeletServingFile = "kubelet-serving.pem"
-	kubeletKeyFile     = "kubelet-key.pem"
-	kubeletKubeconfig  = "kubelet.kubeconfig"
-)
-
-// write puts the kubelet's files in dir (mode 0600: they hold its key).
-func (c *credentials) write(dir, server string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	files := map[string][]byte{
-		caFile:             c.ca,
-		kubeletClientFile:  c.kubeletClient,
-		kubeletServingFile: c.kubeletServing,
-		kubeletKeyFile:     c.kubeletKey,
-		kubeletKubeconfig:  kubeconfig(server, filepath.Join(dir, caFile), filepath.Join(dir, kubeletClientFile), filepath.Join(dir, kubeletKeyFile)),
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			return fmt.Errorf("kubernetes worker: write %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// kubeconfig is a kubeconfig for server, with the apiserver checked as "kubernetes" (a name
-// every controller's serving certificate carries, whichever one the local proxy reaches).
-func kubeconfig(server, ca, cert, key string) []byte {
-	return fmt.Appendf(nil, `apiVersion: v1
-kind: Config
-clusters:
-- name: metropolis
-  cluster:
-    server: %s
-    certificate-authority: %s
-    tls-server-name: kubernetes
-users:
-- name: worker
-  user:
-    client-certificate: %s
-    client-key: %s
-contexts:
-- name: metropolis
-  context: {cluster: metropolis, user: worker}
-current-context: metropolis
-`, server, ca, cert, key)
 }

@@ -53,7 +53,7 @@ staticPodPath: ""
 volumePluginDir: %q
 enableDebuggingHandlers: true
 `, s.cfg.Address, ports.Kubelet, filepath.Join(pki, caFile),
-		filepath.Join(pki, kubeletServingFile), filepath.Join(pki, kubeletKeyFile),
+		filepath.Join(pki, kubeletServingFile), filepath.Join(pki, kubeletServingFile),
 		"unix://"+s.containerdSocket(), ClusterDomain, DNSAddress,
 		filepath.Join(s.cfg.StateDir, "pod-logs"), filepath.Join(s.cfg.StateDir, "volume-plugins"))
 }

@@ -26,13 +26,14 @@ const PodCIDR = "10.112.0.0/12"
 // dnsInterface carries DNSAddress on every worker.
 const dnsInterface = "metropolis-dns"
 
-// clientset is a Kubernetes client through the local apiserver proxy with a certificate and key
-// (PEM) from the Kubernetes CA.
-func clientset(ca, cert, key []byte) (*kubernetes.Clientset, error) {
+// clientset is a Kubernetes client through the local apiserver proxy, trusting ca (PEM), with
+// the certificate and key in certKeyFile. client-go reads that file again when it changes:
+// renewed certificates (renewCredentials) take effect without a restart.
+func clientset(ca []byte, certKeyFile string) (*kubernetes.Clientset, error) {
 	return kubernetes.NewForConfig(&rest.Config{
 		Host: "https://" + proxyAddress(),
 		TLSClientConfig: rest.TLSClientConfig{
-			ServerName: "kubernetes", CAData: ca, CertData: cert, KeyData: key,
+			ServerName: "kubernetes", CAData: ca, CertFile: certKeyFile, KeyFile: certKeyFile,
 		},
 		UserAgent: "metropolis-worker",
 	})
@@ -41,11 +42,11 @@ func clientset(ca, cert, key []byte) (*kubernetes.Clientset, error) {
 // runNetwork starts the pod network, the service proxy and the cluster DNS, each a runnable of
 // its own.
 func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
-	proxyClient, err := clientset(creds.ca, creds.proxyCert, creds.proxyKey)
+	proxyClient, err := clientset(creds.ca, filepath.Join(s.pkiDir(), proxyClientFile))
 	if err != nil {
 		return err
 	}
-	nodeClient, err := clientset(creds.ca, creds.kubeletClient, creds.kubeletKey)
+	nodeClient, err := clientset(creds.ca, filepath.Join(s.pkiDir(), kubeletClientFile))
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,10 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	logger.Infof("Kubernetes credentials issued; apiservers: %v", creds.apiserverEndpoints)
+	renew := &renewer{s: s, current: creds}
+	if err := supervisor.Run(ctx, "renew-certificates", renew.run); err != nil {
+		return err
+	}
 	servers := &apiservers{endpoints: creds.apiserverEndpoints}
 	if err := supervisor.Run(ctx, "apiservers", func(ctx context.Context) error { return servers.follow(ctx, s) }); err != nil {
 		return err

@@ -1,0 +1,54 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// renewAt is when certificates valid from from until until are renewed: once two thirds of
+// their lifetime has passed, which leaves a third (four months of the curator's one-year
+// certificates) to ride out a cluster that cannot issue them.
+func renewAt(from, until time.Time) time.Time {
+	return from.Add(until.Sub(from) * 2 / 3)
+}
+
+// renewer keeps the worker's Kubernetes certificates valid while it runs: a node may run for
+// longer than they last. The files it replaces are read again by their users as they run: the
+// kubelet (client certificate by client-go, serving certificate by the kubelet itself) and the
+// worker's own clients (clientset).
+type renewer struct {
+	s       *Service
+	current *credentials // the last written, kept across restarts of run
+}
+
+// run waits until the current certificates are due, then has the curator issue new ones and
+// writes them. A failure returns: the supervisor restarts run, which retries at once (the
+// certificates are still due) after its backoff.
+func (r *renewer) run(ctx context.Context) error {
+	logger := supervisor.Logger(ctx)
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	for {
+		at := renewAt(r.current.validFrom, r.current.validUntil)
+		logger.Infof("Kubernetes certificates valid until %s; renewing them at %s",
+			r.current.validUntil.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+		timer := time.NewTimer(time.Until(at))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		next, err := fetchCredentials(ctx, r.s.cfg.Curator)
+		if err != nil {
+			return fmt.Errorf("renew Kubernetes certificates: %w", err)
+		}
+		if err := next.write(r.s.pkiDir(), "https://"+proxyAddress()); err != nil {
+			return fmt.Errorf("renew Kubernetes certificates: %w", err)
+		}
+		r.current = next
+		logger.Infof("Kubernetes certificates renewed")
+	}
+}
