@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -17,29 +18,39 @@ const upstreamTimeout = 2 * time.Second
 var errNoUpstream = errors.New("no upstream resolver configured")
 
 // forwarder asks the upstream resolvers, in order, about names outside the cluster domain.
+// The list may be replaced while queries run (Server.SetUpstreams).
 type forwarder struct {
-	upstreams []string
+	upstreams atomic.Pointer[[]string]
 	udp, tcp  *dns.Client
 }
 
 func newForwarder(upstreams []string) *forwarder {
-	return &forwarder{
-		upstreams: upstreams,
-		udp:       &dns.Client{Net: "udp", Timeout: upstreamTimeout, UDPSize: dns.DefaultMsgSize},
-		tcp:       &dns.Client{Net: "tcp", Timeout: upstreamTimeout},
+	f := &forwarder{
+		udp: &dns.Client{Net: "udp", Timeout: upstreamTimeout, UDPSize: dns.DefaultMsgSize},
+		tcp: &dns.Client{Net: "tcp", Timeout: upstreamTimeout},
 	}
+	f.set(upstreams)
+	return f
 }
+
+func (f *forwarder) set(upstreams []string) {
+	list := append([]string(nil), upstreams...)
+	f.upstreams.Store(&list)
+}
+
+func (f *forwarder) list() []string { return *f.upstreams.Load() }
 
 // forward sends req to the upstreams in order and returns the first reply that is not
 // SERVFAIL or REFUSED (or the last such reply, if all gave one). A truncated UDP reply is
 // asked again over TCP of the same upstream, so the client gets the whole answer at once.
 func (f *forwarder) forward(ctx context.Context, req *dns.Msg, overTCP bool) (*dns.Msg, error) {
-	if len(f.upstreams) == 0 {
+	upstreams := f.list()
+	if len(upstreams) == 0 {
 		return nil, errNoUpstream
 	}
 	var lastReply *dns.Msg
 	var errs []error
-	for _, up := range f.upstreams {
+	for _, up := range upstreams {
 		if ctx.Err() != nil {
 			break
 		}

@@ -86,3 +86,34 @@ func TestForwarding(t *testing.T) {
 		})
 	}
 }
+
+// TestSetUpstreams replaces a running server's upstreams: outside names follow the new list at
+// once, and a malformed list is refused whole, leaving the old one in place.
+func TestSetUpstreams(t *testing.T) {
+	first := startUpstream(t, "192.0.2.1", dns.RcodeSuccess)
+	second := startUpstream(t, "192.0.2.2", dns.RcodeSuccess)
+	srv, _, addr := startServer(t, nil)
+	for _, step := range []struct {
+		desc      string
+		upstreams []string
+		wantErr   bool
+		rcode     int
+		answer    []string
+	}{
+		{"none at start: REFUSED", nil, false, dns.RcodeRefused, nil},
+		{"first upstream set", []string{first}, false, dns.RcodeSuccess, []string{"A 192.0.2.1"}},
+		{"replaced by the second", []string{second}, false, dns.RcodeSuccess, []string{"A 192.0.2.2"}},
+		{"malformed list refused, second kept", []string{first, "no-port"}, true, dns.RcodeSuccess, []string{"A 192.0.2.2"}},
+		{"emptied: REFUSED again", []string{}, false, dns.RcodeRefused, nil},
+	} {
+		if step.upstreams != nil {
+			err := srv.SetUpstreams(step.upstreams)
+			if (err != nil) != step.wantErr {
+				t.Fatalf("%s: SetUpstreams(%q) = %v, want error: %v", step.desc, step.upstreams, err, step.wantErr)
+			}
+		}
+		if err := expectAnswer(query(t, addr, "udp", "example.com.", dns.TypeA), step.rcode, step.answer); err != nil {
+			t.Errorf("%s: %v", step.desc, err)
+		}
+	}
+}

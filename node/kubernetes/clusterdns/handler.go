@@ -145,7 +145,7 @@ func (h *handler) followCNAMEs(res *resolver, r result, qtype uint16, overTCP bo
 func (h *handler) finish(req *dns.Msg, r result) *dns.Msg {
 	m := new(dns.Msg).SetRcode(req, r.rcode)
 	m.Authoritative = true
-	m.RecursionAvailable = len(h.fwd.upstreams) > 0
+	m.RecursionAvailable = len(h.fwd.list()) > 0
 	m.Answer = r.answer
 	m.Extra = r.extra
 	if len(r.answer) == 0 {

@@ -26,7 +26,7 @@ type Config struct {
 	// Domain is the cluster domain, "cluster.local" when empty.
 	Domain string
 	// Upstreams are host:port resolvers for names outside Domain, asked in order. With none,
-	// such names are REFUSED.
+	// such names are REFUSED. Server.SetUpstreams replaces them while the server runs.
 	Upstreams []string
 }
 
@@ -35,6 +35,7 @@ type Server struct {
 	cfg       Config
 	ready     chan struct{}
 	readyOnce sync.Once
+	fwd       *forwarder
 	mu        sync.Mutex
 	addr      net.Addr
 }
@@ -54,17 +55,36 @@ func New(cfg Config) (*Server, error) {
 	if n, ok := dns.IsDomainName(cfg.Domain); !ok || n < 1 || cfg.Domain == "." {
 		return nil, fmt.Errorf("clusterdns: Config.Domain %q is not a domain name", cfg.Domain)
 	}
-	for i, up := range cfg.Upstreams {
+	if err := checkUpstreams("Config.Upstreams", cfg.Upstreams); err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, ready: make(chan struct{}), fwd: newForwarder(cfg.Upstreams)}, nil
+}
+
+// SetUpstreams replaces the resolvers names outside the domain are forwarded to (the node's
+// resolvers changed); queries already forwarded finish with the old ones.
+func (s *Server) SetUpstreams(upstreams []string) error {
+	if err := checkUpstreams("SetUpstreams", upstreams); err != nil {
+		return err
+	}
+	s.fwd.set(upstreams)
+	return nil
+}
+
+// Upstreams returns the resolvers names outside the domain are forwarded to.
+func (s *Server) Upstreams() []string { return s.fwd.list() }
+
+func checkUpstreams(what string, upstreams []string) error {
+	for i, up := range upstreams {
 		host, port, err := net.SplitHostPort(up)
 		if err != nil || host == "" {
-			return nil, fmt.Errorf("clusterdns: Config.Upstreams[%d] %q is not host:port", i, up)
+			return fmt.Errorf("clusterdns: %s[%d] %q is not host:port", what, i, up)
 		}
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return nil, fmt.Errorf("clusterdns: Config.Upstreams[%d] %q has no valid port", i, up)
+			return fmt.Errorf("clusterdns: %s[%d] %q has no valid port", what, i, up)
 		}
 	}
-	cfg.Upstreams = append([]string(nil), cfg.Upstreams...)
-	return &Server{cfg: cfg, ready: make(chan struct{})}, nil
+	return nil
 }
 
 // Addr returns the UDP address the server listens on (TCP has the same), nil while it does
@@ -92,7 +112,7 @@ func (s *Server) Run(ctx context.Context) error {
 	h := &handler{
 		ctx:    ctx,
 		domain: s.cfg.Domain,
-		fwd:    newForwarder(s.cfg.Upstreams),
+		fwd:    s.fwd,
 		log:    &rateLimitedLog{log: logger, interval: 10 * time.Second},
 	}
 	udp, tcp, err := listen(s.cfg.Listen)
@@ -121,7 +141,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	s.setAddr(udp.LocalAddr())
 	logger.Infof("Listening on %s (UDP and TCP), domain %s, upstreams %v; waiting for the Service and EndpointSlice caches",
-		udp.LocalAddr(), s.cfg.Domain, s.cfg.Upstreams)
+		udp.LocalAddr(), s.cfg.Domain, s.fwd.list())
 
 	syncCtx, synced := context.WithCancel(ctx)
 	go logWhileSyncing(syncCtx, logger.Infof)

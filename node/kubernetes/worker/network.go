@@ -67,14 +67,9 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	if err := ensureDNSAddress(); err != nil {
 		return err
 	}
-	// Read once: the node's resolvers come from its parameters or DHCP and rarely change; the
-	// DNS runnable reads them again whenever it restarts.
 	upstreams, err := upstreamResolvers(s.cfg.ResolvConf)
 	if err != nil {
 		return err
-	}
-	if len(upstreams) == 0 {
-		supervisor.Logger(ctx).Warningf("no resolvers in %s: pods can resolve cluster names only", s.cfg.ResolvConf)
 	}
 	dns, err := clusterdns.New(clusterdns.Config{
 		Client: proxyClient, Listen: net.JoinHostPort(DNSAddress, "53"), Domain: ClusterDomain,
@@ -83,10 +78,11 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	if err != nil {
 		return err
 	}
+	resolvers := &resolverFollower{path: s.cfg.ResolvConf, dns: dns, interval: resolversInterval}
 	for _, r := range []struct {
 		name string
 		run  supervisor.Runnable
-	}{{"podnet", podnet.Run}, {"services", services.Run}, {"dns", dns.Run}} {
+	}{{"podnet", podnet.Run}, {"services", services.Run}, {"resolvers", resolvers.run}, {"dns", dns.Run}} {
 		if err := supervisor.Run(ctx, r.name, r.run); err != nil {
 			return err
 		}

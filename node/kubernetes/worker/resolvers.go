@@ -3,12 +3,17 @@ package worker
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
+	"time"
+
+	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
 // defaultResolvConf is where the node's network configuration writes its resolvers
@@ -47,4 +52,57 @@ func parseNameservers(data []byte) []string {
 		servers = append(servers, net.JoinHostPort(addr.String(), "53"))
 	}
 	return servers
+}
+
+// resolversInterval is how often the node's resolv.conf is read again. A DHCP lease may change
+// the nameservers; pods see the change within this long.
+const resolversInterval = 30 * time.Second
+
+// upstreamSetter is the cluster DNS, as the resolver follower uses it.
+type upstreamSetter interface {
+	SetUpstreams([]string) error
+	Upstreams() []string
+}
+
+// resolverFollower keeps the cluster DNS forwarding to the nameservers of the resolv.conf at
+// path. A file it cannot read keeps the current list (it says so once per failure streak);
+// a missing file means none.
+type resolverFollower struct {
+	path     string
+	dns      upstreamSetter
+	interval time.Duration
+}
+
+func (f *resolverFollower) run(ctx context.Context) error {
+	logger := supervisor.Logger(ctx)
+	if len(f.dns.Upstreams()) == 0 {
+		logger.Warningf("no resolvers in %s: pods can resolve cluster names only", f.path)
+	}
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	failing := false
+	ticker := time.NewTicker(f.interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+		upstreams, err := upstreamResolvers(f.path)
+		if err != nil {
+			if !failing {
+				logger.Warningf("keeping resolvers %v: %v", f.dns.Upstreams(), err)
+			}
+			failing = true
+			continue
+		}
+		failing = false
+		if slices.Equal(upstreams, f.dns.Upstreams()) {
+			continue
+		}
+		if err := f.dns.SetUpstreams(upstreams); err != nil {
+			return err // parseNameservers only makes host:53 addresses: a bug
+		}
+		logger.Infof("resolvers in %s changed: cluster DNS forwards outside names to %v", f.path, upstreams)
+	}
 }
