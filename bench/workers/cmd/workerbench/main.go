@@ -152,7 +152,30 @@ func run(kube, runtime string, pods int) error {
 	fmt.Printf("| pod create → Ready (testhttp, image pinned on the node), median of %d | %.1f s (min %.1f, max %.1f) |\n",
 		len(podTimes), podTimes[len(podTimes)/2].Seconds(), podTimes[0].Seconds(), podTimes[len(podTimes)-1].Seconds())
 	fmt.Printf("| idle worker-only node: resident memory of its processes | %s |\n", report)
+	passes, err := pageOutPasses(c.LogPath(2))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| page-out pass of the worker-only node's programs (after each 5-minute report), wall and CPU | %s |\n", passes)
 	return nil
+}
+
+var pageOutLine = regexp.MustCompile(`paged out executables in (\d+) ms \(CPU (\d+) ms\)`)
+
+// pageOutPasses lists the cost of every page-out pass in a node's console log.
+func pageOutPasses(console string) (string, error) {
+	data, err := os.ReadFile(console)
+	if err != nil {
+		return "", err
+	}
+	var passes []string
+	for _, m := range pageOutLine.FindAllSubmatch(data, -1) {
+		passes = append(passes, fmt.Sprintf("%s ms (CPU %s ms)", m[1], m[2]))
+	}
+	if len(passes) == 0 {
+		return "", fmt.Errorf("no page-out pass in %s", console)
+	}
+	return strings.Join(passes, ", "), nil
 }
 
 var memoryLine = regexp.MustCompile(`resident memory of the node's processes: (\d+ MiB \([^)]*\)[^\n]*)`)
