@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/nodemgmt"
+	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/roleserve"
 	"metropolis.dev/metropolis/node/rpc"
@@ -59,7 +59,7 @@ func (n *Node) LoadImage(ctx context.Context, path string) ([]string, error) {
 
 // serveManagement serves the node management API with the node's certificate. Only the owner
 // may call it (declared per method in the API); a node's certificate gets nothing here.
-func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert tls.Certificate) error {
+func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable) error {
 	srv, err := nodemgmt.New(nodemgmt.Config{
 		Logs: n.logs, Runnables: n, Self: n, Started: n.started, Power: n.plat,
 		Logger: supervisor.Logger(ctx),

@@ -91,15 +91,19 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	renewable := pki.NewRenewable(tlsCert)
 	if err := supervisor.Run(ctx, "nodemgmt", func(ctx context.Context) error {
-		return n.serveManagement(ctx, ca, tlsCert)
+		return n.serveManagement(ctx, ca, renewable)
 	}); err != nil {
 		return err
 	}
 
 	members := &membershipStore{stateDir: stateDir, current: *m}
 	roles := roleserve.New(roleserve.Config{
-		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: tlsCert, CA: ca, Address: addr,
+		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: renewable, CA: ca, Address: addr,
+		OnNodeCertificate: func(der []byte) error {
+			return members.update(func(m *membership) { m.NodeCertificate = der })
+		},
 		Curators: m.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
 		OnMemberReady: n.bootstrapOnce(members, m.Bootstrap, nodeKey, joinKey, addr),
 		OnCurators: func(addrs []string) error {

@@ -1,7 +1,7 @@
 package curator
 
 import (
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -34,8 +34,9 @@ type Config struct {
 	// Etcd is a client of this node's etcd member (consensus.Status.Client).
 	Etcd *clientv3.Client
 	// NodeCertificate is this node's certificate (with Leaf set) and key, issued by the
-	// cluster CA. The curator serves with it and names itself by its node ID.
-	NodeCertificate tls.Certificate
+	// cluster CA. The curator serves with it (renewed, from the next handshake) and names
+	// itself by its node ID.
+	NodeCertificate *pki.Renewable
 	// ListenAddress is where the gRPC services listen, e.g. ":7835" (ports.Curator).
 	ListenAddress string
 	// AdvertiseAddress is host:port at which other nodes and clients reach this curator; it
@@ -62,12 +63,12 @@ func (c *Config) withDefaults() (nodeID string, err error) {
 	if c.Etcd == nil {
 		errs = append(errs, errors.New("no etcd client (Config.Etcd)"))
 	}
-	if c.NodeCertificate.Leaf == nil {
+	if c.NodeCertificate == nil || c.NodeCertificate.Current().Leaf == nil {
 		errs = append(errs, errors.New("NodeCertificate: no leaf certificate (Leaf is nil)"))
-	} else if k, err := pki.KindOf(c.NodeCertificate.Leaf); err != nil || k != pki.KindNode {
-		errs = append(errs, fmt.Errorf("NodeCertificate: %q is not a node certificate", c.NodeCertificate.Leaf.Subject))
+	} else if leaf := c.NodeCertificate.Current().Leaf; !isNodeCertificate(leaf) {
+		errs = append(errs, fmt.Errorf("NodeCertificate: %q is not a node certificate", leaf.Subject))
 	} else {
-		nodeID = c.NodeCertificate.Leaf.Subject.CommonName
+		nodeID = leaf.Subject.CommonName
 	}
 	if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
 		errs = append(errs, fmt.Errorf("ListenAddress %q: %w", c.ListenAddress, err))
@@ -103,4 +104,9 @@ func (c *Config) withDefaults() (nodeID string, err error) {
 		return "", fmt.Errorf("curator config: %w", err)
 	}
 	return nodeID, nil
+}
+
+func isNodeCertificate(cert *x509.Certificate) bool {
+	k, err := pki.KindOf(cert)
+	return err == nil && k == pki.KindNode
 }

@@ -178,7 +178,7 @@ func (c *testCluster) startCurator(n *testNode, cl *clientv3.Client) *testCurato
 	c.t.Helper()
 	addr := net.JoinHostPort(n.ip, strconv.Itoa(freePort(c.t, n.ip)))
 	svc, err := New(Config{
-		Etcd: cl, NodeCertificate: *n.cert, ListenAddress: addr, AdvertiseAddress: addr,
+		Etcd: cl, NodeCertificate: pki.NewRenewable(*n.cert), ListenAddress: addr, AdvertiseAddress: addr,
 		ConsensusPeerPort: c.peerPort, HeartbeatTimeout: c.opts.heartbeatTimeout,
 		OrphanLearnerGrace: c.opts.orphanLearnerGrace,
 	})

@@ -49,7 +49,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := pki.VerifyNode(s.cfg.NodeCertificate.Leaf, ca, pki.PurposeServer, time.Now()); err != nil {
+	if _, err := pki.VerifyNode(s.cfg.NodeCertificate.Current().Leaf, ca, pki.PurposeServer, time.Now()); err != nil {
 		return fmt.Errorf("this node's certificate is not usable with the cluster CA: %w", err)
 	}
 	lis, err := net.Listen("tcp", s.cfg.ListenAddress)

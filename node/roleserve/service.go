@@ -3,7 +3,6 @@ package roleserve
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/node/kubernetes/worker"
+	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
 	"metropolis.dev/metropolis/osbase/event/memory"
@@ -25,10 +25,11 @@ import (
 
 // Config is what the role workers need from an enrolled node.
 type Config struct {
-	// NodeID, NodeKey and NodeCertificate are the node's identity (Leaf set).
+	// NodeID, NodeKey and NodeCertificate are the node's identity (Leaf set). The certificate
+	// is renewed while the node runs (renewCertificates).
 	NodeID          string
 	NodeKey         ed25519.PrivateKey
-	NodeCertificate tls.Certificate
+	NodeCertificate *pki.Renewable
 	// CA is the cluster CA.
 	CA *x509.Certificate
 	// Address is this node's IP address.
@@ -39,6 +40,9 @@ type Config struct {
 	// instead of waiting for the curator: the first node, which has issued its own etcd
 	// certificate (WriteConsensusCertificate).
 	BootstrapConsensus bool
+	// OnNodeCertificate, if set, is given each renewed node certificate (DER) to keep for
+	// the node's next start, before it is presented; an error keeps the old one.
+	OnNodeCertificate func(der []byte) error
 	// OnCurators, if set, is told the addresses of the cluster's curators whenever they change,
 	// for the node to start from next time.
 	OnCurators func(addrs []string) error
@@ -132,7 +136,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) dialCurator() (*grpc.ClientConn, error) {
-	conn, err := rpc.DialCuratorAt(s.curators, s.cfg.CA, &s.cfg.NodeCertificate)
+	conn, err := rpc.DialCuratorAt(s.curators, s.cfg.CA, s.cfg.NodeCertificate)
 	if err != nil {
 		return nil, fmt.Errorf("dial curator at %v: %w", s.curators.List(), err)
 	}

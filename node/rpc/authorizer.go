@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"metropolis.dev/metropolis/api/authz"
+	"metropolis.dev/metropolis/node/pki"
 )
 
 // NodeChecker tells whether the node nodeID, which presented a valid node certificate, is
@@ -41,7 +41,7 @@ func NewAuthorizer(ca *x509.Certificate, checkNode NodeChecker) *Authorizer {
 // ServerOptions returns what a Metropolis gRPC server needs: TLS with serverCert
 // (ServerTLSConfig) and the Authorizer's interceptors, which run before any interceptor the
 // caller adds after these options.
-func ServerOptions(ca *x509.Certificate, serverCert tls.Certificate, checkNode NodeChecker) []grpc.ServerOption {
+func ServerOptions(ca *x509.Certificate, serverCert *pki.Renewable, checkNode NodeChecker) []grpc.ServerOption {
 	a := NewAuthorizer(ca, checkNode)
 	return append(serverKeepalive(),
 		grpc.Creds(credentials.NewTLS(ServerTLSConfig(serverCert))),

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 
 	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/node/pki"
 )
 
 // DialNode connects to the node serving at endpoint ("host:port"), which must present a node
@@ -27,7 +28,7 @@ func DialNode(endpoint, nodeID string, ca *x509.Certificate, clientCert *tls.Cer
 	if ca == nil {
 		return nil, errors.New("dial node: no cluster CA certificate to verify the server with")
 	}
-	base := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive()}
+	base := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, fixed(clientCert)))), clientKeepalive()}
 	if nodeID != "" {
 		if err := identity.ValidateNodeID(nodeID); err != nil {
 			return nil, fmt.Errorf("dial node: %w", err)
@@ -59,7 +60,7 @@ func DialCluster(endpoints []string, ca *x509.Certificate, clientCert *tls.Certi
 	}
 	r.InitialState(resolver.State{Addresses: addrs})
 	base := []grpc.DialOption{
-		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive(),
+		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, fixed(clientCert)))), clientKeepalive(),
 		grpc.WithResolvers(r),
 	}
 	return grpc.NewClient(staticScheme+":///cluster", append(base, opts...)...)
@@ -74,12 +75,14 @@ func DialCurator(endpoints []string, ca *x509.Certificate, clientCert *tls.Certi
 	if err := checkEndpoints(endpoints); err != nil {
 		return nil, err
 	}
-	return DialCuratorAt(NewCuratorAddresses(endpoints), ca, clientCert, opts...)
+	return DialCuratorAt(NewCuratorAddresses(endpoints), ca, fixed(clientCert), opts...)
 }
 
 // DialCuratorAt is DialCurator with a set of curator addresses that the caller keeps up to date
-// while the connection lives. The set also learns every leader address the connection sees.
-func DialCuratorAt(addrs *CuratorAddresses, ca *x509.Certificate, clientCert *tls.Certificate, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+// while the connection lives (the set also learns every leader address the connection sees),
+// and a client certificate that may be renewed meanwhile: a node's connection outlives its
+// certificate.
+func DialCuratorAt(addrs *CuratorAddresses, ca *x509.Certificate, clientCert *pki.Renewable, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if err := checkEndpoints(addrs.List()); err != nil {
 		return nil, err
 	}
@@ -93,6 +96,14 @@ func DialCuratorAt(addrs *CuratorAddresses, ca *x509.Certificate, clientCert *tl
 		grpc.WithChainUnaryInterceptor(retryUnavailable),
 	}
 	return grpc.NewClient(leaderScheme+":///curator", append(base, opts...)...)
+}
+
+// fixed holds a certificate that is never renewed (nil: none).
+func fixed(cert *tls.Certificate) *pki.Renewable {
+	if cert == nil {
+		return nil
+	}
+	return pki.NewRenewable(*cert)
 }
 
 func checkEndpoints(endpoints []string) error {

@@ -57,7 +57,7 @@ func startFakeCurator(t *testing.T, ca *pki.CA, leader *memory.Value[*apb.GetCur
 	t.Helper()
 	cert, id := nodeCert(t, ca, testValidity)
 	f := &fakeCurator{nodeID: id, leader: leader}
-	srv := grpc.NewServer(ServerOptions(ca.Certificate(), *cert, nil)...)
+	srv := grpc.NewServer(ServerOptions(ca.Certificate(), pki.NewRenewable(*cert), nil)...)
 	apb.RegisterDiscoveryServer(srv, f)
 	apb.RegisterManagementServer(srv, f)
 	f.addr = serveOn(t, srv)

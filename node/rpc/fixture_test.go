@@ -129,7 +129,7 @@ func (s *recordingServers) UpdateNodeStatus(ctx context.Context, _ *cpb.UpdateNo
 // serve runs a gRPC server on a loopback port with ServerOptions and returns its address.
 func serve(t *testing.T, ca *x509.Certificate, serverCert *tls.Certificate, checker NodeChecker, register func(*grpc.Server)) string {
 	t.Helper()
-	srv := grpc.NewServer(ServerOptions(ca, *serverCert, checker)...)
+	srv := grpc.NewServer(ServerOptions(ca, pki.NewRenewable(*serverCert), checker)...)
 	register(srv)
 	t.Cleanup(srv.Stop)
 	return serveOn(t, srv)

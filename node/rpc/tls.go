@@ -14,26 +14,28 @@ import (
 // classifies it per call): a self-signed certificate must get through to the open methods that
 // authenticate by its key. For the same reason it names no acceptable client CAs: TLS clients
 // that honour that list (Go's does) would otherwise withhold a self-signed certificate.
-func ServerTLSConfig(serverCert tls.Certificate) *tls.Config {
+// The certificate is read at every handshake: a renewed one is presented from then on.
+func ServerTLSConfig(serverCert *pki.Renewable) *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{serverCert},
-		ClientAuth:   tls.RequestClientCert,
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return serverCert.Current(), nil
+		},
+		ClientAuth: tls.RequestClientCert,
 	}
 }
 
 // clientTLSConfig is the TLS configuration of a client of a cluster: the server must present a
 // node certificate from ca, and if the connection was made for a particular node (its node ID
 // as TLS server name, which DialNode and DialCurator set) it must be that node's. clientCert
-// may be nil for anonymous calls.
-func clientTLSConfig(ca *x509.Certificate, clientCert *tls.Certificate) *tls.Config {
-	cfg := pki.ClientConfigForAnyNode(ca, clientCert)
+// may be nil for anonymous calls; it is read at every handshake.
+func clientTLSConfig(ca *x509.Certificate, clientCert *pki.Renewable) *tls.Config {
+	cfg := pki.ClientConfigForAnyNode(ca, nil)
 	if clientCert != nil {
 		// Present the certificate whatever issuers the server names as acceptable: a
 		// self-signed certificate is never among them, yet it is what open methods need.
-		cfg.Certificates = nil
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return clientCert, nil
+			return clientCert.Current(), nil
 		}
 	}
 	anyNode := cfg.VerifyConnection

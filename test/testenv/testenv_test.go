@@ -114,3 +114,34 @@ func TestLogWriterDropsTrailingNewlines(t *testing.T) {
 		t.Errorf("logged %q, want the line without its newline", r.lines)
 	}
 }
+
+func TestLastProblems(t *testing.T) {
+	log := strings.Join([]string{
+		"I1124 08:00:00.000000 root.node x.go:1] fine",
+		"W1124 08:00:01.000000 root.node x.go:2] first warning",
+		"E1124 08:00:02.000000     110 reflector.go:227] an upstream error",
+		"R1124 08:00:03.000000 root.node.worker.containerd] raw line",
+		"W1124 08:00:04.000000 root.node x.go:3] " + strings.Repeat("x", 400),
+	}, "\n")
+	for _, tc := range []struct {
+		n    int
+		want []string
+	}{
+		{n: 10, want: []string{"first warning", "an upstream error", "x.go:3"}},
+		{n: 1, want: []string{"x.go:3"}},
+	} {
+		got := lastProblems(log, tc.n)
+		lines := strings.Split(got, "\n")
+		if len(lines) != len(tc.want) {
+			t.Fatalf("n=%d: %d lines, want %d:\n%s", tc.n, len(lines), len(tc.want), got)
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("n=%d: line %d %q lacks %q", tc.n, i, lines[i], w)
+			}
+			if len(lines[i]) > 310 {
+				t.Errorf("n=%d: line %d not cut: %d bytes", tc.n, i, len(lines[i]))
+			}
+		}
+	}
+}

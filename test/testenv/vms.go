@@ -51,6 +51,7 @@ func LaunchVMs(t *testing.T, o qemu.Options) *VMCluster {
 	c, err := qemu.Launch(ctx, o)
 	if c != nil {
 		t.Cleanup(func() {
+			keepLogsOnFailure(t, c, o.Name)
 			if err := c.Destroy(); err != nil {
 				t.Errorf("destroy cluster %s: %v", o.Name, err)
 			}
