@@ -18,6 +18,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
+	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
+	npki "metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -158,8 +160,20 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
-	<-ctx.Done()
-	return ctx.Err()
+	// The components' certificates are issued above, at every start, and last
+	// kpki.ComponentValidity: restart before they run out, as the node's other certificates
+	// are renewed (node/pki.RenewAt). The controllers of a cluster restart one by one, each
+	// when its own certificates are due; the apiserver proxy of the workers fails over.
+	due := npki.RenewAt(start, start.Add(kpki.ComponentValidity))
+	logger.Infof("component certificates to be reissued at %s, by a restart of this control plane", due.UTC().Format(time.RFC3339))
+	timer := time.NewTimer(time.Until(due))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return errors.New("component certificates due for renewal: restarting the control plane to reissue them")
+	}
 }
 
 // component runs `kube NAME args...` as the runnable's process. Pdeathsig ends it with the node

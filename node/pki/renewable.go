@@ -10,7 +10,9 @@ import (
 // (rpc.ServerTLSConfig, rpc's dialers) read it at every handshake, so each connection made
 // after Replace presents the new certificate. Connections already open keep theirs: TLS checks
 // a certificate's validity only in the handshake.
-type Renewable struct{ current atomic.Pointer[tls.Certificate] }
+type Renewable struct {
+	current atomic.Pointer[tls.Certificate]
+}
 
 // NewRenewable holds cert until it is replaced.
 func NewRenewable(cert tls.Certificate) *Renewable {

@@ -16,6 +16,7 @@ import (
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -39,7 +40,7 @@ func WriteConsensusCertificate(stateDir string, certDER []byte) error {
 	if err != nil {
 		return fmt.Errorf("consensus certificate: %w", err)
 	}
-	return os.WriteFile(filepath.Join(stateDir, consensusCertFile), pki.EncodeCertificatePEM(cert), 0o600)
+	return atomicfile.Write(filepath.Join(stateDir, consensusCertFile), pki.EncodeCertificatePEM(cert), 0o600)
 }
 
 func hasConsensusRole(r *cpb.NodeRoles) bool { return r != nil && r.ConsensusMember != nil }
@@ -94,8 +95,9 @@ func (s *Service) runConsensus(ctx context.Context, cur cpb.CuratorClient) error
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 
-	// Run until the curator says the role is gone; then stop, and forget the member.
-	if _, err := w.Get(ctx, event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasConsensusRole(r) })); err != nil {
+	// Run until the curator says the role is gone; then stop, and forget the member. Restart
+	// when the etcd certificate was renewed: the member reads it when it starts.
+	if err := s.waitForRoleRemoval(ctx, w, cur); err != nil {
 		return err
 	}
 	logger.Infof("ConsensusMember removed: stopping the etcd member and deleting its data")

@@ -123,6 +123,7 @@ func (s *Service) Run(ctx context.Context) error {
 		{"heartbeat", func(ctx context.Context) error { return s.heartbeat(ctx, cur) }},
 		{"curators", func(ctx context.Context) error { return s.followCurators(ctx, cur) }},
 		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},
+		{"renew-certificate", func(ctx context.Context) error { return s.renewNodeCertificates(ctx, cur) }},
 		{"escrow", s.followConsensusRole},
 	}
 	for _, w := range workers {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // Files of the worker in its state directory's pki folder. Each certificate shares its file
@@ -36,33 +38,11 @@ func (c *credentials) write(dir, server string) error {
 		{kubeletKubeconfig, kubeconfig(server, filepath.Join(dir, caFile), client, client)},
 	}
 	for _, f := range files {
-		if err := replaceFile(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return fmt.Errorf("kubernetes worker: write %s: %w", f.name, err)
 		}
 	}
 	return nil
-}
-
-// replaceFile writes data to a new file beside path and renames it over path: a reader sees
-// the old content or the new, never a mix.
-func replaceFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // kubeconfig is a kubeconfig for server, with the apiserver checked as "kubernetes" (a name

@@ -5,15 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
-
-// renewAt is when certificates valid from from until until are renewed: once two thirds of
-// their lifetime has passed, which leaves a third (four months of the curator's one-year
-// certificates) to ride out a cluster that cannot issue them.
-func renewAt(from, until time.Time) time.Time {
-	return from.Add(until.Sub(from) * 2 / 3)
-}
 
 // renewer keeps the worker's Kubernetes certificates valid while it runs: a node may run for
 // longer than they last. The files it replaces are read again by their users as they run: the
@@ -31,7 +25,7 @@ func (r *renewer) run(ctx context.Context) error {
 	logger := supervisor.Logger(ctx)
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	for {
-		at := renewAt(r.current.validFrom, r.current.validUntil)
+		at := pki.RenewAt(r.current.validFrom, r.current.validUntil)
 		logger.Infof("Kubernetes certificates valid until %s; renewing them at %s",
 			r.current.validUntil.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 		timer := time.NewTimer(time.Until(at))

@@ -1,0 +1,196 @@
+package roleserve
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/consensus"
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// renewRetry is how long a failed renewal waits before the next attempt. A due certificate
+// still has a third of its lifetime left: there is no hurry, but no reason to wait long.
+const renewRetry = time.Minute
+
+// renewNodeCertificates keeps the node certificate valid while the node runs: once two thirds
+// of its lifetime have passed (pki.RenewAt) the curator issues a new one for the same key,
+// which is checked, kept for the next start (Config.OnNodeCertificate) and then presented
+// by every new connection (pki.Renewable). A failed attempt is logged and retried; the node
+// keeps the certificate it has.
+func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClient) error {
+	logger := supervisor.Logger(ctx)
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	for {
+		leaf := s.cfg.NodeCertificate.Current().Leaf
+		due := pki.RenewAt(leaf.NotBefore, leaf.NotAfter)
+		logger.Infof("node certificate valid until %s; renewing it at %s", formatTime(leaf.NotAfter), formatTime(due))
+		for {
+			if err := sleepUntil(ctx, due); err != nil {
+				return err
+			}
+			err := s.renewNodeCertificate(ctx, cur)
+			if err == nil {
+				break
+			}
+			logger.Warningf("renew node certificate: %v; trying again in %v", err, renewRetry)
+			due = time.Now().Add(renewRetry)
+		}
+	}
+}
+
+// renewNodeCertificate has the curator issue a node certificate for this node's key and, if
+// it is one this node can use, keeps and presents it.
+func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClient) error {
+	cert, der, err := s.issue(ctx, cur, cpb.CertificateKind_CERTIFICATE_KIND_NODE)
+	if err != nil {
+		return err
+	}
+	// Fail closed: a certificate the node cannot use would cut it off the cluster at once.
+	if id, err := pki.VerifyNode(cert, s.cfg.CA, pki.PurposeServer, time.Now()); err != nil {
+		return fmt.Errorf("the curator issued an unusable node certificate: %w", err)
+	} else if id != s.cfg.NodeID {
+		return fmt.Errorf("the curator issued a certificate for node %s, not this node (%s)", id, s.cfg.NodeID)
+	}
+	if err := s.checkRenewal(cert, s.cfg.NodeCertificate.Current().Leaf); err != nil {
+		return err
+	}
+	tlsCert, err := pki.TLSCertificate(cert, s.cfg.NodeKey)
+	if err != nil {
+		return err
+	}
+	if s.cfg.OnNodeCertificate != nil {
+		if err := s.cfg.OnNodeCertificate(der); err != nil {
+			return fmt.Errorf("keep renewed node certificate: %w", err)
+		}
+	}
+	s.cfg.NodeCertificate.Replace(tlsCert)
+	supervisor.Logger(ctx).Infof("node certificate renewed, valid until %s", formatTime(cert.NotAfter))
+	return nil
+}
+
+// consensusCertificateDue returns when this member's etcd certificate is to be renewed.
+func (s *Service) consensusCertificateDue() (time.Time, error) {
+	cert, err := s.consensusCertificate()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return pki.RenewAt(cert.NotBefore, cert.NotAfter), nil
+}
+
+func (s *Service) consensusCertificate() (*x509.Certificate, error) {
+	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, consensusCertFile))
+	if err != nil {
+		return nil, fmt.Errorf("consensus certificate: %w", err)
+	}
+	return pki.ParseCertificatePEM(data)
+}
+
+// renewConsensusCertificate has the curator issue an etcd certificate for this node's key
+// and, if this member can use it, replaces the stored one. The member reads it when it
+// starts: the caller restarts it.
+func (s *Service) renewConsensusCertificate(ctx context.Context, cur cpb.CuratorClient) (*x509.Certificate, error) {
+	current, err := s.consensusCertificate()
+	if err != nil {
+		return nil, err
+	}
+	cert, der, err := s.issue(ctx, cur, cpb.CertificateKind_CERTIFICATE_KIND_CONSENSUS_PEER)
+	if err != nil {
+		return nil, err
+	}
+	if name, err := pki.VerifyService(cert, s.cfg.CA, pki.PurposeServer, time.Now()); err != nil {
+		return nil, fmt.Errorf("the curator issued an unusable etcd certificate: %w", err)
+	} else if name != consensus.PeerCommonName {
+		return nil, fmt.Errorf("the curator issued a certificate for %q, not an etcd peer certificate (%q)", name, consensus.PeerCommonName)
+	}
+	if err := s.checkRenewal(cert, current); err != nil {
+		return nil, err
+	}
+	return cert, WriteConsensusCertificate(s.cfg.StateDir, der)
+}
+
+// issue asks the curator for a certificate of kind for this node's key.
+func (s *Service) issue(ctx context.Context, cur cpb.CuratorClient, kind cpb.CertificateKind) (*x509.Certificate, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := cur.IssueCertificate(ctx, &cpb.IssueCertificateRequest{
+		Kind: kind, PublicKey: s.cfg.NodeKey.Public().(ed25519.PublicKey),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := pki.ParseCertificateDER(res.Certificate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the curator issued an unparseable certificate: %w", err)
+	}
+	return cert, res.Certificate, nil
+}
+
+// checkRenewal refuses a renewed certificate for another key, or one that expires no later
+// than the certificate it replaces.
+func (s *Service) checkRenewal(renewed, current *x509.Certificate) error {
+	pub, ok := renewed.PublicKey.(ed25519.PublicKey)
+	if !ok || !pub.Equal(s.cfg.NodeKey.Public()) {
+		return fmt.Errorf("the curator issued a certificate for another key")
+	}
+	if !renewed.NotAfter.After(current.NotAfter) {
+		return fmt.Errorf("the renewed certificate expires at %s, no later than the current one (%s)",
+			formatTime(renewed.NotAfter), formatTime(current.NotAfter))
+	}
+	return nil
+}
+
+// sleepUntil returns at t, or with ctx's error if it ends first.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// waitForRoleRemoval returns nil once the curator says this node is no consensus member any
+// more. Meanwhile it renews the member's etcd certificate when due and then returns an error:
+// the supervisor restarts the member, which reads the new certificate (restarting one member
+// at a time, once in eight months, costs less than teaching etcd and every client of it to
+// swap certificates while running). A failed renewal is logged and retried, never a restart.
+func (s *Service) waitForRoleRemoval(ctx context.Context, w event.Watcher[*cpb.NodeRoles], cur cpb.CuratorClient) error {
+	logger := supervisor.Logger(ctx)
+	due, err := s.consensusCertificateDue()
+	if err != nil {
+		return err
+	}
+	logger.Infof("etcd certificate to be renewed at %s", formatTime(due))
+	removed := event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasConsensusRole(r) })
+	for {
+		waitCtx, cancel := context.WithDeadline(ctx, due)
+		_, err := w.Get(waitCtx, removed)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		cert, err := s.renewConsensusCertificate(ctx, cur)
+		if err != nil {
+			logger.Warningf("renew etcd certificate: %v; trying again in %v", err, renewRetry)
+			due = time.Now().Add(renewRetry)
+			continue
+		}
+		return fmt.Errorf("etcd certificate renewed (valid until %s): restarting this node's member with it", formatTime(cert.NotAfter))
+	}
+}
