@@ -108,7 +108,7 @@ func retryCall(ctx context.Context, what string, call func(ctx context.Context) 
 
 // join proves this node's join key to the cluster on a later start and gets back the cluster's
 // half of the storage key. A node that is not UP, or was deleted, gets an error and stays out.
-func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) ([]byte, error) {
+func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) (*cpb.JoinNodeResponse, error) {
 	selfSigned, err := rpc.SelfSignedCertificate(joinKey)
 	if err != nil {
 		return nil, err
@@ -122,22 +122,22 @@ func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID s
 	if err != nil {
 		return nil, fmt.Errorf("join cluster as %s: %w", nodeID, err)
 	}
-	return res.ClusterUnlockKey, nil
+	return res, nil
 }
 
 // joinUntilAccepted joins, retrying with growing pauses while the cluster cannot be reached
-// or refuses the node, and returns the cluster's half of the storage key. A refused node says
-// why in its log.
-func joinUntilAccepted(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) ([]byte, error) {
+// or refuses the node, and returns the curator's answer: the cluster's half of the storage
+// key and a fresh node certificate. A refused node says why in its log.
+func joinUntilAccepted(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) (*cpb.JoinNodeResponse, error) {
 	logger := supervisor.Logger(ctx)
 	pause := time.Second
 	for {
 		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
-		half, err := join(attempt, ca, curators, nodeID, joinKey)
+		res, err := join(attempt, ca, curators, nodeID, joinKey)
 		cancel()
 		if err == nil {
 			logger.Infof("joined the cluster as %s", nodeID)
-			return half, nil
+			return res, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -134,14 +134,19 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		startRoles = func() error { return nil }
 	}
-	if !bootstrapping && !joined {
+	if !bootstrapping && joined == nil {
 		ca, err := m.ca()
 		if err != nil {
 			return err
 		}
-		if _, err := joinUntilAccepted(ctx, ca, m.Curators, nodeID, joinKey); err != nil {
+		if joined, err = joinUntilAccepted(ctx, ca, m.Curators, nodeID, joinKey); err != nil {
 			return err
 		}
+	}
+	if joined != nil {
+		// A fresh certificate comes with every join: what renews a node that was off for
+		// longer than its certificate lasts (a running node renews it itself, roleserve).
+		adoptJoinCertificate(ctx, joined.GetNodeCertificate(), ca, nodeKey, renewable, members)
 	}
 	n.accepted.Store(true)
 	if err := startRoles(); err != nil {

@@ -291,10 +291,14 @@ func (c *testCluster) commit(n *testNode) (*cpb.CommitNodeResponse, error) {
 	return resp, err
 }
 
-// join calls JoinNode for node n, proving key.
+// join calls JoinNode for node n, proving key, and returns the cluster's half of its key.
 func (c *testCluster) join(n *testNode, key ed25519.PrivateKey) ([]byte, error) {
-	resp, err := cpb.NewCuratorClient(c.dial(selfSigned(c.t, key))).JoinNode(callCtx(c.t), &cpb.JoinNodeRequest{NodeId: n.id})
+	resp, err := c.joinResponse(n, key)
 	return resp.GetClusterUnlockKey(), err
+}
+
+func (c *testCluster) joinResponse(n *testNode, key ed25519.PrivateKey) (*cpb.JoinNodeResponse, error) {
+	return cpb.NewCuratorClient(c.dial(selfSigned(c.t, key))).JoinNode(callCtx(c.t), &cpb.JoinNodeRequest{NodeId: n.id})
 }
 
 // addNode takes a new node at ip through register, approve and commit, and has it report its

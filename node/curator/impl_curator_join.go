@@ -135,5 +135,9 @@ func (c *curatorServer) JoinNode(ctx context.Context, req *cpb.JoinNodeRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return &cpb.JoinNodeResponse{ClusterUnlockKey: unlockKey}, nil
+	cert, err := issueNodeCertificate(l.ca, n)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "join node %s: %v", n.GetId(), err)
+	}
+	return &cpb.JoinNodeResponse{ClusterUnlockKey: unlockKey, NodeCertificate: cert.Raw}, nil
 }

@@ -82,9 +82,20 @@ func TestNodeLifecycle(t *testing.T) {
 		t.Fatalf("committed node is %v, want UP", got)
 	}
 
-	unlock, err := c.join(n, n.joinKey)
-	if err != nil || string(unlock) != string(n.unlockKey) {
+	joined, err := c.joinResponse(n, n.joinKey)
+	if unlock := joined.GetClusterUnlockKey(); err != nil || string(unlock) != string(n.unlockKey) {
 		t.Fatalf("join with the join key = %x, %v; want the unlock key handed over at commit", unlock, err)
+	}
+	// A node that was off for longer than its certificate lasts gets a new one at join.
+	renewed, err := pki.ParseCertificateDER(joined.GetNodeCertificate())
+	if err != nil {
+		t.Fatalf("join: node certificate: %v", err)
+	}
+	if id, err := pki.VerifyNode(renewed, c.ca, pki.PurposeServer, time.Now()); err != nil || id != n.id {
+		t.Fatalf("join: node certificate for %q (%v), want a valid one for %s", id, err, n.id)
+	}
+	if !renewed.PublicKey.(ed25519.PublicKey).Equal(n.key.Public()) {
+		t.Fatal("join: node certificate is not for the node's key")
 	}
 	_, err = c.join(n, n.key)
 	expectCode(t, "join proving the node key instead of the join key", err, codes.PermissionDenied, "not the node's join key")

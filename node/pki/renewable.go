@@ -1,7 +1,10 @@
 package pki
 
 import (
+	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -32,4 +35,28 @@ func (r *Renewable) Replace(cert tls.Certificate) { r.current.Store(&cert) }
 // ride out a cluster that cannot issue it.
 func RenewAt(notBefore, notAfter time.Time) time.Time {
 	return notBefore.Add(notAfter.Sub(notBefore) * 2 / 3)
+}
+
+// RenewedNodeCertificate checks a node certificate (DER) handed to the node holding key as
+// the successor of current, and returns it ready for Replace: it must verify as a node
+// certificate from ca, be for key (and so for this node: a node certificate names the node of
+// its key), and expire later than current. Anything else is refused: a certificate the node
+// cannot use would cut it off its cluster the moment it is presented.
+func RenewedNodeCertificate(der []byte, current, ca *x509.Certificate, key ed25519.PrivateKey) (tls.Certificate, error) {
+	cert, err := ParseCertificateDER(der)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("renewed node certificate: %w", err)
+	}
+	if _, err := VerifyNode(cert, ca, PurposeServer, time.Now()); err != nil {
+		return tls.Certificate{}, fmt.Errorf("renewed node certificate unusable: %w", err)
+	}
+	tlsCert, err := TLSCertificate(cert, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("renewed node certificate is for another node: %w", err)
+	}
+	if !cert.NotAfter.After(current.NotAfter) {
+		return tls.Certificate{}, fmt.Errorf("renewed node certificate expires at %s, no later than the current one (%s)",
+			formatTime(cert.NotAfter), formatTime(current.NotAfter))
+	}
+	return tlsCert, nil
 }

@@ -48,22 +48,13 @@ func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClie
 }
 
 // renewNodeCertificate has the curator issue a node certificate for this node's key and, if
-// it is one this node can use, keeps and presents it.
+// it is one this node can use (pki.RenewedNodeCertificate), keeps and presents it.
 func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClient) error {
-	cert, der, err := s.issue(ctx, cur, cpb.CertificateKind_CERTIFICATE_KIND_NODE)
+	_, der, err := s.issue(ctx, cur, cpb.CertificateKind_CERTIFICATE_KIND_NODE)
 	if err != nil {
 		return err
 	}
-	// Fail closed: a certificate the node cannot use would cut it off the cluster at once.
-	if id, err := pki.VerifyNode(cert, s.cfg.CA, pki.PurposeServer, time.Now()); err != nil {
-		return fmt.Errorf("the curator issued an unusable node certificate: %w", err)
-	} else if id != s.cfg.NodeID {
-		return fmt.Errorf("the curator issued a certificate for node %s, not this node (%s)", id, s.cfg.NodeID)
-	}
-	if err := s.checkRenewal(cert, s.cfg.NodeCertificate.Current().Leaf); err != nil {
-		return err
-	}
-	tlsCert, err := pki.TLSCertificate(cert, s.cfg.NodeKey)
+	tlsCert, err := pki.RenewedNodeCertificate(der, s.cfg.NodeCertificate.Current().Leaf, s.cfg.CA, s.cfg.NodeKey)
 	if err != nil {
 		return err
 	}
@@ -73,7 +64,7 @@ func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClien
 		}
 	}
 	s.cfg.NodeCertificate.Replace(tlsCert)
-	supervisor.Logger(ctx).Infof("node certificate renewed, valid until %s", formatTime(cert.NotAfter))
+	supervisor.Logger(ctx).Infof("node certificate renewed, valid until %s", formatTime(tlsCert.Leaf.NotAfter))
 	return nil
 }
 

@@ -19,7 +19,9 @@ import (
 const (
 	launchTimeout = 8 * time.Minute
 	readyTimeout  = 12 * time.Minute
-	podTimeout    = 5 * time.Minute
+	// A controller-manager that has just started syncs its informers slowly under TCG: a run
+	// on a machine busy with other work once saw no pod created within 5 minutes.
+	podTimeout = 10 * time.Minute
 )
 
 // workload is the test HTTP server (cmd/testhttp, shipped in the image) as a Deployment of two

@@ -371,8 +371,11 @@ type JoinNodeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cluster half of the node's data partition key, as handed over in CommitNode.
 	ClusterUnlockKey []byte `protobuf:"bytes,1,opt,name=cluster_unlock_key,json=clusterUnlockKey,proto3" json:"cluster_unlock_key,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A fresh node certificate (DER) for the node's key, as CommitNode issues: a node that was
+	// off for longer than its certificate lasts gets a valid one again at its next start.
+	NodeCertificate []byte `protobuf:"bytes,2,opt,name=node_certificate,json=nodeCertificate,proto3" json:"node_certificate,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *JoinNodeResponse) Reset() {
@@ -408,6 +411,13 @@ func (*JoinNodeResponse) Descriptor() ([]byte, []int) {
 func (x *JoinNodeResponse) GetClusterUnlockKey() []byte {
 	if x != nil {
 		return x.ClusterUnlockKey
+	}
+	return nil
+}
+
+func (x *JoinNodeResponse) GetNodeCertificate() []byte {
+	if x != nil {
+		return x.NodeCertificate
 	}
 	return nil
 }
@@ -1423,9 +1433,10 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x10node_certificate\x18\x01 \x01(\fR\x0fnodeCertificate\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\"*\n" +
 	"\x0fJoinNodeRequest\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"@\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"k\n" +
 	"\x10JoinNodeResponse\x12,\n" +
-	"\x12cluster_unlock_key\x18\x01 \x01(\fR\x10clusterUnlockKey\"\xec\x01\n" +
+	"\x12cluster_unlock_key\x18\x01 \x01(\fR\x10clusterUnlockKey\x12)\n" +
+	"\x10node_certificate\x18\x02 \x01(\fR\x0fnodeCertificate\"\xec\x01\n" +
 	"\fWatchRequest\x12G\n" +
 	"\x04node\x18\x01 \x01(\v21.metropolis.curator.v1.WatchRequest.NodeInClusterH\x00R\x04node\x12O\n" +
 	"\bup_nodes\x18\x02 \x01(\v22.metropolis.curator.v1.WatchRequest.NodesInClusterH\x00R\aupNodes\x1a(\n" +

@@ -1,0 +1,90 @@
+package core
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"testing"
+	"time"
+
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/supervisor"
+)
+
+// TestAdoptJoinCertificate hands the node what a curator may answer a join with: only a
+// usable successor of its certificate is kept and presented.
+func TestAdoptJoinCertificate(t *testing.T) {
+	ca, err := pki.NewCA("test cluster CA", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, err := pki.NewCA("another cluster CA", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(ca *pki.CA, pub ed25519.PublicKey, validity time.Duration) []byte {
+		cert, err := ca.IssueNodeCertificate(pub, nil, validity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert.Raw
+	}
+	for _, tc := range []struct {
+		name    string
+		der     []byte
+		adopted bool
+	}{
+		{"a fresh certificate for this node", issue(ca, pub, 2*time.Hour), true},
+		{"none (an older curator)", nil, false},
+		{"for another node", issue(ca, otherPub, 2*time.Hour), false},
+		{"from another cluster", issue(otherCA, pub, 2*time.Hour), false},
+		{"expiring sooner", issue(ca, pub, 30*time.Minute), false},
+		{"garbage", []byte("not a certificate"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oldDER := issue(ca, pub, time.Hour)
+			old, _ := x509.ParseCertificate(oldDER)
+			oldTLS, err := pki.TLSCertificate(old, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			current := pki.NewRenewable(oldTLS)
+			members := &membershipStore{stateDir: t.TempDir(), current: membership{CACertificate: ca.Certificate().Raw, NodeCertificate: oldDER, Curators: []string{"10.0.0.1:7835"}}}
+			done := make(chan struct{})
+			supervisor.TestHarness(t, func(ctx context.Context) error {
+				adoptJoinCertificate(ctx, tc.der, ca.Certificate(), key, current, members)
+				close(done)
+				supervisor.Signal(ctx, supervisor.SignalHealthy)
+				supervisor.Signal(ctx, supervisor.SignalDone)
+				return nil
+			})
+			<-done
+			presented := current.Current().Leaf.Raw
+			stored, err := loadMembership(members.stateDir)
+			if tc.adopted {
+				if string(presented) != string(tc.der) {
+					t.Error("the node does not present the certificate from the join")
+				}
+				if err != nil || stored == nil || string(stored.NodeCertificate) != string(tc.der) {
+					t.Errorf("membership record: %v; want it to hold the certificate from the join", err)
+				}
+				return
+			}
+			if string(presented) != string(oldDER) {
+				t.Error("the node presents another certificate than its own")
+			}
+			if stored != nil {
+				t.Error("the membership record was written for a refused certificate")
+			}
+		})
+	}
+}
