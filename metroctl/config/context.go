@@ -12,6 +12,7 @@ import (
 
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // Context is one cluster context as loaded from the store. It is a snapshot: changing it
@@ -134,7 +135,7 @@ func (s *Store) SetEndpoints(name string, endpoints []string) error {
 	if err != nil {
 		return fmt.Errorf("set endpoints of context %q: %w", name, err)
 	}
-	return writeFileAtomic(filepath.Join(s.contextDir(name), contextFileName), data, 0o644)
+	return atomicfile.Write(filepath.Join(s.contextDir(name), contextFileName), data, 0o644)
 }
 
 // SetCA pins ca as the cluster CA of the context name. Pinning the same CA again does
@@ -154,7 +155,7 @@ func (s *Store) SetCA(name string, ca *x509.Certificate) error {
 		}
 		return fmt.Errorf("pin CA of context %q: it already pins CA %s, not %s; delete and recreate the context to trust another cluster", name, pki.Fingerprint(c.CA), pki.Fingerprint(ca))
 	}
-	return writeFileAtomic(filepath.Join(s.contextDir(name), caFileName), pki.EncodeCertificatePEM(ca), 0o644)
+	return atomicfile.Write(filepath.Join(s.contextDir(name), caFileName), pki.EncodeCertificatePEM(ca), 0o644)
 }
 
 // SetOwnerCertificate stores cert as the owner certificate of the context name. The context
@@ -173,5 +174,5 @@ func (s *Store) SetOwnerCertificate(name string, cert *x509.Certificate) error {
 	if _, err := pki.TLSCertificate(cert, c.OwnerKey); err != nil {
 		return fmt.Errorf("store owner certificate of context %q: %w", name, err)
 	}
-	return writeFileAtomic(filepath.Join(s.contextDir(name), ownerCertFileName), pki.EncodeCertificatePEM(cert), 0o644)
+	return atomicfile.Write(filepath.Join(s.contextDir(name), ownerCertFileName), pki.EncodeCertificatePEM(cert), 0o644)
 }

@@ -86,25 +86,3 @@ func TestOwnerCertificateOfAnotherKeyIsRefusedOnLoad(t *testing.T) {
 		t.Errorf("got %v, want 'does not belong to the owner key'", err)
 	}
 }
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "f")
-	if err := writeFileAtomic(path, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeFileAtomic(path, []byte("new"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil || string(data) != "new" {
-		t.Errorf("content = %q, %v; want new", data, err)
-	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
-		t.Errorf("mode = %v, want the mode of the last write", st.Mode().Perm())
-	}
-	if err := writeFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x"), 0o644); err == nil || !strings.Contains(err.Error(), "missing") {
-		t.Errorf("write into a missing directory: got %v, want an error naming the path", err)
-	}
-	assertNoTemporaryFiles(t, dir)
-}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 const currentContextFileName = "current-context"
@@ -36,7 +38,7 @@ func (s *Store) UseContext(name string) error {
 	if err := s.checkExists(name); err != nil {
 		return fmt.Errorf("use context: %w", err)
 	}
-	return writeFileAtomic(s.currentContextPath(), []byte(name+"\n"), 0o644)
+	return atomicfile.Write(s.currentContextPath(), []byte(name+"\n"), 0o644)
 }
 
 // Resolve loads the context name, or the current context if name is empty.

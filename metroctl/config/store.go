@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"metropolis.dev/metropolis/node/identity"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // File names inside a context's directory.
@@ -125,10 +126,10 @@ func (s *Store) CreateContext(name string, ownerKey ed25519.PrivateKey, endpoint
 		return fmt.Errorf("create context %q: %w", name, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op after the rename
-	if err := writeFileAtomic(filepath.Join(tmp, ownerKeyFileName), keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(tmp, ownerKeyFileName), keyPEM, 0o600); err != nil {
 		return fmt.Errorf("create context %q: %w", name, err)
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, contextFileName), ctxFile, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(tmp, contextFileName), ctxFile, 0o644); err != nil {
 		return fmt.Errorf("create context %q: %w", name, err)
 	}
 	if err := os.Chmod(tmp, 0o700); err != nil {

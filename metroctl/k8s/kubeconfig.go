@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // Entry is what `metroctl k8s configure` adds to a kubeconfig: a cluster, a user whose
@@ -98,11 +100,8 @@ func Merge(path string, e Entry) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("kubeconfig directory: %w", err)
 	}
-	tmp := path + ".metroctl-tmp"
-	if err := os.WriteFile(tmp, out, 0o600); err != nil {
-		return fmt.Errorf("write kubeconfig: %w", err)
-	}
-	return os.Rename(tmp, path)
+	// Other entries may carry credentials: only the owner reads the file.
+	return atomicfile.Write(path, out, 0o600)
 }
 
 // upsert replaces the element named name in a kubeconfig list (or appends one).

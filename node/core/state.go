@@ -14,6 +14,7 @@ import (
 
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // The node's own files in its state directory. Everything else there belongs to the services
@@ -109,7 +110,7 @@ func saveMembership(stateDir string, m *membership) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(stateDir, membershipFile), data)
+	return atomicfile.Write(filepath.Join(stateDir, membershipFile), data, 0o600)
 }
 
 // loadOrCreateKey returns the ed25519 key in file, creating it on the node's first start.
@@ -134,32 +135,8 @@ func loadOrCreateKey(stateDir, file string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, pemData); err != nil {
+	if err := atomicfile.Write(path, pemData, 0o600); err != nil {
 		return nil, err
 	}
 	return key, nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

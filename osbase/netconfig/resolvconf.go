@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
+
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // resolvConf is the resolv.conf(5) text listing nameservers.
@@ -18,9 +19,9 @@ func resolvConf(nameservers []netip.Addr) []byte {
 	return b.Bytes()
 }
 
-// writeResolvConf replaces path with the resolver file for nameservers: written to a
-// temporary file in the same directory and renamed over it, so that a reader never sees half
-// a file. Nothing happens when path is empty or the file already says the same.
+// writeResolvConf replaces path with the resolver file for nameservers, whole (atomicfile), so
+// that a reader never sees half a file. Nothing happens when path is empty or the file already
+// says the same.
 func writeResolvConf(path string, nameservers []netip.Addr) error {
 	if path == "" {
 		return nil
@@ -29,24 +30,5 @@ func writeResolvConf(path string, nameservers []netip.Addr) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".resolv.conf-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, content, 0o644)
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // The CNI configuration list, as containerd's CRI plugin (libcni) reads it.
@@ -69,10 +71,9 @@ func ConfList(podCIDR netip.Prefix, mtu int, dataDir string) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// writeIfChanged writes content to path through a temporary file and a
-// rename, so that containerd (which watches the directory) never reads half
-// a file. It does nothing if path already holds content, and reports
-// whether it wrote.
+// writeIfChanged replaces path with content whole (atomicfile), so that
+// containerd (which watches the directory) never reads half a file. It does
+// nothing if path already holds content, and reports whether it wrote.
 func writeIfChanged(path string, content []byte) (bool, error) {
 	old, err := os.ReadFile(path)
 	if err == nil && bytes.Equal(old, content) {
@@ -85,30 +86,10 @@ func writeIfChanged(path string, content []byte) (bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	// The temporary name does not end in .conflist/.conf/.json, so libcni
-	// ignores it.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return false, fmt.Errorf("creating temporary file in %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("syncing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("closing %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("renaming %s to %s: %w", tmp.Name(), path, err)
+	// atomicfile's temporary name ends in random digits, not
+	// .conflist/.conf/.json, so libcni ignores it.
+	if err := atomicfile.Write(path, content, 0o644); err != nil {
+		return false, err
 	}
 	return true, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"metropolis.dev/metropolis/node/platform"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 // Files a hosted node keeps in its state directory in place of the image's ESP and data
@@ -41,12 +42,12 @@ func (s storage) ReadSealed() ([]byte, error) {
 }
 
 func (s storage) WriteSealed(record []byte) error {
-	return writeFileAtomic(filepath.Join(s.dir, sealedFile), record)
+	return atomicfile.Write(filepath.Join(s.dir, sealedFile), record, 0o600)
 }
 
 func (s storage) Create(_ context.Context, key []byte) error {
 	sum := sha256.Sum256(key)
-	return writeFileAtomic(filepath.Join(s.dir, keyCheckFile), sum[:])
+	return atomicfile.Write(filepath.Join(s.dir, keyCheckFile), sum[:], 0o600)
 }
 
 func (s storage) Unlock(_ context.Context, key []byte) error {
@@ -58,19 +59,6 @@ func (s storage) Unlock(_ context.Context, key []byte) error {
 	got := sha256.Sum256(key)
 	if subtle.ConstantTimeCompare(want, got[:]) != 1 {
 		return errors.New("storage: the storage key does not open this node's data (wrong node half or cluster half)")
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"metropolis.dev/metropolis/node/platform"
 	"metropolis.dev/metropolis/node/platform/image/layout"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 	"metropolis.dev/metropolis/osbase/blockdev"
 	"metropolis.dev/metropolis/osbase/devicemapper"
 	"metropolis.dev/metropolis/osbase/tpm"
@@ -184,29 +185,14 @@ func (s *storage) mountData(dev *devicemapper.Device) error {
 	return errors.Join(fmt.Errorf("mount data partition %s: %w", dev.Path, err), rmErr)
 }
 
-// writeSynced replaces path with data through a temporary file, synced before and after the
-// rename: the ESP is FAT, which has no journal.
+// writeSynced replaces path with data (atomicfile) and then syncs every file system: the ESP
+// is FAT, which has no journal, so the directory sync atomicfile does is not relied on alone.
 func writeSynced(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return err
 	}
 	unix.Sync()
 	return nil
