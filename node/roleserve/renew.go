@@ -37,6 +37,9 @@ func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClie
 			if err := sleepUntil(ctx, due); err != nil {
 				return err
 			}
+			if now := s.cfg.NodeCertificate.Current().Leaf; now != leaf {
+				break // renewed meanwhile (the node's join hands out one too)
+			}
 			err := s.renewNodeCertificate(ctx, cur)
 			if err == nil {
 				break
