@@ -166,14 +166,10 @@ func (s *Service) Run(ctx context.Context) error {
 	// when its own certificates are due; the apiserver proxy of the workers fails over.
 	due := npki.RenewAt(start, start.Add(kpki.ComponentValidity))
 	logger.Infof("component certificates to be reissued at %s, by a restart of this control plane", due.UTC().Format(time.RFC3339))
-	timer := time.NewTimer(time.Until(due))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return errors.New("component certificates due for renewal: restarting the control plane to reissue them")
+	if err := supervisor.SleepUntil(ctx, due); err != nil {
+		return err
 	}
+	return errors.New("component certificates due for renewal: restarting the control plane to reissue them")
 }
 
 // component runs `kube NAME args...` as the runnable's process. Pdeathsig ends it with the node

@@ -34,7 +34,7 @@ func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClie
 		due := pki.RenewAt(leaf.NotBefore, leaf.NotAfter)
 		logger.Infof("node certificate valid until %s; renewing it at %s", formatTime(leaf.NotAfter), formatTime(due))
 		for {
-			if err := sleepUntil(ctx, due); err != nil {
+			if err := supervisor.SleepUntil(ctx, due); err != nil {
 				return err
 			}
 			if now := s.cfg.NodeCertificate.Current().Leaf; now != leaf {
@@ -140,18 +140,6 @@ func (s *Service) checkRenewal(renewed, current *x509.Certificate) error {
 			formatTime(renewed.NotAfter), formatTime(current.NotAfter))
 	}
 	return nil
-}
-
-// sleepUntil returns at t, or with ctx's error if it ends first.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

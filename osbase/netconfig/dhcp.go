@@ -51,7 +51,7 @@ func (s *Service) runDHCP(ctx context.Context, link netlink.Link) error {
 		renewAt := granted.Add(l.renewAfter)
 		rebindAt := granted.Add(l.rebindTime)
 		expiry := granted.Add(l.duration)
-		if err := sleepUntil(ctx, renewAt); err != nil {
+		if err := supervisor.SleepUntil(ctx, renewAt); err != nil {
 			return err
 		}
 		for {
@@ -84,7 +84,7 @@ func (s *Service) runDHCP(ctx context.Context, link netlink.Link) error {
 			wait := min(renewRetryInterval, time.Until(expiry)/2)
 			logger.Warningf("renewing DHCP lease of %s on %s: %v; retrying in %s (lease ends %s)",
 				l.address, name, err, wait.Round(time.Second), expiry.Format(time.RFC3339))
-			if err := sleepUntil(ctx, time.Now().Add(wait)); err != nil {
+			if err := supervisor.SleepUntil(ctx, time.Now().Add(wait)); err != nil {
 				return err
 			}
 		}
@@ -134,17 +134,6 @@ func renew(ctx context.Context, client *nclient4.Client, current *nclient4.Lease
 	ctx, cancel := context.WithTimeout(ctx, dhcpExchangeTimeout)
 	defer cancel()
 	return client.Renew(ctx, current)
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 // dhcpLogger sends the DHCP client's messages to the runnable's log.

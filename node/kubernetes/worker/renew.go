@@ -28,12 +28,8 @@ func (r *renewer) run(ctx context.Context) error {
 		at := pki.RenewAt(r.current.validFrom, r.current.validUntil)
 		logger.Infof("Kubernetes certificates valid until %s; renewing them at %s",
 			r.current.validUntil.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
-		timer := time.NewTimer(time.Until(at))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
+		if err := supervisor.SleepUntil(ctx, at); err != nil {
+			return err
 		}
 		next, err := fetchCredentials(ctx, r.s.cfg.Curator)
 		if err != nil {
