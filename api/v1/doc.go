@@ -10,14 +10,16 @@
 //   - Management (curator leader, owner certificate): register tickets, cluster info, the node
 //     list, approving, roles, labels, deleting nodes.
 //   - NodeManagement (every UP node, owner certificate): one node's status, logs, reboot,
-//     shutdown.
+//     shutdown, loading container images.
 //
 // Who may call each method is declared on the method (package api/authz) and listed in
 // docs/api.md.
 //
 // Besides generated code the package holds ValidateNodeParameters, the check every consumer
 // of NodeParameters (the node at first start, metroctl and the launch tooling writing them)
-// runs, so that a wrong field is reported by name before anything acts on it. The package does
+// runs, so that a wrong field is reported by name before anything acts on it, and
+// StaticNetwork, which turns a NetworkConfig into the checked configuration the node applies
+// (with osbase/ipconfig, so the API and the node keep one set of rules). The package does
 // not read or write parameters from disks or firmware, and does not implement any service;
 // the node's startup code and the curator do.
 package apb

@@ -33,10 +33,8 @@ func ValidateNodeParameters(p *NodeParameters) error {
 	default:
 		return errors.New("cluster: neither cluster_bootstrap nor cluster_register is set; set exactly one")
 	}
-	if p.GetNetwork() != nil {
-		if err := validateNetworkConfig(p.GetNetwork()); err != nil {
-			return fmt.Errorf("network%w", err)
-		}
+	if _, err := StaticNetwork(p.GetNetwork()); err != nil {
+		return err
 	}
 	return nil
 }

@@ -99,6 +99,11 @@ func TestValidateNodeParameters(t *testing.T) {
 		{"two IPv4 gateways", static(func(s *NetworkConfig_StaticMode) { s.Gateways = []string{"192.0.2.1", "fe80::1", "192.0.2.2"} }), "network.static.gateways[2]: 192.0.2.2 is a second gateway of its address family"},
 		{"multicast nameserver", static(func(s *NetworkConfig_StaticMode) { s.Nameservers = []string{"192.0.2.53", "224.0.0.251"} }), "network.static.nameservers[1]: 224.0.0.251 is a multicast address"},
 		{"nameserver with port", static(func(s *NetworkConfig_StaticMode) { s.Nameservers = []string{"192.0.2.53:53"} }), "network.static.nameservers[0]: want an IP address"},
+		// Rules that only the node used to apply (it refused what the API had accepted): the API
+		// checks with the node's own validator now (osbase/ipconfig).
+		{"gateway outside the link's subnets", static(func(s *NetworkConfig_StaticMode) { s.Gateways = []string{"198.51.100.1"} }), "network.static.gateways[0]: 198.51.100.1 is in none of the link's subnets"},
+		{"broadcast address", static(func(s *NetworkConfig_StaticMode) { s.Addresses = []string{"192.0.2.255/24"} }), "network.static.addresses[0]: 192.0.2.255 is the broadcast address of 192.0.2.0/24"},
+		{"link-local address", static(func(s *NetworkConfig_StaticMode) { s.Addresses = []string{"192.0.2.10/24", "fe80::10/64"} }), "network.static.addresses[1]: fe80::10 is link-local"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"path"
 	"path/filepath"
 
-	"metropolis.dev/metropolis/build/ociimage"
+	"metropolis.dev/metropolis/osbase/ociimage"
 	"metropolis.dev/metropolis/node/platform/image/layout"
 )
 

@@ -21,8 +21,13 @@ func setupVerity(ctx context.Context, part blockdev.Partition, v layout.Verity) 
 	if v.HashStartBlock*bs >= part.Bytes() {
 		return "", fmt.Errorf("system partition %s (%d bytes) is too small for verity data and hash tree starting at block %d", part.Path, part.Bytes(), v.HashStartBlock)
 	}
-	dev, err := devicemapper.Create(ctx, verityName, []devicemapper.Target{devicemapper.VerityTable(part.Path, v)},
-		devicemapper.Options{ReadOnly: true})
+	table, err := devicemapper.VerityTable(part.Path, devicemapper.Verity{
+		BlockSize: bs, DataBlocks: v.DataBlocks, HashStartBlock: v.HashStartBlock, RootHash: v.RootHash, Salt: v.Salt,
+	})
+	if err != nil {
+		return "", fmt.Errorf("system partition %s: %w", part.Path, err)
+	}
+	dev, err := devicemapper.Create(ctx, verityName, []devicemapper.Target{table}, devicemapper.Options{ReadOnly: true})
 	if err != nil {
 		return "", fmt.Errorf("setting up dm-verity over the system partition %s: %w", part.Path, err)
 	}

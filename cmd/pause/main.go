@@ -4,7 +4,7 @@
 //
 // It is ours, not registry.k8s.io/pause, because nodes pull from no registry: the sandbox
 // image is this static binary (CGO_ENABLED=0), made into an OCI archive at build time
-// (build/ociimage) and imported into containerd when the node starts.
+// (osbase/ociimage) and imported into containerd when the node starts.
 //
 // It prints one line when it is ready, so that its tests (and a person) know the signal
 // handlers are in place.

@@ -1,5 +1,5 @@
 // Command testhttp is the workload of Metropolis' Kubernetes tests: one static binary,
-// made into an image by build/ociimage like the pause image, so that tests need no
+// made into an image by osbase/ociimage like the pause image, so that tests need no
 // registry. Our images hold no shell, so `kubectl exec` runs this binary's subcommands:
 //
 //	testhttp serve [-listen :8080]              answer every request with the pod's name

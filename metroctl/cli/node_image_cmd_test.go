@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
-	"metropolis.dev/metropolis/build/ociimage"
+	"metropolis.dev/metropolis/osbase/ociimage"
 )
 
 // LoadImage receives an upload as a node does, checks it with ociimage.Inspect and answers

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apb "metropolis.dev/metropolis/api/v1"
-	"metropolis.dev/metropolis/build/ociimage"
+	"metropolis.dev/metropolis/osbase/ociimage"
 )
 
 // ImageLoader imports the images of a checked OCI image-layout archive into the node's

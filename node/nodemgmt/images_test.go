@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apb "metropolis.dev/metropolis/api/v1"
-	"metropolis.dev/metropolis/build/ociimage"
+	"metropolis.dev/metropolis/osbase/ociimage"
 )
 
 // fakeLoader is an ImageLoader that records the archives it was given (their content, read

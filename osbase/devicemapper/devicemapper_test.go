@@ -8,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"metropolis.dev/metropolis/node/platform/image/layout"
 )
 
 func TestRequestNumbers(t *testing.T) {
@@ -149,40 +147,46 @@ func TestDecodeStatus(t *testing.T) {
 }
 
 func TestVerityTable(t *testing.T) {
-	v := layout.Verity{DataBlocks: 1000, HashStartBlock: 1000, RootHash: bytes.Repeat([]byte{0xab}, 32), Salt: []byte{1, 2}}
-	got := VerityTable("/dev/vda2", v)
+	v := Verity{BlockSize: 4096, DataBlocks: 1000, HashStartBlock: 1000, RootHash: bytes.Repeat([]byte{0xab}, 32), Salt: []byte{1, 2}}
+	got, err := VerityTable("/dev/vda2", v)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := Target{0, 8000, "verity", "1 /dev/vda2 /dev/vda2 4096 4096 1000 1000 sha256 " + strings.Repeat("ab", 32) + " 0102"}
 	if got != want {
 		t.Fatalf("VerityTable =\n%+v, want\n%+v", got, want)
 	}
+	for _, tc := range []struct {
+		name string
+		edit func(v *Verity)
+		want string
+	}{
+		{"no block size", func(v *Verity) { v.BlockSize = 0 }, "block size 0 is not a positive multiple of 512"},
+		{"block size not in sectors", func(v *Verity) { v.BlockSize = 1000 }, "block size 1000"},
+		{"no data", func(v *Verity) { v.DataBlocks = 0 }, "no data blocks"},
+	} {
+		bad := v
+		tc.edit(&bad)
+		if _, err := VerityTable("/dev/vda2", bad); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: VerityTable error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
 }
 
-func TestDataKeyAndCryptTable(t *testing.T) {
-	storage := make([]byte, 32)
-	for i := range storage {
-		storage[i] = byte(i)
-	}
-	key, err := DataKey(storage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Computed independently (Python hmac) from RFC 5869; this is part of the disk format.
-	const want = "e841a54e3ca33b603af44e1f08b8deea17247c228e98cf42ce1eafecbaceb36675ba356f97f1c4c2f35d768b755c032ba36caa26be167cec94b39ab10b323211"
-	if hex.EncodeToString(key) != want {
-		t.Fatalf("DataKey = %x, want %s", key, want)
-	}
-	if _, err := DataKey(storage[:16]); err == nil {
-		t.Error("DataKey accepted a 16 byte storage key")
-	}
+func TestCryptTable(t *testing.T) {
+	key := bytes.Repeat([]byte{0x5a}, CryptKeySize)
 	tab, err := CryptTable("/dev/vda4", 2048, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tab != (Target{0, 2048, "crypt", "aes-xts-plain64 " + want + " 0 /dev/vda4 0"}) {
+	if tab != (Target{0, 2048, "crypt", "aes-xts-plain64 " + hex.EncodeToString(key) + " 0 /dev/vda4 0"}) {
 		t.Fatalf("CryptTable = %+v", tab)
 	}
 	if _, err := CryptTable("/dev/vda4", 2048, key[:32]); err == nil || !strings.Contains(err.Error(), "want 64") {
 		t.Errorf("CryptTable with a 32 byte key: %v", err)
+	}
+	if _, err := CryptTable("/dev/vda4", 0, key); err == nil || !strings.Contains(err.Error(), "device is empty") {
+		t.Errorf("CryptTable over an empty device: %v", err)
 	}
 }
 

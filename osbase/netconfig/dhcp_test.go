@@ -12,7 +12,6 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"github.com/vishvananda/netlink"
 
-	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -47,13 +46,7 @@ func TestDHCPInNamespace(t *testing.T) {
 	peer := subnet.Addr().Next()
 	leased := netip.PrefixFrom(hostAddr(subnet, leaseHost), subnet.Bits())
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
-	svc, err := New(Config{
-		Network:        &apb.NetworkConfig{Mode: &apb.NetworkConfig_Dhcp{Dhcp: &apb.NetworkConfig_DhcpMode{}}},
-		ResolvConfPath: resolv,
-	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	svc := New(Config{ResolvConfPath: resolv})
 	supervisor.TestHarness(t, svc.Run)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()

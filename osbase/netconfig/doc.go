@@ -1,4 +1,5 @@
-// Package netconfig brings up a node's network from its parameters (api/v1 NetworkConfig) and
+// Package netconfig brings up a node's network from its configuration (Config: a checked
+// static configuration from osbase/ipconfig, or DHCP) and
 // keeps it up: the loopback link, then one Ethernet link configured either statically
 // (addresses, default gateways, nameservers) or by DHCPv4, whose lease it renews for as long
 // as it runs. It publishes what the link has (Status) as a watchable value, so that the rest
@@ -13,8 +14,6 @@
 // prefixes, are left to the kernel), DHCP's classless static routes (option 121), and a
 // link losing carrier (a DHCP lease then runs out and is requested again).
 //
-// Validation of a static configuration (ParseConfig) names the field that is wrong by its
-// proto path, as apb.ValidateNodeParameters does, and goes further than syntax: a gateway must
-// lie in a subnet of the link, an address must not be its subnet's network or broadcast
-// address.
+// It checks nothing of the configuration itself: osbase/ipconfig does, and the node's
+// parameters are checked with it (api/v1) before they get here.
 package netconfig

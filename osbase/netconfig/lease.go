@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"metropolis.dev/metropolis/osbase/ipconfig"
 )
 
 // infiniteLease is DHCP's lease time 0xffffffff seconds: the address never expires.
@@ -39,7 +41,7 @@ func parseLease(ack *dhcpv4.DHCPv4) (*lease, error) {
 	if !ok {
 		return nil, fmt.Errorf("DHCP ACK offers no IPv4 address (yiaddr %v)", ack.YourIPAddr)
 	}
-	if err := checkUnicast(ip); err != nil {
+	if err := ipconfig.CheckUnicast(ip); err != nil {
 		return nil, fmt.Errorf("DHCP ACK offers an unusable address: %w", err)
 	}
 	mask := ack.SubnetMask()
@@ -55,13 +57,13 @@ func parseLease(ack *dhcpv4.DHCPv4) (*lease, error) {
 	l := &lease{address: netip.PrefixFrom(ip, ones)}
 
 	for _, r := range ack.Router() {
-		if addr, ok := netip.AddrFromSlice(r.To4()); ok && checkUnicast(addr) == nil && addr != ip {
+		if addr, ok := netip.AddrFromSlice(r.To4()); ok && ipconfig.CheckUnicast(addr) == nil && addr != ip {
 			l.router = addr
 			break
 		}
 	}
 	for _, ns := range ack.DNS() {
-		if addr, ok := netip.AddrFromSlice(ns.To4()); ok && checkUnicast(addr) == nil {
+		if addr, ok := netip.AddrFromSlice(ns.To4()); ok && ipconfig.CheckUnicast(addr) == nil {
 			l.nameservers = append(l.nameservers, addr)
 		}
 	}

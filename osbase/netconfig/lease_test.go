@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"metropolis.dev/metropolis/osbase/ipconfig"
 )
 
 func ack(t testing.TB, mods ...dhcpv4.Modifier) *dhcpv4.DHCPv4 {
@@ -106,7 +108,7 @@ func FuzzParseLease(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !l.address.Addr().Is4() || checkUnicast(l.address.Addr()) != nil {
+		if !l.address.Addr().Is4() || ipconfig.CheckUnicast(l.address.Addr()) != nil {
 			t.Fatalf("accepted address %s", l.address)
 		}
 		if !l.infinite && (l.renewAfter <= 0 || l.renewAfter > l.rebindTime || l.rebindTime > l.duration) {

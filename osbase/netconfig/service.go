@@ -2,12 +2,14 @@ package netconfig
 
 import (
 	"context"
+	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
 
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/event/memory"
+	"metropolis.dev/metropolis/osbase/ipconfig"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -15,21 +17,25 @@ import (
 // supervisor; watch Status with Watch.
 type Service struct {
 	config Config
-	plan   *plan
 	status memory.Value[*Status]
 	// owned is what Run put on the link, kept across restarts of Run (which the supervisor
 	// runs one at a time) so that a restarted Run can remove what it no longer wants.
 	owned configured
 }
 
-// New checks config and returns a service that is not yet running. Its errors name the wrong
-// field (see ParseConfig).
-func New(config Config) (*Service, error) {
-	p, err := parse(config.Network)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{config: config, plan: p}, nil
+// Config is what Service needs.
+type Config struct {
+	// Static is the link's checked static configuration (see ipconfig.ParseStatic); nil means
+	// DHCP on the first Ethernet link with carrier.
+	Static *ipconfig.Static
+	// ResolvConfPath, if set, is the file the nameservers are written to in resolv.conf(5)
+	// format, replaced atomically whenever they change. Empty: no file is written.
+	ResolvConfPath string
+}
+
+// New returns a service that is not yet running.
+func New(config Config) *Service {
+	return &Service{config: config}
 }
 
 // Watch follows the link's status. Until the link is configured, Get blocks.
@@ -42,15 +48,20 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := bringUpLoopback(); err != nil {
 		return err
 	}
-	link, err := findLink(ctx, logger, s.plan.hardwareAddress)
+	var hardwareAddress net.HardwareAddr
+	if st := s.config.Static; st != nil {
+		hardwareAddress = st.HardwareAddress
+	}
+	link, err := findLink(ctx, logger, hardwareAddress)
 	if err != nil {
 		return err
 	}
 	logger.Infof("configuring link %s (%s)", link.Attrs().Name, link.Attrs().HardwareAddr)
-	if s.plan.dhcp {
+	st := s.config.Static
+	if st == nil {
 		return s.runDHCP(ctx, link)
 	}
-	want := settings{addresses: s.plan.addresses, gateways: s.plan.gateways, nameservers: s.plan.nameservers}
+	want := settings{addresses: st.Addresses, gateways: st.Gateways, nameservers: st.Nameservers}
 	if err := s.configure(link, want, &Status{}); err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/ipconfig"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -54,18 +54,16 @@ func TestStaticInNamespace(t *testing.T) {
 	peer := subnet.Addr().Next()
 	own := netip.PrefixFrom(peer.Next(), subnet.Bits())
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
-	svc, err := New(Config{
-		Network: static(&apb.NetworkConfig_StaticMode{
-			HardwareAddress: os.Getenv(envMAC),
-			Addresses:       []string{own.String(), "2001:db8::2/64"},
-			Gateways:        []string{peer.String(), "fe80::1"},
-			Nameservers:     []string{"192.0.2.53"},
-		}),
-		ResolvConfPath: resolv,
+	static, err := ipconfig.ParseStatic(ipconfig.Text{
+		HardwareAddress: os.Getenv(envMAC),
+		Addresses:       []string{own.String(), "2001:db8::2/64"},
+		Gateways:        []string{peer.String(), "fe80::1"},
+		Nameservers:     []string{"192.0.2.53"},
 	})
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatalf("static configuration: %v", err)
 	}
+	svc := New(Config{Static: static, ResolvConfPath: resolv})
 	supervisor.TestHarness(t, svc.Run)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()

@@ -43,14 +43,11 @@ func New(ctx context.Context, stop context.CancelFunc) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	var netCfg *apb.NetworkConfig
-	if params != nil {
-		netCfg = params.Network
-	}
-	network, err := netconfig.New(netconfig.Config{Network: netCfg, ResolvConfPath: "/etc/resolv.conf"})
+	static, err := apb.StaticNetwork(params.GetNetwork())
 	if err != nil {
 		return nil, fmt.Errorf("node parameters: %w", err)
 	}
+	network := netconfig.New(netconfig.Config{Static: static, ResolvConfPath: "/etc/resolv.conf"})
 	return &Platform{
 		storage: &storage{espMount: layout.ESPMount, dataMount: layout.DataMount},
 		network: network,

@@ -153,11 +153,11 @@ func hasPartition(g *blockdev.GPT, q blockdev.Query) bool {
 
 // openCrypt sets up dm-crypt over the partition with the data key derived from key.
 func openCrypt(ctx context.Context, part blockdev.Partition, key []byte) (*devicemapper.Device, error) {
-	dataKey, err := devicemapper.DataKey(key)
+	dk, err := dataKey(key)
 	if err != nil {
 		return nil, err
 	}
-	table, err := devicemapper.CryptTable(part.Path, part.Bytes()/512, dataKey)
+	table, err := devicemapper.CryptTable(part.Path, part.Bytes()/512, dk)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package netconfig
+package ipconfig
 
 import (
 	"errors"
@@ -6,61 +6,40 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-
-	apb "metropolis.dev/metropolis/api/v1"
 )
 
-// Config is what Service needs.
-type Config struct {
-	// Network is the node's network configuration; nil means DHCP on the first Ethernet link
-	// with carrier, as for a NetworkConfig without a mode.
-	Network *apb.NetworkConfig
-	// ResolvConfPath, if set, is the file the nameservers are written to in resolv.conf(5)
-	// format, replaced atomically whenever they change. Empty: no file is written.
-	ResolvConfPath string
+// Text is a link's static configuration as a person writes it.
+type Text struct {
+	// HardwareAddress selects the link by its Ethernet address ("52:54:00:12:34:56"); empty:
+	// the first Ethernet link with carrier.
+	HardwareAddress string
+	// Addresses are the link's own addresses with prefix length ("192.0.2.10/24"); at least one.
+	Addresses []string
+	// Gateways are default gateways, at most one per address family, each reachable on the link.
+	Gateways []string
+	// Nameservers are the resolvers the node uses.
+	Nameservers []string
 }
 
-// plan is a parsed, checked NetworkConfig.
-type plan struct {
-	dhcp bool
-	// hardwareAddress selects the link; nil: the first Ethernet link with carrier.
-	hardwareAddress net.HardwareAddr
-	// Static mode only.
-	addresses   []netip.Prefix
-	gateways    []netip.Addr
-	nameservers []netip.Addr
+// Static is a checked static configuration.
+type Static struct {
+	// HardwareAddress selects the link; nil: the first Ethernet link with carrier.
+	HardwareAddress net.HardwareAddr
+	Addresses       []netip.Prefix
+	Gateways        []netip.Addr
+	Nameservers     []netip.Addr
 }
 
-// ParseConfig checks n and returns an error naming the first wrong field by its path, e.g.
-// "network.static.gateways[0]: 198.51.100.1 is in none of the link's subnets (192.0.2.10/24)".
-// A nil n is DHCP.
-func ParseConfig(n *apb.NetworkConfig) error {
-	_, err := parse(n)
-	return err
+// ParseStatic checks t and returns an error naming the first wrong field by its name relative
+// to t, e.g. "gateways[0]: 198.51.100.1 is in none of the link's subnets (192.0.2.10/24)", for
+// the caller to prefix with the path of its own message.
+func ParseStatic(t Text) (*Static, error) {
+	return parseStatic(t)
 }
 
-func parse(n *apb.NetworkConfig) (*plan, error) {
-	if n == nil {
-		return &plan{dhcp: true}, nil
-	}
-	switch m := n.GetMode().(type) {
-	case *apb.NetworkConfig_Dhcp:
-		return &plan{dhcp: true}, nil
-	case *apb.NetworkConfig_Static:
-		p, err := parseStatic(m.Static)
-		if err != nil {
-			return nil, fmt.Errorf("network.static.%w", err)
-		}
-		return p, nil
-	default:
-		return nil, errors.New("network: neither dhcp nor static is set; set one, or leave network out for DHCP")
-	}
-}
-
-// parseStatic returns errors that start with the field name, for parse to prefix.
-func parseStatic(s *apb.NetworkConfig_StaticMode) (*plan, error) {
-	p := &plan{}
-	if hw := s.GetHardwareAddress(); hw != "" {
+func parseStatic(s Text) (*Static, error) {
+	p := &Static{}
+	if hw := s.HardwareAddress; hw != "" {
 		mac, err := net.ParseMAC(hw)
 		if err != nil {
 			return nil, fmt.Errorf("hardware_address: %w", err)
@@ -68,47 +47,47 @@ func parseStatic(s *apb.NetworkConfig_StaticMode) (*plan, error) {
 		if len(mac) != 6 {
 			return nil, fmt.Errorf("hardware_address: %q is not an Ethernet (6-byte) address", hw)
 		}
-		p.hardwareAddress = mac
+		p.HardwareAddress = mac
 	}
 
-	if len(s.GetAddresses()) == 0 {
+	if len(s.Addresses) == 0 {
 		return nil, errors.New("addresses: must list at least one address with prefix length, e.g. 192.0.2.10/24")
 	}
-	for i, a := range s.GetAddresses() {
+	for i, a := range s.Addresses {
 		prefix, err := parseAddress(a)
 		if err != nil {
 			return nil, fmt.Errorf("addresses[%d]: %w", i, err)
 		}
-		for j, other := range p.addresses {
+		for j, other := range p.Addresses {
 			if other.Addr() == prefix.Addr() {
 				return nil, fmt.Errorf("addresses[%d]: %s is already addresses[%d]", i, prefix.Addr(), j)
 			}
 		}
-		p.addresses = append(p.addresses, prefix)
+		p.Addresses = append(p.Addresses, prefix)
 	}
 
-	for i, g := range s.GetGateways() {
+	for i, g := range s.Gateways {
 		gw, err := parseHost(g)
 		if err != nil {
 			return nil, fmt.Errorf("gateways[%d]: %w", i, err)
 		}
-		for j, other := range p.gateways {
+		for j, other := range p.Gateways {
 			if other.Is4() == gw.Is4() {
 				return nil, fmt.Errorf("gateways[%d]: %s is a second gateway of its address family (after gateways[%d] %s); give at most one per family", i, gw, j, other)
 			}
 		}
-		if err := checkGateway(gw, p.addresses); err != nil {
+		if err := checkGateway(gw, p.Addresses); err != nil {
 			return nil, fmt.Errorf("gateways[%d]: %w", i, err)
 		}
-		p.gateways = append(p.gateways, gw)
+		p.Gateways = append(p.Gateways, gw)
 	}
 
-	for i, ns := range s.GetNameservers() {
+	for i, ns := range s.Nameservers {
 		addr, err := parseHost(ns)
 		if err != nil {
 			return nil, fmt.Errorf("nameservers[%d]: %w", i, err)
 		}
-		p.nameservers = append(p.nameservers, addr)
+		p.Nameservers = append(p.Nameservers, addr)
 	}
 	return p, nil
 }
@@ -123,7 +102,7 @@ func parseAddress(s string) (netip.Prefix, error) {
 	if addr.Is4In6() {
 		return netip.Prefix{}, fmt.Errorf("%s is an IPv4-mapped IPv6 address; write the IPv4 address as such", addr)
 	}
-	if err := checkUnicast(addr); err != nil {
+	if err := CheckUnicast(addr); err != nil {
 		return netip.Prefix{}, err
 	}
 	if addr.Is6() && addr.IsLinkLocalUnicast() {
@@ -166,7 +145,7 @@ func parseHost(s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("%q has a zone; give the address without %%zone", s)
 	}
 	addr = addr.Unmap()
-	if err := checkUnicast(addr); err != nil {
+	if err := CheckUnicast(addr); err != nil {
 		return netip.Addr{}, err
 	}
 	return addr, nil
@@ -207,9 +186,9 @@ func prefixList(ps []netip.Prefix) string {
 	return strings.Join(parts, ", ")
 }
 
-// checkUnicast refuses addresses that cannot be a host's own address, its gateway or its DNS
+// CheckUnicast refuses addresses that cannot be a host's own address, its gateway or its DNS
 // server.
-func checkUnicast(addr netip.Addr) error {
+func CheckUnicast(addr netip.Addr) error {
 	switch {
 	case addr.IsUnspecified():
 		return fmt.Errorf("%s is the unspecified address", addr)

@@ -17,7 +17,7 @@ import (
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"metropolis.dev/metropolis/build/ociimage"
+	"metropolis.dev/metropolis/osbase/ociimage"
 )
 
 // containerd's own importer (what `ctr images import` and the client's Import run) takes
