@@ -1,6 +1,7 @@
 // Command metroctl is the operator's CLI for Metropolis clusters: contexts, taking ownership,
 // and managing nodes. The commands live in package metroctl/cli; this file only wires the
-// process (signals, exit code) to it.
+// process (signals, exit code) to it, and on Linux adds the local-cluster commands of package
+// launch/launchcmd.
 package main
 
 import (
@@ -15,7 +16,9 @@ import (
 func main() {
 	// An interrupt cancels the command's context, so that `node logs -f` ends cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.NewApp().Run(ctx, os.Args[1:])
+	app := cli.NewApp()
+	addLocalClusters(app)
+	code := app.Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -25,7 +25,15 @@ type App struct {
 	NodeManagementPort int
 	// Location is the time zone log timestamps are shown in.
 	Location *time.Location
+	// ClusterCommands, if set, returns subcommands of `metroctl cluster` that this build adds
+	// beyond the API's: cmd/metroctl adds `launch` and `destroy` of local clusters on Linux
+	// (package launch/launchcmd), which metroctl itself does not import, so that it builds for
+	// an operator's macOS or Windows laptop. They work in the store of the invocation.
+	ClusterCommands func(store StoreFunc) []*cobra.Command
 }
+
+// StoreFunc opens the configuration store an invocation's flags and environment choose.
+type StoreFunc func() (*config.Store, error)
 
 // NewApp returns an App on the process's standard streams and environment.
 func NewApp() *App {

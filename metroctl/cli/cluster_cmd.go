@@ -21,7 +21,10 @@ func (s *session) clusterCommand() *cobra.Command {
 		Use:   "cluster",
 		Short: "Take ownership of a cluster and look at it as a whole",
 	}
-	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.launchCommand(), s.destroyCommand())
+	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand())
+	if s.app.ClusterCommands != nil {
+		cmd.AddCommand(s.app.ClusterCommands(s.store)...)
+	}
 	return cmd
 }
 

@@ -12,8 +12,6 @@ import (
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/google/uuid"
-
-	"metropolis.dev/metropolis/node/platform/image/layout"
 )
 
 const mib = 1 << 20
@@ -31,8 +29,8 @@ func makeImage(t testing.TB, size int64) string {
 	table := &gpt.Table{
 		LogicalSectorSize: 512, ProtectiveMBR: true,
 		Partitions: []*gpt.Partition{
-			{Index: 1, Start: 2048, End: 2048 + 4*2048 - 1, Type: gpt.Type(strings.ToUpper(layout.TypeESP.String())), Name: layout.NameESP},
-			{Index: 2, Start: 5 * 2048, End: 13*2048 - 1, Type: gpt.Type(strings.ToUpper(layout.TypeSystem.String())), Name: layout.NameSystemA},
+			{Index: 1, Start: 2048, End: 2048 + 4*2048 - 1, Type: gpt.Type(strings.ToUpper(testTypeESP.String())), Name: testNameESP},
+			{Index: 2, Start: 5 * 2048, End: 13*2048 - 1, Type: gpt.Type(strings.ToUpper(testTypeSystem.String())), Name: testNameSystem},
 		},
 	}
 	if err := d.Partition(table); err != nil {
@@ -51,8 +49,8 @@ func TestReadGPT(t *testing.T) {
 		t.Fatalf("read %d partitions, want 2: %+v", len(g.Partitions), g.Partitions)
 	}
 	for i, want := range []Entry{
-		{Number: 1, Type: layout.TypeESP, Name: layout.NameESP, FirstLBA: 2048, LastLBA: 5*2048 - 1},
-		{Number: 2, Type: layout.TypeSystem, Name: layout.NameSystemA, FirstLBA: 5 * 2048, LastLBA: 13*2048 - 1},
+		{Number: 1, Type: testTypeESP, Name: testNameESP, FirstLBA: 2048, LastLBA: 5*2048 - 1},
+		{Number: 2, Type: testTypeSystem, Name: testNameSystem, FirstLBA: 5 * 2048, LastLBA: 13*2048 - 1},
 	} {
 		got := g.Partitions[i]
 		got.ID = uuid.Nil
@@ -62,7 +60,7 @@ func TestReadGPT(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	p, err := Find(ctx, Query{Type: layout.TypeSystem, Name: layout.NameSystemA, Disks: []string{path}})
+	p, err := Find(ctx, Query{Type: testTypeSystem, Name: testNameSystem, Disks: []string{path}})
 	if err == nil || !strings.Contains(err.Error(), path+"2 found, but its node") {
 		t.Errorf("Find in an image file = %s, %v; want an error about the missing node", p.Path, err)
 	}
@@ -83,7 +81,7 @@ func TestReadGPTFallsBackToBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(g.Partitions) != 2 || g.Partitions[1].Name != layout.NameSystemA {
+	if len(g.Partitions) != 2 || g.Partitions[1].Name != testNameSystem {
 		t.Fatalf("backup table read as %+v", g.Partitions)
 	}
 	// Damage the backup header too: the error says what is wrong with each.
@@ -112,7 +110,7 @@ func TestAppendToGrownDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := g.Append(diskSize, layout.TypeData, layout.NameData, Alignment, 50*mib)
+	e, err := g.Append(diskSize, testTypeData, testNameData, Alignment, 50*mib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +126,7 @@ func TestAppendToGrownDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Partitions) != 3 || again.Partitions[2].Name != layout.NameData || again.AlternateLBA != diskSize/512-1 {
+	if len(again.Partitions) != 3 || again.Partitions[2].Name != testNameData || again.AlternateLBA != diskSize/512-1 {
 		t.Fatalf("re-read table: %+v", again)
 	}
 	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
@@ -141,8 +139,8 @@ func TestAppendToGrownDisk(t *testing.T) {
 		t.Fatalf("go-diskfs cannot read the written table: %v", err)
 	}
 	parts := pt.(*gpt.Table).Partitions
-	if len(parts) != 3 || parts[2].Name != layout.NameData || parts[2].Start != 13*2048 ||
-		!strings.EqualFold(string(parts[2].Type), layout.TypeData.String()) {
+	if len(parts) != 3 || parts[2].Name != testNameData || parts[2].Start != 13*2048 ||
+		!strings.EqualFold(string(parts[2].Type), testTypeData.String()) {
 		t.Fatalf("go-diskfs reads partition 3 as %+v", parts[len(parts)-1])
 	}
 	if pt.(*gpt.Table).RecoveredFromBackup {
@@ -167,9 +165,9 @@ func TestAppendRefuses(t *testing.T) {
 		min     uint64
 		want    string
 	}{
-		{"not enough space", layout.TypeData, layout.NameData, 1 << 30, "only 18 MiB free after the last partition, need 1024 MiB"},
-		{"long name", layout.TypeData, strings.Repeat("n", 37), 0, "longer than 36"},
-		{"nil type", uuid.Nil, layout.NameData, 0, "nil GUID"},
+		{"not enough space", testTypeData, testNameData, 1 << 30, "only 18 MiB free after the last partition, need 1024 MiB"},
+		{"long name", testTypeData, strings.Repeat("n", 37), 0, "longer than 36"},
+		{"nil type", uuid.Nil, testNameData, 0, "nil GUID"},
 	} {
 		g, err := ReadDisk(path)
 		if err != nil {
@@ -218,3 +216,17 @@ func FuzzReadGPT(f *testing.F) {
 		}
 	})
 }
+
+// A disk like the node image's: an ESP, a system and a data partition. The system and data
+// types are made up here; the product's own live in node/platform/image/layout.
+var (
+	testTypeESP    = uuid.MustParse("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+	testTypeSystem = uuid.MustParse("0f6d3f3a-54f1-4bb2-9c2b-0d7a1b2c3d01")
+	testTypeData   = uuid.MustParse("0f6d3f3a-54f1-4bb2-9c2b-0d7a1b2c3d02")
+)
+
+const (
+	testNameESP    = "ESP"
+	testNameSystem = "TEST-SYSTEM"
+	testNameData   = "TEST-DATA"
+)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"metropolis.dev/metropolis/node/platform/image/layout"
 )
 
 // attachLoop attaches an image as a loop device with partition scanning (losetup from
@@ -81,7 +79,7 @@ func TestLoopFindAndAppend(t *testing.T) {
 	defer cancel()
 	announcePartitions(t, dev)
 
-	sys, err := Find(ctx, Query{Type: layout.TypeSystem, Name: layout.NameSystemA, Disks: []string{dev}})
+	sys, err := Find(ctx, Query{Type: testTypeSystem, Name: testNameSystem, Disks: []string{dev}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +87,7 @@ func TestLoopFindAndAppend(t *testing.T) {
 		t.Fatalf("found %s of %d sectors; kernel has %d", sys.Path, sys.Sectors(), sysfsSectors(t, sys.Path))
 	}
 
-	data, err := AppendPartition(ctx, dev, layout.TypeData, layout.NameData, 32*mib)
+	data, err := AppendPartition(ctx, dev, testTypeData, testNameData, 32*mib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +98,11 @@ func TestLoopFindAndAppend(t *testing.T) {
 	if got := sysfsSectors(t, data.Path); got != data.Sectors() || data.Bytes() != 50*mib {
 		t.Fatalf("kernel has %s at %d sectors, table %d (%d bytes)", data.Path, got, data.Sectors(), data.Bytes())
 	}
-	again, err := Find(ctx, Query{Type: layout.TypeData, Name: layout.NameData, Disks: []string{dev}})
+	again, err := Find(ctx, Query{Type: testTypeData, Name: testNameData, Disks: []string{dev}})
 	if err != nil || again.Path != data.Path {
 		t.Fatalf("Find(data) = %v, %v", again.Path, err)
 	}
-	if _, err := AppendPartition(ctx, dev, layout.TypeData, layout.NameData, 0); err == nil || !strings.Contains(err.Error(), "already has partition 3") {
+	if _, err := AppendPartition(ctx, dev, testTypeData, testNameData, 0); err == nil || !strings.Contains(err.Error(), "already has partition 3") {
 		t.Fatalf("second AppendPartition: %v", err)
 	}
 }

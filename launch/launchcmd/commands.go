@@ -1,4 +1,4 @@
-package cli
+package launchcmd
 
 import (
 	"errors"
@@ -10,15 +10,23 @@ import (
 
 	"metropolis.dev/metropolis/launch/hosted"
 	"metropolis.dev/metropolis/launch/qemu"
+	"metropolis.dev/metropolis/metroctl/cli"
 	"metropolis.dev/metropolis/metroctl/config"
 )
+
+// Commands returns `metroctl cluster launch` and `metroctl cluster destroy`, working in the
+// configuration store that store opens (the one metroctl's --config-dir and environment
+// choose). cmd/metroctl adds them on Linux (cli.App.ClusterCommands).
+func Commands(store cli.StoreFunc) []*cobra.Command {
+	return []*cobra.Command{launchCommand(store), destroyCommand(store)}
+}
 
 // clusterDir is where a local cluster launched by metroctl keeps its nodes' state and logs.
 func clusterDir(st *config.Store, name string) string {
 	return filepath.Join(st.Dir(), "clusters", name)
 }
 
-func (s *session) launchCommand() *cobra.Command {
+func launchCommand(store cli.StoreFunc) *cobra.Command {
 	var (
 		name       string
 		nodes      int
@@ -41,7 +49,7 @@ func (s *session) launchCommand() *cobra.Command {
 			"--hosted runs each node as a process in its own network namespace instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := s.store()
+			st, err := store()
 			if err != nil {
 				return err
 			}
@@ -81,14 +89,14 @@ func (s *session) launchCommand() *cobra.Command {
 	return cmd
 }
 
-func (s *session) destroyCommand() *cobra.Command {
+func destroyCommand(store cli.StoreFunc) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "destroy [--name NAME]",
 		Short: "Stop a local cluster and delete its nodes' state and its context",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := s.store()
+			st, err := store()
 			if err != nil {
 				return err
 			}
