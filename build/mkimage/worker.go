@@ -7,8 +7,8 @@ import (
 	"path"
 	"path/filepath"
 
-	"metropolis.dev/metropolis/osbase/ociimage"
 	"metropolis.dev/metropolis/node/platform/image/layout"
+	"metropolis.dev/metropolis/osbase/ociimage"
 )
 
 // Files of the Kubernetes worker's runtime, as scripts/build-runtime lays them out in its
