@@ -158,20 +158,16 @@ func (c *Cluster) Leader(ctx context.Context) (Leader, error) {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	stream, err := apb.NewDiscoveryClient(conn).GetCurrentLeader(ctx, &apb.GetCurrentLeaderRequest{})
+	res, err := rpc.CurrentLeader(ctx, conn)
 	if err != nil {
-		return Leader{}, fmt.Errorf("find curator leader: %w", err)
-	}
-	res, err := stream.Recv()
-	if err != nil {
-		return Leader{}, fmt.Errorf("find curator leader: %w", err)
+		return Leader{}, err
 	}
 	for i := 1; i <= c.Hosted.Nodes(); i++ {
-		if c.CuratorEndpoint(i) == res.LeaderAddress {
-			return Leader{NodeID: res.LeaderNodeId, Endpoint: res.LeaderAddress, Index: i}, nil
+		if c.CuratorEndpoint(i) == res.Address {
+			return Leader{NodeID: res.NodeID, Endpoint: res.Address, Index: i}, nil
 		}
 	}
-	return Leader{}, fmt.Errorf("curator leader %s at %s is none of the cluster's nodes %v", res.LeaderNodeId, res.LeaderAddress, c.Hosted.Addresses)
+	return Leader{}, fmt.Errorf("curator leader %s at %s is none of the cluster's nodes %v", res.NodeID, res.Address, c.Hosted.Addresses)
 }
 
 // NodePID finds the process of node i: the one process in its network namespace whose parent

@@ -23,7 +23,7 @@
 // cannot share one. That costs a file descriptor per node on both ends, which is why the
 // command raises RLIMIT_NOFILE (RaiseFileLimit) before it launches the cluster, whose node
 // processes inherit it. The connection goes straight to the leader's address
-// (rpc.DialNode), found once with Discovery.GetCurrentLeader: rpc.DialCurator would add a
+// (rpc.DialNode), found once with rpc.CurrentLeader: rpc.DialCurator would add a
 // leader-watching connection per node, and a leader change during a run is a failure to
 // report rather than to hide. Heartbeats start at a random phase within the interval, as in
 // a fleet that did not boot at the same moment. A round trip is measured in the benchmark

@@ -42,13 +42,17 @@ func Grow(ctx context.Context, mctx *config.Context, m Machines, consensus int, 
 	mgmt := apb.NewManagementClient(conn)
 
 	if m.NodeCount() > 1 {
-		ticket, err := mgmt.GetRegisterTicket(ctx, &apb.GetRegisterTicketRequest{})
+		ticket, err := WaitFor(ctx, p, "the curator leader to hand out a register ticket", func(ctx context.Context) (*apb.GetRegisterTicketResponse, error) {
+			return mgmt.GetRegisterTicket(ctx, &apb.GetRegisterTicketRequest{})
+		})
 		if err != nil {
-			return fmt.Errorf("get register ticket: %w", err)
+			return err
 		}
-		info, err := mgmt.GetClusterInfo(ctx, &apb.GetClusterInfoRequest{})
+		info, err := WaitFor(ctx, p, "the curator leader to tell the cluster's CA and addresses", func(ctx context.Context) (*apb.GetClusterInfoResponse, error) {
+			return mgmt.GetClusterInfo(ctx, &apb.GetClusterInfoRequest{})
+		})
 		if err != nil {
-			return fmt.Errorf("get cluster info: %w", err)
+			return err
 		}
 		for i := 2; i <= m.NodeCount(); i++ {
 			if err := m.StartToRegister(i, &apb.NodeParameters{Cluster: &apb.NodeParameters_ClusterRegister{

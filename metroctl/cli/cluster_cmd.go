@@ -179,5 +179,9 @@ func (s *session) management(ctx context.Context) (apb.ManagementClient, func(),
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := connect.WaitForLeader(ctx, c, conn); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
 	return apb.NewManagementClient(conn), func() { conn.Close() }, nil
 }

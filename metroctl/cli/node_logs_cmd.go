@@ -148,6 +148,9 @@ func dialNodeManagement(ctx context.Context, c *config.Context, id string, port 
 		return nil, "", explain(action, err)
 	}
 	defer cluster.Close()
+	if err := connect.WaitForLeader(ctx, c, cluster); err != nil {
+		return nil, "", explain(action, err)
+	}
 	n, err := apb.NewManagementClient(cluster).GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
 	if err != nil {
 		return nil, "", explain(action, err)

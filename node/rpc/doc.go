@@ -40,7 +40,11 @@
 // checks that the server there has that leader's node certificate, and retries unary calls
 // that fail with codes.Unavailable until the caller's context ends. A failover therefore
 // shows to a unary caller as a slower call, not an error; a streaming caller sees its stream
-// end and opens it again.
+// end and opens it again. A curator that names itself is dialed where it was reached (port
+// forwarding keeps working). This is the one leader resolver: nodes, metroctl (through
+// metroctl/connect), the launchers, tests and benchmarks all use it. WaitForLeader lets a
+// short-lived client fail at once, with the reason, when no address leads anywhere;
+// CurrentLeader answers "who leads now" for callers that need the name, not a connection.
 //
 // It does not decide permissions (package api/authz does) or issue certificates (package
 // pki, driven by the curator). Users: the curator and node management servers, the node's

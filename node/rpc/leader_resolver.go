@@ -154,7 +154,7 @@ func (r *leaderResolver) follow(ctx context.Context, ep string) (named bool, err
 			return named, fmt.Errorf("curator at %s: leader stream: %w", ep, err)
 		}
 		quiet.Stop()
-		addr, err := leaderAddress(resp)
+		addr, err := leaderAddress(resp, ep)
 		if err != nil {
 			return named, fmt.Errorf("curator at %s: %w", ep, err)
 		}
@@ -169,16 +169,51 @@ func (r *leaderResolver) follow(ctx context.Context, ep string) (named bool, err
 	}
 }
 
-// leaderAddress turns a Discovery answer into the address to dial. The node ID becomes the TLS
-// server name, so that clientTLSConfig insists on that node's certificate: a curator that
-// names a wrong leader cannot redirect the caller to anything but a node of the cluster it
-// named.
-func leaderAddress(resp *apb.GetCurrentLeaderResponse) (resolver.Address, error) {
+// leaderAddress turns a Discovery answer from the curator at ep into the address to dial. The
+// node ID becomes the TLS server name, so that clientTLSConfig insists on that node's
+// certificate: a curator that names a wrong leader cannot redirect the caller to anything but
+// a node of the cluster it named. A curator that names itself is dialed where it was reached,
+// so that an endpoint behind port forwarding or NAT keeps working.
+func leaderAddress(resp *apb.GetCurrentLeaderResponse, ep string) (resolver.Address, error) {
 	if err := identity.ValidateNodeID(resp.GetLeaderNodeId()); err != nil {
 		return resolver.Address{}, fmt.Errorf("leader_node_id: %w", err)
+	}
+	if resp.GetThisNodeId() == resp.GetLeaderNodeId() {
+		return resolver.Address{Addr: ep, ServerName: resp.GetLeaderNodeId()}, nil
 	}
 	if err := checkEndpoint(resp.GetLeaderAddress()); err != nil {
 		return resolver.Address{}, fmt.Errorf("leader_address: %w", err)
 	}
 	return resolver.Address{Addr: resp.GetLeaderAddress(), ServerName: resp.GetLeaderNodeId()}, nil
+}
+
+// Leader is the curator leader at one moment.
+type Leader struct {
+	NodeID string
+	// Address is its curator's address as it reports it (host:port).
+	Address string
+}
+
+// CurrentLeader asks the curator conn reaches (DialCluster) which curator leads now, waiting
+// until one is elected or ctx ends, and checks the answer as DialCurator's resolver does. It
+// is for callers that need to know who leads at one moment (a benchmark about to stop the
+// leader); a client that calls the leader uses DialCurator, which keeps following it.
+func CurrentLeader(ctx context.Context, conn *grpc.ClientConn) (Leader, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := apb.NewDiscoveryClient(conn).GetCurrentLeader(ctx, &apb.GetCurrentLeaderRequest{})
+	if err != nil {
+		return Leader{}, fmt.Errorf("ask for the curator leader: %w", err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return Leader{}, fmt.Errorf("ask for the curator leader: %w", err)
+	}
+	if err := identity.ValidateNodeID(resp.GetLeaderNodeId()); err != nil {
+		return Leader{}, fmt.Errorf("curator leader: leader_node_id: %w", err)
+	}
+	if err := checkEndpoint(resp.GetLeaderAddress()); err != nil {
+		return Leader{}, fmt.Errorf("curator leader: leader_address: %w", err)
+	}
+	return Leader{NodeID: resp.GetLeaderNodeId(), Address: resp.GetLeaderAddress()}, nil
 }

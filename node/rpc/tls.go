@@ -48,7 +48,7 @@ func clientTLSConfig(ca *x509.Certificate, clientCert *pki.Renewable) *tls.Confi
 			return nil // dialled by address: any node of the cluster will do
 		}
 		if got := state.PeerCertificates[0].Subject.CommonName; got != want {
-			return fmt.Errorf("server is node %s, but %s was dialled", got, want)
+			return fmt.Errorf("server presents the certificate of node %s, but %s was dialled", got, want)
 		}
 		return nil
 	}
