@@ -11,10 +11,10 @@ import (
 )
 
 // adoptJoinCertificate makes the node certificate the curator handed out at join the node's
-// own, if it is a usable successor of the current one: kept in the membership record for the
-// next start, then presented (pki.Renewable). A certificate it cannot use is logged and left
-// alone; the node keeps its own, which the running node renews in time.
-func adoptJoinCertificate(ctx context.Context, der []byte, ca *x509.Certificate, key ed25519.PrivateKey, current *pki.Renewable, members *membershipStore) {
+// own, if it is a usable successor of the current one: presented from now on (pki.Renewable,
+// which keepNodeCertificate watches to keep it for the next start). A certificate it cannot
+// use is logged and left alone; the node keeps its own, which the running node renews in time.
+func adoptJoinCertificate(ctx context.Context, der []byte, ca *x509.Certificate, key ed25519.PrivateKey, current *pki.Renewable) {
 	logger := supervisor.Logger(ctx)
 	if len(der) == 0 {
 		return // a curator from before join issued certificates
@@ -23,10 +23,6 @@ func adoptJoinCertificate(ctx context.Context, der []byte, ca *x509.Certificate,
 	tlsCert, err := pki.RenewedNodeCertificate(der, leaf, ca, key)
 	if err != nil {
 		logger.Warningf("keeping the node certificate valid until %s: %v", leaf.NotAfter.UTC().Format(time.RFC3339), err)
-		return
-	}
-	if err := members.update(func(m *membership) { m.NodeCertificate = der }); err != nil {
-		logger.Warningf("keeping the node certificate valid until %s: store the new one: %v", leaf.NotAfter.UTC().Format(time.RFC3339), err)
 		return
 	}
 	current.Replace(tlsCert)

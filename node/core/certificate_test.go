@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 )
 
 // TestAdoptJoinCertificate hands the node what a curator may answer a join with: only a
-// usable successor of its certificate is kept and presented.
+// usable successor of its certificate is presented (and so kept, see TestKeepNodeCertificate).
 func TestAdoptJoinCertificate(t *testing.T) {
 	ca, err := pki.NewCA("test cluster CA", 24*time.Hour)
 	if err != nil {
@@ -58,10 +59,9 @@ func TestAdoptJoinCertificate(t *testing.T) {
 				t.Fatal(err)
 			}
 			current := pki.NewRenewable(oldTLS)
-			members := &membershipStore{stateDir: t.TempDir(), current: membership{CACertificate: ca.Certificate().Raw, NodeCertificate: oldDER, Curators: []string{"10.0.0.1:7835"}}}
 			done := make(chan struct{})
 			supervisor.TestHarness(t, func(ctx context.Context) error {
-				adoptJoinCertificate(ctx, tc.der, ca.Certificate(), key, current, members)
+				adoptJoinCertificate(ctx, tc.der, ca.Certificate(), key, current)
 				close(done)
 				supervisor.Signal(ctx, supervisor.SignalHealthy)
 				supervisor.Signal(ctx, supervisor.SignalDone)
@@ -69,22 +69,54 @@ func TestAdoptJoinCertificate(t *testing.T) {
 			})
 			<-done
 			presented := current.Current().Leaf.Raw
-			stored, err := loadMembership(members.stateDir)
-			if tc.adopted {
-				if string(presented) != string(tc.der) {
-					t.Error("the node does not present the certificate from the join")
-				}
-				if err != nil || stored == nil || string(stored.NodeCertificate) != string(tc.der) {
-					t.Errorf("membership record: %v; want it to hold the certificate from the join", err)
-				}
-				return
+			if tc.adopted && string(presented) != string(tc.der) {
+				t.Error("the node does not present the certificate from the join")
 			}
-			if string(presented) != string(oldDER) {
+			if !tc.adopted && string(presented) != string(oldDER) {
 				t.Error("the node presents another certificate than its own")
 			}
-			if stored != nil {
-				t.Error("the membership record was written for a refused certificate")
-			}
 		})
+	}
+}
+
+// TestKeepNodeCertificate: a certificate that replaces the presented one ends up in the
+// membership record, for the next start.
+func TestKeepNodeCertificate(t *testing.T) {
+	ca, err := pki.NewCA("test cluster CA", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsFor := func(validity time.Duration) tls.Certificate {
+		cert, err := ca.IssueNodeCertificate(pub, nil, validity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := pki.TLSCertificate(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	old := tlsFor(time.Hour)
+	current := pki.NewRenewable(old)
+	members := &membershipStore{stateDir: t.TempDir(), current: membership{CACertificate: ca.Certificate().Raw, NodeCertificate: old.Leaf.Raw, Curators: []string{"10.0.0.1:7835"}}}
+	supervisor.TestHarness(t, keepNodeCertificate(members, current))
+
+	renewed := tlsFor(2 * time.Hour)
+	current.Replace(renewed)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stored, err := loadMembership(members.stateDir)
+		if err == nil && stored != nil && string(stored.NodeCertificate) == string(renewed.Leaf.Raw) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("membership record never held the renewed certificate (last read: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -101,44 +100,33 @@ func (n *Node) Run(ctx context.Context) error {
 	members := &membershipStore{stateDir: stateDir, current: *m}
 	roles := roleserve.New(roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: renewable, CA: ca, Address: addr,
-		OnNodeCertificate: func(der []byte) error {
-			return members.update(func(m *membership) { m.NodeCertificate = der })
-		},
 		Curators: m.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
 		OnMemberReady: n.bootstrapOnce(members, m.Bootstrap, nodeKey, joinKey, addr),
-		OnCurators: func(addrs []string) error {
-			if err := members.update(func(m *membership) { m.Curators = addrs }); err != nil {
-				return err
-			}
-			return store.update(func(r *sealedRecord) { r.Curators = addrs })
-		},
-		OnConsensusRole: func(member bool) error {
-			changed, err := store.escrowClusterHalf(member)
-			if changed && err == nil {
-				if member {
-					logger.Infof("consensus member: the storage key's cluster half is now kept in the sealed record (this node's cluster state is on its own disk)")
-				} else {
-					logger.Infof("no consensus member: the storage key's cluster half is no longer kept here; it comes from the cluster at every start")
-				}
-			}
-			return err
-		},
 	})
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
-	startRoles := func() error { return supervisor.Run(ctx, "roleserve", roles.Run) }
-
-	// A node holding a member's data may be the curator it would join through: start first.
-	if bootstrapping || roleserve.ConsensusDataExists(stateDir) {
-		if err := startRoles(); err != nil {
+	// What the node learns while it runs is kept by watching the values that publish it.
+	for _, k := range []struct {
+		name string
+		run  supervisor.Runnable
+	}{
+		{"keep-node-certificate", keepNodeCertificate(members, renewable)},
+		{"keep-curators", keepCurators(members, store, roles.Curators)},
+		{"keep-escrow", keepClusterHalfEscrow(store, roles.Roles)},
+	} {
+		if err := supervisor.Run(ctx, k.name, k.run); err != nil {
 			return err
 		}
-		startRoles = func() error { return nil }
 	}
-	if !bootstrapping && joined == nil {
-		ca, err := m.ca()
-		if err != nil {
+
+	plan := decideStart(startFacts{
+		bootstrapping: bootstrapping, consensusData: roleserve.ConsensusDataExists(stateDir), joined: joined != nil,
+	})
+	if plan.rolesFirst {
+		if err := supervisor.Run(ctx, "roleserve", roles.Run); err != nil {
 			return err
 		}
+	}
+	if plan.join {
 		if joined, err = joinUntilAccepted(ctx, ca, m.Curators, nodeID, joinKey); err != nil {
 			return err
 		}
@@ -146,11 +134,13 @@ func (n *Node) Run(ctx context.Context) error {
 	if joined != nil {
 		// A fresh certificate comes with every join: what renews a node that was off for
 		// longer than its certificate lasts (a running node renews it itself, roleserve).
-		adoptJoinCertificate(ctx, joined.GetNodeCertificate(), ca, nodeKey, renewable, members)
+		adoptJoinCertificate(ctx, joined.GetNodeCertificate(), ca, nodeKey, renewable)
 	}
 	n.accepted.Store(true)
-	if err := startRoles(); err != nil {
-		return err
+	if !plan.rolesFirst {
+		if err := supervisor.Run(ctx, "roleserve", roles.Run); err != nil {
+			return err
+		}
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	<-ctx.Done()
@@ -167,18 +157,16 @@ func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, n
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case params == nil:
-		return nil, errNoClusterNoParameters
-	case store.current.ClusterHalf == nil:
-		return nil, errors.New("sealed record: no cluster half to become a member with (the record is from another start?)")
-	case params.GetClusterBootstrap() != nil:
+	how, err := decideEnrolment(enrolFacts{member: false, params: params, clusterHalf: store.current.ClusterHalf != nil})
+	if err != nil {
+		return nil, err
+	}
+	switch how {
+	case enrolBootstrap:
 		n.logger(ctx).Infof("bootstrapping a new cluster")
 		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, store.current.ClusterHalf)
-	case params.GetClusterRegister() != nil:
+	case enrolRegister:
 		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, store.current.ClusterHalf)
-	default:
-		return nil, errors.New("node parameters: neither cluster_bootstrap nor cluster_register is set")
 	}
 	if err != nil {
 		return nil, err

@@ -149,6 +149,13 @@ func (s *sealedStore) escrowClusterHalf(member bool) (changed bool, err error) {
 	})
 }
 
+// get returns the record as last sealed.
+func (s *sealedStore) get() sealedRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
 func (s *sealedStore) escrowed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -91,6 +91,13 @@ type membershipStore struct {
 	current  membership
 }
 
+// get returns the record as last saved.
+func (s *membershipStore) get() membership {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
 // update applies change to a copy of the record and saves it; the record changes only if the
 // save succeeded.
 func (s *membershipStore) update(change func(m *membership)) error {

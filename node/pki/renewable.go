@@ -7,14 +7,22 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/event/memory"
 )
 
 // Renewable is a certificate that is replaced while in use: TLS configurations built on it
 // (rpc.ServerTLSConfig, rpc's dialers) read it at every handshake, so each connection made
 // after Replace presents the new certificate. Connections already open keep theirs: TLS checks
 // a certificate's validity only in the handshake.
+//
+// It is also a watchable value: whoever keeps the certificate for the next start (the node's
+// membership record) watches it, so that every replacement is kept, whoever made it.
 type Renewable struct {
 	current atomic.Pointer[tls.Certificate]
+	// changes carries the same certificate to watchers; current is the handshake's fast path.
+	changes memory.Value[*tls.Certificate]
 }
 
 // NewRenewable holds cert until it is replaced.
@@ -28,7 +36,14 @@ func NewRenewable(cert tls.Certificate) *Renewable {
 func (r *Renewable) Current() *tls.Certificate { return r.current.Load() }
 
 // Replace makes cert the one presented from now on.
-func (r *Renewable) Replace(cert tls.Certificate) { r.current.Store(&cert) }
+func (r *Renewable) Replace(cert tls.Certificate) {
+	r.current.Store(&cert)
+	r.changes.Set(&cert)
+}
+
+// Watch follows the certificate: its first Get returns the current one, later ones each
+// replacement.
+func (r *Renewable) Watch() event.Watcher[*tls.Certificate] { return r.changes.Watch() }
 
 // RenewAt is when a certificate valid from notBefore until notAfter is renewed: once two thirds
 // of its lifetime have passed, which leaves a third (four months of a one-year certificate) to

@@ -2,54 +2,47 @@ package roleserve
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"slices"
 	"strconv"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/curator/upnodes"
+	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
+// Curators follows the addresses (host:port, sorted, never empty) of the cluster's UP nodes
+// that run a curator, whenever they change, for the node to start from next time.
+func (s *Service) Curators() event.Watcher[[]string] { return s.curatorList.Watch() }
+
 // followCurators keeps the node's set of curator addresses up to date from the cluster's UP
 // nodes that run a curator, so that the node finds the leader after the curators it first knew
-// are gone, and tells the node (OnCurators) so it can start from them next time.
+// are gone, and publishes the list (Curators).
 func (s *Service) followCurators(ctx context.Context, cur cpb.CuratorClient) error {
-	stream, err := cur.Watch(ctx, &cpb.WatchRequest{Kind: &cpb.WatchRequest_UpNodes{UpNodes: &cpb.WatchRequest_NodesInCluster{}}})
-	if err != nil {
-		return fmt.Errorf("watch curators: %w", err)
-	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
-	curators := map[string]string{} // node ID to host:port
-	var reported []string
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return fmt.Errorf("watch curators: %w", err)
+	var published []string
+	return upnodes.Follow(ctx, cur, 0, func(nodes upnodes.Set) error {
+		list := curatorAddresses(nodes)
+		s.curators.Add(list...)
+		if len(list) > 0 && !slices.Equal(list, published) {
+			published = list
+			s.curatorList.Set(list)
 		}
-		for _, n := range ev.Nodes {
-			if addr := curatorAddress(n); addr != "" {
-				curators[n.Id] = addr
-			} else {
-				delete(curators, n.Id)
-			}
-		}
-		for _, t := range ev.NodeTombstones {
-			delete(curators, t.NodeId)
-		}
-		list := make([]string, 0, len(curators))
-		for _, addr := range curators {
+		return nil
+	})
+}
+
+// curatorAddresses lists the curator addresses of nodes, sorted.
+func curatorAddresses(nodes upnodes.Set) []string {
+	var list []string
+	for _, n := range nodes {
+		if addr := curatorAddress(n); addr != "" {
 			list = append(list, addr)
 		}
-		slices.Sort(list)
-		s.curators.Add(list...)
-		if len(list) > 0 && !slices.Equal(list, reported) && s.cfg.OnCurators != nil {
-			reported = list
-			if err := s.cfg.OnCurators(list); err != nil {
-				supervisor.Logger(ctx).Warningf("keep curator addresses: %v", err)
-			}
-		}
 	}
+	slices.Sort(list)
+	return list
 }
 
 func curatorAddress(n *cpb.Node) string {

@@ -23,8 +23,8 @@ const renewRetry = time.Minute
 
 // renewNodeCertificates keeps the node certificate valid while the node runs: once two thirds
 // of its lifetime have passed (pki.RenewAt) the curator issues a new one for the same key,
-// which is checked, kept for the next start (Config.OnNodeCertificate) and then presented
-// by every new connection (pki.Renewable). A failed attempt is logged and retried; the node
+// which is checked and then presented by every new connection (pki.Renewable, which the node
+// watches to keep it for its next start). A failed attempt is logged and retried; the node
 // keeps the certificate it has.
 func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClient) error {
 	logger := supervisor.Logger(ctx)
@@ -51,7 +51,7 @@ func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClie
 }
 
 // renewNodeCertificate has the curator issue a node certificate for this node's key and, if
-// it is one this node can use (pki.RenewedNodeCertificate), keeps and presents it.
+// it is one this node can use (pki.RenewedNodeCertificate), presents it.
 func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClient) error {
 	_, der, err := s.issue(ctx, cur, cpb.CertificateKind_CERTIFICATE_KIND_NODE)
 	if err != nil {
@@ -60,11 +60,6 @@ func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClien
 	tlsCert, err := pki.RenewedNodeCertificate(der, s.cfg.NodeCertificate.Current().Leaf, s.cfg.CA, s.cfg.NodeKey)
 	if err != nil {
 		return err
-	}
-	if s.cfg.OnNodeCertificate != nil {
-		if err := s.cfg.OnNodeCertificate(der); err != nil {
-			return fmt.Errorf("keep renewed node certificate: %w", err)
-		}
 	}
 	s.cfg.NodeCertificate.Replace(tlsCert)
 	supervisor.Logger(ctx).Infof("node certificate renewed, valid until %s", formatTime(tlsCert.Leaf.NotAfter))

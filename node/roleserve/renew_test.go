@@ -93,16 +93,29 @@ func newRenewalFixture(t *testing.T, nodeValidity time.Duration) *renewalFixture
 		t.Fatal(err)
 	}
 	f := &renewalFixture{ca: ca, cur: &issuingCurator{ca: ca, validity: time.Hour}}
+	renewable := pki.NewRenewable(tlsCert)
 	f.s = &Service{cfg: Config{
-		NodeID: identity.NodeID(pub), NodeKey: key, NodeCertificate: pki.NewRenewable(tlsCert),
+		NodeID: identity.NodeID(pub), NodeKey: key, NodeCertificate: renewable,
 		CA: ca.Certificate(), StateDir: t.TempDir(),
-		OnNodeCertificate: func(der []byte) error {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.kept = append(f.kept, der)
-			return nil
-		},
 	}}
+	// What the node keeps for its next start: every certificate that replaces the first, as
+	// node/core watches them.
+	w := renewable.Watch()
+	t.Cleanup(func() { w.Close() })
+	if _, err := w.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			cert, err := w.Get(context.Background())
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.kept = append(f.kept, cert.Leaf.Raw)
+			f.mu.Unlock()
+		}
+	}()
 	return f
 }
 

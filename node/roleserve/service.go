@@ -19,6 +19,7 @@ import (
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -40,18 +41,11 @@ type Config struct {
 	// instead of waiting for the curator: the first node, which has issued its own etcd
 	// certificate (WriteConsensusCertificate).
 	BootstrapConsensus bool
-	// OnNodeCertificate, if set, is given each renewed node certificate (DER) to keep for
-	// the node's next start, before it is presented; an error keeps the old one.
-	OnNodeCertificate func(der []byte) error
-	// OnCurators, if set, is told the addresses of the cluster's curators whenever they change,
-	// for the node to start from next time.
-	OnCurators func(addrs []string) error
-	// OnConsensusRole, if set, is told whether this node is a consensus member, when the
-	// curator first says and whenever that changes.
-	OnConsensusRole func(member bool) error
 	// OnMemberReady, if set, is called each time this node's etcd member is ready, before the
 	// curator starts on it; an error restarts the worker. The first node creates the cluster
-	// here.
+	// here. It is a step in the worker's sequence, not a report: what roleserve learns for the
+	// node to keep (roles, curators, renewed certificates) it publishes as values instead
+	// (Roles, Curators, NodeCertificate.Watch).
 	OnMemberReady func(ctx context.Context, etcd *clientv3.Client) error
 	// StateDir is where the workers keep their files (the consensus member's data, its
 	// certificate, the Kubernetes control plane's files).
@@ -77,6 +71,8 @@ type Service struct {
 	// curators are the addresses the node asks for the curator leader; they grow as the node
 	// learns the cluster's curators.
 	curators *rpc.CuratorAddresses
+	// curatorList is the cluster's curators as last seen (Curators).
+	curatorList memory.Value[[]string]
 	// localEtcd is this node's etcd member once it votes, nil otherwise; the Kubernetes
 	// control plane runs on it.
 	localEtcd memory.Value[*consensus.Status]
@@ -124,7 +120,6 @@ func (s *Service) Run(ctx context.Context) error {
 		{"curators", func(ctx context.Context) error { return s.followCurators(ctx, cur) }},
 		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},
 		{"renew-certificate", func(ctx context.Context) error { return s.renewNodeCertificates(ctx, cur) }},
-		{"escrow", s.followConsensusRole},
 	}
 	for _, w := range workers {
 		if err := supervisor.Run(ctx, w.name, w.run); err != nil {
@@ -178,6 +173,10 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 		}
 	}
 }
+
+// Roles follows the node's roles as the curator says them: nil until it has said, empty once
+// the node was deleted.
+func (s *Service) Roles() event.Watcher[*cpb.NodeRoles] { return s.roles.Watch() }
 
 // CurrentRoles returns the node's roles as the curator last said, as the public API shows them;
 // nil before it has said anything.
