@@ -16,11 +16,12 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/utils/clock"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
-	npki "metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/node/renewal"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -68,6 +69,8 @@ type Config struct {
 	EtcdClientCertificate tls.Certificate
 	// Curator tells which nodes are KubernetesWorkers: the Nodes of others are deleted.
 	Curator cpb.CuratorClient
+	// Clock is the time the component certificates' reissue waits by; nil: the real clock.
+	Clock clock.WithTicker
 }
 
 // Service runs the control plane of one controller node. Run it under the supervisor.
@@ -164,12 +167,16 @@ func (s *Service) Run(ctx context.Context) error {
 	// kpki.ComponentValidity: restart before they run out, as the node's other certificates
 	// are renewed (node/pki.RenewAt). The controllers of a cluster restart one by one, each
 	// when its own certificates are due; the apiserver proxy of the workers fails over.
-	due := npki.RenewAt(start, start.Add(kpki.ComponentValidity))
-	logger.Infof("component certificates to be reissued at %s, by a restart of this control plane", due.UTC().Format(time.RFC3339))
-	if err := supervisor.SleepUntil(ctx, due); err != nil {
-		return err
+	reissue := renewal.Loop{
+		What: "control-plane component certificates", Clock: s.cfg.Clock,
+		Current: func() (renewal.Validity, error) {
+			return renewal.Validity{NotBefore: start, NotAfter: start.Add(kpki.ComponentValidity)}, nil
+		},
+		Renew: func(context.Context) error {
+			return renewal.Restart(errors.New("component certificates due for renewal: restarting the control plane to reissue them"))
+		},
 	}
-	return errors.New("component certificates due for renewal: restarting the control plane to reissue them")
+	return reissue.Run(ctx)
 }
 
 // component runs `kube NAME args...` as the runnable's process. Pdeathsig ends it with the node

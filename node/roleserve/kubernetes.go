@@ -96,5 +96,6 @@ func (s *Service) newKubernetes(st *consensus.Status, cur cpb.CuratorClient) (*k
 		EtcdCA:                s.cfg.CA,
 		EtcdClientCertificate: etcdCert,
 		Curator:               cur,
+		Clock:                 s.cfg.Clock,
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,41 +12,25 @@ import (
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/node/renewal"
 	"metropolis.dev/metropolis/osbase/event"
-	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
-// renewRetry is how long a failed renewal waits before the next attempt. A due certificate
-// still has a third of its lifetime left: there is no hurry, but no reason to wait long.
-const renewRetry = time.Minute
-
 // renewNodeCertificates keeps the node certificate valid while the node runs: once two thirds
-// of its lifetime have passed (pki.RenewAt) the curator issues a new one for the same key,
-// which is checked and then presented by every new connection (pki.Renewable, which the node
-// watches to keep it for its next start). A failed attempt is logged and retried; the node
-// keeps the certificate it has.
+// of its lifetime have passed the curator issues a new one for the same key, which is checked
+// and then presented by every new connection (pki.Renewable, which the node watches to keep it
+// for its next start). A failed attempt is logged and retried; the node keeps the certificate
+// it has (renewal.Loop).
 func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClient) error {
-	logger := supervisor.Logger(ctx)
-	supervisor.Signal(ctx, supervisor.SignalHealthy)
-	for {
-		leaf := s.cfg.NodeCertificate.Current().Leaf
-		due := pki.RenewAt(leaf.NotBefore, leaf.NotAfter)
-		logger.Infof("node certificate valid until %s; renewing it at %s", formatTime(leaf.NotAfter), formatTime(due))
-		for {
-			if err := supervisor.SleepUntil(ctx, due); err != nil {
-				return err
-			}
-			if now := s.cfg.NodeCertificate.Current().Leaf; now != leaf {
-				break // renewed meanwhile (the node's join hands out one too)
-			}
-			err := s.renewNodeCertificate(ctx, cur)
-			if err == nil {
-				break
-			}
-			logger.Warningf("renew node certificate: %v; trying again in %v", err, renewRetry)
-			due = time.Now().Add(renewRetry)
-		}
+	loop := renewal.Loop{
+		What: "node certificate", Clock: s.cfg.Clock,
+		Current: func() (renewal.Validity, error) {
+			leaf := s.cfg.NodeCertificate.Current().Leaf
+			return renewal.Validity{NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}, nil
+		},
+		Renew: func(ctx context.Context) error { return s.renewNodeCertificate(ctx, cur) },
 	}
+	return loop.Run(ctx)
 }
 
 // renewNodeCertificate has the curator issue a node certificate for this node's key and, if
@@ -62,17 +45,7 @@ func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClien
 		return err
 	}
 	s.cfg.NodeCertificate.Replace(tlsCert)
-	supervisor.Logger(ctx).Infof("node certificate renewed, valid until %s", formatTime(tlsCert.Leaf.NotAfter))
 	return nil
-}
-
-// consensusCertificateDue returns when this member's etcd certificate is to be renewed.
-func (s *Service) consensusCertificateDue() (time.Time, error) {
-	cert, err := s.consensusCertificate()
-	if err != nil {
-		return time.Time{}, err
-	}
-	return pki.RenewAt(cert.NotBefore, cert.NotAfter), nil
 }
 
 func (s *Service) consensusCertificate() (*x509.Certificate, error) {
@@ -145,29 +118,42 @@ func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // at a time, once in eight months, costs less than teaching etcd and every client of it to
 // swap certificates while running). A failed renewal is logged and retried, never a restart.
 func (s *Service) waitForRoleRemoval(ctx context.Context, w event.Watcher[*cpb.NodeRoles], cur cpb.CuratorClient) error {
-	logger := supervisor.Logger(ctx)
-	due, err := s.consensusCertificateDue()
-	if err != nil {
-		return err
+	loop := renewal.Loop{
+		What: "etcd certificate", Clock: s.cfg.Clock,
+		Current: func() (renewal.Validity, error) {
+			cert, err := s.consensusCertificate()
+			if err != nil {
+				return renewal.Validity{}, err
+			}
+			return renewal.Validity{NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}, nil
+		},
+		Renew: func(ctx context.Context) error {
+			cert, err := s.renewConsensusCertificate(ctx, cur)
+			if err != nil {
+				return err
+			}
+			return renewal.Restart(fmt.Errorf("etcd certificate renewed (valid until %s): restarting this node's member with it", formatTime(cert.NotAfter)))
+		},
 	}
-	logger.Infof("etcd certificate to be renewed at %s", formatTime(due))
-	removed := event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasConsensusRole(r) })
-	for {
-		waitCtx, cancel := context.WithDeadline(ctx, due)
-		_, err := w.Get(waitCtx, removed)
+	// The loop ends only to have the member restarted (or on a broken certificate file); the
+	// role's removal ends the wait for it.
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	renewed := make(chan error, 1)
+	go func() {
+		renewed <- loop.Run(waitCtx)
 		cancel()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		cert, err := s.renewConsensusCertificate(ctx, cur)
-		if err != nil {
-			logger.Warningf("renew etcd certificate: %v; trying again in %v", err, renewRetry)
-			due = time.Now().Add(renewRetry)
-			continue
-		}
-		return fmt.Errorf("etcd certificate renewed (valid until %s): restarting this node's member with it", formatTime(cert.NotAfter))
+	}()
+	removed := event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasConsensusRole(r) })
+	_, err := w.Get(waitCtx, removed)
+	cancel()
+	renewErr := <-renewed
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		return renewErr
 	}
 }

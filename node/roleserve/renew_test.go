@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/consensus"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -125,18 +127,28 @@ func (f *renewalFixture) keptCount() int {
 	return len(f.kept)
 }
 
-// TestNodeCertificateRenewedWhenDue runs the renewal worker on a node certificate already
-// past two thirds of its lifetime (its validity window starts before the CA's clock-skew
-// margin): it is renewed once, kept, presented, and the new one is not renewed again.
+// TestNodeCertificateRenewedWhenDue runs the renewal worker on a fake clock: nothing happens
+// before two thirds of the certificate's half hour; then it is renewed once (the curator
+// issues an hour), kept, presented, and the worker sleeps again until the new one is due.
 func TestNodeCertificateRenewedWhenDue(t *testing.T) {
-	f := newRenewalFixture(t, time.Second)
+	f := newRenewalFixture(t, 30*time.Minute)
+	clk := clocktesting.NewFakeClock(time.Now())
+	f.s.cfg.Clock = clk
 	old := f.s.cfg.NodeCertificate.Current().Leaf
 	supervisor.TestHarness(t, func(ctx context.Context) error { return f.s.renewNodeCertificates(ctx, f.cur) })
+
+	waitForSleep(t, clk)
+	clk.SetTime(pki.RenewAt(old.NotBefore, old.NotAfter).Add(-time.Second))
+	waitForSleep(t, clk)
+	if n := f.cur.callCount(); n != 0 {
+		t.Fatalf("curator asked %d times before the certificate was due", n)
+	}
+	clk.Step(time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for f.keptCount() == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond) // room for a wrong second renewal
+	waitForSleep(t, clk) // asleep again: everything of this renewal has happened
 	if n := f.keptCount(); n != 1 {
 		t.Fatalf("renewed node certificate kept %d times, want once", n)
 	}
@@ -217,13 +229,6 @@ func TestConsensusCertificateRenewal(t *testing.T) {
 	if err := WriteConsensusCertificate(f.s.cfg.StateDir, first.Raw); err != nil {
 		t.Fatal(err)
 	}
-	due, err := f.s.consensusCertificateDue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := pki.RenewAt(first.NotBefore, first.NotAfter); !due.Equal(want) {
-		t.Errorf("etcd certificate due %s, want %s", due, want)
-	}
 
 	f.cur.forge = func(req *cpb.IssueCertificateRequest) (*x509.Certificate, error) {
 		return f.ca.IssueNodeCertificate(req.PublicKey, nil, time.Hour)
@@ -246,5 +251,83 @@ func TestConsensusCertificateRenewal(t *testing.T) {
 	}
 	if !got.Equal(renewed) || got.Equal(first) {
 		t.Error("the stored etcd certificate is not the renewed one")
+	}
+}
+
+// TestConsensusMemberRestartsWithRenewedCertificate: while the node stays a consensus member,
+// its etcd certificate is renewed when due (by the fake clock) and the wait ends with an error
+// that restarts the member; a removed role ends it without one.
+func TestConsensusMemberRestartsWithRenewedCertificate(t *testing.T) {
+	f := newRenewalFixture(t, time.Hour)
+	clk := clocktesting.NewFakeClock(time.Now())
+	f.s.cfg.Clock = clk
+	pub := f.s.cfg.NodeKey.Public().(ed25519.PublicKey)
+	first, err := f.ca.IssueServiceCertificate(pki.ServiceRequest{
+		CommonName: consensus.PeerCommonName, IPAddresses: []net.IP{net.IPv4(10, 0, 0, 2)}, Usage: pki.ServicePeer, PublicKey: pub,
+	}, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteConsensusCertificate(f.s.cfg.StateDir, first.Raw); err != nil {
+		t.Fatal(err)
+	}
+	roles := &memory.Value[*cpb.NodeRoles]{}
+	roles.Set(&cpb.NodeRoles{ConsensusMember: &cpb.ConsensusMember{}})
+	result := make(chan error, 1)
+	// Each run is one start of the member: the runnable reports how its wait ended and then
+	// stays done, as the consensus worker would be restarted by the supervisor.
+	wait := func(ctx context.Context) error {
+		w := roles.Watch()
+		defer w.Close()
+		result <- f.s.waitForRoleRemoval(ctx, w, f.cur)
+		supervisor.Signal(ctx, supervisor.SignalHealthy)
+		supervisor.Signal(ctx, supervisor.SignalDone)
+		return nil
+	}
+	supervisor.TestHarness(t, wait)
+
+	waitForSleep(t, clk)
+	clk.SetTime(pki.RenewAt(first.NotBefore, first.NotAfter).Add(-time.Second))
+	waitForSleep(t, clk)
+	if n := f.cur.callCount(); n != 0 {
+		t.Fatalf("curator asked %d times before the certificate was due", n)
+	}
+	clk.Step(time.Second)
+	select {
+	case err := <-result:
+		if err == nil || !strings.Contains(err.Error(), "restarting this node's member") {
+			t.Fatalf("wait ended with %v, want the restart", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not end after the etcd certificate was due")
+	}
+	got, err := f.s.consensusCertificate()
+	if err != nil || got.Equal(first) {
+		t.Fatalf("stored etcd certificate not renewed (%v)", err)
+	}
+
+	// The member, restarted, waits again; the role goes away.
+	supervisor.TestHarness(t, wait)
+	waitForSleep(t, clk)
+	roles.Set(&cpb.NodeRoles{})
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Fatalf("wait ended with %v after the role was removed, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not end when the role was removed")
+	}
+}
+
+// waitForSleep waits until a loop sleeps on the fake clock, bounded.
+func waitForSleep(t *testing.T, clk *clocktesting.FakeClock) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !clk.HasWaiters() {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing waits on the fake clock after 10 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"k8s.io/utils/clock"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
@@ -54,6 +55,8 @@ type Config struct {
 	// kubernetes.Config.KubeBinary. The worker's runtime (containerd, runc, CNI plugins) is
 	// looked for next to it.
 	KubeBinary string
+	// Clock is the time certificate renewals wait by; nil: the real clock (tests inject a fake).
+	Clock clock.WithTicker
 	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
 	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
 	RunDir string

@@ -57,6 +57,7 @@ func (s *Service) runWorker(ctx context.Context, cur cpb.CuratorClient) error {
 		RunDir:   runDir,
 		BinDir:   binDir,
 		Curator:  cur,
+		Clock:    s.cfg.Clock,
 	})
 	if err != nil {
 		supervisor.Logger(ctx).Errorf("not starting the Kubernetes worker: %v", err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+	"k8s.io/utils/clock"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	// ResolvConf lists the node's resolvers, to which the cluster DNS forwards names outside
 	// the cluster; empty: /etc/resolv.conf.
 	ResolvConf string
+	// Clock is the time certificate renewals wait by; nil: the real clock.
+	Clock clock.WithTicker
 }
 
 // ErrCgroupV1 is why a worker does not start on a host without the unified cgroup hierarchy.

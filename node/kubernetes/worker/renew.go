@@ -3,10 +3,8 @@ package worker
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"metropolis.dev/metropolis/node/pki"
-	"metropolis.dev/metropolis/osbase/supervisor"
+	"metropolis.dev/metropolis/node/renewal"
 )
 
 // renewer keeps the worker's Kubernetes certificates valid while it runs: a node may run for
@@ -18,27 +16,25 @@ type renewer struct {
 	current *credentials // the last written, kept across restarts of run
 }
 
-// run waits until the current certificates are due, then has the curator issue new ones and
-// writes them. A failure returns: the supervisor restarts run, which retries at once (the
-// certificates are still due) after its backoff.
+// run renews the certificates whenever they are due (renewal.Loop: a failed renewal is logged
+// and retried, the files in place stay).
 func (r *renewer) run(ctx context.Context) error {
-	logger := supervisor.Logger(ctx)
-	supervisor.Signal(ctx, supervisor.SignalHealthy)
-	for {
-		at := pki.RenewAt(r.current.validFrom, r.current.validUntil)
-		logger.Infof("Kubernetes certificates valid until %s; renewing them at %s",
-			r.current.validUntil.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
-		if err := supervisor.SleepUntil(ctx, at); err != nil {
-			return err
-		}
-		next, err := fetchCredentials(ctx, r.s.cfg.Curator)
-		if err != nil {
-			return fmt.Errorf("renew Kubernetes certificates: %w", err)
-		}
-		if err := next.write(r.s.pkiDir(), "https://"+proxyAddress()); err != nil {
-			return fmt.Errorf("renew Kubernetes certificates: %w", err)
-		}
-		r.current = next
-		logger.Infof("Kubernetes certificates renewed")
+	loop := renewal.Loop{
+		What: "Kubernetes worker certificates", Clock: r.s.cfg.Clock,
+		Current: func() (renewal.Validity, error) {
+			return renewal.Validity{NotBefore: r.current.validFrom, NotAfter: r.current.validUntil}, nil
+		},
+		Renew: func(ctx context.Context) error {
+			next, err := fetchCredentials(ctx, r.s.cfg.Curator)
+			if err != nil {
+				return err
+			}
+			if err := next.write(r.s.pkiDir(), "https://"+proxyAddress()); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			r.current = next
+			return nil
+		},
 	}
+	return loop.Run(ctx)
 }
