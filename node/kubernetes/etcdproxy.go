@@ -17,6 +17,12 @@ import (
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
+// halfOpenGrace is how long a forwarded connection stays open after one direction ended
+// (one side closed or failed): long enough for a clean close to drain the other direction,
+// short enough that an upstream that stopped answering (a hung member) does not hold the
+// connection, and the apiserver's stream on it, forever.
+const halfOpenGrace = 5 * time.Second
+
 // maxSocketPath is the longest path a unix socket address holds (sun_path, with its NUL).
 const maxSocketPath = 107
 
@@ -121,6 +127,17 @@ func (p *etcdProxy) forward(ctx context.Context, local net.Conn) error {
 	go pipe(remote, local)
 	go pipe(local, remote)
 	<-done
-	<-done
+	// One direction ended: the other gets halfOpenGrace to drain, then both are closed, which
+	// ends it. A dead upstream thus ends the apiserver's connection (which it redials) instead
+	// of leaving a stream that never answers.
+	grace := time.NewTimer(halfOpenGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		local.Close()
+		remote.Close()
+		<-done
+	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -97,11 +98,11 @@ func TestEtcdProxy(t *testing.T) {
 			}
 			defer conn.Close()
 			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			if _, err := conn.Write([]byte("ping")); err != nil {
-				t.Fatal(err)
-			}
+			// A refused upstream may close the socket before the write: no echo either way.
 			buf := make([]byte, 4)
-			_, err = io.ReadFull(conn, buf)
+			if _, err = conn.Write([]byte("ping")); err == nil {
+				_, err = io.ReadFull(conn, buf)
+			}
 			if got := err == nil && string(buf) == "ping"; got != tc.wantEcho {
 				t.Errorf("echo through the proxy: %q, %v; want echo %v", buf, err, tc.wantEcho)
 			}
@@ -142,4 +143,74 @@ func issue(t *testing.T, ca *pki.CA, cn string) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tc
+}
+
+// TestEtcdProxyEndsConnectionsOfADeadUpstream: when the member's end of a forwarded connection
+// dies (its process ends) or stops answering after the apiserver closed its side, the
+// forwarded connection ends too, rather than leaving the apiserver a stream that never
+// answers.
+func TestEtcdProxyEndsConnectionsOfADeadUpstream(t *testing.T) {
+	ca, clientCert := testPKI(t, consensus.PeerCommonName)
+	serverCert := issue(t, ca, consensus.PeerCommonName)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", pki.ServerConfig(ca.Certificate(), serverCert, pki.RequireClientCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	upstream := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			// Finish the handshake, then hold the connection without a word, as a hung member.
+			_ = c.(*tls.Conn).Handshake()
+			upstream <- c
+		}
+	}()
+	p, err := newEtcdProxy(filepath.Join(t.TempDir(), "etcd.sock"), l.Addr().String(), ca.Certificate(), clientCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	t.Run("upstream dies", func(t *testing.T) {
+		local, proxied := net.Pipe()
+		defer local.Close()
+		go p.forward(ctx, proxied)
+		var up net.Conn
+		select {
+		case up = <-upstream:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the proxy did not connect upstream")
+		}
+		up.Close()
+		local.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := local.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the apiserver's side is still open after its upstream died: %v", err)
+		}
+	})
+	t.Run("upstream hangs after the apiserver closed", func(t *testing.T) {
+		local, proxied := net.Pipe()
+		ended := make(chan struct{})
+		go func() {
+			p.forward(ctx, proxied)
+			close(ended)
+		}()
+		var up net.Conn
+		select {
+		case up = <-upstream:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the proxy did not connect upstream")
+		}
+		defer up.Close()
+		local.Close()
+		select {
+		case <-ended:
+		case <-time.After(halfOpenGrace + 10*time.Second):
+			t.Fatalf("the forwarded connection still open %v after the apiserver closed it, its upstream silent", halfOpenGrace+10*time.Second)
+		}
+	})
 }
