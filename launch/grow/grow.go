@@ -196,3 +196,44 @@ func ListNodes(ctx context.Context, mgmt apb.ManagementClient, states ...apb.Nod
 		nodes = append(nodes, n)
 	}
 }
+
+// AddWorkers gives the KubernetesWorker role to the nodes at addresses (their external
+// addresses), one by one. Giving a role a node already has changes nothing, so a launch that
+// is run again after a failure may repeat it.
+func AddWorkers(ctx context.Context, mctx *config.Context, addresses []string, p *Progress) error {
+	if len(addresses) == 0 {
+		return nil
+	}
+	conn, err := connect.Cluster(ctx, mctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	mgmt := apb.NewManagementClient(conn)
+	nodes, err := WaitFor(ctx, p, "the list of nodes", func(ctx context.Context) ([]*apb.Node, error) {
+		return ListNodes(ctx, mgmt)
+	})
+	if err != nil {
+		return err
+	}
+	t := true
+	for _, addr := range addresses {
+		id := ""
+		for _, n := range nodes {
+			if n.GetStatus().GetExternalAddress() == addr {
+				id = n.Id
+			}
+		}
+		if id == "" {
+			return fmt.Errorf("no node at %s to run pods", addr)
+		}
+		if _, err := WaitFor(ctx, p, "the curator to make "+id+" a Kubernetes worker", func(ctx context.Context) (bool, error) {
+			_, err := mgmt.UpdateNodeRoles(ctx, &apb.UpdateNodeRolesRequest{NodeId: id, KubernetesWorker: &t})
+			return err == nil, err
+		}); err != nil {
+			return err
+		}
+		p.Step("%s (%s) runs pods", id, addr)
+	}
+	return nil
+}

@@ -35,6 +35,7 @@ func launchCommand(store cli.StoreFunc) *cobra.Command {
 		image      string
 		cpus       int
 		memoryMiB  int
+		workers    []int
 	)
 	cmd := &cobra.Command{
 		Use:   "launch (--image DISK.img | --hosted) [--nodes N] [--name NAME]",
@@ -44,8 +45,12 @@ func launchCommand(store cli.StoreFunc) *cobra.Command {
 			"and healthy, leaving the cluster running with NAME as the current context. Needs root.\n\n" +
 			"By default each node is a QEMU VM booting the node image given with --image (UEFI\n" +
 			"firmware, its own software TPM, a copy-on-write overlay of the image), on a private\n" +
-			"bridge the host reaches every node through. Without /dev/kvm the CPU is emulated and a\n" +
-			"boot takes a minute or more.\n\n" +
+			"bridge the host reaches every node through. Without a working /dev/kvm (the launcher\n" +
+			"boots the firmware under KVM once to find out) the CPU is emulated and a boot takes a\n" +
+			"minute or more.\n\n" +
+			"The cluster's shape fits the host unless flags say otherwise, and is shown first: under\n" +
+			"KVM (or with a core per vCPU) 2 vCPUs per VM and pods on every node; emulated on fewer\n" +
+			"cores one vCPU per VM and pods on node 2 only, so the VMs do not starve each other.\n\n" +
 			"--hosted runs each node as a process in its own network namespace instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,11 +62,27 @@ func launchCommand(store cli.StoreFunc) *cobra.Command {
 				if image == "" {
 					image = defaultImage()
 				}
+				shape := qemu.ChooseShape(qemu.ThisHost(), nodes)
+				fmt.Fprintf(cmd.OutOrStdout(), "cluster shape: %s\n", shape.Why)
+				flags := cmd.Flags()
+				if flags.Changed("cpus") {
+					shape.CPUs = cpus
+				}
+				if flags.Changed("memory") {
+					shape.MemoryMiB = memoryMiB
+				}
+				if flags.Changed("workers") {
+					shape.Workers = workers
+				}
 				_, err = qemu.Launch(cmd.Context(), qemu.Options{
-					Name: name, Nodes: nodes, Image: image, Dir: clusterDir(st, name),
-					Contexts: st, CPUs: cpus, MemoryMiB: memoryMiB, Progress: cmd.OutOrStdout(),
+					Name: name, Nodes: shape.Nodes, Image: image, Dir: clusterDir(st, name),
+					Contexts: st, CPUs: shape.CPUs, MemoryMiB: shape.MemoryMiB, Workers: shape.Workers,
+					Progress: cmd.OutOrStdout(),
 				})
 				return err
+			}
+			if nodes == 0 {
+				nodes = 3
 			}
 			if nodeBinary == "" {
 				if nodeBinary, err = siblingBinary("metropolis-node"); err != nil {
@@ -76,15 +97,17 @@ func launchCommand(store cli.StoreFunc) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "local", "name of the cluster and of its metroctl context")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of nodes")
+	cmd.Flags().IntVar(&nodes, "nodes", 0, "number of nodes (default 3)")
 	cmd.Flags().BoolVar(&isHosted, "hosted", false, "run nodes as processes in network namespaces instead of VMs")
 	cmd.Flags().StringVar(&nodeBinary, "node-binary", "", "with --hosted: the metropolis-node program (default: beside metroctl)")
 	cmd.Flags().StringVar(&image, "image", "", "the node disk image the VMs boot, built by cmd/mkimage (default: ../image/disk.img from metroctl's directory, where scripts/launch builds it, if it exists)")
-	cmd.Flags().IntVar(&cpus, "cpus", qemu.DefaultCPUs, "CPUs per VM")
-	cmd.Flags().IntVar(&memoryMiB, "memory", qemu.DefaultMemoryMiB, "memory per VM, in MiB")
+	cmd.Flags().IntVar(&cpus, "cpus", qemu.DefaultCPUs, "CPUs per VM (default: chosen for this host, see below)")
+	cmd.Flags().IntVar(&memoryMiB, "memory", qemu.DefaultMemoryMiB, "memory per VM, in MiB (default: chosen for this host)")
+	cmd.Flags().IntSliceVar(&workers, "workers", nil, "nodes (numbered from 1) that run pods (default: chosen for this host)")
 	cmd.MarkFlagsMutuallyExclusive("hosted", "image")
 	cmd.MarkFlagsMutuallyExclusive("hosted", "cpus")
 	cmd.MarkFlagsMutuallyExclusive("hosted", "memory")
+	cmd.MarkFlagsMutuallyExclusive("hosted", "workers")
 	cmd.MarkFlagsMutuallyExclusive("node-binary", "image")
 	return cmd
 }

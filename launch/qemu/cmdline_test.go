@@ -43,7 +43,7 @@ func TestQEMUArgs(t *testing.T) {
 			{"-m", "", "2048M"},
 			{"-drive", "if=pflash,format=raw,unit=0", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"},
 			{"-drive", "if=pflash,format=raw,unit=1", "if=pflash,format=raw,unit=1,file=/c/node1/OVMF_VARS.fd"},
-			{"-drive", "if=none", "if=none,id=disk0,format=qcow2,file=/c/node1/disk.qcow2"},
+			{"-drive", "if=none", "if=none,id=disk0,format=qcow2,cache=unsafe,file=/c/node1/disk.qcow2"},
 			{"-device", "virtio-blk-pci", "virtio-blk-pci,drive=disk0,bootindex=0"},
 			{"-netdev", "tap", "tap,id=net0,ifname=mp-test-1,script=no,downscript=no"},
 			{"-device", "virtio-net-pci", "virtio-net-pci,netdev=net0,mac=52:54:00:01:02:03,romfile="},
@@ -60,7 +60,7 @@ func TestQEMUArgs(t *testing.T) {
 			{"-cpu", "", "host"},
 		}, []string{"-no-reboot"}},
 		{"raw disk, no parameters", func(c *vmConfig) { c.DiskFormat, c.Disk, c.Parameters = "raw", "/t/other.img", "" }, [][3]string{
-			{"-drive", "if=none", "if=none,id=disk0,format=raw,file=/t/other.img"},
+			{"-drive", "if=none", "if=none,id=disk0,format=raw,cache=unsafe,file=/t/other.img"},
 		}, []string{"-fw_cfg"}},
 		{"comma in a path is doubled", func(c *vmConfig) { c.Console = "/a,b/console.log" }, [][3]string{
 			{"-chardev", "file", "file,id=console,append=on,path=/a,,b/console.log"},

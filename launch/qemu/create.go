@@ -44,6 +44,9 @@ type Options struct {
 	// CPUs and MemoryMiB size every VM; zero values take the defaults.
 	CPUs      int
 	MemoryMiB int
+	// Workers are the nodes (numbered from 1) Launch gives the KubernetesWorker role once
+	// every node is UP (see ChooseShape).
+	Workers []int
 	// DiskSize is each node's disk size in bytes. Zero, or less than the image's size, means
 	// the image's size: the image builder already leaves room for the data partition, and its
 	// backup GPT header is then where the node expects it, at the disk's end.

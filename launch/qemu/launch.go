@@ -35,16 +35,12 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 		waitTimeout = DefaultWaitTimeout
 	}
 	p := grow.NewProgress(o.Progress, waitTimeout)
-	accel := "emulated CPU (TCG: no /dev/kvm), a minute or more per boot"
-	if kvmAvailable() {
-		accel = "KVM, a boot takes seconds"
-	}
-	p.Step("creating the network for %d QEMU VMs; %s", o.Nodes, accel)
+	p.Step("creating the network for %d QEMU VMs; %s", o.Nodes, HostAccel())
 	c, err := Create(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.launch(ctx, o.Contexts, o.ConsensusMembers, p); err != nil {
+	if err := c.launch(ctx, o.Contexts, o.ConsensusMembers, o.Workers, p); err != nil {
 		var ne nodeError
 		if errors.As(err, &ne) {
 			c.reportConsole(p, ne.node)
@@ -84,7 +80,7 @@ type nodeError struct {
 func (e nodeError) Error() string { return fmt.Sprintf("node %d: %v", e.node, e.err) }
 func (e nodeError) Unwrap() error { return e.err }
 
-func (c *Cluster) launch(ctx context.Context, contexts *config.Store, consensus int, p *grow.Progress) error {
+func (c *Cluster) launch(ctx context.Context, contexts *config.Store, consensus int, workers []int, p *grow.Progress) error {
 	_, ownerKey, err := identity.GenerateKey()
 	if err != nil {
 		return err
@@ -142,7 +138,17 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, consensus 
 	for _, n := range c.Nodes[:min(grow.ConsensusMembers, len(c.Nodes))] {
 		endpoints = append(endpoints, net.JoinHostPort(n.Address, strconv.Itoa(int(ports.Curator))))
 	}
-	return contexts.SetEndpoints(c.Name, endpoints)
+	if err := contexts.SetEndpoints(c.Name, endpoints); err != nil {
+		return err
+	}
+	var addresses []string
+	for _, i := range workers {
+		if i < 1 || i > len(c.Nodes) {
+			return fmt.Errorf("workers: node %d is not one of the cluster's %d nodes", i, len(c.Nodes))
+		}
+		addresses = append(addresses, c.Nodes[i-1].Address)
+	}
+	return grow.AddWorkers(ctx, mctx, addresses, p)
 }
 
 func (c *Cluster) startNode(p *grow.Progress, i int, why string) error {

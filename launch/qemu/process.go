@@ -44,16 +44,6 @@ func CheckHost() error {
 	return nil
 }
 
-// kvmAvailable says whether QEMU can use hardware virtualization here.
-func kvmAvailable() bool {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
-}
-
 func (c *Cluster) network() (*netns.Network, error) {
 	n, err := netns.Attach(c.Network)
 	if err != nil {
@@ -81,7 +71,7 @@ func (c *Cluster) vmConfig(i int) (vmConfig, error) {
 		format = "qcow2"
 	}
 	vm := vmConfig{
-		KVM: kvmAvailable(), CPUs: c.Machine.CPUs, MemoryMiB: c.Machine.MemoryMiB,
+		KVM: HostAccel().KVM, CPUs: c.Machine.CPUs, MemoryMiB: c.Machine.MemoryMiB,
 		FirmwareCode: c.Machine.FirmwareCode, FirmwareVars: c.path(i, "OVMF_VARS.fd"),
 		Disk: disk, DiskFormat: format, Tap: c.tapName(i), MAC: mac,
 		TPMSocket: c.path(i, "swtpm.sock"), Console: c.LogPath(i), QMPSocket: c.path(i, "qmp.sock"),

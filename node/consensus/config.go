@@ -125,6 +125,12 @@ func (c *Config) writeTLS() (dir string, err error) {
 	return dir, nil
 }
 
+// Raft timing of every member, in milliseconds (see embedConfig).
+const (
+	HeartbeatInterval = 250
+	ElectionTimeout   = 2500
+)
+
 // embedConfig builds etcd's configuration: mutual TLS on both listeners, no insecure listener.
 func (c *Config) embedConfig(tlsDir string) (*embed.Config, error) {
 	cfg := embed.NewConfig()
@@ -164,6 +170,13 @@ func (c *Config) embedConfig(tlsDir string) (*embed.Config, error) {
 		cfg.ClusterState = embed.ClusterStateFlagExisting
 		cfg.InitialCluster = initialClusterString(c.InitialCluster)
 	}
+	// Raft timing with room for busy machines: a member that misses heartbeats for the election
+	// timeout starts an election, and etcd's defaults (100 ms, 1 s) are met by a quiet host but
+	// not by a busy 2-core one, where a heartbeat or an fdatasync can be late by seconds (a 3-VM
+	// launch under load saw 36 terms in 35 minutes). 2.5 s keeps a real failure's failover well
+	// below the curator's 5 s leadership lease; the ratio is etcd's recommended 10 ticks.
+	cfg.TickMs = HeartbeatInterval
+	cfg.ElectionMs = ElectionTimeout
 	// A cluster of nodes that keep running for months: compact history hourly so the backend
 	// does not grow without bound.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic

@@ -160,9 +160,8 @@ func watchBoot(ctx context.Context, console, endpoint string, nth int) <-chan bo
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
 func accel() string {
-	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
-		f.Close()
-		return "KVM"
+	if a := qemu.HostAccel(); !a.KVM {
+		return "TCG (" + a.Reason + ")"
 	}
-	return "TCG (no /dev/kvm)"
+	return "KVM"
 }
