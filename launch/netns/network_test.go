@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // patience bounds every wait: generous for a loaded machine, and never an assertion itself.
@@ -122,21 +124,6 @@ func greet(n *Network, src source, addr netip.AddrPort, timeout time.Duration) (
 	return string(b), err
 }
 
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, patience, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestNodesHaveTheirAddresses(t *testing.T) {
 	requireRoot(t)
 	n := create(t, uniqueSpec(t, 3))
@@ -165,7 +152,7 @@ func TestCutOffNodeIsUnreachableUntilReconnected(t *testing.T) {
 	reachable := func(phase string) {
 		t.Helper()
 		for _, src := range sources {
-			eventually(t, phase+": "+src.name+" reaches node 2", func() error {
+			eventually.Pass(t, patience, phase+": "+src.name+" reaches node 2", func(context.Context) error {
 				got, err := greet(n, src, addr, patience)
 				if err == nil && got != greeting {
 					err = fmt.Errorf("read %q, want %q", got, greeting)

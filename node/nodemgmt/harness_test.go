@@ -160,23 +160,6 @@ func (p *recordingPower) do(ctx context.Context, what string) error {
 	}
 }
 
-// eventually calls check until it returns nil, failing the test with check's last error once
-// patience runs out.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, patience, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // logged returns nil once an entry of dn contains substr.
 func logged(lt *logtree.LogTree, dn logtree.DN, substr string) error {
 	r, err := lt.Read(dn, logtree.WithBacklog(logtree.BacklogAll))

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/ociimage"
 )
 
@@ -156,7 +157,7 @@ func TestLoadImage(t *testing.T) {
 				if len(res.Images) != 1 || res.Images[0].Name != imageName || !strings.HasPrefix(res.Images[0].Digest, "sha256:") {
 					t.Errorf("response %v, want %s with its digest", res, imageName)
 				}
-				eventually(t, "import logged", func() error { return logged(tn.logs, serviceDN, "imported [example.com/app:v1]") })
+				eventually.Pass(t, patience, "import logged", func(context.Context) error { return logged(tn.logs, serviceDN, "imported [example.com/app:v1]") })
 			}
 			left, _ := filepath.Glob(filepath.Join(spool, "*"))
 			if len(left) != 0 {
@@ -196,7 +197,7 @@ func TestLoadImageOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first upload holds the node once its spool file exists.
-	eventually(t, "first upload spooling", func() error {
+	eventually.Pass(t, patience, "first upload spooling", func(context.Context) error {
 		files, _ := filepath.Glob(filepath.Join(spool, "load-image-*.tar"))
 		if len(files) != 1 || files[0] == leftover {
 			return fmt.Errorf("spool holds %v", files)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/logtree"
 )
 
@@ -128,7 +129,7 @@ func attach(t *testing.T, l logtree.LeveledLogger, s grpc.ServerStreamingClient[
 		got <- result{msg, err}
 	}()
 	var others []string
-	eventually(t, "server follows the log tree", func() error {
+	eventually.Pass(t, patience, "server follows the log tree", func(context.Context) error {
 		l.Info(probe)
 		select {
 		case r := <-got:
@@ -151,7 +152,7 @@ func attach(t *testing.T, l logtree.LeveledLogger, s grpc.ServerStreamingClient[
 // waitHandlerDone waits until the server's only handler for method has returned.
 func waitHandlerDone(t *testing.T, tn *testNode, method string) {
 	t.Helper()
-	eventually(t, method+" handler returns", func() error {
+	eventually.Pass(t, patience, method+" handler returns", func(context.Context) error {
 		if tn.handlersReturned(method) == 0 {
 			return errors.New("still running")
 		}

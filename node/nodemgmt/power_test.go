@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 func TestPowerActionsRunAfterTheAnswer(t *testing.T) {
@@ -76,7 +77,7 @@ func TestPowerActionsRunAfterTheAnswer(t *testing.T) {
 				t.Fatalf("Power.%s not called within %v", tc.want, patience)
 			}
 			close(tn.power.release)
-			eventually(t, "outcome logged", func() error { return logged(tn.logs, serviceDN, tc.wantLog) })
+			eventually.Pass(t, patience, "outcome logged", func(context.Context) error { return logged(tn.logs, serviceDN, tc.wantLog) })
 			select {
 			case got := <-tn.power.calls:
 				t.Errorf("Power.%s called again, want one call", got)

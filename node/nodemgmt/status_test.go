@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -50,9 +51,9 @@ func TestGetStatusReportsIdentityUptimeAndRunnables(t *testing.T) {
 		{Dn: "root.serving", State: apb.RunnableState_RUNNABLE_STATE_HEALTHY},
 	}
 	var res *apb.GetStatusResponse
-	eventually(t, "runnables settle", func() error {
+	eventually.Pass(t, patience, "runnables settle", func(ctx context.Context) error {
 		var err error
-		res, err = tn.client.GetStatus(context.Background(), &apb.GetStatusRequest{})
+		res, err = tn.client.GetStatus(ctx, &apb.GetStatusRequest{})
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/osbase/event/memory"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // fakeCurator stands in for a curator in tests of the client side: Discovery names the leader
@@ -82,17 +84,16 @@ func ticketFrom(ctx context.Context, conn *grpc.ClientConn) (string, error) {
 // eventuallyAnsweredBy polls until the leader-only call is answered by want.
 func eventuallyAnsweredBy(t *testing.T, conn *grpc.ClientConn, want string) {
 	t.Helper()
-	deadline := time.Now().Add(callTimeout)
-	var got string
-	var err error
-	for time.Now().Before(deadline) {
-		got, err = ticketFrom(callCtx(t), conn)
-		if err == nil && got == want {
-			return
+	eventually.Pass(t, callTimeout, "the leader-only call answered by "+want, func(ctx context.Context) error {
+		got, err := ticketFrom(ctx, conn)
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("call never answered by %s; last answer %q, %v", want, got, err)
+		if got != want {
+			return fmt.Errorf("answered by %s", got)
+		}
+		return nil
+	})
 }
 
 // TestDialCuratorFollowsTheLeader gives the client one curator's address and moves leadership

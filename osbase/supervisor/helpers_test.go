@@ -2,10 +2,13 @@ package supervisor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/logtree"
 )
 
@@ -30,29 +33,36 @@ func startTree(t *testing.T, root Runnable, opts ...Option) (*Supervisor, contex
 	return s, cancel
 }
 
-// waitFor polls cond until it holds, failing the test after a generous
-// timeout. Tests assert on states reached, never on how long they took.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// patience bounds every wait for a state: generous, because tests assert on
+// states reached, never on how long they took.
+const patience = 30 * time.Second
 
 // waitState waits until dn exists and satisfies cond, and returns its state.
 func waitState(t *testing.T, s *Supervisor, dn logtree.DN, what string, cond func(NodeState) bool) NodeState {
 	t.Helper()
 	var st NodeState
-	waitFor(t, string(dn)+" "+what, func() bool {
+	eventually.Pass(t, patience, string(dn)+" "+what, func(context.Context) error {
 		var ok bool
-		st, ok = s.StateOf(dn)
-		return ok && cond(st)
+		if st, ok = s.StateOf(dn); !ok {
+			return errors.New("no such runnable")
+		}
+		if !cond(st) {
+			return fmt.Errorf("state %+v", st)
+		}
+		return nil
 	})
 	return st
+}
+
+// logged is a check that passes once an entry of dn contains all of parts (see
+// logContains).
+func logged(t *testing.T, lt *logtree.LogTree, dn logtree.DN, parts ...string) func(context.Context) error {
+	return func(context.Context) error {
+		if !logContains(t, lt, dn, parts...) {
+			return fmt.Errorf("no entry of %s contains all of %q", dn, parts)
+		}
+		return nil
+	}
 }
 
 // logContains reports whether any entry of dn (as formatted) contains all

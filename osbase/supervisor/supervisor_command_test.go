@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/logtree"
 )
 
@@ -33,12 +36,22 @@ func processGone(pid int) bool {
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
+// gone is a check that passes once pid has exited (see processGone).
+func gone(pid int) func(context.Context) error {
+	return func(context.Context) error {
+		if !processGone(pid) {
+			return fmt.Errorf("process %d still there", pid)
+		}
+		return nil
+	}
+}
+
 // pidFromLog waits for a raw line "<label> <pid>" in dn and returns the pid.
 func pidFromLog(t *testing.T, lt *logtree.LogTree, dn logtree.DN, label string) int {
 	t.Helper()
 	re := regexp.MustCompile(`^` + label + ` (\d+)$`)
 	var pid int
-	waitFor(t, label+" pid in the log of "+string(dn), func() bool {
+	eventually.Pass(t, patience, label+" pid in the log of "+string(dn), func(context.Context) error {
 		r, err := lt.Read(dn, logtree.WithBacklog(logtree.BacklogAll), logtree.OnlyRaw())
 		if err != nil {
 			t.Fatal(err)
@@ -47,10 +60,10 @@ func pidFromLog(t *testing.T, lt *logtree.LogTree, dn logtree.DN, label string) 
 		for _, e := range r.Backlog {
 			if m := re.FindStringSubmatch(e.Raw.Data()); m != nil {
 				pid, _ = strconv.Atoi(m[1])
-				return true
+				return nil
 			}
 		}
-		return false
+		return fmt.Errorf("no raw line matches %s", re)
 	})
 	return pid
 }
@@ -58,10 +71,8 @@ func pidFromLog(t *testing.T, lt *logtree.LogTree, dn logtree.DN, label string) 
 func TestCommandOutputGoesToTheLogTree(t *testing.T) {
 	s, _ := startTree(t, withChild("proc", commandRunnable(`echo to stdout; echo to stderr >&2; printf partial; sleep 1000`)))
 	waitState(t, s, "root.proc", "healthy once started", func(st NodeState) bool { return st.State == StateHealthy })
-	waitFor(t, "both output lines", func() bool {
-		return logContains(t, s.LogTree(), "root.proc", "R", "root.proc] to stdout") &&
-			logContains(t, s.LogTree(), "root.proc", "R", "root.proc] to stderr")
-	})
+	eventually.Pass(t, patience, "the stdout line", logged(t, s.LogTree(), "root.proc", "R", "root.proc] to stdout"))
+	eventually.Pass(t, patience, "the stderr line", logged(t, s.LogTree(), "root.proc", "R", "root.proc] to stderr"))
 }
 
 func TestCommandNonZeroExitRestarts(t *testing.T) {
@@ -105,7 +116,7 @@ func TestCommandCancellationKillsProcessGroup(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("tree did not stop")
 			}
-			waitFor(t, "grandchild to be gone", func() bool { return processGone(grandchild) })
+			eventually.Pass(t, patience, "grandchild to be gone", gone(grandchild))
 			if !logContains(t, s.LogTree(), "root.proc", tc.wantLog) {
 				t.Errorf("log of root.proc does not contain %q", tc.wantLog)
 			}
@@ -117,14 +128,14 @@ func TestCommandLeftoverGrandchildIsKilledOnExit(t *testing.T) {
 	s, _ := startTree(t, withChild("proc", commandRunnable(`sleep 1000 & echo grandchild $!; exit 1`)))
 	grandchild := pidFromLog(t, s.LogTree(), "root.proc", "grandchild")
 	waitState(t, s, "root.proc", "restarted", func(st NodeState) bool { return st.Restarts >= 1 })
-	waitFor(t, "grandchild of the exited process to be gone", func() bool { return processGone(grandchild) })
+	eventually.Pass(t, patience, "grandchild of the exited process to be gone", gone(grandchild))
 }
 
 func TestCommandKlogLinesBecomeLeveled(t *testing.T) {
 	script := `echo 'W0102 15:04:05.000000    4242 server.go:77] apiserver is slow'; echo 'not klog'; sleep 1000`
 	s, _ := startTree(t, withChild("apiserver", commandRunnable(script, WithLineParser(logtree.ParseKlog))))
 	var leveled *logtree.LeveledPayload
-	waitFor(t, "the klog line as a leveled entry", func() bool {
+	eventually.Pass(t, patience, "the klog line as a leveled entry", func(context.Context) error {
 		r, err := s.LogTree().Read("root.apiserver", logtree.WithBacklog(logtree.BacklogAll), logtree.OnlyLeveled())
 		if err != nil {
 			t.Fatal(err)
@@ -133,15 +144,15 @@ func TestCommandKlogLinesBecomeLeveled(t *testing.T) {
 		for _, e := range r.Backlog {
 			if e.Leveled.File() == "server.go" {
 				leveled = e.Leveled
-				return true
+				return nil
 			}
 		}
-		return false
+		return errors.New("no leveled entry from server.go")
 	})
 	if leveled.Severity() != logtree.WARNING || leveled.Line() != 77 || leveled.Message() != "apiserver is slow" {
 		t.Errorf("parsed entry = %v at %s: %q; want WARNING at server.go:77: apiserver is slow", leveled.Severity(), leveled.Location(), leveled.Message())
 	}
-	waitFor(t, "the other line to stay raw", func() bool { return logContains(t, s.LogTree(), "root.apiserver", "R", "] not klog") })
+	eventually.Pass(t, patience, "the other line to stay raw", logged(t, s.LogTree(), "root.apiserver", "R", "] not klog"))
 }
 
 func TestRunCommandRejectsPresetOutput(t *testing.T) {

@@ -3,9 +3,12 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 func TestFailedRunnableIsRestarted(t *testing.T) {
@@ -84,7 +87,12 @@ func TestDoneRunnableIsNotRestarted(t *testing.T) {
 		}
 		return blockUntilCancelled(ctx)
 	})
-	waitFor(t, "canary restarted 5 times", func() bool { return canaryStarts.Load() >= 6 })
+	eventually.Pass(t, patience, "canary restarted 5 times", func(context.Context) error {
+		if n := canaryStarts.Load(); n < 6 {
+			return fmt.Errorf("%d starts", n)
+		}
+		return nil
+	})
 	st, _ := s.StateOf("root.oneshot")
 	if st.State != StateDone || st.Restarts != 0 || oneShotStarts.Load() != 1 {
 		t.Errorf("oneshot: state %v, %d restarts, %d starts; want done, 0, 1", st.State, st.Restarts, oneShotStarts.Load())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 func TestTestHarnessStopsTreeWhenTestEnds(t *testing.T) {
@@ -16,11 +18,11 @@ func TestTestHarnessStopsTreeWhenTestEnds(t *testing.T) {
 			close(stopped)
 			return ctx.Err()
 		})
-		waitFor(t, "the runnable's log entry", func() bool { return logContains(t, lt, "root", "harnessed runnable up") })
+		eventually.Pass(t, patience, "the runnable's log entry", logged(t, lt, "root", "harnessed runnable up"))
 	})
 	select {
 	case <-stopped:
-	case <-time.After(30 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("runnable still running after the test using the harness ended")
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"metropolis.dev/metropolis/launch/netns"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // Files a consensus member keeps in its state directory; the test borrows them to talk to the
@@ -138,7 +139,7 @@ func (c *testCluster) waitForVoters(t *testing.T, i int, timeout time.Duration) 
 	t.Helper()
 	want := slices.Clone(c.ids)
 	slices.Sort(want)
-	return eventually(t, timeout, fmt.Sprintf("node %d's etcd member to list all nodes as voters", i), func(ctx context.Context) error {
+	return eventually.Pass(t, timeout, fmt.Sprintf("node %d's etcd member to list all nodes as voters", i), attempt(func(ctx context.Context) error {
 		voters, err := c.etcdVoters(ctx, i)
 		if err != nil {
 			return err
@@ -147,5 +148,5 @@ func (c *testCluster) waitForVoters(t *testing.T, i int, timeout time.Duration) 
 			return fmt.Errorf("node %d: etcd voters %v, want %v", i, voters, want)
 		}
 		return nil
-	})
+	}))
 }

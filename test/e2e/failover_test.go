@@ -8,6 +8,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/curator"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // failoverBudget is how long the management API may be unanswered after the curator leader
@@ -31,10 +32,10 @@ func TestKillConsensusNode(t *testing.T) {
 
 	c.waitForVoters(t, 1, time.Minute)
 	var victim int
-	eventually(t, 30*time.Second, "the curators to name a leader", func(ctx context.Context) (err error) {
+	eventually.Pass(t, 30*time.Second, "the curators to name a leader", attempt(func(ctx context.Context) (err error) {
 		victim, err = c.leader(ctx)
 		return err
-	})
+	}))
 	t.Logf("killing node %d (%s), the curator leader, with SIGKILL", victim, c.ids[victim-1])
 	killed := time.Now()
 	if err := c.KillNode(victim, true); err != nil {
@@ -67,7 +68,7 @@ func TestKillConsensusNode(t *testing.T) {
 	})
 
 	t.Run("the survivors heartbeat to the new leader", func(t *testing.T) {
-		eventually(t, curator.DefaultHeartbeatTimeout+30*time.Second, "the surviving nodes to be healthy at the new leader", func(ctx context.Context) error {
+		eventually.Pass(t, curator.DefaultHeartbeatTimeout+30*time.Second, "the surviving nodes to be healthy at the new leader", attempt(func(ctx context.Context) error {
 			for i := 1; i <= c.Nodes(); i++ {
 				if i == victim {
 					continue
@@ -81,7 +82,7 @@ func TestKillConsensusNode(t *testing.T) {
 				}
 			}
 			return nil
-		})
+		}))
 	})
 
 	t.Run("the crashed node rejoins", func(t *testing.T) {
@@ -89,7 +90,7 @@ func TestKillConsensusNode(t *testing.T) {
 		if err := c.StartNode(victim); err != nil {
 			t.Fatal(err)
 		}
-		d := eventually(t, 90*time.Second, fmt.Sprintf("node %d to be UP, healthy and running a curator again", victim), func(ctx context.Context) error {
+		d := eventually.Pass(t, 90*time.Second, fmt.Sprintf("node %d to be UP, healthy and running a curator again", victim), attempt(func(ctx context.Context) error {
 			n, err := c.node(ctx, victim)
 			if err != nil {
 				return err
@@ -98,7 +99,7 @@ func TestKillConsensusNode(t *testing.T) {
 				return err
 			}
 			return checkRunsCuratorSince(n, restarted)
-		})
+		}))
 		t.Logf("node %d was UP, healthy and running a curator %.1fs after its restart", victim, d.Seconds())
 
 		ctx := callContext(t)
@@ -113,7 +114,7 @@ func TestKillConsensusNode(t *testing.T) {
 			t.Errorf("node %d: runnable %s is %v, want HEALTHY", victim, curatorDN, state)
 		}
 		c.waitForVoters(t, victim, time.Minute)
-		eventually(t, time.Minute, "every node to be UP and healthy", func(ctx context.Context) error {
+		eventually.Pass(t, time.Minute, "every node to be UP and healthy", attempt(func(ctx context.Context) error {
 			nodes, err := listNodes(ctx, c.mgmt)
 			if err != nil {
 				return err
@@ -124,6 +125,6 @@ func TestKillConsensusNode(t *testing.T) {
 				}
 			}
 			return nil
-		})
+		}))
 	})
 }

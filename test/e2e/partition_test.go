@@ -8,6 +8,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/curator"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 const (
@@ -29,7 +30,7 @@ func TestNetworkPartition(t *testing.T) {
 	// Cut off a node that does not lead, so that the management API keeps its leader; the
 	// two others keep etcd's quorum.
 	var victim int
-	eventually(t, 30*time.Second, "the curators to name a leader", func(ctx context.Context) error {
+	eventually.Pass(t, 30*time.Second, "the curators to name a leader", attempt(func(ctx context.Context) error {
 		leader, err := c.leader(ctx)
 		if err != nil {
 			return err
@@ -39,14 +40,14 @@ func TestNetworkPartition(t *testing.T) {
 			victim--
 		}
 		return nil
-	})
+	}))
 	t.Logf("cutting node %d (%s) off the network", victim, c.ids[victim-1])
 	if err := c.SetNodeLink(victim, false); err != nil {
 		t.Fatal(err)
 	}
-	d := eventually(t, latestTimeout, fmt.Sprintf("node %d to be reported HEARTBEAT_TIMEOUT", victim), func(ctx context.Context) error {
+	d := eventually.Pass(t, latestTimeout, fmt.Sprintf("node %d to be reported HEARTBEAT_TIMEOUT", victim), attempt(func(ctx context.Context) error {
 		return c.checkHealth(ctx, victim, apb.NodeHealth_NODE_HEALTH_HEARTBEAT_TIMEOUT)
-	})
+	}))
 	t.Logf("node %d was reported HEARTBEAT_TIMEOUT %.1fs after the cut", victim, d.Seconds())
 	if d < earliestTimeout {
 		t.Errorf("node %d was reported HEARTBEAT_TIMEOUT %.1fs after the cut, before it could have missed its heartbeats (%v)", victim, d.Seconds(), earliestTimeout)
@@ -72,9 +73,9 @@ func TestNetworkPartition(t *testing.T) {
 	if err := c.SetNodeLink(victim, true); err != nil {
 		t.Fatal(err)
 	}
-	d = eventually(t, time.Minute, fmt.Sprintf("node %d to be reported HEALTHY again", victim), func(ctx context.Context) error {
+	d = eventually.Pass(t, time.Minute, fmt.Sprintf("node %d to be reported HEALTHY again", victim), attempt(func(ctx context.Context) error {
 		return c.checkHealth(ctx, victim, apb.NodeHealth_NODE_HEALTH_HEALTHY)
-	})
+	}))
 	t.Logf("node %d was HEALTHY again %.1fs after it was connected", victim, d.Seconds())
 }
 

@@ -7,6 +7,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/metroctl/connect"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // TestRestartAllNodes: a cluster whose every node crashed at once comes back when they are
@@ -39,7 +40,7 @@ func TestRestartAllNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := eventually(t, 2*time.Minute, "every node to be UP, healthy and running a curator again", func(ctx context.Context) error {
+	d := eventually.Pass(t, 2*time.Minute, "every node to be UP, healthy and running a curator again", attempt(func(ctx context.Context) error {
 		nodes, err := listNodes(ctx, c.mgmt)
 		if err != nil {
 			return err
@@ -53,7 +54,7 @@ func TestRestartAllNodes(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}))
 	t.Logf("the cluster was back %.1fs after its nodes were started again", d.Seconds())
 
 	t.Run("every node keeps its identity, labels and roles", func(t *testing.T) {

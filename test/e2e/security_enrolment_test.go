@@ -18,6 +18,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // newcomer is a would-be node that the test plays itself, through the Curator API, with the
@@ -144,7 +145,7 @@ func testDeletedNodeStaysOut(t *testing.T, c *testCluster, i int) {
 	}
 	// Two refusals show that the node keeps trying and keeps being refused.
 	const refusals = 2
-	eventually(t, time.Minute, fmt.Sprintf("node %d to log %d refusals after its restart", i, refusals), func(ctx context.Context) error {
+	eventually.Pass(t, time.Minute, fmt.Sprintf("node %d to log %d refusals after its restart", i, refusals), attempt(func(ctx context.Context) error {
 		lines, err := refusalLines(c.LogPath(i), logStart)
 		if err != nil {
 			return err
@@ -154,7 +155,7 @@ func testDeletedNodeStaysOut(t *testing.T, c *testCluster, i int) {
 		}
 		t.Logf("node %d logged: %s", i, lines[0])
 		return nil
-	})
+	}))
 	n, err := c.node(callContext(t), i)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // checkWorkerRefused checks that hosted node i, given KubernetesWorker on a machine without
@@ -20,7 +22,7 @@ func checkWorkerRefused(t *testing.T, c *testCluster, i int) {
 		t.Log("this machine has cgroup v2: hosted workers are not refused here")
 		return
 	}
-	eventually(t, time.Minute, fmt.Sprintf("node %d to report why it runs no Kubernetes worker", i), func(ctx context.Context) error {
+	eventually.Pass(t, time.Minute, fmt.Sprintf("node %d to report why it runs no Kubernetes worker", i), attempt(func(ctx context.Context) error {
 		res, err := c.nodeStatus(ctx, i)
 		if err != nil {
 			return err
@@ -31,5 +33,5 @@ func checkWorkerRefused(t *testing.T, c *testCluster, i int) {
 			}
 		}
 		return fmt.Errorf("no runnable *.kubernetes-worker with an error about cgroup v2 in %v", res.Runnables)
-	})
+	}))
 }

@@ -16,6 +16,7 @@ import (
 	"metropolis.dev/metropolis/launch/qemu"
 	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/test/testenv"
 )
 
@@ -52,7 +53,7 @@ func TestSingleNode(t *testing.T) {
 		}
 		rebooted := time.Now()
 		waitForConsole(t, console, "data storage unlocked", 1, bootTimeout)
-		d := waitFor(t, bootTimeout, "the node UP again after its reboot", func() error {
+		d := eventually.Pass(t, bootTimeout, "the node UP again after its reboot", func(ctx context.Context) error {
 			again, err := upNodeErr(ctx, mgmt)
 			if err != nil {
 				return err
@@ -82,7 +83,7 @@ func TestSingleNode(t *testing.T) {
 			t.Fatalf("shutdown: %v", err)
 		}
 		waitForConsole(t, console, "metropolis-node: powering off", 1, time.Minute)
-		waitFor(t, time.Minute, "the VM to power off", func() error {
+		eventually.Pass(t, time.Minute, "the VM to power off", func(context.Context) error {
 			if c.NodeRunning(1) {
 				return errors.New("still running")
 			}
@@ -124,7 +125,7 @@ func TestSingleNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitForConsole(t, console, "failed verification", 1, bootTimeout)
-		waitFor(t, time.Minute, "the VM to power off", func() error {
+		eventually.Pass(t, time.Minute, "the VM to power off", func(context.Context) error {
 			if c.NodeRunning(1) {
 				return errors.New("still running")
 			}
@@ -137,8 +138,8 @@ func TestSingleNode(t *testing.T) {
 func upNode(t *testing.T, mgmt apb.ManagementClient) *apb.Node {
 	t.Helper()
 	var node *apb.Node
-	waitFor(t, bootTimeout, "the node UP", func() (err error) {
-		node, err = upNodeErr(context.Background(), mgmt)
+	eventually.Pass(t, bootTimeout, "the node UP", func(ctx context.Context) (err error) {
+		node, err = upNodeErr(ctx, mgmt)
 		return err
 	})
 	return node

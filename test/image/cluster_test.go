@@ -13,6 +13,7 @@ import (
 	"metropolis.dev/metropolis/launch/qemu"
 	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/test/testenv"
 )
 
@@ -61,7 +62,7 @@ func TestThreeNodes(t *testing.T) {
 		}
 		waitForConsole(t, console, "for this node's half of the storage key", 1, bootTimeout)
 		waitForConsole(t, console, "data storage unlocked", 1, bootTimeout)
-		waitFor(t, bootTimeout, "node 3 UP again", func() error {
+		eventually.Pass(t, bootTimeout, "node 3 UP again", func(ctx context.Context) error {
 			n, err := nodeAt(ctx, mgmt, c.Nodes[2].Address)
 			if err != nil {
 				return err

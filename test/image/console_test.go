@@ -1,28 +1,30 @@
 package image
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // waitForConsole waits until the console log at path contains want at least count times, or
 // fails the test with the log's end.
 func waitForConsole(t *testing.T, path, want string, count int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		data, _ := os.ReadFile(path)
-		if strings.Count(string(data), want) >= count {
-			return
+	eventually.Pass(t, timeout, fmt.Sprintf("%q %d times in %s", want, count, path), func(context.Context) error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, %s does not show %q %d times; its end:\n%s", timeout, path, want, count, tail(string(data), 30))
+		if n := strings.Count(string(data), want); n < count {
+			return fmt.Errorf("%d times; its end:\n%s", n, tail(string(data), 30))
 		}
-		time.Sleep(time.Second)
-	}
+		return nil
+	})
 }
 
 func tail(s string, n int) string {
@@ -31,21 +33,6 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// waitFor calls check every second until it returns nil, or fails the test with its last error.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < timeout {
-		if err = check(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(time.Second)
-	}
-	t.Fatalf("gave up after %v waiting for %s: %v", timeout, what, err)
-	return 0
 }
 
 // flipByte inverts one byte of the file at path.

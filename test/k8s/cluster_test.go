@@ -27,6 +27,7 @@ import (
 	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/test/testenv"
 )
 
@@ -169,33 +170,11 @@ func (c *cluster) mustKubectl(args ...string) string {
 	return strings.TrimSpace(out)
 }
 
-// eventually retries f until it succeeds or timeout passes, logging the last error every so
-// often.
-func (c *cluster) eventually(what string, timeout time.Duration, f func() error) time.Duration {
-	c.t.Helper()
-	start := time.Now()
-	lastLog := start
-	for {
-		err := f()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			c.t.Fatalf("%s: not done after %s: %v", what, timeout, err)
-		}
-		if time.Since(lastLog) > 15*time.Second {
-			c.t.Logf("still waiting (%s): %v", what, err)
-			lastLog = time.Now()
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
 // configure writes the kubeconfig with metroctl, waiting until the first controller has made
 // the Kubernetes PKI.
 func (c *cluster) configure(extra ...string) {
 	c.t.Helper()
-	c.eventually("metroctl k8s configure", readyTimeout, func() error {
+	eventually.Pass(c.t, readyTimeout, "metroctl k8s configure", func(context.Context) error {
 		_, err := c.metroctl(append([]string{"k8s", "configure", "--kubeconfig", c.kubeconfig}, extra...)...)
 		return err
 	})
@@ -275,7 +254,7 @@ func (c *cluster) apiserver(i int) string {
 // waitReady waits for node i's /readyz to say ok and returns how long that took.
 func (c *cluster) waitReady(i int, roots *x509.CertPool, cert *tls.Certificate) time.Duration {
 	c.t.Helper()
-	return c.eventually(fmt.Sprintf("node %d /readyz", i), readyTimeout, func() error {
+	return eventually.Pass(c.t, readyTimeout, fmt.Sprintf("node %d /readyz", i), func(context.Context) error {
 		status, body, err := c.get(i, "/readyz", roots, cert)
 		if err != nil {
 			return err

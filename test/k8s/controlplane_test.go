@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,6 +24,7 @@ import (
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // TestSingleController: one node with the role serves Kubernetes to upstream kubectl through
@@ -55,7 +57,7 @@ func TestSingleController(t *testing.T) {
 	}
 	// The controller-manager turns the deployment into a replica set: proof that it runs and
 	// is authorized. Without workers the pod stays Pending.
-	c.eventually("the deployment's replica set", time.Minute, func() error {
+	eventually.Pass(c.t, time.Minute, "the deployment's replica set", func(context.Context) error {
 		out, err := c.kubectl("get", "replicasets", "-l", "app=web", "-o", "name")
 		if err == nil && strings.TrimSpace(out) == "" {
 			err = errors.New("no replica set yet")
@@ -111,7 +113,7 @@ func TestControllersFollowRolesAndFailOver(t *testing.T) {
 
 	// Removing the role stops the components; granting it again starts them.
 	c.setController(3, false)
-	c.eventually("node 3's apiserver to stop", time.Minute, func() error {
+	eventually.Pass(c.t, time.Minute, "node 3's apiserver to stop", func(context.Context) error {
 		if _, _, err := c.get(3, "/readyz", roots, cert); err == nil {
 			return errors.New("still serving")
 		}
@@ -148,7 +150,7 @@ func TestControllersFollowRolesAndFailOver(t *testing.T) {
 	if err := c.KillNode(victim, true); err != nil {
 		t.Fatal(err)
 	}
-	took := c.eventually("kubectl after the kill", 2*time.Minute, func() error {
+	took := eventually.Pass(c.t, 2*time.Minute, "kubectl after the kill", func(context.Context) error {
 		_, err := c.kubectl("get", "namespaces")
 		return err
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"testing"
-	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/grow"
@@ -44,21 +43,4 @@ func nodeIDs(t *testing.T, ctx context.Context, mgmt apb.ManagementClient) []str
 	}
 	sort.Strings(ids)
 	return ids
-}
-
-// waitFor calls check every two seconds until it succeeds or timeout passes, and returns how
-// long that took.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < timeout {
-		if err = check(); err == nil {
-			t.Logf("%s after %.1fs", what, time.Since(start).Seconds())
-			return time.Since(start)
-		}
-		time.Sleep(2 * time.Second)
-	}
-	t.Fatalf("%s: not within %v: %v", what, timeout, err)
-	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/launch/kubectl"
 	"metropolis.dev/metropolis/launch/qemu"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/test/testenv"
 )
 
@@ -76,14 +77,14 @@ func TestWorkers(t *testing.T) {
 		}
 	}
 	k := newKubectl(t, ctx, mgmt)
-	waitFor(t, readyTimeout, "both nodes Ready in Kubernetes", func() error {
+	eventually.Pass(t, readyTimeout, "both nodes Ready in Kubernetes", func(context.Context) error {
 		return nodesReady(k, ids)
 	})
 
 	var pods map[string]string // pod name → node name
 	t.Run("a Deployment of two replicas spreads over both nodes", func(t *testing.T) {
 		must(t, k, workload, "apply", "-f", "-")
-		d := waitFor(t, podTimeout, "two pods Running", func() error {
+		d := eventually.Pass(t, podTimeout, "two pods Running", func(context.Context) error {
 			var err error
 			pods, err = runningPods(k, 2)
 			return err
@@ -107,7 +108,7 @@ func TestWorkers(t *testing.T) {
 		if !strings.Contains(out, "ok") {
 			t.Errorf("exec /testhttp get /healthz printed %q, want ok", out)
 		}
-		waitFor(t, 30*time.Second, "the request in kubectl logs", func() error {
+		eventually.Pass(t, 30*time.Second, "the request in kubectl logs", func(context.Context) error {
 			logs, err := k.Run("", "logs", names[0])
 			if err != nil {
 				return err
@@ -121,7 +122,7 @@ func TestWorkers(t *testing.T) {
 
 	t.Run("the Service reaches both replicas by DNS name from a pod", func(t *testing.T) {
 		seen := map[string]bool{}
-		waitFor(t, 2*time.Minute, "answers from both pods through hello.default.svc.cluster.local", func() error {
+		eventually.Pass(t, 2*time.Minute, "answers from both pods through hello.default.svc.cluster.local", func(context.Context) error {
 			out, err := k.Run("", "exec", names[0], "--", "/testhttp", "get", "-n", "8", "http://hello.default.svc.cluster.local/")
 			if err != nil {
 				return err
@@ -141,7 +142,7 @@ func TestWorkers(t *testing.T) {
 	t.Run("a deleted pod is recreated", func(t *testing.T) {
 		defer func() { pods, _ = runningPods(k, 2) }()
 		must(t, k, "", "delete", "pod", names[1], "--wait=false")
-		waitFor(t, podTimeout, "a replacement pod Running", func() error {
+		eventually.Pass(t, podTimeout, "a replacement pod Running", func(context.Context) error {
 			now, err := runningPods(k, 2)
 			if err != nil {
 				return err
@@ -158,7 +159,7 @@ func TestWorkers(t *testing.T) {
 		if _, err := mgmt.DeleteNode(ctx, &apb.DeleteNodeRequest{NodeId: gone, SkipSafetyChecks: true}); err != nil {
 			t.Fatalf("delete node %s: %v", gone, err)
 		}
-		d := waitFor(t, podTimeout, "two pods Running, none on the deleted node", func() error {
+		d := eventually.Pass(t, podTimeout, "two pods Running, none on the deleted node", func(context.Context) error {
 			now, err := runningPods(k, 2)
 			if err != nil {
 				return err

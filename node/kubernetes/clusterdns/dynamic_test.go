@@ -7,6 +7,8 @@ import (
 
 	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // TestServiceChangesSeen checks that answers follow the apiserver: a new Service appears, a
@@ -23,7 +25,7 @@ func TestServiceChangesSeen(t *testing.T) {
 	if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating Service: %v", err)
 	}
-	eventually(t, "created Service answered", func() error {
+	eventually.Pass(t, patience, "created Service answered", func(context.Context) error {
 		return expectAnswer(query(t, addr, "udp", name, dns.TypeA), dns.RcodeSuccess, []string{"A 10.96.1.1"})
 	})
 
@@ -31,14 +33,14 @@ func TestServiceChangesSeen(t *testing.T) {
 	if _, err := client.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("updating Service: %v", err)
 	}
-	eventually(t, "new ClusterIP answered", func() error {
+	eventually.Pass(t, patience, "new ClusterIP answered", func(context.Context) error {
 		return expectAnswer(query(t, addr, "tcp", name, dns.TypeA), dns.RcodeSuccess, []string{"A 10.96.1.2"})
 	})
 
 	if err := client.CoreV1().Services("default").Delete(ctx, "app", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting Service: %v", err)
 	}
-	eventually(t, "deleted Service NXDOMAIN", func() error {
+	eventually.Pass(t, patience, "deleted Service NXDOMAIN", func(context.Context) error {
 		return expectAnswer(query(t, addr, "udp", name, dns.TypeA), dns.RcodeNameError, nil)
 	})
 }
@@ -56,7 +58,7 @@ func TestHeadlessEndpointsFollowReadiness(t *testing.T) {
 	if _, err := client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("updating EndpointSlice: %v", err)
 	}
-	eventually(t, "ready endpoint answered", func() error {
+	eventually.Pass(t, patience, "ready endpoint answered", func(context.Context) error {
 		return expectAnswer(query(t, addr, "udp", name, dns.TypeA), dns.RcodeSuccess, []string{"A 10.1.0.1"})
 	})
 }

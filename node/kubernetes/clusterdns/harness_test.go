@@ -72,6 +72,9 @@ func endpointSlice(ns, svc, name string, portName string, port int32, eps ...tes
 	return s
 }
 
+// patience bounds every wait in these tests: generous, because a loaded machine is slow.
+const patience = 10 * time.Second
+
 // startServer runs a Server over a fake clientset holding objs, listening on 127.0.0.1:0, and
 // returns it once it answers from synced caches.
 func startServer(t testing.TB, upstreams []string, objs ...runtime.Object) (*Server, *fake.Clientset, string) {
@@ -84,8 +87,8 @@ func startServer(t testing.TB, upstreams []string, objs ...runtime.Object) (*Ser
 	supervisor.TestHarness(t, srv.Run)
 	select {
 	case <-srv.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("server not ready after 10s")
+	case <-time.After(patience):
+		t.Fatalf("server not ready after %v", patience)
 	}
 	return srv, client, srv.Addr().String()
 }
@@ -115,22 +118,6 @@ func records(rrs []dns.RR) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// eventually polls check until it returns nil or 10 s pass.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not so after 10s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // expectAnswer returns nil if reply has rcode and exactly the answer records want.

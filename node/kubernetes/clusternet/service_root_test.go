@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -65,29 +66,17 @@ func ourRoutes(t *testing.T, h *netlink.Handle) []string {
 	return s
 }
 
-// eventually polls cond (which describes what it saw) until it is empty.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got := cond()
-		if got == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after 15s", what, got)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// patience bounds every wait for the service to catch up with a change.
+const patience = 15 * time.Second
 
-func wantRoutes(t *testing.T, h *netlink.Handle, want ...string) func() string {
-	return func() string {
+// wantRoutes checks that the routes the service manages in h are exactly want.
+func wantRoutes(t *testing.T, h *netlink.Handle, want ...string) func(context.Context) error {
+	return func(context.Context) error {
 		got := ourRoutes(t, h)
-		if strings.Join(got, "\n") == strings.Join(want, "\n") {
-			return ""
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			return fmt.Errorf("routes %q, want %q", got, want)
 		}
-		return fmt.Sprintf("routes %q, want %q", got, want)
+		return nil
 	}
 }
 
@@ -153,16 +142,19 @@ func TestRootService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "CNI configuration", func() string {
+	eventually.Pass(t, patience, "CNI configuration", func(context.Context) error {
 		got, err := os.ReadFile(filepath.Join(dir, "net.d", ConfListName))
-		if err != nil || string(got) != string(wantConf) {
-			return fmt.Sprintf("%q (%v)", got, err)
+		if err != nil {
+			return err
 		}
-		return ""
+		if string(got) != string(wantConf) {
+			return fmt.Errorf("configuration %q, want %q", got, wantConf)
+		}
+		return nil
 	})
 
 	// Routes to a and b (c has no subnet), and the foreign route untouched.
-	eventually(t, "routes to a and b", wantRoutes(t, h,
+	eventually.Pass(t, patience, "routes to a and b", wantRoutes(t, h,
 		"10.112.1.0/24 via 192.168.1.11 dev uplink",
 		"10.112.2.0/24 via 192.168.1.12 dev uplink"))
 
@@ -172,14 +164,14 @@ func TestRootService(t *testing.T) {
 	if _, err := client.CoreV1().Nodes().Update(ctx, c, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "route to c", wantRoutes(t, h,
+	eventually.Pass(t, patience, "route to c", wantRoutes(t, h,
 		"10.112.1.0/24 via 192.168.1.11 dev uplink",
 		"10.112.2.0/24 via 192.168.1.12 dev uplink",
 		"10.112.3.0/24 via 192.168.1.13 dev uplink"))
 	if err := client.CoreV1().Nodes().Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "route to a removed", wantRoutes(t, h,
+	eventually.Pass(t, patience, "route to a removed", wantRoutes(t, h,
 		"10.112.2.0/24 via 192.168.1.12 dev uplink",
 		"10.112.3.0/24 via 192.168.1.13 dev uplink"))
 	b, _ := client.CoreV1().Nodes().Get(ctx, "b", metav1.GetOptions{})
@@ -187,7 +179,7 @@ func TestRootService(t *testing.T) {
 	if _, err := client.CoreV1().Nodes().Update(ctx, b, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "route to b follows its subnet", wantRoutes(t, h,
+	eventually.Pass(t, patience, "route to b follows its subnet", wantRoutes(t, h,
 		"10.112.3.0/24 via 192.168.1.13 dev uplink",
 		"10.112.4.0/24 via 192.168.1.12 dev uplink"))
 	if list, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: foreign}, netlink.RT_FILTER_DST); err != nil || len(list) != 1 {
@@ -211,15 +203,15 @@ func checkFallback(t *testing.T, client *fake.Clientset, lt *logtree.LogTree, st
 	if st.WireGuardFallback == "" {
 		t.Errorf("status has no WireGuard fallback reason although the kernel lacks WireGuard")
 	}
-	eventually(t, "stale key withdrawn", func() string {
-		n, err := client.CoreV1().Nodes().Get(context.Background(), "self", metav1.GetOptions{})
+	eventually.Pass(t, patience, "stale key withdrawn", func(ctx context.Context) error {
+		n, err := client.CoreV1().Nodes().Get(ctx, "self", metav1.GetOptions{})
 		if err != nil {
-			return err.Error()
+			return err
 		}
 		if k, ok := n.Annotations[AnnotationWireGuardKey]; ok {
-			return fmt.Sprintf("annotation %q", k)
+			return fmt.Errorf("annotation %s still %q", AnnotationWireGuardKey, k)
 		}
-		return ""
+		return nil
 	})
 	r, err := lt.Read("", logtree.WithChildren(), logtree.WithBacklog(logtree.BacklogAll))
 	if err != nil {
