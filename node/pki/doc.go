@@ -29,7 +29,13 @@
 // expires. The curator revokes by checking its node registry (a deleted or non-UP node is
 // refused whatever its certificate says), which is why certificates should be short-lived.
 //
+// Renewal: certificates last a year; a node renews each at two thirds of its lifetime (RenewAt,
+// driven by node/renewal's loop). Renewable holds a certificate that is swapped while servers
+// and clients present it (read at every handshake) and publishes each replacement as a
+// watchable value; RenewedNodeCertificate checks a successor before it is used.
+//
 // Users: the curator (issues certificates, authenticates callers), consensus (etcd's mutual
-// TLS), node startup (loads its certificate, dials the curator), metroctl (pins the CA and shows
-// its fingerprint on first use), and later the Kubernetes components.
+// TLS), node startup (loads its certificate, dials the curator), roleserve and the Kubernetes
+// worker (renewals), node/rpc (TLS configurations), and metroctl (pins the CA and shows its
+// fingerprint on first use). The Kubernetes PKI is separate (node/kubernetes/pki).
 package pki

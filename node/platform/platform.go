@@ -5,8 +5,9 @@
 //
 // Two platforms implement it: hosted (package platform/hosted: an ordinary process in its own
 // network namespace with a state directory standing in for the data partition, for development
-// and tests; not a security boundary) and, later, the image (PID 1 on real or virtual hardware,
-// with a verified system partition and an encrypted data partition).
+// and tests; not a security boundary) and the image (package platform/image: PID 1 on real or
+// virtual hardware, with a verified system partition and a data partition encrypted under a
+// key whose record is sealed to the TPM).
 package platform
 
 import (
