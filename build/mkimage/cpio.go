@@ -91,7 +91,8 @@ func writeCpio(w io.Writer, entries []CpioEntry, mtime int64) error {
 
 func padTo4(w io.Writer, offset int64) int64 {
 	pad := (4 - offset%4) % 4
-	w.Write(make([]byte, pad))
+	// w is a bufio.Writer: a failed write is kept and returned by its Flush.
+	_, _ = w.Write(make([]byte, pad))
 	return pad
 }
 

@@ -134,12 +134,14 @@ type espFile struct {
 // writeESP formats the ESP in place (FAT32, reproducible: no random volume ID) and writes the
 // unified kernel image and, if given, the node parameters.
 func writeESP(f *os.File, offset int64, c diskContent) error {
+	// go-diskfs reads the FAT timestamps from the environment. Setenv fails only for a
+	// malformed name, which this is not.
 	if old, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
-		defer os.Setenv("SOURCE_DATE_EPOCH", old)
+		defer func() { _ = os.Setenv("SOURCE_DATE_EPOCH", old) }()
 	} else {
-		defer os.Unsetenv("SOURCE_DATE_EPOCH")
+		defer func() { _ = os.Unsetenv("SOURCE_DATE_EPOCH") }()
 	}
-	os.Setenv("SOURCE_DATE_EPOCH", espEpoch)
+	_ = os.Setenv("SOURCE_DATE_EPOCH", espEpoch)
 
 	fs, err := fat32.Create(file.New(f, false), layout.ESPSize, offset, layout.SectorSize, "ESP", true)
 	if err != nil {

@@ -114,7 +114,9 @@ func downloadKernel(ctx context.Context, p *progress, cacheDir, debPath string) 
 	defer os.RemoveAll(scratch)
 	// apt drops privileges to _apt when it can; a private scratch directory only makes it
 	// warn, so let it in.
-	os.Chmod(scratch, 0o755)
+	if err := os.Chmod(scratch, 0o755); err != nil {
+		return fmt.Errorf("kernel cache: %w", err)
+	}
 	if _, err := run(ctx, scratch, nil, "apt-get", "download", KernelPackage+"="+KernelPackageVersion); err != nil {
 		return fmt.Errorf("downloading the kernel package failed: %w\n(run `apt-get update` first; if Debian no longer serves %s %s, place its .deb at %s or pass it with --kernel-deb)",
 			err, KernelPackage, KernelPackageVersion, debPath)

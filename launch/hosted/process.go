@@ -92,7 +92,7 @@ func (c *Cluster) KillNode(i int, hard bool) error {
 				return fmt.Errorf("node %d: process %d still alive 30s after SIGKILL", i, pid)
 			}
 			sig = syscall.SIGKILL
-			syscall.Kill(pid, sig)
+			_ = syscall.Kill(pid, sig) // the loop checks whether it is gone
 			deadline = time.Now().Add(30 * time.Second)
 		}
 		time.Sleep(50 * time.Millisecond)

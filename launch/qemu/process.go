@@ -262,7 +262,7 @@ func (c *Cluster) stopProcess(i int, pidFile string, sig syscall.Signal) error {
 				return fmt.Errorf("process %d (%s) still alive 10s after SIGKILL", pid, pidFile)
 			}
 			sig = syscall.SIGKILL
-			syscall.Kill(pid, sig)
+			_ = syscall.Kill(pid, sig) // the loop checks whether it is gone
 			deadline = time.Now().Add(10 * time.Second)
 		}
 		time.Sleep(20 * time.Millisecond)

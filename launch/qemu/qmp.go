@@ -33,7 +33,9 @@ func qmpExecute(ctx context.Context, socket, command string) error {
 	if !ok {
 		deadline = time.Now().Add(10 * time.Second)
 	}
-	conn.SetDeadline(deadline)
+	if err := conn.SetDeadline(deadline); err != nil {
+		return fmt.Errorf("qmp %s: %w", command, err)
+	}
 	r := bufio.NewReader(conn)
 	if _, err := readQMP(r); err != nil { // the greeting
 		return fmt.Errorf("qmp %s: greeting: %w", command, err)

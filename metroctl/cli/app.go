@@ -90,7 +90,7 @@ func (a *App) RootCommand() *cobra.Command {
 	flags.StringVar(&s.configDir, "config-dir", "", "configuration directory (default $METROCTL_CONFIG_DIR, $XDG_CONFIG_HOME/metroctl or ~/.config/metroctl)")
 	flags.StringVar(&s.contextName, "context", "", "context to use instead of the current one")
 	flags.DurationVar(&s.timeout, "timeout", 30*time.Second, "how long a command may take talking to the cluster")
-	root.RegisterFlagCompletionFunc("context", s.completeContextNames)
+	mustRegisterCompletion(root, "context", s.completeContextNames)
 
 	root.AddCommand(s.configCommand(), s.clusterCommand(), s.nodeCommand(), s.k8sCommand())
 	return root

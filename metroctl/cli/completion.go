@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,4 +82,13 @@ func (s *session) nodeIDCompletions(parent context.Context, states []apb.NodeSta
 		out[i] = cobra.CompletionWithDesc(n.Id, stateText(n.State))
 	}
 	return out
+}
+
+// mustRegisterCompletion adds shell completion for flag of cmd. Cobra refuses only a flag that
+// does not exist or already has one: a mistake in this package that every test run of the
+// command tree shows, so it panics.
+func mustRegisterCompletion(cmd *cobra.Command, flag string, f cobra.CompletionFunc) {
+	if err := cmd.RegisterFlagCompletionFunc(flag, f); err != nil {
+		panic(fmt.Sprintf("metroctl: completion for --%s of %s: %v", flag, cmd.Name(), err))
+	}
 }

@@ -85,7 +85,7 @@ func (s *session) nodeListCommand() *cobra.Command {
 	}
 	addOutputFlag(cmd, &output)
 	cmd.Flags().StringSliceVar(&stateArgs, "state", nil, "only nodes in this state: NEW, STANDBY, UP or DECOMMISSIONED (repeatable, or comma-separated)")
-	cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"NEW", "STANDBY", "UP", "DECOMMISSIONED"}, cobra.ShellCompDirectiveNoFileComp))
+	mustRegisterCompletion(cmd, "state", cobra.FixedCompletions([]string{"NEW", "STANDBY", "UP", "DECOMMISSIONED"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

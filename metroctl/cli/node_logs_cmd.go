@@ -123,7 +123,7 @@ func (s *session) nodeLogsCommand() *cobra.Command {
 	f.StringVar(&o.dn, "dn", "", "log tree node to read, e.g. root.network (default: root)")
 	f.Int64Var(&o.backlog, "backlog", -1, "how many stored entries to print first: -1 all, 0 none (with -f)")
 	f.StringVar(&o.severity, "severity", "", "only leveled entries at least this severe: INFO, WARNING, ERROR, FATAL")
-	cmd.RegisterFlagCompletionFunc("severity", cobra.FixedCompletions([]string{"INFO", "WARNING", "ERROR", "FATAL"}, cobra.ShellCompDirectiveNoFileComp))
+	mustRegisterCompletion(cmd, "severity", cobra.FixedCompletions([]string{"INFO", "WARNING", "ERROR", "FATAL"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -34,7 +34,7 @@ func parseOutputFormat(s string) (outputFormat, error) {
 // addOutputFlag adds -o/--output to cmd, storing the raw value in dst.
 func addOutputFlag(cmd *cobra.Command, dst *string) {
 	cmd.Flags().StringVarP(dst, "output", "o", string(outputTable), "output format: table, json or yaml")
-	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
+	mustRegisterCompletion(cmd, "output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // protoJSON returns msg as JSON in protojson's mapping (camelCase names, enums as names,

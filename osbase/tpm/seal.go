@@ -175,7 +175,8 @@ func pcrPolicyDigest(t transport.TPM, selection tpm2.TPMLPCRSelection) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("TPM: start trial policy session: %w", err)
 	}
-	defer closeSession()
+	// Flushing a trial session only frees a TPM slot; the digest is already ours.
+	defer func() { _ = closeSession() }()
 	if _, err := (tpm2.PolicyPCR{PolicySession: session.Handle(), Pcrs: selection}).Execute(t); err != nil {
 		return nil, fmt.Errorf("TPM: PCR policy: %w", err)
 	}

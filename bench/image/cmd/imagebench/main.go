@@ -69,7 +69,11 @@ func run(kube string) error {
 	first := watchBoot(ctx, console, endpoint, 1)
 	c, err := qemu.Launch(ctx, qemu.Options{Name: clusterName, Nodes: 1, Image: img.ImagePath, Dir: clusterDir, Contexts: store, Progress: os.Stderr})
 	if c != nil {
-		defer c.Destroy()
+		defer func() {
+			if err := c.Destroy(); err != nil {
+				fmt.Fprintf(os.Stderr, "imagebench: destroy the benchmark's cluster: %v\n", err)
+			}
+		}()
 	}
 	if err != nil {
 		return err

@@ -81,7 +81,11 @@ func run(ctx context.Context, o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
+	defer func() {
+		if err := c.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "k8sbench: stop the benchmark's cluster: %v\n", err)
+		}
+	}()
 	ids, err := nodeIDs(ctx, c)
 	if err != nil {
 		return "", err

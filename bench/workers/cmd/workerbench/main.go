@@ -67,7 +67,11 @@ func run(kube, runtime string, pods int) error {
 		Dir: filepath.Join(dir, "cluster"), Contexts: store, Progress: os.Stderr, WaitTimeout: 10 * time.Minute,
 	})
 	if c != nil {
-		defer c.Destroy()
+		defer func() {
+			if err := c.Destroy(); err != nil {
+				fmt.Fprintf(os.Stderr, "workerbench: destroy the benchmark's cluster: %v\n", err)
+			}
+		}()
 	}
 	if err != nil {
 		return err

@@ -31,17 +31,23 @@ func New(t testing.TB) netns.NsHandle {
 // switches the thread back afterwards; sockets f creates stay in ns.
 func Do(ns netns.NsHandle, f func() error) error {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
+		runtime.UnlockOSThread()
 		return err
 	}
 	defer orig.Close()
+	// The thread goes back to other goroutines only once it is back in its namespace; if that
+	// fails it stays locked and ends with this goroutine.
+	defer func() {
+		if err := netns.Set(orig); err == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
 	if ns.IsOpen() {
 		if err := netns.Set(ns); err != nil {
 			return err
 		}
 	}
-	defer netns.Set(orig)
 	return f()
 }
