@@ -17,7 +17,7 @@ import (
 	"metropolis.dev/metropolis/node/roleserve"
 )
 
-// pendingBootstrap is kept in the membership record from the moment the first node decided to
+// pendingBootstrap is kept in the sealed record from the moment the first node decided to
 // create the cluster until curator.Bootstrap succeeded, so that a crash in between repeats the
 // same bootstrap (it is idempotent) instead of leaving a member without a cluster.
 type pendingBootstrap struct {
@@ -63,9 +63,9 @@ func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed2
 }
 
 // bootstrapOnce returns the hook that creates the cluster in the new member's etcd, each time
-// the member is ready, until it succeeded once; then it records the membership without the
-// pending bootstrap (and so without the CA's key).
-func (n *Node) bootstrapOnce(store *membershipStore, pending *pendingBootstrap, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) func(context.Context, *clientv3.Client) error {
+// the member is ready, until it succeeded once; then it drops the pending bootstrap (and so the
+// CA's key) from the sealed record.
+func (n *Node) bootstrapOnce(store *sealedStore, pending *pendingBootstrap, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) func(context.Context, *clientv3.Client) error {
 	var mu sync.Mutex
 	done := pending == nil
 	return func(ctx context.Context, cl *clientv3.Client) error {
@@ -89,7 +89,7 @@ func (n *Node) bootstrapOnce(store *membershipStore, pending *pendingBootstrap, 
 		if err != nil {
 			return err
 		}
-		if err := store.update(func(m *membership) { m.Bootstrap = nil }); err != nil {
+		if err := store.update(func(r *sealedRecord) { r.Bootstrap = nil }); err != nil {
 			return err
 		}
 		done = true

@@ -1,7 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -103,20 +106,29 @@ func TestKeepNodeCertificate(t *testing.T) {
 	}
 	old := tlsFor(time.Hour)
 	current := pki.NewRenewable(old)
-	members := &membershipStore{stateDir: t.TempDir(), current: membership{CACertificate: ca.Certificate().Raw, NodeCertificate: old.Leaf.Raw, Curators: []string{"10.0.0.1:7835"}}}
-	supervisor.TestHarness(t, keepNodeCertificate(members, current))
+	rec, err := newSealedRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &memStorage{}
+	store := &sealedStore{storage: st}
+	m := &membership{CACertificate: ca.Certificate().Raw, NodeCertificate: old.Leaf.Raw, Curators: []string{"10.0.0.1:7835"}}
+	if err := store.update(func(r *sealedRecord) { *r = *rec; m.record(r, "metropolis-0011223344556677") }); err != nil {
+		t.Fatal(err)
+	}
+	supervisor.TestHarness(t, keepNodeCertificate(store, current))
 
 	renewed := tlsFor(2 * time.Hour)
 	current.Replace(renewed)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		stored, err := loadMembership(members.stateDir)
-		if err == nil && stored != nil && string(stored.NodeCertificate) == string(renewed.Leaf.Raw) {
-			return
+	eventually.Pass(t, 10*time.Second, "the sealed record to hold the renewed certificate", func(context.Context) error {
+		data, _ := st.ReadSealed()
+		stored, err := parseSealedRecord(data)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("membership record never held the renewed certificate (last read: %v)", err)
+		if !bytes.Equal(stored.NodeCertificate, renewed.Leaf.Raw) {
+			return errors.New("it holds another")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -3,8 +3,8 @@
 // or join the one it belongs to), and then runs the node's services: the role workers (package
 // roleserve) and the node management API (package nodemgmt).
 //
-// It owns the node's keys, its membership record in the state directory and its sealed record
-// (through platform.Storage). Everything it needs from the machine comes through a
+// It owns the node's keys and its one record of itself and its cluster, the sealed record
+// (through platform.Storage): storage key halves, join key, CA, curators, node certificate. Everything it needs from the machine comes through a
 // platform.Platform, so the same code runs hosted and on the image.
 //
 // What a start does is decided by pure functions of what the node finds (startup.go:
@@ -16,7 +16,7 @@
 //
 // It shares state with roleserve only through watchable values: roleserve publishes the
 // node's roles and the cluster's curators, the node certificate is a pki.Renewable, and the
-// keep* runnables (keep.go) write each change to the records. The one call the other way is
+// keep* runnables (keep.go) write each change to the sealed record. The one call the other way is
 // roleserve.Config.OnMemberReady, a step of the consensus worker (the first node creates its
 // cluster there before its curator starts).
 package core

@@ -18,8 +18,8 @@ import (
 // failed write) catches up with the latest value and nothing is written twice.
 
 // keepNodeCertificate keeps every certificate the node presents (renewed while running, or
-// handed out at join) in the membership record, for the next start.
-func keepNodeCertificate(members *membershipStore, cert *pki.Renewable) supervisor.Runnable {
+// handed out at join) in the sealed record, for the next start.
+func keepNodeCertificate(store *sealedStore, cert *pki.Renewable) supervisor.Runnable {
 	return func(ctx context.Context) error {
 		w := cert.Watch()
 		defer w.Close()
@@ -30,10 +30,10 @@ func keepNodeCertificate(members *membershipStore, cert *pki.Renewable) supervis
 				return err
 			}
 			der := c.Leaf.Raw
-			if bytes.Equal(members.get().NodeCertificate, der) {
+			if bytes.Equal(store.get().NodeCertificate, der) {
 				continue
 			}
-			if err := members.update(func(m *membership) { m.NodeCertificate = der }); err != nil {
+			if err := store.update(func(r *sealedRecord) { r.NodeCertificate = der }); err != nil {
 				return err
 			}
 			supervisor.Logger(ctx).Infof("kept the node certificate valid until %s for the next start", c.Leaf.NotAfter.UTC().Format(time.RFC3339))
@@ -41,10 +41,9 @@ func keepNodeCertificate(members *membershipStore, cert *pki.Renewable) supervis
 	}
 }
 
-// keepCurators keeps the cluster's curator addresses, as roleserve follows them, in the
-// membership record and the sealed record: where the node looks for its cluster at the next
-// start, before and after its data is unlocked.
-func keepCurators(members *membershipStore, store *sealedStore, watch func() event.Watcher[[]string]) supervisor.Runnable {
+// keepCurators keeps the cluster's curator addresses, as roleserve follows them, in the sealed
+// record: where the node looks for its cluster at the next start.
+func keepCurators(store *sealedStore, watch func() event.Watcher[[]string]) supervisor.Runnable {
 	return func(ctx context.Context) error {
 		w := watch()
 		defer w.Close()
@@ -53,11 +52,6 @@ func keepCurators(members *membershipStore, store *sealedStore, watch func() eve
 			addrs, err := w.Get(ctx)
 			if err != nil {
 				return err
-			}
-			if !slices.Equal(members.get().Curators, addrs) {
-				if err := members.update(func(m *membership) { m.Curators = addrs }); err != nil {
-					return err
-				}
 			}
 			if !slices.Equal(store.get().Curators, addrs) {
 				if err := store.update(func(r *sealedRecord) { r.Curators = addrs }); err != nil {

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -70,19 +72,16 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	logger.Infof("node %s at %s, state in %s", nodeID, addr, stateDir)
 
-	m, err := n.enrol(ctx, stateDir, store, nodeKey, joinKey, addr)
+	rec, err := n.enrol(ctx, stateDir, store, nodeKey, joinKey, addr, nodeID)
 	if err != nil {
 		return err
 	}
-	bootstrapping := m.Bootstrap != nil
-	if err := recordMembership(store, m, nodeID, bootstrapping); err != nil {
-		return err
-	}
-	ca, err := m.ca()
+	bootstrapping := rec.Bootstrap != nil
+	ca, err := rec.ca()
 	if err != nil {
 		return err
 	}
-	nodeCert, err := m.nodeCertificate()
+	nodeCert, err := rec.nodeCertificate()
 	if err != nil {
 		return err
 	}
@@ -97,11 +96,10 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
-	members := &membershipStore{stateDir: stateDir, current: *m}
 	roles := roleserve.New(roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: renewable, CA: ca, Address: addr,
-		Curators: m.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
-		OnMemberReady: n.bootstrapOnce(members, m.Bootstrap, nodeKey, joinKey, addr),
+		Curators: rec.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
+		OnMemberReady: n.bootstrapOnce(store, rec.Bootstrap, nodeKey, joinKey, addr),
 	})
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	// What the node learns while it runs is kept by watching the values that publish it.
@@ -109,8 +107,8 @@ func (n *Node) Run(ctx context.Context) error {
 		name string
 		run  supervisor.Runnable
 	}{
-		{"keep-node-certificate", keepNodeCertificate(members, renewable)},
-		{"keep-curators", keepCurators(members, store, roles.Curators)},
+		{"keep-node-certificate", keepNodeCertificate(store, renewable)},
+		{"keep-curators", keepCurators(store, roles.Curators)},
 		{"keep-escrow", keepClusterHalfEscrow(store, roles.Roles)},
 	} {
 		if err := supervisor.Run(ctx, k.name, k.run); err != nil {
@@ -127,7 +125,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	if plan.join {
-		if joined, err = joinUntilAccepted(ctx, ca, m.Curators, nodeID, joinKey); err != nil {
+		if joined, err = joinUntilAccepted(ctx, ca, rec.Curators, nodeID, joinKey); err != nil {
 			return err
 		}
 	}
@@ -147,32 +145,62 @@ func (n *Node) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// enrol returns the node's membership, making the node a member first if it is not one yet.
-func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, nodeKey, joinKey ed25519.PrivateKey, addr net.IP) (*membership, error) {
-	m, err := loadMembership(stateDir)
-	if err != nil || m != nil {
-		return m, err
+// enrol makes the node a member of its cluster if it is not one yet, and returns its record.
+func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, nodeKey, joinKey ed25519.PrivateKey, addr net.IP, nodeID string) (sealedRecord, error) {
+	if rec := store.get(); rec.member() && rec.NodeCertificate != nil {
+		return rec, nil
+	}
+	legacy, err := loadLegacyMembership(stateDir)
+	if err != nil {
+		return sealedRecord{}, err
+	}
+	if legacy != nil {
+		return n.foldLegacyMembership(ctx, stateDir, store, legacy, nodeID)
+	}
+	if rec := store.get(); rec.member() {
+		return sealedRecord{}, fmt.Errorf("the sealed record names a cluster but holds no node certificate, and %s is not there to take it from", legacyMembershipFile)
 	}
 	params, err := n.plat.Parameters()
 	if err != nil {
-		return nil, err
+		return sealedRecord{}, err
 	}
-	how, err := decideEnrolment(enrolFacts{member: false, params: params, clusterHalf: store.current.ClusterHalf != nil})
+	how, err := decideEnrolment(enrolFacts{params: params, clusterHalf: store.get().ClusterHalf != nil})
 	if err != nil {
-		return nil, err
+		return sealedRecord{}, err
 	}
+	var m *membership
 	switch how {
 	case enrolBootstrap:
 		n.logger(ctx).Infof("bootstrapping a new cluster")
-		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, store.current.ClusterHalf)
+		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, store.get().ClusterHalf)
 	case enrolRegister:
-		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, store.current.ClusterHalf)
+		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, store.get().ClusterHalf)
 	}
 	if err != nil {
-		return nil, err
+		return sealedRecord{}, err
 	}
-	if err := saveMembership(stateDir, m); err != nil {
-		return nil, err
+	if err := store.update(func(r *sealedRecord) { m.record(r, nodeID) }); err != nil {
+		return sealedRecord{}, err
 	}
-	return m, nil
+	return store.get(), nil
+}
+
+// foldLegacyMembership moves the membership file of an older release into the sealed record and
+// removes it. The escrow of the cluster half stays as it is (keepClusterHalfEscrow follows the
+// roles from here), and curators the sealed record already knows are kept: both files were
+// written together, so they are as fresh.
+func (n *Node) foldLegacyMembership(ctx context.Context, stateDir string, store *sealedStore, legacy *membership, nodeID string) (sealedRecord, error) {
+	n.logger(ctx).Infof("moving %s of an older release into the sealed record", legacyMembershipFile)
+	if err := store.update(func(r *sealedRecord) {
+		r.NodeID, r.CACertificate, r.NodeCertificate, r.Bootstrap = nodeID, legacy.CACertificate, legacy.NodeCertificate, legacy.Bootstrap
+		if len(r.Curators) == 0 {
+			r.Curators = legacy.Curators
+		}
+	}); err != nil {
+		return sealedRecord{}, err
+	}
+	if err := os.Remove(filepath.Join(stateDir, legacyMembershipFile)); err != nil {
+		return sealedRecord{}, fmt.Errorf("remove %s after moving it into the sealed record: %w", legacyMembershipFile, err)
+	}
+	return store.get(), nil
 }

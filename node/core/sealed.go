@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +18,12 @@ import (
 // storageKeyHalfSize is the size of each half of the storage key (XORed into a 256-bit key).
 const storageKeyHalfSize = 32
 
-// sealedRecord is what a node needs before its data partition is unlocked: the node half of
-// its storage key, and how to get the cluster half back (its join key, the cluster's CA and
-// curators). The platform seals it (on the image: to the TPM, under a policy covering the boot
-// chain), so it is only readable on this machine, booted as it was.
+// sealedRecord is the node's one record of itself and its cluster: what it needs before its
+// data partition is unlocked (the node half of its storage key, and how to get the cluster half
+// back: its join key, the cluster's CA and curators) and what it got by becoming a member (its
+// node certificate, and on the first node a bootstrap not finished yet). The platform seals it
+// (on the image: to the TPM, under a policy covering the boot chain), so it is only readable
+// on this machine, booted as it was. Every change is one sealed write (sealedStore.update).
 //
 // ClusterHalf is kept here only while the node cannot get it from the cluster: while it
 // registers (the cluster has not taken it yet) and while the node is a consensus member (the
@@ -34,6 +37,30 @@ type sealedRecord struct {
 	ClusterHalf   []byte   `json:"cluster_half,omitempty"`
 	CACertificate []byte   `json:"ca_certificate,omitempty"` // DER; set once the node is a member
 	Curators      []string `json:"curators,omitempty"`
+	// NodeCertificate is DER, set with CACertificate. Records of releases that kept it on the
+	// data partition (membership.json) lack it until the node's next start folds that file in.
+	NodeCertificate []byte `json:"node_certificate,omitempty"`
+	// Bootstrap is set on the first node until the cluster has been created.
+	Bootstrap *pendingBootstrap `json:"bootstrap,omitempty"`
+}
+
+// member says whether the record is a cluster member's.
+func (r *sealedRecord) member() bool { return r.CACertificate != nil }
+
+func (r *sealedRecord) ca() (*x509.Certificate, error) {
+	cert, err := pki.ParseCertificateDER(r.CACertificate)
+	if err != nil {
+		return nil, fmt.Errorf("sealed record: ca_certificate: %w", err)
+	}
+	return cert, nil
+}
+
+func (r *sealedRecord) nodeCertificate() (*x509.Certificate, error) {
+	cert, err := pki.ParseCertificateDER(r.NodeCertificate)
+	if err != nil {
+		return nil, fmt.Errorf("sealed record: node_certificate: %w", err)
+	}
+	return cert, nil
 }
 
 // newSealedRecord makes a first start's record: fresh key halves and join key.
@@ -78,6 +105,14 @@ func parseSealedRecord(data []byte) (*sealedRecord, error) {
 		}
 		if len(r.Curators) == 0 || r.NodeID == "" {
 			return nil, errors.New("sealed record: a member's record names no curators or no node_id")
+		}
+	}
+	if r.NodeCertificate != nil {
+		if r.CACertificate == nil {
+			return nil, errors.New("sealed record: node_certificate without ca_certificate")
+		}
+		if _, err := r.nodeCertificate(); err != nil {
+			return nil, err
 		}
 	}
 	if r.CACertificate == nil && r.ClusterHalf == nil {

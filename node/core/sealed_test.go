@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,12 +16,23 @@ import (
 // memStorage is a platform.Storage in memory for unit tests: it keeps the record and checks
 // the key like the hosted platform does.
 type memStorage struct {
+	mu     sync.Mutex
 	record []byte
 	key    []byte
 }
 
-func (m *memStorage) ReadSealed() ([]byte, error) { return m.record, nil }
-func (m *memStorage) WriteSealed(r []byte) error  { m.record = bytes.Clone(r); return nil }
+func (m *memStorage) ReadSealed() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.record), nil
+}
+
+func (m *memStorage) WriteSealed(r []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.record = bytes.Clone(r)
+	return nil
+}
 func (m *memStorage) Create(_ context.Context, key []byte) error {
 	m.key = bytes.Clone(key)
 	return nil
@@ -49,7 +61,7 @@ func TestSealedRecordEscrowFollowsConsensusRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &membership{CACertificate: ca.Certificate().Raw, Curators: []string{"10.0.0.1:7835"}}
-	if err := recordMembership(store, m, "metropolis-0011223344556677", false); err != nil {
+	if err := store.update(func(r *sealedRecord) { m.record(r, "metropolis-0011223344556677") }); err != nil {
 		t.Fatal(err)
 	}
 	saved, err := parseSealedRecord(st.record)

@@ -18,7 +18,7 @@ import (
 type enrolment int
 
 const (
-	// enrolMember: the node is a member already (it has a membership record).
+	// enrolMember: the node is a member already (its sealed record names its cluster).
 	enrolMember enrolment = iota
 	// enrolBootstrap: the node creates a new cluster from its bootstrap parameters.
 	enrolBootstrap
@@ -28,7 +28,7 @@ const (
 
 // enrolFacts are what decideEnrolment looks at.
 type enrolFacts struct {
-	// member: the node has a membership record.
+	// member: the node's sealed record names its cluster.
 	member bool
 	// params are the node parameters, nil if it was given none.
 	params *apb.NodeParameters

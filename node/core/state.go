@@ -3,14 +3,12 @@ package core
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
@@ -20,43 +18,40 @@ import (
 // The node's own files in its state directory. Everything else there belongs to the services
 // (consensus/ to the etcd member).
 const (
-	nodeKeyFile    = "node.key"        // the node's ed25519 key (PKCS#8 PEM)
-	membershipFile = "membership.json" // what the node got when it became part of a cluster
-	consensusDir   = "consensus"       // the etcd member's data, owned by node/consensus
+	nodeKeyFile  = "node.key"  // the node's ed25519 key (PKCS#8 PEM)
+	consensusDir = "consensus" // the etcd member's data, owned by node/consensus
+	// legacyMembershipFile is where releases before the one membership record kept the node
+	// certificate, curators and pending bootstrap. A node that finds it folds it into its
+	// sealed record once (enrol) and removes it.
+	legacyMembershipFile = "membership.json"
 )
 
-// membership is what a node that belongs to a cluster keeps: enough to call the cluster again
-// after its data is unlocked. What it needs before that (the join key, the storage key's node
-// half) is in the sealed record (sealed.go).
+// membership is what a node gets by becoming a member of its cluster (bootstrap or
+// registration), for its sealed record.
 type membership struct {
 	// CACertificate and NodeCertificate are DER.
-	CACertificate   []byte `json:"ca_certificate"`
-	NodeCertificate []byte `json:"node_certificate"`
-	// Curators lists host:port of the cluster's curators when this node last heard.
-	Curators []string `json:"curators"`
+	CACertificate   []byte   `json:"ca_certificate"`
+	NodeCertificate []byte   `json:"node_certificate"`
+	Curators        []string `json:"curators"`
 	// Bootstrap is set on the first node until the cluster has been created.
 	Bootstrap *pendingBootstrap `json:"bootstrap,omitempty"`
 }
 
-func (m *membership) ca() (*x509.Certificate, error) {
-	cert, err := pki.ParseCertificateDER(m.CACertificate)
-	if err != nil {
-		return nil, fmt.Errorf("membership: ca_certificate: %w", err)
+// record puts m into r: the node is a member from now on. The storage key's cluster half stays
+// escrowed only on the first node (a consensus member from the start); any other node gets it
+// from the cluster at its next start, and keepClusterHalfEscrow escrows it again if the node
+// becomes a consensus member.
+func (m *membership) record(r *sealedRecord, nodeID string) {
+	r.NodeID, r.CACertificate, r.NodeCertificate, r.Curators, r.Bootstrap = nodeID, m.CACertificate, m.NodeCertificate, m.Curators, m.Bootstrap
+	if m.Bootstrap == nil {
+		r.ClusterHalf = nil
 	}
-	return cert, nil
 }
 
-func (m *membership) nodeCertificate() (*x509.Certificate, error) {
-	cert, err := pki.ParseCertificateDER(m.NodeCertificate)
-	if err != nil {
-		return nil, fmt.Errorf("membership: node_certificate: %w", err)
-	}
-	return cert, nil
-}
-
-// loadMembership reads the membership file; a node that has none yet gets (nil, nil).
-func loadMembership(stateDir string) (*membership, error) {
-	path := filepath.Join(stateDir, membershipFile)
+// loadLegacyMembership reads a membership file of an older release; a node that has none gets
+// (nil, nil).
+func loadLegacyMembership(stateDir string) (*membership, error) {
+	path := filepath.Join(stateDir, legacyMembershipFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -70,54 +65,16 @@ func loadMembership(stateDir string) (*membership, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%s is damaged: %w", path, err)
 	}
-	if _, err := m.ca(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if _, err := pki.ParseCertificateDER(m.CACertificate); err != nil {
+		return nil, fmt.Errorf("%s: ca_certificate: %w", path, err)
 	}
-	if _, err := m.nodeCertificate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if _, err := pki.ParseCertificateDER(m.NodeCertificate); err != nil {
+		return nil, fmt.Errorf("%s: node_certificate: %w", path, err)
 	}
 	if len(m.Curators) == 0 {
-		return nil, fmt.Errorf("%s: membership: curators: empty", path)
+		return nil, fmt.Errorf("%s: curators: empty", path)
 	}
 	return &m, nil
-}
-
-// membershipStore serializes changes to the membership record after the node started, when
-// the role workers change it from their own goroutines (the bootstrap finishing, curators
-// learned).
-type membershipStore struct {
-	stateDir string
-	mu       sync.Mutex
-	current  membership
-}
-
-// get returns the record as last saved.
-func (s *membershipStore) get() membership {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.current
-}
-
-// update applies change to a copy of the record and saves it; the record changes only if the
-// save succeeded.
-func (s *membershipStore) update(change func(m *membership)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := s.current
-	change(&next)
-	if err := saveMembership(s.stateDir, &next); err != nil {
-		return err
-	}
-	s.current = next
-	return nil
-}
-
-func saveMembership(stateDir string, m *membership) error {
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(stateDir, membershipFile), data, 0o600)
 }
 
 // loadOrCreateKey returns the ed25519 key in file, creating it on the node's first start.

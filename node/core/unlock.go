@@ -78,18 +78,3 @@ func (n *Node) openStorage(ctx context.Context) (store *sealedStore, joined *cpb
 	logger.Infof("data storage unlocked")
 	return &sealedStore{storage: st, current: *rec, clusterHalf: clusterHalf}, joined, nil
 }
-
-// recordMembership writes what the node learned by becoming a member into its sealed record,
-// and drops the escrowed cluster half unless the node is a consensus member (the role watch
-// escrows it again if the node becomes one).
-func recordMembership(store *sealedStore, m *membership, nodeID string, consensus bool) error {
-	if store.current.CACertificate != nil {
-		return nil
-	}
-	return store.update(func(r *sealedRecord) {
-		r.NodeID, r.CACertificate, r.Curators = nodeID, m.CACertificate, m.Curators
-		if !consensus {
-			r.ClusterHalf = nil
-		}
-	})
-}

@@ -18,7 +18,7 @@ import (
 // a certificate's validity only in the handshake.
 //
 // It is also a watchable value: whoever keeps the certificate for the next start (the node's
-// membership record) watches it, so that every replacement is kept, whoever made it.
+// sealed record) watches it, so that every replacement is kept, whoever made it.
 type Renewable struct {
 	current atomic.Pointer[tls.Certificate]
 	// changes carries the same certificate to watchers; current is the handshake's fast path.

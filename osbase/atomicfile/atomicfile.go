@@ -1,6 +1,6 @@
 // Package atomicfile replaces files whole: a reader, or the node after a crash, sees the old
 // content or the new, never a mix or a truncated file. Certificates and keys that running
-// programs read again (the kubelet, etcd, client-go), the node's membership record and the
+// programs read again (the kubelet, etcd, client-go), the node's sealed record (hosted) and the
 // resolver file all need that, and a half-written one is worse than a stale one.
 package atomicfile
 
