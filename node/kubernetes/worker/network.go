@@ -78,7 +78,7 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	if err != nil {
 		return err
 	}
-	resolvers := &resolverFollower{path: s.cfg.ResolvConf, dns: dns, interval: resolversInterval}
+	resolvers := &resolverFollower{path: s.cfg.ResolvConf, dns: dns, interval: resolversInterval, clock: s.cfg.Clock}
 	for _, r := range []struct {
 		name string
 		run  supervisor.Runnable

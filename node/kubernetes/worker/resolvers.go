@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -71,6 +73,8 @@ type resolverFollower struct {
 	path     string
 	dns      upstreamSetter
 	interval time.Duration
+	// clock paces the reads; nil: the real clock (tests step a fake one).
+	clock clock.Clock
 }
 
 func (f *resolverFollower) run(ctx context.Context) error {
@@ -80,13 +84,16 @@ func (f *resolverFollower) run(ctx context.Context) error {
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	failing := false
-	ticker := time.NewTicker(f.interval)
-	defer ticker.Stop()
+	clk := f.clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
 	for {
+		// A timer per round rather than a ticker: a slow read never queues the next.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-ticker.C:
+		case <-clk.After(f.interval):
 		}
 		upstreams, err := upstreamResolvers(f.path)
 		if err != nil {

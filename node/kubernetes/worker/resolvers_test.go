@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"metropolis.dev/metropolis/osbase/eventually"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -73,35 +78,50 @@ func (u *upstreamList) Upstreams() []string {
 	return u.list
 }
 
-// TestResolverFollower changes, breaks and removes a resolv.conf under a running follower.
+// TestResolverFollower changes, breaks and removes a resolv.conf under a running follower, one
+// read at a time on a fake clock: each step's outcome is checked after the follower has read
+// the file and gone back to waiting, so "nothing changed" is a finding, not a guess.
 func TestResolverFollower(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "resolv.conf")
 	dns := &upstreamList{list: []string{"192.0.2.1:53"}}
-	f := &resolverFollower{path: path, dns: dns, interval: 10 * time.Millisecond}
+	clk := clocktesting.NewFakeClock(time.Now())
+	f := &resolverFollower{path: path, dns: dns, interval: 30 * time.Second, clock: clk}
 	if err := os.WriteFile(path, []byte("nameserver 192.0.2.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	supervisor.TestHarness(t, f.run)
-	waitFor := func(desc string, want []string) {
+	// read lets the follower read the file once: it waits for its timer, fires it, and waits
+	// until it waits again.
+	read := func() {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !slices.Equal(dns.Upstreams(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: upstreams %v, want %v", desc, dns.Upstreams(), want)
+		for _, what := range []string{"the follower to wait", "the follower to read and wait again"} {
+			eventually.Pass(t, 10*time.Second, what, func(context.Context) error {
+				if !clk.HasWaiters() {
+					return errors.New("nothing waits on the clock")
+				}
+				return nil
+			})
+			if what == "the follower to wait" {
+				clk.Step(f.interval)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
-	dns.mu.Lock()
-	if dns.sets != 0 {
-		t.Errorf("unchanged file: SetUpstreams called %d times, want none", dns.sets)
+	check := func(desc string, want []string, wantSets int) {
+		t.Helper()
+		dns.mu.Lock()
+		defer dns.mu.Unlock()
+		if !slices.Equal(dns.list, want) || dns.sets != wantSets {
+			t.Errorf("%s: upstreams %v after %d changes, want %v after %d", desc, dns.list, dns.sets, want, wantSets)
+		}
 	}
-	dns.mu.Unlock()
+
+	read()
+	check("unchanged file", []string{"192.0.2.1:53"}, 0)
 	if err := os.WriteFile(path, []byte("nameserver 192.0.2.2\nnameserver 2001:db8::1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("new lease", []string{"192.0.2.2:53", "[2001:db8::1]:53"})
+	read()
+	check("new lease", []string{"192.0.2.2:53", "[2001:db8::1]:53"}, 1)
 	// A directory in the file's place cannot be read: the list stays.
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
@@ -109,10 +129,11 @@ func TestResolverFollower(t *testing.T) {
 	if err := os.Mkdir(path, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	waitFor("unreadable file", []string{"192.0.2.2:53", "[2001:db8::1]:53"})
+	read()
+	check("unreadable file", []string{"192.0.2.2:53", "[2001:db8::1]:53"}, 1)
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("no file: no resolvers", nil)
+	read()
+	check("no file: no resolvers", nil, 2)
 }
