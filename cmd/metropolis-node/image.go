@@ -46,7 +46,6 @@ func runImageNode() int {
 		<-ctx.Done()
 		return ctx.Err()
 	}, supervisor.WithExistingLogtree(lt))
-	node.SetSupervisor(sup)
 	<-sup.Done()
 	stopConsole()
 	return plat.ExitCode()

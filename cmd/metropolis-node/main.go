@@ -51,7 +51,6 @@ func runHosted() {
 	}
 	node := core.New(plat, lt)
 	sup := supervisor.New(ctx, node.Run, supervisor.WithExistingLogtree(lt))
-	node.SetSupervisor(sup)
 	<-sup.Done()
 	stopConsole()
 

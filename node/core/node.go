@@ -23,8 +23,8 @@ type Node struct {
 	plat    platform.Platform
 	logs    *logtree.LogTree
 	started time.Time
-	// sup is the supervisor the node runs under, for the status API; set by the program once
-	// the supervisor exists.
+	// sup is the supervisor the node runs under, for the status API; Run takes it from its
+	// context.
 	sup atomic.Pointer[supervisor.Supervisor]
 	// self is what the node knows about itself (ID, roles), for the status API.
 	self atomic.Pointer[selfView]
@@ -37,13 +37,12 @@ func New(plat platform.Platform, logs *logtree.LogTree) *Node {
 	return &Node{plat: plat, logs: logs, started: time.Now()}
 }
 
-// SetSupervisor tells the node which supervisor runs it.
-func (n *Node) SetSupervisor(s *supervisor.Supervisor) { n.sup.Store(s) }
 
 func (n *Node) logger(ctx context.Context) logtree.LeveledLogger { return supervisor.Logger(ctx) }
 
 // Run makes the node part of its cluster and runs its services until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
+	n.sup.Store(supervisor.Of(ctx))
 	logger := n.logger(ctx)
 	if n.plat.Kind() == "hosted" {
 		logger.Warning("hosted node: not a security boundary; state is kept in plain files in ", n.plat.StateDir(), ", nothing is sealed or encrypted")

@@ -61,3 +61,10 @@ func RawLogger(ctx context.Context) io.Writer {
 	}
 	return n.raw
 }
+
+// Of returns the supervisor running the runnable that owns ctx: how a runnable reaches its
+// tree (to report every runnable's state, say) without being handed it after construction. It
+// panics if ctx is not a runnable's context.
+func Of(ctx context.Context) *Supervisor {
+	return mustInstance(ctx, "Of").s
+}

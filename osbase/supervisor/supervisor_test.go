@@ -143,3 +143,16 @@ func TestLoggersWriteToTheRunnablesDN(t *testing.T) {
 		t.Error("raw entry missing from root.svc")
 	}
 }
+
+// TestOfIsTheRunningSupervisor: a runnable (here a child) finds the supervisor of its tree
+// from its context.
+func TestOfIsTheRunningSupervisor(t *testing.T) {
+	found := make(chan *Supervisor, 1)
+	s, _ := startTree(t, withChild("svc", func(ctx context.Context) error {
+		found <- Of(ctx)
+		return blockUntilCancelled(ctx)
+	}))
+	if got := <-found; got != s {
+		t.Errorf("Of(ctx) = %p, want the tree's supervisor %p", got, s)
+	}
+}
