@@ -9,6 +9,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+	"k8s.io/utils/clock"
 
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -42,52 +43,79 @@ func (s *Service) runDHCP(ctx context.Context, link netlink.Link) error {
 	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 
+	clk := s.clock()
+	attempted := false
+	var lastErr error
 	for {
 		if l.infinite {
 			<-ctx.Done()
 			return ctx.Err()
 		}
+		// current.CreationTime is when the client sent its request, by the real clock; the
+		// lease's times are relative to it.
 		granted := current.CreationTime
-		renewAt := granted.Add(l.renewAfter)
-		rebindAt := granted.Add(l.rebindTime)
-		expiry := granted.Add(l.duration)
-		if err := supervisor.SleepUntil(ctx, renewAt); err != nil {
-			return err
-		}
-		for {
-			var next *nclient4.Lease
-			if time.Now().Before(rebindAt) {
-				next, err = renew(ctx, client, current)
-			} else {
-				// Past T2 the server that granted the lease is presumed gone: ask any.
-				next, err = request(ctx, client)
-			}
-			if err == nil {
-				nl, perr := parseLease(next.ACK)
-				if perr == nil {
-					current, l = next, nl
-					if err := s.publishLease(link, current, l); err != nil {
-						return err
-					}
-					break
-				}
-				err = perr
-			}
-			var nak *nclient4.ErrNak
-			if errors.As(err, &nak) || !time.Now().Before(expiry) {
-				s.dropLease(logger, link)
-				return fmt.Errorf("DHCP lease of %s on %s ended: %w", l.address, name, err)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			wait := min(renewRetryInterval, time.Until(expiry)/2)
-			logger.Warningf("renewing DHCP lease of %s on %s: %v; retrying in %s (lease ends %s)",
-				l.address, name, err, wait.Round(time.Second), expiry.Format(time.RFC3339))
-			if err := supervisor.SleepUntil(ctx, time.Now().Add(wait)); err != nil {
+		step := nextRenewalStep(clk.Now(), granted, l, attempted)
+		var next *nclient4.Lease
+		switch step.action {
+		case actWait:
+			if err := sleepUntil(ctx, clk, step.at); err != nil {
 				return err
 			}
+			continue
+		case actGiveUp:
+			s.dropLease(logger, link)
+			if lastErr == nil {
+				lastErr = errors.New("its time ran out before it could be renewed")
+			}
+			return fmt.Errorf("DHCP lease of %s on %s ended: %w", l.address, name, lastErr)
+		case actRenew:
+			next, err = renew(ctx, client, current)
+		case actRebind:
+			next, err = request(ctx, client)
 		}
+		if err == nil {
+			nl, perr := parseLease(next.ACK)
+			if perr == nil {
+				current, l, attempted, lastErr = next, nl, false, nil
+				if err := s.publishLease(link, current, l); err != nil {
+					return err
+				}
+				continue
+			}
+			err = perr
+		}
+		var nak *nclient4.ErrNak
+		if errors.As(err, &nak) {
+			s.dropLease(logger, link)
+			return fmt.Errorf("DHCP lease of %s on %s ended: %w", l.address, name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		attempted, lastErr = true, err
+		expiry := granted.Add(l.duration)
+		again := retryAt(clk.Now(), expiry)
+		logger.Warningf("renewing DHCP lease of %s on %s: %v; retrying in %s (lease ends %s)",
+			l.address, name, err, again.Sub(clk.Now()).Round(time.Second), expiry.Format(time.RFC3339))
+		if err := sleepUntil(ctx, clk, again); err != nil {
+			return err
+		}
+	}
+}
+
+// sleepUntil returns nil at t on clk, or ctx's error if ctx ends first.
+func sleepUntil(ctx context.Context, clk clock.Clock, t time.Time) error {
+	d := t.Sub(clk.Now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := clk.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C():
+		return nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"k8s.io/utils/clock"
 
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/event/memory"
@@ -31,6 +32,15 @@ type Config struct {
 	// ResolvConfPath, if set, is the file the nameservers are written to in resolv.conf(5)
 	// format, replaced atomically whenever they change. Empty: no file is written.
 	ResolvConfPath string
+	// Clock paces DHCP renewals; nil: the real clock.
+	Clock clock.Clock
+}
+
+func (s *Service) clock() clock.Clock {
+	if s.config.Clock == nil {
+		return clock.RealClock{}
+	}
+	return s.config.Clock
 }
 
 // New returns a service that is not yet running.
