@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"metropolis.dev/metropolis/node/curator"
+	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/tpm"
 )
 
 // memStorage is a platform.Storage in memory for unit tests: it keeps the record and checks
@@ -141,4 +146,45 @@ func FuzzParseSealedRecord(f *testing.F) {
 			t.Fatalf("accepted an unusable record: %+v", r)
 		}
 	})
+}
+
+// TestLargestSealedRecordFitsTheTPM: the largest record a node writes (the first node's, with
+// its bootstrap pending and so the CA's key, and a cluster of seven curators) must fit what the
+// image platform can seal, with room to spare.
+func TestLargestSealedRecordFitsTheTPM(t *testing.T) {
+	rec, err := newSealedRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := curator.NewClusterCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := identity.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeCert, err := ca.IssueNodeCertificate(pub, []net.IP{net.IPv4(203, 0, 113, 200)}, curator.NodeCertificateValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caDER, caKey, err := ca.MarshalDER()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := membership{CACertificate: caDER, NodeCertificate: nodeCert.Raw, Bootstrap: &pendingBootstrap{
+		OwnerPublicKey: make([]byte, 32), ClusterUnlockKey: rec.ClusterHalf, CA: caDER, CAKey: caKey,
+	}}
+	for i := range 7 {
+		m.Curators = append(m.Curators, fmt.Sprintf("[2001:db8:ffff:ffff::%d]:7835", 1000+i))
+	}
+	m.record(rec, identity.NodeID(pub))
+	data, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("largest sealed record: %d bytes of at most %d", len(data), tpm.MaxPayload)
+	if len(data) > tpm.MaxPayload/2 {
+		t.Errorf("the largest sealed record is %d bytes, more than half of what the TPM seals (%d)", len(data), tpm.MaxPayload)
+	}
 }

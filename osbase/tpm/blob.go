@@ -29,9 +29,10 @@ var blobMagic = []byte("MTPMSEAL")
 const (
 	blobVersion = 1
 	nonceSize   = 12
-	// maxField bounds every length-prefixed field; nothing a TPM returns for a sealed object
-	// comes close, and it keeps a damaged length from meaning much.
-	maxField = 4096
+	// maxField bounds every length-prefixed field (the ciphertext is the largest: the payload
+	// and its tag); nothing a TPM returns for a sealed object comes close, and it keeps a
+	// damaged length from meaning much.
+	maxField = 16 << 10
 )
 
 // sealedBlob is a decoded sealed blob.

@@ -64,7 +64,7 @@ func TestDecodeBlobErrors(t *testing.T) {
 		{"checksum wrong", append(bytes.Clone(good[:len(good)-1]), good[len(good)-1]^1), "checksum mismatch"},
 		{"truncated field", withChecksum(append(bytes.Clone(good[:20]), make([]byte, sha256.Size)...)), "truncated in"},
 		{"trailing bytes", withChecksum(append(bytes.Clone(good[:len(good)-sha256.Size]), make([]byte, 1+sha256.Size)...)), "unexpected bytes"},
-		{"field over the limit", withChecksum(longField.encode()), "more than 4096"},
+		{"field over the limit", withChecksum(longField.encode()), "more than 16384"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := decodeBlob(tc.data)

@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// MaxPayload is the most Seal takes: the node seals a record of a few hundred bytes.
-const MaxPayload = 1024
+// MaxPayload is the most Seal takes. The node seals its record of a few KiB (storage key half,
+// join key, CA and node certificates, curators; on the first node until its cluster exists,
+// the CA's key as well); the bound leaves room for it to grow while keeping the blob small.
+const MaxPayload = maxField - 16 // the AES-GCM tag shares the ciphertext field
 
 // BootPCRs are the SHA-256 PCRs a sealed blob is bound to: firmware (0), option ROMs (2), boot
 // loader, i.e. the unified kernel image with its command line and initramfs (4), Secure Boot

@@ -92,6 +92,9 @@ func (s *storage) WriteSealed(record []byte) error {
 // Create makes the data partition in the disk's free space (or reuses the one an unfinished
 // first boot made), encrypts it under key and puts a new ext4 on it.
 func (s *storage) Create(ctx context.Context, key []byte) error {
+	if err := s.releaseData(); err != nil {
+		return err
+	}
 	part, err := s.findData(ctx, true)
 	if err != nil {
 		return err
@@ -109,6 +112,9 @@ func (s *storage) Create(ctx context.Context, key []byte) error {
 
 // Unlock opens the existing data partition with key and mounts it.
 func (s *storage) Unlock(ctx context.Context, key []byte) error {
+	if err := s.releaseData(); err != nil {
+		return err
+	}
 	part, err := s.findData(ctx, false)
 	if err != nil {
 		return err
@@ -166,6 +172,20 @@ func openCrypt(ctx context.Context, part blockdev.Partition, key []byte) (*devic
 		return nil, fmt.Errorf("dm-crypt over %s: %w", part.Path, err)
 	}
 	return dev, nil
+}
+
+// releaseData undoes what an earlier attempt of this boot left: the node program restarts its
+// start-up when a later step fails (sealing the record, say), and must then be able to open
+// the data partition again. It unmounts the data mount and removes the decrypted device if
+// they are there.
+func (s *storage) releaseData() error {
+	if err := unix.Unmount(s.dataMount, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount the data partition an earlier attempt mounted: %w", err)
+	}
+	if err := devicemapper.Remove(dataMapperName); err != nil && !errors.Is(err, unix.ENXIO) {
+		return fmt.Errorf("remove the data device an earlier attempt made: %w", err)
+	}
+	return nil
 }
 
 // mountData mounts the decrypted device. A wrong key decrypts to noise, which no file system
