@@ -37,7 +37,6 @@ func New(plat platform.Platform, logs *logtree.LogTree) *Node {
 	return &Node{plat: plat, logs: logs, started: time.Now()}
 }
 
-
 func (n *Node) logger(ctx context.Context) logtree.LeveledLogger { return supervisor.Logger(ctx) }
 
 // Run makes the node part of its cluster and runs its services until ctx ends.
