@@ -3,14 +3,12 @@ package hosted
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -20,9 +18,7 @@ import (
 	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/launch/netns"
 	"metropolis.dev/metropolis/metroctl/config"
-	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/identity"
-	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 )
 
@@ -101,17 +97,7 @@ func (o *Options) check() error {
 	if _, err := os.Stat(o.Dir); err == nil {
 		return fmt.Errorf("cluster %s already exists (%s); destroy it first", o.Name, o.Dir)
 	}
-	if o.Contexts == nil {
-		return errors.New("no metroctl configuration given")
-	}
-	names, err := o.Contexts.ContextNames()
-	if err != nil {
-		return err
-	}
-	if slices.Contains(names, o.Name) {
-		return fmt.Errorf("metroctl already has a context %q; delete it (metroctl config delete-context %s) or choose another --name", o.Name, o.Name)
-	}
-	return nil
+	return grow.CheckContextFree(o.Contexts, o.Name)
 }
 
 func (c *Cluster) launch(ctx context.Context, o Options, p *grow.Progress) error {
@@ -129,47 +115,14 @@ func (c *Cluster) launch(ctx context.Context, o Options, p *grow.Progress) error
 	if err := c.StartNode(1); err != nil {
 		return err
 	}
-	ca, err := grow.WaitFor(ctx, p, "node 1 to serve the curator API", func(ctx context.Context) (*connect.CAOffer, error) {
-		return connect.FetchCA(ctx, []string{endpoint})
-	})
+	mctx, err := grow.TakeOwnership(ctx, p, o.Contexts, o.Name, endpoint, ownerKey, nil)
 	if err != nil {
-		return err
-	}
-	p.Step("cluster CA %s", pki.Fingerprint(ca.CA))
-	if err := o.Contexts.CreateContext(o.Name, ownerKey, []string{endpoint}); err != nil {
-		return err
-	}
-	if err := o.Contexts.SetCA(o.Name, ca.CA); err != nil {
-		return err
-	}
-	mctx, err := o.Contexts.LoadContext(o.Name)
-	if err != nil {
-		return err
-	}
-	ownerCert, err := connect.EscrowOwnerCertificate(ctx, mctx)
-	if err != nil {
-		return fmt.Errorf("take ownership: %w", err)
-	}
-	if err := o.Contexts.SetOwnerCertificate(o.Name, ownerCert); err != nil {
-		return err
-	}
-	if err := o.Contexts.UseContext(o.Name); err != nil {
-		return err
-	}
-	p.Step("took ownership; metroctl context %q", o.Name)
-	if mctx, err = o.Contexts.LoadContext(o.Name); err != nil {
 		return err
 	}
 	if err := grow.Grow(ctx, mctx, machines{c, p}, 0, p); err != nil {
 		return err
 	}
-	// The context names every curator, so metroctl (and kubectl through it) keeps working
-	// when node 1 is gone.
-	var endpoints []string
-	for _, a := range c.Addresses[:min(grow.ConsensusMembers, len(c.Addresses))] {
-		endpoints = append(endpoints, net.JoinHostPort(a, strconv.Itoa(int(ports.Curator))))
-	}
-	return o.Contexts.SetEndpoints(o.Name, endpoints)
+	return grow.SetCuratorEndpoints(o.Contexts, o.Name, c.Addresses)
 }
 
 func (c *Cluster) writeParameters(i int, params *apb.NodeParameters) error {

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -17,9 +16,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/grow"
 	"metropolis.dev/metropolis/metroctl/config"
-	"metropolis.dev/metropolis/metroctl/connect"
 	"metropolis.dev/metropolis/node/identity"
-	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 )
 
@@ -57,19 +54,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	return c, nil
 }
 
-func checkContext(o Options) error {
-	if o.Contexts == nil {
-		return errors.New("no metroctl configuration given")
-	}
-	names, err := o.Contexts.ContextNames()
-	if err != nil {
-		return err
-	}
-	if slices.Contains(names, o.Name) {
-		return fmt.Errorf("metroctl already has a context %q; delete it (metroctl config delete-context %s) or choose another --name", o.Name, o.Name)
-	}
-	return nil
-}
+func checkContext(o Options) error { return grow.CheckContextFree(o.Contexts, o.Name) }
 
 // nodeError is a launch failure that concerns one node, whose console the launcher shows.
 type nodeError struct {
@@ -94,61 +79,28 @@ func (c *Cluster) launch(ctx context.Context, contexts *config.Store, consensus 
 	if err := c.startNode(p, 1, "to bootstrap the cluster"); err != nil {
 		return err
 	}
-	ca, err := grow.WaitFor(ctx, p, "node 1's curator API at "+endpoint, func(ctx context.Context) (*connect.CAOffer, error) {
-		if err := c.checkRunning(1); err != nil {
-			return nil, err
-		}
-		return connect.FetchCA(ctx, []string{endpoint})
-	})
+	mctx, err := grow.TakeOwnership(ctx, p, contexts, c.Name, endpoint, ownerKey, func() error { return c.checkRunning(1) })
 	if err != nil {
 		return nodeError{1, err}
-	}
-	p.Step("cluster CA %s", pki.Fingerprint(ca.CA))
-	if err := contexts.CreateContext(c.Name, ownerKey, []string{endpoint}); err != nil {
-		return err
-	}
-	if err := contexts.SetCA(c.Name, ca.CA); err != nil {
-		return err
-	}
-	mctx, err := contexts.LoadContext(c.Name)
-	if err != nil {
-		return err
-	}
-	p.Step("taking ownership")
-	ownerCert, err := connect.EscrowOwnerCertificate(ctx, mctx)
-	if err != nil {
-		return nodeError{1, fmt.Errorf("take ownership: %w", err)}
-	}
-	if err := contexts.SetOwnerCertificate(c.Name, ownerCert); err != nil {
-		return err
-	}
-	if err := contexts.UseContext(c.Name); err != nil {
-		return err
-	}
-	p.Step("took ownership; metroctl context %q", c.Name)
-	if mctx, err = contexts.LoadContext(c.Name); err != nil {
-		return err
 	}
 	if err := grow.Grow(ctx, mctx, machines{c, p}, consensus, p); err != nil {
 		return err
 	}
-	// The context names every curator, so metroctl (and kubectl through it) keeps working
-	// when node 1 is gone.
-	var endpoints []string
-	for _, n := range c.Nodes[:min(grow.ConsensusMembers, len(c.Nodes))] {
-		endpoints = append(endpoints, net.JoinHostPort(n.Address, strconv.Itoa(int(ports.Curator))))
+	var addresses []string
+	for _, n := range c.Nodes {
+		addresses = append(addresses, n.Address)
 	}
-	if err := contexts.SetEndpoints(c.Name, endpoints); err != nil {
+	if err := grow.SetCuratorEndpoints(contexts, c.Name, addresses); err != nil {
 		return err
 	}
-	var addresses []string
+	var workerAddresses []string
 	for _, i := range workers {
 		if i < 1 || i > len(c.Nodes) {
 			return fmt.Errorf("workers: node %d is not one of the cluster's %d nodes", i, len(c.Nodes))
 		}
-		addresses = append(addresses, c.Nodes[i-1].Address)
+		workerAddresses = append(workerAddresses, c.Nodes[i-1].Address)
 	}
-	return grow.AddWorkers(ctx, mctx, addresses, p)
+	return grow.AddWorkers(ctx, mctx, workerAddresses, p)
 }
 
 func (c *Cluster) startNode(p *grow.Progress, i int, why string) error {
