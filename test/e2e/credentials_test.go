@@ -27,22 +27,22 @@ func (c *testCluster) nodeCredentials(t *testing.T, i int) *tls.Certificate {
 	if err != nil {
 		t.Fatalf("node %d key: %v", i, err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, membershipFile))
+	data, err := os.ReadFile(filepath.Join(dir, recordFile))
 	if err != nil {
-		t.Fatalf("node %d membership: %v", i, err)
+		t.Fatalf("node %d record: %v", i, err)
 	}
 	// Only the certificate is read; the record's other fields belong to node/core.
 	var m map[string]json.RawMessage
 	var der []byte
 	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("node %d membership: %v", i, err)
+		t.Fatalf("node %d record: %v", i, err)
 	}
 	if err := json.Unmarshal(m[nodeCertJSONField], &der); err != nil {
-		t.Fatalf("node %d membership: %s: %v", i, nodeCertJSONField, err)
+		t.Fatalf("node %d record: %s: %v", i, nodeCertJSONField, err)
 	}
 	cert, err := pki.ParseCertificateDER(der)
 	if err != nil {
-		t.Fatalf("node %d membership: %s: %v", i, nodeCertJSONField, err)
+		t.Fatalf("node %d record: %s: %v", i, nodeCertJSONField, err)
 	}
 	if cert.Subject.CommonName != c.ids[i-1] {
 		t.Fatalf("node %d's certificate is for %s, want %s", i, cert.Subject.CommonName, c.ids[i-1])

@@ -29,7 +29,7 @@ import (
 const (
 	nodeKeyFile       = "node.key"
 	etcdCertFile      = "consensus-certificate.pem"
-	membershipFile    = "membership.json"
+	recordFile        = "sealed-record.json" // the hosted platform keeps the node's record in plain JSON
 	nodeCertJSONField = "node_certificate"
 )
 

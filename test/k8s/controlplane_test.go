@@ -177,7 +177,7 @@ func (c *cluster) nodeCredentials(t *testing.T, i int) *tls.Certificate {
 	var m struct {
 		Cert []byte `json:"node_certificate"`
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "membership.json"))
+	data, err := os.ReadFile(filepath.Join(dir, "sealed-record.json")) // the hosted node's record, in plain JSON
 	if err != nil {
 		t.Fatal(err)
 	}
