@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/platform"
@@ -145,9 +146,6 @@ func (n *Node) Run(ctx context.Context) error {
 
 // enrol makes the node a member of its cluster if it is not one yet, and returns its record.
 func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, nodeKey, joinKey ed25519.PrivateKey, addr net.IP, nodeID string) (sealedRecord, error) {
-	if rec := store.get(); rec.member() && rec.NodeCertificate != nil {
-		return rec, nil
-	}
 	legacy, err := loadLegacyMembership(stateDir)
 	if err != nil {
 		return sealedRecord{}, err
@@ -155,24 +153,30 @@ func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, n
 	if legacy != nil {
 		return n.foldLegacyMembership(ctx, stateDir, store, legacy, nodeID)
 	}
-	if rec := store.get(); rec.member() {
+	rec := store.get()
+	if rec.member() && rec.NodeCertificate == nil {
 		return sealedRecord{}, fmt.Errorf("the sealed record names a cluster but holds no node certificate, and %s is not there to take it from", legacyMembershipFile)
 	}
-	params, err := n.plat.Parameters()
-	if err != nil {
-		return sealedRecord{}, err
+	// A member needs no parameters (and is not held up by stale ones).
+	var params *apb.NodeParameters
+	if !rec.member() {
+		if params, err = n.plat.Parameters(); err != nil {
+			return sealedRecord{}, err
+		}
 	}
-	how, err := decideEnrolment(enrolFacts{params: params, clusterHalf: store.get().ClusterHalf != nil})
+	how, err := decideEnrolment(enrolFacts{member: rec.member(), params: params, clusterHalf: rec.ClusterHalf != nil})
 	if err != nil {
 		return sealedRecord{}, err
 	}
 	var m *membership
 	switch how {
+	case enrolMember:
+		return rec, nil
 	case enrolBootstrap:
 		n.logger(ctx).Infof("bootstrapping a new cluster")
-		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, store.get().ClusterHalf)
+		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, rec.ClusterHalf)
 	case enrolRegister:
-		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, store.get().ClusterHalf)
+		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, rec.ClusterHalf)
 	}
 	if err != nil {
 		return sealedRecord{}, err
