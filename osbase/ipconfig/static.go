@@ -40,6 +40,9 @@ func ParseStatic(t Text) (*Static, error) {
 func parseStatic(s Text) (*Static, error) {
 	p := &Static{}
 	if hw := s.HardwareAddress; hw != "" {
+		if err := checkLength(hw); err != nil {
+			return nil, fmt.Errorf("hardware_address: %w", err)
+		}
 		mac, err := net.ParseMAC(hw)
 		if err != nil {
 			return nil, fmt.Errorf("hardware_address: %w", err)
@@ -94,6 +97,9 @@ func parseStatic(s Text) (*Static, error) {
 
 // parseAddress parses one of the link's own addresses with its prefix length.
 func parseAddress(s string) (netip.Prefix, error) {
+	if err := checkLength(s); err != nil {
+		return netip.Prefix{}, err
+	}
 	prefix, err := netip.ParsePrefix(s)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("want an address with prefix length, e.g. 192.0.2.10/24: %w", err)
@@ -137,6 +143,9 @@ func lastAddress(p netip.Prefix) netip.Addr {
 // parseHost parses a gateway's or nameserver's address: plain, without prefix or zone (the
 // link is chosen by hardware_address; a zone would name it by its unstable kernel name).
 func parseHost(s string) (netip.Addr, error) {
+	if err := checkLength(s); err != nil {
+		return netip.Addr{}, err
+	}
 	addr, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("want an IP address: %w", err)
@@ -198,6 +207,18 @@ func CheckUnicast(addr netip.Addr) error {
 		return fmt.Errorf("%s is a multicast address", addr)
 	case addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		return fmt.Errorf("%s is the broadcast address", addr)
+	}
+	return nil
+}
+
+// maxFieldLength is longer than any address this package takes (an IPv6 address with prefix
+// is at most 43 characters). Longer input is refused before parsing, so that no error echoes
+// more than this of what it was given (the parsers quote their input whole).
+const maxFieldLength = 64
+
+func checkLength(s string) error {
+	if len(s) > maxFieldLength {
+		return fmt.Errorf("%d bytes, longer than any address (at most %d), starting %q", len(s), maxFieldLength, s[:16])
 	}
 	return nil
 }

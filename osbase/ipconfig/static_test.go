@@ -82,6 +82,8 @@ func TestParseStaticErrors(t *testing.T) {
 		{"two IPv4 gateways", edit(func(s *Text) { s.Gateways = append(s.Gateways, "192.0.2.2") }), "gateways[2]: 192.0.2.2 is a second gateway of its address family (after gateways[0] 192.0.2.1)"},
 		{"multicast nameserver", edit(func(s *Text) { s.Nameservers[1] = "224.0.0.251" }), "nameservers[1]: 224.0.0.251 is a multicast address"},
 		{"nameserver with port", edit(func(s *Text) { s.Nameservers[0] = "192.0.2.53:53" }), "nameservers[0]: want an IP address"},
+		{"overlong hardware address echoed only in part", edit(func(s *Text) { s.HardwareAddress = strings.Repeat("0", 5000) }), "hardware_address: 5000 bytes, longer than any address"},
+		{"overlong gateway", edit(func(s *Text) { s.Gateways[0] = strings.Repeat("1", 100) }), "gateways[0]: 100 bytes"},
 		{"broadcast nameserver", edit(func(s *Text) { s.Nameservers[0] = "255.255.255.255" }), "nameservers[0]: 255.255.255.255 is the broadcast address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +108,7 @@ func FuzzParseStatic(f *testing.F) {
 		text := Text{HardwareAddress: hw, Addresses: nonEmpty(addr1, addr2), Gateways: nonEmpty(gw), Nameservers: nonEmpty(ns)}
 		p, err := ParseStatic(text)
 		if err != nil {
-			if !strings.Contains(err.Error(), ":") || len(err.Error()) > 1024 {
+			if !strings.Contains(err.Error(), ":") || len(err.Error()) > 512 {
 				t.Fatalf("error %q does not name the field briefly", err)
 			}
 			return
