@@ -70,7 +70,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		} else if retryAt.IsZero() {
 			logger.Infof("%s valid until %s; renewing it at %s", l.What, formatTime(v.NotAfter), formatTime(due))
 		}
-		if err := sleepUntil(ctx, clk, wake); err != nil {
+		if err := supervisor.SleepUntil(ctx, clk, wake); err != nil {
 			return err
 		}
 		if now, err := l.Current(); err == nil && !now.equal(v) {
@@ -109,22 +109,6 @@ func (l *Loop) retry() time.Duration {
 		return DefaultRetry
 	}
 	return l.Retry
-}
-
-// sleepUntil returns nil at t on clk, or ctx's error if ctx ends first.
-func sleepUntil(ctx context.Context, clk clock.Clock, t time.Time) error {
-	d := t.Sub(clk.Now())
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := clk.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C():
-		return nil
-	}
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -9,7 +9,6 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
-	"k8s.io/utils/clock"
 
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -58,7 +57,7 @@ func (s *Service) runDHCP(ctx context.Context, link netlink.Link) error {
 		var next *nclient4.Lease
 		switch step.action {
 		case actWait:
-			if err := sleepUntil(ctx, clk, step.at); err != nil {
+			if err := supervisor.SleepUntil(ctx, clk, step.at); err != nil {
 				return err
 			}
 			continue
@@ -97,25 +96,9 @@ func (s *Service) runDHCP(ctx context.Context, link netlink.Link) error {
 		again := retryAt(clk.Now(), expiry)
 		logger.Warningf("renewing DHCP lease of %s on %s: %v; retrying in %s (lease ends %s)",
 			l.address, name, err, again.Sub(clk.Now()).Round(time.Second), expiry.Format(time.RFC3339))
-		if err := sleepUntil(ctx, clk, again); err != nil {
+		if err := supervisor.SleepUntil(ctx, clk, again); err != nil {
 			return err
 		}
-	}
-}
-
-// sleepUntil returns nil at t on clk, or ctx's error if ctx ends first.
-func sleepUntil(ctx context.Context, clk clock.Clock, t time.Time) error {
-	d := t.Sub(clk.Now())
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := clk.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C():
-		return nil
 	}
 }
 
