@@ -66,6 +66,10 @@ const (
 	// full control of the node's workloads: an image may replace one of the same name that pods
 	// already use.
 	Permission_PERMISSION_NODE_LOAD_IMAGE Permission = 11
+	// Install a release bundle on a node (NodeManagement.UpdateNode). Only bundles signed by a
+	// release key the node's image trusts are accepted, but choosing which release a node
+	// runs (including an older one) is a decision about the whole node.
+	Permission_PERMISSION_NODE_UPDATE Permission = 12
 )
 
 // Enum value maps for Permission.
@@ -83,6 +87,7 @@ var (
 		9:  "PERMISSION_NODE_CALL_CURATOR",
 		10: "PERMISSION_KUBERNETES_CREDENTIAL",
 		11: "PERMISSION_NODE_LOAD_IMAGE",
+		12: "PERMISSION_NODE_UPDATE",
 	}
 	Permission_value = map[string]int32{
 		"PERMISSION_UNSPECIFIED":           0,
@@ -97,6 +102,7 @@ var (
 		"PERMISSION_NODE_CALL_CURATOR":     9,
 		"PERMISSION_KUBERNETES_CREDENTIAL": 10,
 		"PERMISSION_NODE_LOAD_IMAGE":       11,
+		"PERMISSION_NODE_UPDATE":           12,
 	}
 )
 
@@ -216,7 +222,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\x90\x03\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xac\x03\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -231,7 +237,8 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	"\x1cPERMISSION_NODE_CALL_CURATOR\x10\t\x12$\n" +
 	" PERMISSION_KUBERNETES_CREDENTIAL\x10\n" +
 	"\x12\x1e\n" +
-	"\x1aPERMISSION_NODE_LOAD_IMAGE\x10\v:W\n" +
+	"\x1aPERMISSION_NODE_LOAD_IMAGE\x10\v\x12\x1a\n" +
+	"\x16PERMISSION_NODE_UPDATE\x10\f:W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

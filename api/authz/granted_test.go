@@ -18,6 +18,7 @@ func TestGranted(t *testing.T) {
 			Permission_PERMISSION_NODE_POWER,
 			Permission_PERMISSION_KUBERNETES_CREDENTIAL,
 			Permission_PERMISSION_NODE_LOAD_IMAGE,
+			Permission_PERMISSION_NODE_UPDATE,
 		},
 		KindNode: {Permission_PERMISSION_NODE_CALL_CURATOR},
 		Kind(42): nil, // a kind this package does not know holds nothing

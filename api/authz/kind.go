@@ -50,7 +50,8 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_READ_NODE_LOGS,
 			Permission_PERMISSION_NODE_POWER,
 			Permission_PERMISSION_KUBERNETES_CREDENTIAL,
-			Permission_PERMISSION_NODE_LOAD_IMAGE:
+			Permission_PERMISSION_NODE_LOAD_IMAGE,
+			Permission_PERMISSION_NODE_UPDATE:
 			return true
 		}
 	case KindNode:

@@ -169,7 +169,10 @@ type NodeStatus struct {
 	// Present when the node runs a curator (leader or not), absent otherwise.
 	RunningCurator *NodeStatus_RunningCurator `protobuf:"bytes,2,opt,name=running_curator,json=runningCurator,proto3" json:"running_curator,omitempty"`
 	// When the node produced this report, by the node's clock.
-	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	Timestamp *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// The release the node runs and what its system slots hold; absent from nodes older than
+	// this field and from hosted nodes.
+	Software      *NodeSoftware `protobuf:"bytes,4,opt,name=software,proto3" json:"software,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +228,13 @@ func (x *NodeStatus) GetTimestamp() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *NodeStatus) GetSoftware() *NodeSoftware {
+	if x != nil {
+		return x.Software
+	}
+	return nil
+}
+
 // RunningCurator is present when the node runs a curator.
 type NodeStatus_RunningCurator struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -275,16 +285,17 @@ var File_metropolis_api_v1_common_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x1emetropolis/api/v1/common.proto\x12\x11metropolis.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n" +
+	"\x1emetropolis/api/v1/common.proto\x12\x11metropolis.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emetropolis/api/v1/update.proto\"\x98\x01\n" +
 	"\tNodeRoles\x12)\n" +
 	"\x10consensus_member\x18\x01 \x01(\bR\x0fconsensusMember\x123\n" +
 	"\x15kubernetes_controller\x18\x02 \x01(\bR\x14kubernetesController\x12+\n" +
-	"\x11kubernetes_worker\x18\x03 \x01(\bR\x10kubernetesWorker\"\xee\x01\n" +
+	"\x11kubernetes_worker\x18\x03 \x01(\bR\x10kubernetesWorker\"\xab\x02\n" +
 	"\n" +
 	"NodeStatus\x12)\n" +
 	"\x10external_address\x18\x01 \x01(\tR\x0fexternalAddress\x12U\n" +
 	"\x0frunning_curator\x18\x02 \x01(\v2,.metropolis.api.v1.NodeStatus.RunningCuratorR\x0erunningCurator\x128\n" +
-	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x1a$\n" +
+	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12;\n" +
+	"\bsoftware\x18\x04 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\x1a$\n" +
 	"\x0eRunningCurator\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\x05R\x04port*\x85\x01\n" +
 	"\tNodeState\x12\x1a\n" +
@@ -314,15 +325,17 @@ var file_metropolis_api_v1_common_proto_goTypes = []any{
 	(*NodeStatus)(nil),                // 2: metropolis.api.v1.NodeStatus
 	(*NodeStatus_RunningCurator)(nil), // 3: metropolis.api.v1.NodeStatus.RunningCurator
 	(*timestamppb.Timestamp)(nil),     // 4: google.protobuf.Timestamp
+	(*NodeSoftware)(nil),              // 5: metropolis.api.v1.NodeSoftware
 }
 var file_metropolis_api_v1_common_proto_depIdxs = []int32{
 	3, // 0: metropolis.api.v1.NodeStatus.running_curator:type_name -> metropolis.api.v1.NodeStatus.RunningCurator
 	4, // 1: metropolis.api.v1.NodeStatus.timestamp:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	5, // 2: metropolis.api.v1.NodeStatus.software:type_name -> metropolis.api.v1.NodeSoftware
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_common_proto_init() }
@@ -330,6 +343,7 @@ func file_metropolis_api_v1_common_proto_init() {
 	if File_metropolis_api_v1_common_proto != nil {
 		return
 	}
+	file_metropolis_api_v1_update_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -367,7 +367,10 @@ type GetStatusResponse struct {
 	// Time since the node program started.
 	Uptime *durationpb.Duration `protobuf:"bytes,4,opt,name=uptime,proto3" json:"uptime,omitempty"`
 	// Every runnable of the supervision tree, parents before children.
-	Runnables     []*Runnable `protobuf:"bytes,5,rep,name=runnables,proto3" json:"runnables,omitempty"`
+	Runnables []*Runnable `protobuf:"bytes,5,rep,name=runnables,proto3" json:"runnables,omitempty"`
+	// The release the node runs and what its system slots hold; absent on nodes older than
+	// this field and on hosted nodes (which have no slots).
+	Software      *NodeSoftware `protobuf:"bytes,6,opt,name=software,proto3" json:"software,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -433,6 +436,13 @@ func (x *GetStatusResponse) GetUptime() *durationpb.Duration {
 func (x *GetStatusResponse) GetRunnables() []*Runnable {
 	if x != nil {
 		return x.Runnables
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetSoftware() *NodeSoftware {
+	if x != nil {
+		return x.Software
 	}
 	return nil
 }
@@ -1028,19 +1038,20 @@ var File_metropolis_api_v1_nodemanagement_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\n" +
-	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\"\x12\n" +
+	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\x12\n" +
 	"\x10GetStatusRequest\"q\n" +
 	"\bRunnable\x12\x0e\n" +
 	"\x02dn\x18\x01 \x01(\tR\x02dn\x126\n" +
 	"\x05state\x18\x02 \x01(\x0e2 .metropolis.api.v1.RunnableStateR\x05state\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x03 \x01(\tR\tlastError\"\x82\x02\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\"\xbf\x02\n" +
 	"\x11GetStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1c.metropolis.api.v1.NodeStateR\x05state\x122\n" +
 	"\x05roles\x18\x03 \x01(\v2\x1c.metropolis.api.v1.NodeRolesR\x05roles\x121\n" +
 	"\x06uptime\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06uptime\x129\n" +
-	"\trunnables\x18\x05 \x03(\v2\x1b.metropolis.api.v1.RunnableR\trunnables\"\xee\x03\n" +
+	"\trunnables\x18\x05 \x03(\v2\x1b.metropolis.api.v1.RunnableR\trunnables\x12;\n" +
+	"\bsoftware\x18\x06 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\"\xee\x03\n" +
 	"\x0eGetLogsRequest\x12\x0e\n" +
 	"\x02dn\x18\x01 \x01(\tR\x02dn\x12P\n" +
 	"\fbacklog_mode\x18\x02 \x01(\x0e2-.metropolis.api.v1.GetLogsRequest.BacklogModeR\vbacklogMode\x12#\n" +
@@ -1092,7 +1103,7 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x16RUNNABLE_STATE_HEALTHY\x10\x02\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DONE\x10\x03\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DEAD\x10\x04\x12\x1b\n" +
-	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xe7\x03\n" +
+	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xcd\x04\n" +
 	"\x0eNodeManagement\x12_\n" +
 	"\tGetStatus\x12#.metropolis.api.v1.GetStatusRequest\x1a$.metropolis.api.v1.GetStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12[\n" +
@@ -1103,7 +1114,10 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\bShutdown\x12\".metropolis.api.v1.ShutdownRequest\x1a#.metropolis.api.v1.ShutdownResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\b\x12a\n" +
 	"\tLoadImage\x12#.metropolis.api.v1.LoadImageRequest\x1a$.metropolis.api.v1.LoadImageResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\v(\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\v(\x01\x12d\n" +
+	"\n" +
+	"UpdateNode\x12$.metropolis.api.v1.UpdateNodeRequest\x1a%.metropolis.api.v1.UpdateNodeResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\f(\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_nodemanagement_proto_rawDescOnce sync.Once
@@ -1141,8 +1155,11 @@ var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(NodeState)(0),                  // 18: metropolis.api.v1.NodeState
 	(*NodeRoles)(nil),               // 19: metropolis.api.v1.NodeRoles
 	(*durationpb.Duration)(nil),     // 20: google.protobuf.Duration
-	(LogSeverity)(0),                // 21: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 22: metropolis.api.v1.LogEntry
+	(*NodeSoftware)(nil),            // 21: metropolis.api.v1.NodeSoftware
+	(LogSeverity)(0),                // 22: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 23: metropolis.api.v1.LogEntry
+	(*UpdateNodeRequest)(nil),       // 24: metropolis.api.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 25: metropolis.api.v1.UpdateNodeResponse
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
 	0,  // 0: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
@@ -1150,30 +1167,33 @@ var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
 	19, // 2: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
 	20, // 3: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
 	5,  // 4: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
-	1,  // 5: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
-	2,  // 6: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
-	8,  // 7: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
-	3,  // 8: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	21, // 9: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	22, // 10: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	22, // 11: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	15, // 12: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
-	17, // 13: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
-	4,  // 14: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	7,  // 15: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	10, // 16: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	12, // 17: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	14, // 18: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
-	6,  // 19: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	9,  // 20: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	11, // 21: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	13, // 22: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	16, // 23: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	21, // 5: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
+	1,  // 6: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
+	2,  // 7: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
+	8,  // 8: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
+	3,  // 9: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
+	22, // 10: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	23, // 11: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	23, // 12: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	15, // 13: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	17, // 14: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	4,  // 15: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	7,  // 16: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	10, // 17: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	12, // 18: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	14, // 19: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	24, // 20: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
+	6,  // 21: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	9,  // 22: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	11, // 23: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	13, // 24: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	16, // 25: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	25, // 26: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_nodemanagement_proto_init() }
@@ -1183,6 +1203,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	}
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
+	file_metropolis_api_v1_update_proto_init()
 	file_metropolis_api_v1_nodemanagement_proto_msgTypes[10].OneofWrappers = []any{
 		(*LoadImageRequest_Metadata)(nil),
 		(*LoadImageRequest_Chunk)(nil),

@@ -22,11 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NodeManagement_GetStatus_FullMethodName = "/metropolis.api.v1.NodeManagement/GetStatus"
-	NodeManagement_GetLogs_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetLogs"
-	NodeManagement_Reboot_FullMethodName    = "/metropolis.api.v1.NodeManagement/Reboot"
-	NodeManagement_Shutdown_FullMethodName  = "/metropolis.api.v1.NodeManagement/Shutdown"
-	NodeManagement_LoadImage_FullMethodName = "/metropolis.api.v1.NodeManagement/LoadImage"
+	NodeManagement_GetStatus_FullMethodName  = "/metropolis.api.v1.NodeManagement/GetStatus"
+	NodeManagement_GetLogs_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetLogs"
+	NodeManagement_Reboot_FullMethodName     = "/metropolis.api.v1.NodeManagement/Reboot"
+	NodeManagement_Shutdown_FullMethodName   = "/metropolis.api.v1.NodeManagement/Shutdown"
+	NodeManagement_LoadImage_FullMethodName  = "/metropolis.api.v1.NodeManagement/LoadImage"
+	NodeManagement_UpdateNode_FullMethodName = "/metropolis.api.v1.NodeManagement/UpdateNode"
 )
 
 // NodeManagementClient is the client API for NodeManagement service.
@@ -77,6 +78,26 @@ type NodeManagementClient interface {
 	// codes.ResourceExhausted when the node's data partition has no room for the upload;
 	// codes.Aborted while another upload to the same node is in progress.
 	LoadImage(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[LoadImageRequest, LoadImageResponse], error)
+	// UpdateNode installs a release bundle (api/v1/update.proto, built by mkimage -bundle) in
+	// the node's other system slot, to be tried at the next boot (Reboot starts it). No
+	// registry is involved: the client uploads the bundle.
+	//
+	// The client sends an UpdateNodeMetadata first, then the bundle in chunks (1 MiB each from
+	// metroctl), then closes its side. The node checks the manifest's signature against the
+	// release keys its own image trusts before it writes anything; then writes the system
+	// partition into the other slot as it arrives, hashing it, checks every part against the
+	// manifest, reads the written partition back against its verity root hash, writes the
+	// UKI to the ESP under the slot's name, seals its record to the new boot chain as well as
+	// the running one, and sets the firmware to boot the slot once (EFI BootNext). The node's
+	// running slot, default boot entry and data are never touched.
+	//
+	// Errors: codes.InvalidArgument for a missing or misplaced metadata message or a bundle
+	// that is refused (unsigned, signed by a key the node does not trust, truncated, larger
+	// than declared, a part that does not match the manifest, for another architecture; the
+	// message names what is wrong); codes.FailedPrecondition when the node cannot install
+	// updates (not booted from a Metropolis disk, no release key in its image, no TPM event
+	// log to seal with); codes.Aborted while another update of the same node runs.
+	UpdateNode(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UpdateNodeRequest, UpdateNodeResponse], error)
 }
 
 type nodeManagementClient struct {
@@ -149,6 +170,19 @@ func (c *nodeManagementClient) LoadImage(ctx context.Context, opts ...grpc.CallO
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeManagement_LoadImageClient = grpc.ClientStreamingClient[LoadImageRequest, LoadImageResponse]
 
+func (c *nodeManagementClient) UpdateNode(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UpdateNodeRequest, UpdateNodeResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NodeManagement_ServiceDesc.Streams[2], NodeManagement_UpdateNode_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UpdateNodeRequest, UpdateNodeResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_UpdateNodeClient = grpc.ClientStreamingClient[UpdateNodeRequest, UpdateNodeResponse]
+
 // NodeManagementServer is the server API for NodeManagement service.
 // All implementations must embed UnimplementedNodeManagementServer
 // for forward compatibility.
@@ -197,6 +231,26 @@ type NodeManagementServer interface {
 	// codes.ResourceExhausted when the node's data partition has no room for the upload;
 	// codes.Aborted while another upload to the same node is in progress.
 	LoadImage(grpc.ClientStreamingServer[LoadImageRequest, LoadImageResponse]) error
+	// UpdateNode installs a release bundle (api/v1/update.proto, built by mkimage -bundle) in
+	// the node's other system slot, to be tried at the next boot (Reboot starts it). No
+	// registry is involved: the client uploads the bundle.
+	//
+	// The client sends an UpdateNodeMetadata first, then the bundle in chunks (1 MiB each from
+	// metroctl), then closes its side. The node checks the manifest's signature against the
+	// release keys its own image trusts before it writes anything; then writes the system
+	// partition into the other slot as it arrives, hashing it, checks every part against the
+	// manifest, reads the written partition back against its verity root hash, writes the
+	// UKI to the ESP under the slot's name, seals its record to the new boot chain as well as
+	// the running one, and sets the firmware to boot the slot once (EFI BootNext). The node's
+	// running slot, default boot entry and data are never touched.
+	//
+	// Errors: codes.InvalidArgument for a missing or misplaced metadata message or a bundle
+	// that is refused (unsigned, signed by a key the node does not trust, truncated, larger
+	// than declared, a part that does not match the manifest, for another architecture; the
+	// message names what is wrong); codes.FailedPrecondition when the node cannot install
+	// updates (not booted from a Metropolis disk, no release key in its image, no TPM event
+	// log to seal with); codes.Aborted while another update of the same node runs.
+	UpdateNode(grpc.ClientStreamingServer[UpdateNodeRequest, UpdateNodeResponse]) error
 	mustEmbedUnimplementedNodeManagementServer()
 }
 
@@ -221,6 +275,9 @@ func (UnimplementedNodeManagementServer) Shutdown(context.Context, *ShutdownRequ
 }
 func (UnimplementedNodeManagementServer) LoadImage(grpc.ClientStreamingServer[LoadImageRequest, LoadImageResponse]) error {
 	return status.Error(codes.Unimplemented, "method LoadImage not implemented")
+}
+func (UnimplementedNodeManagementServer) UpdateNode(grpc.ClientStreamingServer[UpdateNodeRequest, UpdateNodeResponse]) error {
+	return status.Error(codes.Unimplemented, "method UpdateNode not implemented")
 }
 func (UnimplementedNodeManagementServer) mustEmbedUnimplementedNodeManagementServer() {}
 func (UnimplementedNodeManagementServer) testEmbeddedByValue()                        {}
@@ -315,6 +372,13 @@ func _NodeManagement_LoadImage_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeManagement_LoadImageServer = grpc.ClientStreamingServer[LoadImageRequest, LoadImageResponse]
 
+func _NodeManagement_UpdateNode_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(NodeManagementServer).UpdateNode(&grpc.GenericServerStream[UpdateNodeRequest, UpdateNodeResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_UpdateNodeServer = grpc.ClientStreamingServer[UpdateNodeRequest, UpdateNodeResponse]
+
 // NodeManagement_ServiceDesc is the grpc.ServiceDesc for NodeManagement service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -344,6 +408,11 @@ var NodeManagement_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "LoadImage",
 			Handler:       _NodeManagement_LoadImage_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "UpdateNode",
+			Handler:       _NodeManagement_UpdateNode_Handler,
 			ClientStreams: true,
 		},
 	},
