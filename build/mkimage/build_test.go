@@ -3,6 +3,7 @@ package mkimage
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
 	"metropolis.dev/metropolis/node/platform/image/layout"
+	"metropolis.dev/metropolis/node/update/bundle"
 )
 
 // TestBuild builds the image twice (the kernel package is cached in out/cache across runs)
@@ -36,10 +38,17 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := []byte("test node parameters")
+	signingKey, releaseKey, err := bundle.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	build := func() *Result {
+		out := t.TempDir()
 		res, err := Build(ctx, Options{
-			OutDir: t.TempDir(), SourceDir: src, InitBinary: bin, NodeBinary: bin,
+			OutDir: out, SourceDir: src, InitBinary: bin, NodeBinary: bin,
 			Parameters: params, DiskSize: MinimumDiskSize(), Progress: testWriter{t},
+			Version: "1.2.3-test", ReleaseKeys: [][]byte{releaseKey},
+			BundlePath: filepath.Join(out, "bundle"), SigningKey: signingKey,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -57,6 +66,47 @@ func TestBuild(t *testing.T) {
 			t.Fatalf("two builds of the same inputs differ: %s vs %s", ha, hb)
 		}
 		t.Logf("image SHA-256 %s", ha)
+		if ba, bb := sha256File(t, filepath.Join(filepath.Dir(a.ImagePath), "bundle")), sha256File(t, filepath.Join(filepath.Dir(b.ImagePath), "bundle")); ba != bb {
+			t.Errorf("two builds of the same inputs give different bundles: %s vs %s", ba, bb)
+		}
+	})
+
+	t.Run("bundle reads back under the release key", func(t *testing.T) {
+		pub, err := bundle.ParsePublicKey(releaseKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(filepath.Join(filepath.Dir(a.ImagePath), "bundle"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := bundle.Open(f, []ed25519.PublicKey{pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := r.Manifest()
+		if m.Version != "1.2.3-test" || m.SystemVerity != a.Verity.String() || m.KernelVersion != KernelVersion {
+			t.Errorf("manifest says version %q, verity %s, kernel %s; built %s, %s", m.Version, m.SystemVerity, m.KernelVersion, a.Verity, KernelVersion)
+		}
+		for want := range map[string]string{bundle.PartUKI: a.UKIPath, bundle.PartSystem: a.SystemImagePath} {
+			p, pr, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Name != want {
+				t.Errorf("part %s where %s belongs", p.Name, want)
+			}
+			if _, err := io.Copy(io.Discard, pr); err != nil {
+				t.Errorf("part %s: %v", p.Name, err)
+			}
+		}
+		if _, _, err := r.Next(); err != io.EOF {
+			t.Errorf("after the last part: %v, want io.EOF", err)
+		}
+		if bytes.Contains(mustRead(t, a.SystemImagePath), signingKey[40:80]) || bytes.Contains(mustRead(t, a.UKIPath), signingKey[40:80]) {
+			t.Error("the release's private key is in the image")
+		}
 	})
 
 	t.Run("no shell in the initramfs", func(t *testing.T) {
@@ -112,6 +162,14 @@ func TestBuild(t *testing.T) {
 				case "/"+rel == layout.SystemNodeBinary:
 					sawNode = true
 				case "/"+rel == layout.SystemKubeBinary, isModuleFile(rel):
+				case "/"+rel == layout.SystemVersionPath:
+					if data, _ := os.ReadFile(p); string(data) != "1.2.3-test\n" {
+						t.Errorf("%s holds %q, want the version built", layout.SystemVersionPath, data)
+					}
+				case strings.HasPrefix("/"+rel, layout.SystemReleaseKeysDir+"/"):
+					if data, _ := os.ReadFile(p); !bytes.Equal(data, releaseKey) {
+						t.Errorf("/%s is not the release key given", rel)
+					}
 				default:
 					t.Errorf("system partition holds /%s: neither our binaries, a module nor module metadata", rel)
 				}
@@ -278,6 +336,14 @@ func isModuleFile(name string) bool {
 	rel := strings.TrimPrefix(name, dir)
 	return (strings.HasPrefix(rel, "kernel/") && strings.HasSuffix(rel, ".ko")) ||
 		rel == "modules.dep" || rel == "modules.softdep" || rel == "modules.alias"
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func sha256File(t *testing.T, p string) string {

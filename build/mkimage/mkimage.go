@@ -12,6 +12,7 @@ package mkimage
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -20,7 +21,9 @@ import (
 	"path/filepath"
 	"time"
 
+	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/platform/image/layout"
+	"metropolis.dev/metropolis/node/update/bundle"
 )
 
 // sourceDateEpoch is the time every file in the image carries (2026-01-01 UTC; FAT cannot
@@ -58,6 +61,16 @@ type Options struct {
 	DiskSize int64
 	// ExtraCmdline is appended to the kernel command line.
 	ExtraCmdline []string
+	// Version is the release's version (default "dev"), written to the system partition and
+	// the bundle's manifest.
+	Version string
+	// ReleaseKeys are the PEM ed25519 public keys whose bundles the image's nodes install as
+	// updates; without any, its nodes refuse every update.
+	ReleaseKeys [][]byte
+	// BundlePath, if set, receives the release's update bundle (node/update/bundle), signed
+	// with SigningKey (PEM ed25519 private key, which never goes into the image).
+	BundlePath string
+	SigningKey []byte
 	// Progress receives one line per step (default os.Stderr).
 	Progress io.Writer
 }
@@ -81,6 +94,14 @@ type Result struct {
 	// SystemSize is the erofs image and hash tree together.
 	SystemSize int64
 	UKISize    int64
+	// Version is the release's version; Measurements what firmware measures when it starts
+	// the UKI (see apb.BootMeasurements).
+	Version      string
+	Measurements *apb.BootMeasurements
+	// Bundle is the update bundle's manifest, if one was written (Options.BundlePath), and
+	// BundleSize its size in bytes.
+	Bundle     *apb.BundleManifest
+	BundleSize int64
 	// Steps is how long each step took.
 	Steps []StepTime
 }
@@ -107,6 +128,22 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.RuntimeDir != "" && opts.KubeBinary == "" {
 		return nil, fmt.Errorf("a worker runtime (%s) needs the Kubernetes binary too (-kube)", opts.RuntimeDir)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if err := bundle.CheckVersion(opts.Version); err != nil {
+		return nil, fmt.Errorf("-version: %w", err)
+	}
+	keys, err := parseReleaseKeys(opts.ReleaseKeys)
+	if err != nil {
+		return nil, err
+	}
+	var signingKey ed25519.PrivateKey
+	if opts.BundlePath != "" {
+		if signingKey, err = bundle.ParsePrivateKey(opts.SigningKey); err != nil {
+			return nil, fmt.Errorf("release signing key: %w", err)
+		}
 	}
 	if opts.DiskSize < MinimumDiskSize() {
 		return nil, fmt.Errorf("disk size %d MiB is below the minimum of %d MiB (partitions plus a %d MiB data partition)", opts.DiskSize>>20, MinimumDiskSize()>>20, layout.MinimumDataSize>>20)
@@ -136,6 +173,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		InitramfsPath:   filepath.Join(opts.OutDir, "initramfs.cpio.gz"),
 		SystemImagePath: filepath.Join(opts.OutDir, "system.img"),
 		KernelVersion:   KernelVersion,
+		Version:         opts.Version,
 	}
 
 	var kernel *kernelTree
@@ -195,6 +233,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			if err != nil {
 				return err
 			}
+			addRelease(files, opts.Version, keys)
 			tree := filepath.Join(work, "system")
 			digest, err := stageSystem(tree, files, kernel, sysMods)
 			if err != nil {
@@ -236,7 +275,8 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			}
 			res.UKISize = st.Size()
 			p.printf("      %s: %d KiB", filepath.Base(res.UKIPath), res.UKISize>>10)
-			return nil
+			res.Measurements, err = measure(res.UKIPath)
+			return err
 		}},
 		{"writing the disk image (ESP, system A, system B, GPT)", func() error {
 			uki, err := os.ReadFile(res.UKIPath)
@@ -253,6 +293,20 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		{"checking the system partition against its root hash", func() error {
 			return VerifySystemImage(ctx, res.SystemImagePath, res.Verity)
 		}},
+	}
+	if opts.BundlePath != "" {
+		steps = append(steps, struct {
+			name string
+			fn   func() error
+		}{"writing the signed update bundle", func() error {
+			res.Bundle, res.BundleSize, err = writeBundle(opts.BundlePath, res, signingKey)
+			if err != nil {
+				return err
+			}
+			p.printf("      %s: version %s, build %s, %d MiB, signed by release key %s",
+				opts.BundlePath, res.Bundle.Version, res.Bundle.BuildId, res.BundleSize>>20, bundle.KeyID(signingKey.Public().(ed25519.PublicKey)))
+			return nil
+		}})
 	}
 	p.total = len(steps)
 	for _, s := range steps {

@@ -70,6 +70,12 @@ const (
 	// SystemImagesDir holds the container images (OCI archives) every worker imports at start.
 	SystemImagesDir = "/images"
 	ModulesDir      = "/lib/modules"
+	// SystemVersionPath holds the release's version (text, one line), as the image builder
+	// was told it.
+	SystemVersionPath = "/release/version"
+	// SystemReleaseKeysDir holds the release public keys (PEM, one per file) whose bundles
+	// this release installs as updates (node/update/bundle).
+	SystemReleaseKeysDir = "/release/keys"
 	DataMount       = "/data"
 	ESPMount        = "/esp"
 )
