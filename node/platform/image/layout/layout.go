@@ -76,8 +76,8 @@ const (
 	// SystemReleaseKeysDir holds the release public keys (PEM, one per file) whose bundles
 	// this release installs as updates (node/update/bundle).
 	SystemReleaseKeysDir = "/release/keys"
-	DataMount       = "/data"
-	ESPMount        = "/esp"
+	DataMount            = "/data"
+	ESPMount             = "/esp"
 )
 
 // InitramfsModules are the kernel modules the initramfs carries and loads, with their
