@@ -13,8 +13,8 @@ var (
 	// hierarchy was cleared; this TPM cannot load the sealed object.
 	ErrDifferentTPM = errors.New("sealed to a different TPM (or this TPM was cleared since)")
 	// ErrBootChanged: the TPM refused to unseal because the measured boot chain (the PCRs the
-	// blob was sealed under) differs from what it was at sealing time.
+	// blob was sealed under) is none of the boot chains it was sealed to.
 	ErrBootChanged = errors.New("the boot chain changed since this was sealed")
-	// ErrTooLarge: Seal was given more than MaxPayload bytes.
+	// ErrTooLarge: Seal or SealTo was given more than MaxPayload bytes.
 	ErrTooLarge = errors.New("payload too large to seal")
 )

@@ -7,16 +7,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// MaxPayload is the most Seal takes. The node seals its record of a few KiB (storage key half,
-// join key, CA and node certificates, curators; on the first node until its cluster exists,
-// the CA's key as well); the bound leaves room for it to grow while keeping the blob small.
+// MaxPayload is the most Seal and SealTo take. The node seals its record of a few KiB (storage
+// key half, join key, CA and node certificates, curators; on the first node until its cluster
+// exists, the CA's key as well); the bound leaves room for it to grow while keeping the blob
+// small.
 const MaxPayload = maxField - 16 // the AES-GCM tag shares the ciphertext field
 
 // BootPCRs are the SHA-256 PCRs a sealed blob is bound to: firmware (0), option ROMs (2), boot
@@ -33,11 +32,45 @@ func (t *TPM) Seal(data []byte) ([]byte, error) {
 	if len(data) > MaxPayload {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), MaxPayload)
 	}
+	current, err := t.ReadPCRs(BootPCRs)
+	if err != nil {
+		return nil, err
+	}
+	return t.SealTo(data, []PCRValues{current})
+}
+
+// SealTo encrypts data (at most MaxPayload bytes) so that only this TPM can decrypt it, and
+// only while its BootPCRs hold one of chains (1 to 8, each with exactly the BootPCRs' SHA-256
+// values), and returns the sealed blob. Before booting into a new system image, the node seals
+// to the running boot chain and the new image's predicted one (PredictBootChain), so that the
+// blob unseals after the trial boot and after a rollback alike.
+func (t *TPM) SealTo(data []byte, chains []PCRValues) ([]byte, error) {
+	if len(data) > MaxPayload {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), MaxPayload)
+	}
+	branches, err := chainBranches(chains)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := sealPolicy(branches)
+	if err != nil {
+		return nil, err
+	}
+	return t.seal(data, policy, &sealedBlob{
+		version:  blobVersion,
+		pcrBank:  uint16(tpm2.TPMAlgSHA256),
+		pcrMask:  pcrMask(BootPCRs),
+		branches: branches,
+	})
+}
+
+// seal creates a sealed object with authorization policy holding a fresh key, encrypts data
+// under that key and returns b, which describes policy, completed with both.
+func (t *TPM) seal(data, policy []byte, b *sealedBlob) ([]byte, error) {
 	key := make([]byte, keySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("draw sealing key: %w", err)
 	}
-	b := &sealedBlob{pcrBank: uint16(tpm2.TPMAlgSHA256), pcrMask: pcrMask(BootPCRs)}
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -46,10 +79,6 @@ func (t *TPM) Seal(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer s.flush(t.t)
-	policy, err := pcrPolicyDigest(t.t, pcrSelection(b.pcrMask))
-	if err != nil {
-		return nil, err
-	}
 	created, err := tpm2.Create{
 		ParentHandle: tpm2.AuthHandle{
 			Handle: s.handle,
@@ -106,6 +135,9 @@ func (t *TPM) Unseal(blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.checkPolicy(public); err != nil {
+		return nil, err
+	}
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -130,24 +162,10 @@ func (t *TPM) Unseal(blob []byte) ([]byte, error) {
 	}
 	defer flush(t.t, loaded.ObjectHandle)
 
-	selection := pcrSelection(b.pcrMask)
-	unsealed, err := tpm2.Unseal{
-		ItemHandle: tpm2.AuthHandle{
-			Handle: loaded.ObjectHandle,
-			Name:   loaded.Name,
-			Auth: tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(tp transport.TPM, session tpm2.TPMISHPolicy, _ tpm2.TPM2BNonce) error {
-				_, err := tpm2.PolicyPCR{PolicySession: session, Pcrs: selection}.Execute(tp)
-				return err
-			}, tpm2.Salted(s.handle, s.public), tpm2.AESEncryption(128, tpm2.EncryptOut)),
-		},
-	}.Execute(t.t)
-	if errors.Is(err, tpm2.TPMRCPolicyFail) {
-		return nil, fmt.Errorf("%w (SHA-256 PCRs %s)", ErrBootChanged, pcrList(b.pcrMask))
-	}
+	key, err := unsealKey(t.t, s, loaded, b)
 	if err != nil {
-		return nil, fmt.Errorf("TPM: unseal: %w", err)
+		return nil, err
 	}
-	key := unsealed.OutData.Buffer
 	if len(key) != keySize {
 		return nil, fmt.Errorf("%w: the TPM unsealed a %d-byte key, want %d", ErrDamaged, len(key), keySize)
 	}
@@ -162,65 +180,52 @@ func (t *TPM) Unseal(blob []byte) ([]byte, error) {
 	return data, nil
 }
 
+// unsealKey satisfies the loaded object's policy in a policy session, PolicyPCR over b's PCRs
+// and then, if b was sealed to several boot chains, PolicyOR of their digests, and unseals the
+// key with it. The session is started and flushed here rather than by go-tpm's just-in-time
+// policy session, which leaves its session loaded in the TPM when a policy command fails.
+func unsealKey(tp transport.TPM, s *srk, loaded *tpm2.LoadResponse, b *sealedBlob) ([]byte, error) {
+	session, closeSession, err := tpm2.PolicySession(tp, tpm2.TPMAlgSHA256, 16,
+		tpm2.Salted(s.handle, s.public), tpm2.AESEncryption(128, tpm2.EncryptOut))
+	if err != nil {
+		return nil, fmt.Errorf("TPM: start policy session: %w", err)
+	}
+	// A failed flush only leaves the session until the resource manager or a reset removes it.
+	defer func() { _ = closeSession() }()
+
+	if _, err := (tpm2.PolicyPCR{PolicySession: session.Handle(), Pcrs: pcrSelection(b.pcrMask)}).Execute(tp); err != nil {
+		return nil, fmt.Errorf("TPM: PCR policy: %w", err)
+	}
+	if len(b.branches) >= 2 {
+		list := tpm2.TPMLDigest{Digests: make([]tpm2.TPM2BDigest, len(b.branches))}
+		for i, d := range b.branches {
+			list.Digests[i].Buffer = d
+		}
+		_, err := tpm2.PolicyOr{PolicySession: session.Handle(), PHashList: list}.Execute(tp)
+		// PolicyOR refuses with TPM_RC_VALUE a session whose PCR policy is none of the list.
+		if errors.Is(err, tpm2.TPMRCValue) {
+			return nil, fmt.Errorf("%w (SHA-256 PCRs %s match none of the %d boot chains it was sealed to)", ErrBootChanged, pcrList(b.pcrMask), len(b.branches))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("TPM: PolicyOR: %w", err)
+		}
+	}
+	unsealed, err := tpm2.Unseal{
+		ItemHandle: tpm2.AuthHandle{Handle: loaded.ObjectHandle, Name: loaded.Name, Auth: session},
+	}.Execute(tp)
+	if errors.Is(err, tpm2.TPMRCPolicyFail) {
+		return nil, fmt.Errorf("%w (SHA-256 PCRs %s)", ErrBootChanged, pcrList(b.pcrMask))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("TPM: unseal: %w", err)
+	}
+	return unsealed.OutData.Buffer, nil
+}
+
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("AES: %w", err)
 	}
 	return cipher.NewGCM(block)
-}
-
-// pcrPolicyDigest returns the digest of TPM2_PolicyPCR over selection's current values,
-// computed by the TPM in a trial session.
-func pcrPolicyDigest(t transport.TPM, selection tpm2.TPMLPCRSelection) ([]byte, error) {
-	session, closeSession, err := tpm2.PolicySession(t, tpm2.TPMAlgSHA256, 16, tpm2.Trial())
-	if err != nil {
-		return nil, fmt.Errorf("TPM: start trial policy session: %w", err)
-	}
-	// Flushing a trial session only frees a TPM slot; the digest is already ours.
-	defer func() { _ = closeSession() }()
-	if _, err := (tpm2.PolicyPCR{PolicySession: session.Handle(), Pcrs: selection}).Execute(t); err != nil {
-		return nil, fmt.Errorf("TPM: PCR policy: %w", err)
-	}
-	digest, err := tpm2.PolicyGetDigest{PolicySession: session.Handle()}.Execute(t)
-	if err != nil {
-		return nil, fmt.Errorf("TPM: get policy digest: %w", err)
-	}
-	return digest.PolicyDigest.Buffer, nil
-}
-
-// pcrMask turns PCR indices (below 32) into a bit mask.
-func pcrMask(pcrs []uint) uint32 {
-	var mask uint32
-	for _, p := range pcrs {
-		mask |= 1 << p
-	}
-	return mask
-}
-
-// pcrIndices lists the PCRs set in mask.
-func pcrIndices(mask uint32) []uint {
-	var out []uint
-	for i := uint(0); i < 32; i++ {
-		if mask&(1<<i) != 0 {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// pcrList formats mask as "0,2,4,7".
-func pcrList(mask uint32) string {
-	var parts []string
-	for _, p := range pcrIndices(mask) {
-		parts = append(parts, strconv.FormatUint(uint64(p), 10))
-	}
-	return strings.Join(parts, ",")
-}
-
-func pcrSelection(mask uint32) tpm2.TPMLPCRSelection {
-	return tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{
-		Hash:      tpm2.TPMAlgSHA256,
-		PCRSelect: tpm2.PCClientCompatible.PCRs(pcrIndices(mask)...),
-	}}}
 }
