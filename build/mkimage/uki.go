@@ -58,6 +58,21 @@ func buildUKI(ctx context.Context, workDir, stub, vmlinuz, initramfs, cmdline, o
 	return setPETimestamp(out, sourceDateEpoch)
 }
 
+// BuildUKI writes a unified kernel image of kernel and initramfs with cmdline to out, as an
+// image build does (tests use it to make a UKI outside any release, which must not unlock a
+// node's data).
+func BuildUKI(ctx context.Context, kernel, initramfs, cmdline, out string) error {
+	if err := checkTools([]tool{toolObjcopy}, efiStubPath); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(filepath.Dir(out), ".uki-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	return buildUKI(ctx, work, efiStubPath, kernel, initramfs, cmdline, out)
+}
+
 // kernelCmdline is the command line baked into the unified kernel image: the serial console
 // (kernel messages stay visible, a tampered system partition shows there), the system
 // partition's verity parameters, and an immediate reboot on panic instead of a hang.

@@ -2,15 +2,20 @@
 // hands PID 1 over to the node program on the verified system partition.
 //
 // It mounts /dev, /proc and /sys; loads the kernel modules needed to reach the disk
-// (layout.InitramfsModules); finds system partition A by its GPT type and name; sets up
+// (layout.InitramfsModules); finds the system slot (A or B) whose hash tree has the root hash
+// on the kernel command line (so a release boots from whichever slot it was installed to); sets up
 // dm-verity over it with the parameters on the kernel command line (layout.VerityCmdlineKey;
 // the command line is part of the measured unified kernel image, so the root hash is as
 // trusted as the kernel); reads the whole verified device once, so a damaged or tampered
 // partition is refused now, with a clear message, instead of failing some read later; mounts
 // it (erofs, read-only) and switches root to it; and executes layout.SystemNodeBinary as PID 1.
 //
+// It arms the hardware watchdog (if the machine has one) before it does anything that could
+// hang, feeds it while it verifies, and hands it to PID 1 across exec.
+//
 // On any failure it says what failed on the console, prefixed "metropolis-init:", waits for the
-// console to drain and powers the machine off: a node never runs unverified code. It is a
+// console to drain and powers the machine off: a node never runs unverified code. On the trial
+// boot of a new release it reboots instead, and the firmware starts the committed release. It is a
 // small static program (CGO_ENABLED=0) with nothing else in the initramfs but modules.
 package main
 
@@ -23,7 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"metropolis.dev/metropolis/node/platform/image/layout"
-	"metropolis.dev/metropolis/osbase/blockdev"
+	"metropolis.dev/metropolis/node/platform/image/slots"
 	"metropolis.dev/metropolis/osbase/kmod"
 )
 
@@ -60,6 +65,12 @@ func run(start time.Time) error {
 		return fmt.Errorf("loading kernel modules: %w", err)
 	}
 	logf("loaded modules %v in %v", loaded, since(t))
+	wd := armWatchdog()
+	ping := func() {
+		if wd != nil {
+			_ = wd.Ping()
+		}
+	}
 
 	v, err := verityParameters()
 	if err != nil {
@@ -68,12 +79,17 @@ func run(start time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), diskTimeout)
 	defer cancel()
 	t = time.Now()
-	part, err := blockdev.Find(ctx, blockdev.Query{Type: layout.TypeSystem, Name: layout.NameSystemA})
+	parts, err := slots.Find(ctx)
 	if err != nil {
-		return fmt.Errorf("finding the system partition: %w", err)
+		return err
 	}
-	logf("system partition is %s (%d MiB) after %v", part.Path, part.Bytes()>>20, since(t))
-	dev, err := setupVerity(ctx, part, v)
+	slot, err := slots.Running(parts, v)
+	if err != nil {
+		return err
+	}
+	part := parts[slot]
+	logf("system slot %s is %s (%d MiB) after %v", slot, part.Path, part.Bytes()>>20, since(t))
+	dev, err := setupVerity(ctx, part, v, ping)
 	if err != nil {
 		return err
 	}
@@ -84,7 +100,8 @@ func run(start time.Time) error {
 	if err := switchRoot(); err != nil {
 		return err
 	}
-	err = unix.Exec(layout.SystemNodeBinary, []string{layout.SystemNodeBinary}, os.Environ())
+	ping()
+	err = unix.Exec(layout.SystemNodeBinary, []string{layout.SystemNodeBinary}, handOver(wd, os.Environ()))
 	return fmt.Errorf("executing %s: %w", layout.SystemNodeBinary, err)
 }
 
@@ -106,14 +123,19 @@ func verityParameters() (layout.Verity, error) {
 	return v, nil
 }
 
-// fail reports why the node will not boot and powers off. PID 1 must never exit (the kernel
-// would panic, hiding the message), so this does not return.
+// fail reports why the node will not boot and powers off, or on a trial boot of a new
+// release reboots, so the firmware starts the committed release again. PID 1 must never exit
+// (the kernel would panic, hiding the message), so this does not return.
 func fail(err error) {
-	logf("%v; refusing to boot, powering off", err)
+	how, what := unix.LINUX_REBOOT_CMD_POWER_OFF, "powering off"
+	if trialBoot() {
+		how, what = unix.LINUX_REBOOT_CMD_RESTART, "this is the trial boot of a new release: rebooting into the committed release"
+	}
+	logf("%v; refusing to boot, %s", err, what)
 	// Give the serial console time to drain before the machine goes away.
 	time.Sleep(2 * time.Second)
 	unix.Sync()
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+	if err := unix.Reboot(how); err != nil {
 		logf("power off failed: %v; halting here", err)
 	}
 	for {

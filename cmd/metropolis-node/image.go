@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
 	"metropolis.dev/metropolis/node/core"
 	"metropolis.dev/metropolis/node/platform/image"
+	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -23,10 +25,10 @@ func runImageNode() int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	plat, err := image.New(ctx, cancel)
+	plat, err := image.New(ctx, cancel, lt)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "metropolis-node: %v\n", err)
-		return image.ExitPowerOff
+		return image.ExitFailed
 	}
 	node := core.New(plat, lt)
 	sup := supervisor.New(ctx, func(ctx context.Context) error {
@@ -40,6 +42,17 @@ func runImageNode() int {
 			return err
 		}
 		if err := supervisor.Run(ctx, "node", node.Run); err != nil {
+			return err
+		}
+		// Beside the node, not in it: a trial must end even if the node never gets going.
+		if err := supervisor.Run(ctx, "update-trial", func(ctx context.Context) error {
+			err := plat.Updates().RunTrial(ctx, node.Rejoined())
+			if errors.Is(err, update.ErrTrialFailed) {
+				supervisor.Logger(ctx).Errorf("%v", err)
+				return plat.Reboot(ctx)
+			}
+			return err
+		}); err != nil {
 			return err
 		}
 		supervisor.Signal(ctx, supervisor.SignalHealthy)

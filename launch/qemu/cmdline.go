@@ -97,6 +97,10 @@ func qemuArgs(c vmConfig) []string {
 		"-chardev", "socket,id=chrtpm,path="+optEscape(c.TPMSocket),
 		"-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
 		"-device", "tpm-tis,tpmdev=tpm0",
+		// The hardware watchdog stage 1 arms: a boot that hangs resets the VM, and a trial
+		// boot of a new release then goes back to the committed one.
+		"-device", "i6300esb",
+		"-action", "watchdog=reset",
 		"-chardev", "file,id=console,append=on,path="+optEscape(c.Console),
 		"-serial", "chardev:console",
 		"-qmp", "unix:"+optEscape(c.QMPSocket)+",server=on,wait=off",

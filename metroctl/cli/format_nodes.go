@@ -94,9 +94,11 @@ func sortNodes(nodes []*apb.Node) {
 // writeNodeTable writes one aligned line per node.
 func writeNodeTable(w io.Writer, nodes []*apb.Node) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tADDRESS\tHEALTH\tHEARTBEAT\tROLES")
+	fmt.Fprintln(tw, "ID\tSTATE\tADDRESS\tHEALTH\tHEARTBEAT\tROLES\tVERSION\tOTHER SLOT")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Id, stateText(n.State), addressText(n), healthText(n.Health), heartbeatText(n), rolesText(n.Roles, ","))
+		sw := n.GetStatus().GetSoftware()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Id, stateText(n.State), addressText(n), healthText(n.Health), heartbeatText(n), rolesText(n.Roles, ","),
+			versionText(sw), otherSlotText(sw))
 	}
 	return tw.Flush()
 }
@@ -123,9 +125,70 @@ func writeNodeDescription(w io.Writer, n *apb.Node) error {
 		{"Curator", curator},
 		{"Status reported", reported},
 		{"Labels", labelsText(n.Labels, "\n\t")},
+		{"Version", versionText(n.GetStatus().GetSoftware())},
+		{"Slots", slotsText(n.GetStatus().GetSoftware(), "\n\t")},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 	}
 	return tw.Flush()
+}
+
+// versionText is the running release and slot, e.g. "0.2.0 (B)".
+func versionText(sw *apb.NodeSoftware) string {
+	if sw == nil || sw.GetVersion() == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s)", sw.GetVersion(), sw.GetRunningSlot())
+}
+
+// otherSlotText is what the slot the node does not run holds, e.g. "0.3.0 staged".
+func otherSlotText(sw *apb.NodeSoftware) string {
+	for _, s := range sw.GetSlots() {
+		if s.GetName() != sw.GetRunningSlot() {
+			return slotText(s)
+		}
+	}
+	return "-"
+}
+
+func slotText(s *apb.Slot) string {
+	state := slotStateName(s.GetState())
+	if s.GetVersion() == "" {
+		return state
+	}
+	return s.GetVersion() + " " + state
+}
+
+// slotsText lists both slots, with a rolled-back slot's reason and last log lines.
+func slotsText(sw *apb.NodeSoftware, sep string) string {
+	if sw == nil || len(sw.GetSlots()) == 0 {
+		return "-"
+	}
+	var lines []string
+	for _, s := range sw.GetSlots() {
+		line := s.GetName() + ": " + slotText(s)
+		if s.GetName() == sw.GetRunningSlot() {
+			line += ", running"
+		}
+		if s.GetBuildId() != "" {
+			line += ", build " + s.GetBuildId()
+		}
+		lines = append(lines, line)
+		if r := s.GetRollbackReason(); r != "" {
+			lines = append(lines, "   why: "+r)
+		}
+		for _, l := range s.GetRollbackLog() {
+			lines = append(lines, "   | "+l)
+		}
+	}
+	return strings.Join(lines, sep)
+}
+
+// slotStateName is a slot state as operators read it: "committed", "rolled back".
+func slotStateName(st apb.SlotState) string {
+	if st == apb.SlotState_SLOT_STATE_UNSPECIFIED {
+		return "unknown"
+	}
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(st.String(), "SLOT_STATE_")), "_", " ")
 }

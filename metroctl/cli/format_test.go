@@ -23,7 +23,12 @@ func exampleNodes() []*apb.Node {
 			Roles:  &apb.NodeRoles{ConsensusMember: true, KubernetesWorker: true},
 			Labels: map[string]string{"zone": "a", "rack": "r1"},
 			Status: &apb.NodeStatus{ExternalAddress: "10.0.0.1", RunningCurator: &apb.NodeStatus_RunningCurator{Port: 7835},
-				Timestamp: timestamppb.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))},
+				Timestamp: timestamppb.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
+				Software: &apb.NodeSoftware{Version: "0.2.0", BuildId: "b2", RunningSlot: "A", Slots: []*apb.Slot{
+					{Name: "A", State: apb.SlotState_SLOT_STATE_COMMITTED, Version: "0.2.0", BuildId: "b2"},
+					{Name: "B", State: apb.SlotState_SLOT_STATE_ROLLED_BACK, Version: "0.3.0", BuildId: "b3",
+						RollbackReason: "the node did not rejoin", RollbackLog: []string{"E0101 boom"}},
+				}}},
 			Health: apb.NodeHealth_NODE_HEALTH_HEALTHY, TimeSinceHeartbeat: durationpb.New(1600 * time.Millisecond),
 		},
 	}
@@ -37,9 +42,9 @@ func TestNodeTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "" +
-		"ID                           STATE  ADDRESS   HEALTH   HEARTBEAT  ROLES\n" +
-		"metropolis-aaaaaaaaaaaaaaaa  UP     10.0.0.1  HEALTHY  2s ago     ConsensusMember,KubernetesWorker\n" +
-		"metropolis-bbbbbbbbbbbbbbbb  NEW    -         -        -          -\n"
+		"ID                           STATE  ADDRESS   HEALTH   HEARTBEAT  ROLES                             VERSION    OTHER SLOT\n" +
+		"metropolis-aaaaaaaaaaaaaaaa  UP     10.0.0.1  HEALTHY  2s ago     ConsensusMember,KubernetesWorker  0.2.0 (A)  0.3.0 rolled back\n" +
+		"metropolis-bbbbbbbbbbbbbbbb  NEW    -         -        -          -                                 -          -\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -61,7 +66,12 @@ func TestNodeDescription(t *testing.T) {
 		"Curator:         running, port 7835\n" +
 		"Status reported: 2025-01-02T03:04:05Z\n" +
 		"Labels:          rack=r1\n" +
-		"                 zone=a\n"
+		"                 zone=a\n" +
+		"Version:         0.2.0 (A)\n" +
+		"Slots:           A: 0.2.0 committed, running, build b2\n" +
+		"                 B: 0.3.0 rolled back, build b3\n" +
+		"                    why: the node did not rejoin\n" +
+		"                    | E0101 boom\n"
 	if b.String() != want {
 		t.Errorf("description:\n%s\nwant:\n%s", b.String(), want)
 	}

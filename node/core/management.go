@@ -60,13 +60,17 @@ func (n *Node) LoadImage(ctx context.Context, path string) ([]string, error) {
 // serveManagement serves the node management API with the node's certificate. Only the owner
 // may call it (declared per method in the API); a node's certificate gets nothing here.
 func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable) error {
-	srv, err := nodemgmt.New(nodemgmt.Config{
+	cfg := nodemgmt.Config{
 		Logs: n.logs, Runnables: n, Self: n, Started: n.started, Power: n.plat,
 		Logger: supervisor.Logger(ctx),
 		// Uploads go to the data partition (the node has no other writable disk space), which
 		// is mounted by the time a worker runs to import them.
 		Images: n, SpoolDir: filepath.Join(n.plat.StateDir(), "image-uploads"),
-	})
+	}
+	if u := n.plat.Updates(); u != nil {
+		cfg.Updates = u
+	}
+	srv, err := nodemgmt.New(cfg)
 	if err != nil {
 		return err
 	}

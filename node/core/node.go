@@ -15,6 +15,8 @@ import (
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/platform"
 	"metropolis.dev/metropolis/node/roleserve"
+	"metropolis.dev/metropolis/node/update"
+	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -31,6 +33,8 @@ type Node struct {
 	self atomic.Pointer[selfView]
 	// accepted says the cluster took this node in (bootstrap, or a join it answered).
 	accepted atomic.Bool
+	// rejoined says whether the node is back in its cluster, for a trial boot to commit.
+	rejoined memory.Value[update.Rejoined]
 }
 
 // New returns the node; run its Run under a supervisor that writes to logs.
@@ -95,11 +99,15 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
-	roles := roleserve.New(roleserve.Config{
+	cfg := roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: renewable, CA: ca, Address: addr,
 		Curators: rec.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
 		OnMemberReady: n.bootstrapOnce(store, rec.Bootstrap, nodeKey, joinKey, addr),
-	})
+	}
+	if u := n.plat.Updates(); u != nil {
+		cfg.Software = u
+	}
+	roles := roleserve.New(cfg)
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	// What the node learns while it runs is kept by watching the values that publish it.
 	for _, k := range []struct {
@@ -109,6 +117,7 @@ func (n *Node) Run(ctx context.Context) error {
 		{"keep-node-certificate", keepNodeCertificate(store, renewable)},
 		{"keep-curators", keepCurators(store, roles.Curators)},
 		{"keep-escrow", keepClusterHalfEscrow(store, roles.Roles)},
+		{"rejoined", n.followRejoined(roles)},
 	} {
 		if err := supervisor.Run(ctx, k.name, k.run); err != nil {
 			return err

@@ -29,6 +29,36 @@ func checkNodeStatus(st *apb.NodeStatus) error {
 	if c := st.GetRunningCurator(); c != nil && (c.GetPort() <= 0 || c.GetPort() > 65535) {
 		return fmt.Errorf("status.running_curator.port %d: not between 1 and 65535", c.GetPort())
 	}
+	return checkSoftware(st.GetSoftware())
+}
+
+// Bounds on what a node says about its software: the cluster stores it with every status.
+const (
+	maxSoftwareString = 512
+	maxRollbackLog    = 32
+)
+
+// checkSoftware bounds a node's report of its software and slots.
+func checkSoftware(sw *apb.NodeSoftware) error {
+	if sw == nil {
+		return nil
+	}
+	if len(sw.GetSlots()) > 2 {
+		return fmt.Errorf("status.software.slots: %d slots, a node has at most 2", len(sw.GetSlots()))
+	}
+	strs := []string{sw.GetVersion(), sw.GetBuildId(), sw.GetRunningSlot()}
+	for _, sl := range sw.GetSlots() {
+		if len(sl.GetRollbackLog()) > maxRollbackLog {
+			return fmt.Errorf("status.software.slots: slot %.8q has %d rollback log lines, at most %d", sl.GetName(), len(sl.GetRollbackLog()), maxRollbackLog)
+		}
+		strs = append(strs, sl.GetName(), sl.GetVersion(), sl.GetBuildId(), sl.GetRollbackReason())
+		strs = append(strs, sl.GetRollbackLog()...)
+	}
+	for _, str := range strs {
+		if len(str) > maxSoftwareString {
+			return fmt.Errorf("status.software: a field of %d bytes, at most %d", len(str), maxSoftwareString)
+		}
+	}
 	return nil
 }
 

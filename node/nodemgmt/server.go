@@ -72,6 +72,10 @@ type Config struct {
 	SpoolDir string
 	// MaxImageArchiveSize bounds one upload; 0 means DefaultMaxImageArchiveSize.
 	MaxImageArchiveSize int64
+	// Updates installs release bundles (UpdateNode) and reports the node's software
+	// (GetStatus). Optional: nil on a node without system slots (hosted); UpdateNode then
+	// answers FailedPrecondition.
+	Updates Updater
 }
 
 // Server implements apb.NodeManagementServer. Create it with New.

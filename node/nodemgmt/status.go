@@ -27,6 +27,11 @@ func (s *Server) GetStatus(ctx context.Context, _ *apb.GetStatusRequest) (*apb.G
 	} else {
 		res.Roles = &apb.NodeRoles{}
 	}
+	if s.cfg.Updates != nil {
+		if sw := s.cfg.Updates.Current(); sw != nil {
+			res.Software = proto.Clone(sw).(*apb.NodeSoftware)
+		}
+	}
 	states := s.cfg.Runnables.States()
 	slices.SortFunc(states, func(a, b supervisor.NodeState) int { return compareTreeOrder(a.DN, b.DN) })
 	for _, st := range states {

@@ -15,6 +15,7 @@ import (
 	"net"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/update"
 )
 
 // Platform is what the node needs from the machine it runs on.
@@ -36,4 +37,7 @@ type Platform interface {
 	Shutdown(ctx context.Context) error
 	// Storage is the node's data partition (StateDir) and its sealed unlock record.
 	Storage() Storage
+	// Updates is the A/B update mechanism (node/update): installing releases, the trial of a
+	// new one, what the slots hold. nil where the platform has no system slots (hosted).
+	Updates() *update.Service
 }

@@ -57,9 +57,17 @@ type Config struct {
 	KubeBinary string
 	// Clock is the time certificate renewals wait by; nil: the real clock (tests inject a fake).
 	Clock clock.WithTicker
+	// Software, if not nil, is what the node runs and what its system slots hold
+	// (node/update), reported to the curator with the node's status.
+	Software SoftwareSource
 	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
 	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
 	RunDir string
+}
+
+// SoftwareSource follows what the node runs (node/update.Service satisfies it).
+type SoftwareSource interface {
+	Software() event.Watcher[*apb.NodeSoftware]
 }
 
 // Service runs the role workers. Create it with New, run Run under the supervisor.
@@ -79,6 +87,8 @@ type Service struct {
 	// localEtcd is this node's etcd member once it votes, nil otherwise; the Kubernetes
 	// control plane runs on it.
 	localEtcd memory.Value[*consensus.Status]
+	// heartbeating says a heartbeat of this boot was answered by the curator leader.
+	heartbeating memory.Value[bool]
 	// worker is the running Kubernetes worker, nil if none runs.
 	worker atomic.Pointer[worker.Service]
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
@@ -180,6 +190,13 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 // Roles follows the node's roles as the curator says them: nil until it has said, empty once
 // the node was deleted.
 func (s *Service) Roles() event.Watcher[*cpb.NodeRoles] { return s.roles.Watch() }
+
+// Heartbeating says whether the curator leader has answered a heartbeat of this node since
+// it started: the cluster takes the node as alive.
+func (s *Service) Heartbeating() event.Watcher[bool] { return s.heartbeating.Watch() }
+
+// LocalConsensus follows this node's etcd member: its status once it votes, nil otherwise.
+func (s *Service) LocalConsensus() event.Watcher[*consensus.Status] { return s.localEtcd.Watch() }
 
 // CurrentRoles returns the node's roles as the curator last said, as the public API shows them;
 // nil before it has said anything.

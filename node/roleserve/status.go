@@ -11,6 +11,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/curator"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -35,6 +36,7 @@ func (s *Service) heartbeat(ctx context.Context, cur cpb.CuratorClient) error {
 		if _, err := stream.Recv(); err != nil {
 			return fmt.Errorf("heartbeat answer: %w", err)
 		}
+		s.heartbeating.Set(true)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -43,29 +45,23 @@ func (s *Service) heartbeat(ctx context.Context, cur cpb.CuratorClient) error {
 	}
 }
 
-// reportStatus reports the node's address and whether it runs a curator, whenever that changes
-// and every statusRefresh.
+// reportStatus reports the node's address, whether it runs a curator and what software it
+// runs, whenever that changes and every statusRefresh.
 func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error {
+	changes := make(chan func())
 	w := s.curatorRunning.Watch()
 	defer w.Close()
-	changes := make(chan bool)
-	go func() {
-		for {
-			running, err := w.Get(ctx)
-			if err != nil {
-				return
-			}
-			select {
-			case changes <- running:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	running := false
+	go follow(ctx, w, changes, func(v bool) { running = v })
+	var software *apb.NodeSoftware
+	if s.cfg.Software != nil {
+		sw := s.cfg.Software.Software()
+		defer sw.Close()
+		go follow(ctx, sw, changes, func(v *apb.NodeSoftware) { software = v })
+	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	for {
-		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now()}
+		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software}
 		if running {
 			st.RunningCurator = &apb.NodeStatus_RunningCurator{Port: int32(ports.Curator)}
 		}
@@ -75,8 +71,25 @@ func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case running = <-changes:
+		case apply := <-changes:
+			apply()
 		case <-time.After(statusRefresh):
+		}
+	}
+}
+
+// follow sends each new value of w to changes as a function that stores it with set, which
+// the receiving loop calls: the values are only touched by that loop.
+func follow[T any](ctx context.Context, w event.Watcher[T], changes chan<- func(), set func(T)) {
+	for {
+		v, err := w.Get(ctx)
+		if err != nil {
+			return
+		}
+		select {
+		case changes <- func() { set(v) }:
+		case <-ctx.Done():
+			return
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"metropolis.dev/metropolis/node/platform"
+	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
@@ -29,6 +30,10 @@ type storage struct{ dir string }
 
 // Storage implements platform.Platform.
 func (p *Platform) Storage() platform.Storage { return storage{dir: p.stateDir} }
+
+// Updates implements platform.Platform: a hosted node runs whatever binary it was started
+// from, and has no system slots to update.
+func (p *Platform) Updates() *update.Service { return nil }
 
 func (s storage) ReadSealed() ([]byte, error) {
 	data, err := os.ReadFile(filepath.Join(s.dir, sealedFile))

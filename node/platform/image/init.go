@@ -18,6 +18,9 @@ import (
 const (
 	ExitPowerOff = 10
 	ExitReboot   = 11
+	// ExitFailed: the node program could not start (its platform failed). Like a power off,
+	// unless this is a trial boot: then a reboot, back to the committed release.
+	ExitFailed = 12
 )
 
 // NodeProgramEnv marks the node program started by the init process (same binary).
@@ -30,6 +33,7 @@ const crashPause = 10 * time.Second
 // RunInit is PID 1. It never returns: it ends by powering off or rebooting the machine.
 func RunInit() {
 	say("metropolis-node: PID 1 starting")
+	feedWatchdog()
 	if err := prepareMachine(); err != nil {
 		fail(fmt.Errorf("preparing the machine: %w", err))
 	}
@@ -38,7 +42,10 @@ func RunInit() {
 		switch {
 		case err != nil:
 			say(fmt.Sprintf("metropolis-node: cannot run the node program: %v", err))
-			powerOff(unix.LINUX_REBOOT_CMD_POWER_OFF)
+			powerOff(failureAction())
+		case code == ExitFailed:
+			say("metropolis-node: the node program could not start")
+			powerOff(failureAction())
 		case code == ExitPowerOff:
 			say("metropolis-node: powering off")
 			powerOff(unix.LINUX_REBOOT_CMD_POWER_OFF)
@@ -131,9 +138,20 @@ func powerOff(how int) {
 
 // fail reports an error the machine cannot start with and powers off.
 func fail(err error) {
-	say(fmt.Sprintf("metropolis-node: %v; powering off", err))
+	say(fmt.Sprintf("metropolis-node: %v", err))
 	time.Sleep(2 * time.Second)
-	powerOff(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	powerOff(failureAction())
+}
+
+// failureAction is what PID 1 does when the node cannot run: power off, except on a trial
+// boot, which reboots so the firmware starts the committed release again.
+func failureAction() int {
+	if inTrial() {
+		say("metropolis-node: this is the trial boot of a new release; rebooting into the committed release")
+		return unix.LINUX_REBOOT_CMD_RESTART
+	}
+	say("metropolis-node: powering off")
+	return unix.LINUX_REBOOT_CMD_POWER_OFF
 }
 
 // say writes a line to the console (the init process has no log tree: it runs nothing else).

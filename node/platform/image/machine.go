@@ -53,7 +53,11 @@ func prepareMachine() error {
 	if err := writeEtc(); err != nil {
 		return err
 	}
-	return loadSystemModules()
+	if err := loadSystemModules(); err != nil {
+		return err
+	}
+	mountEFIVars()
+	return nil
 }
 
 // etcFiles are what programs of the system expect in /etc: the kubelet and runc look users and

@@ -13,8 +13,10 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/platform"
 	"metropolis.dev/metropolis/node/platform/image/layout"
+	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/blockdev"
 	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/netconfig"
 )
 
@@ -22,6 +24,7 @@ import (
 // under the supervisor beside the node.
 type Platform struct {
 	storage *storage
+	updates *update.Service
 	network *netconfig.Service
 	params  *apb.NodeParameters
 
@@ -32,12 +35,20 @@ type Platform struct {
 
 var _ platform.Platform = (*Platform)(nil)
 
-// New mounts the ESP, reads the node parameters (from the ESP or fw_cfg; a node that already
+// New mounts the ESP, decides what this boot is (node/update: the committed release or a
+// trial of a new one), reads the node parameters (from the ESP or fw_cfg; a node that already
 // belongs to a cluster needs none, and then configures its network by DHCP) and prepares the
-// network. stop stops the node's services when a reboot or shutdown is requested.
-func New(ctx context.Context, stop context.CancelFunc) (*Platform, error) {
-	if err := mountESP(ctx); err != nil {
+// network. stop stops the node's services when a reboot or shutdown is requested. logs is
+// the node's log tree (a failed trial keeps its last problems).
+func New(ctx context.Context, stop context.CancelFunc, logs *logtree.LogTree) (*Platform, error) {
+	esp, err := mountESP(ctx)
+	if err != nil {
 		return nil, err
+	}
+	st := &storage{espMount: layout.ESPMount, dataMount: layout.DataMount}
+	updates, err := newUpdates(ctx, esp, st, logs)
+	if err != nil {
+		return nil, fmt.Errorf("system slots and updates: %w", err)
 	}
 	params, err := readParameters(parameterSources(layout.ESPMount))
 	if err != nil {
@@ -49,7 +60,8 @@ func New(ctx context.Context, stop context.CancelFunc) (*Platform, error) {
 	}
 	network := netconfig.New(netconfig.Config{Static: static, ResolvConfPath: "/etc/resolv.conf"})
 	return &Platform{
-		storage: &storage{espMount: layout.ESPMount, dataMount: layout.DataMount},
+		storage: st,
+		updates: updates,
 		network: network,
 		params:  params,
 		stop:    stop,
@@ -58,20 +70,20 @@ func New(ctx context.Context, stop context.CancelFunc) (*Platform, error) {
 
 // mountESP mounts the disk's EFI system partition, where the node parameters and the sealed
 // record live.
-func mountESP(ctx context.Context) error {
+func mountESP(ctx context.Context) (blockdev.Partition, error) {
 	ctx, cancel := context.WithTimeout(ctx, findTimeout)
 	defer cancel()
 	esp, err := blockdev.Find(ctx, blockdev.Query{Type: layout.TypeESP, Name: layout.NameESP})
 	if err != nil {
-		return fmt.Errorf("ESP: %w", err)
+		return esp, fmt.Errorf("ESP: %w", err)
 	}
 	if err := os.MkdirAll(layout.ESPMount, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
+		return esp, err
 	}
 	if err := unix.Mount(esp.Path, layout.ESPMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "umask=0077"); err != nil {
-		return fmt.Errorf("mount ESP %s: %w", esp.Path, err)
+		return esp, fmt.Errorf("mount ESP %s: %w", esp.Path, err)
 	}
-	return nil
+	return esp, nil
 }
 
 // RunNetwork configures and keeps the node's network; run it under the supervisor.
@@ -85,6 +97,9 @@ func (p *Platform) StateDir() string { return layout.DataMount }
 
 // Parameters implements platform.Platform.
 func (p *Platform) Parameters() (*apb.NodeParameters, error) { return p.params, nil }
+
+// Updates implements platform.Platform.
+func (p *Platform) Updates() *update.Service { return p.updates }
 
 // Storage implements platform.Platform.
 func (p *Platform) Storage() platform.Storage { return p.storage }

@@ -33,6 +33,13 @@ type storage struct {
 
 	mu  sync.Mutex
 	tpm *tpm.TPM
+	// chains are the boot chains the record must open under besides the running one (set
+	// by node/update: a staged release's, or during a trial the committed release's); nil:
+	// the running chain alone.
+	chains []tpm.PCRValues
+	// record is the plaintext last read or written, so the record can be resealed when the
+	// chains change.
+	record []byte
 }
 
 var _ platform.Storage = (*storage)(nil)
@@ -66,6 +73,11 @@ func (s *storage) ReadSealed() ([]byte, error) {
 		return nil, err
 	}
 	data, err := t.Unseal(blob)
+	if err == nil {
+		s.mu.Lock()
+		s.record = data
+		s.mu.Unlock()
+	}
 	switch {
 	case errors.Is(err, tpm.ErrDifferentTPM):
 		return nil, fmt.Errorf("cannot unlock the data partition: this disk was sealed to another machine's TPM: %w", err)
@@ -82,11 +94,53 @@ func (s *storage) WriteSealed(record []byte) error {
 	if err != nil {
 		return err
 	}
-	blob, err := t.Seal(record)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sealLocked(t, record)
+}
+
+// sealLocked seals record to the chains set and writes it; s.mu is held.
+func (s *storage) sealLocked(t *tpm.TPM, record []byte) error {
+	var blob []byte
+	var err error
+	if len(s.chains) == 0 {
+		blob, err = t.Seal(record)
+	} else {
+		blob, err = t.SealTo(record, s.chains)
+	}
 	if err != nil {
 		return fmt.Errorf("seal record: %w", err)
 	}
-	return writeSynced(s.sealedPath(), blob)
+	if err := writeSynced(s.sealedPath(), blob); err != nil {
+		return err
+	}
+	s.record = record
+	return nil
+}
+
+// SetBootChains implements update.Sealer: later writes seal to chains (the first is the
+// running one; none: the running chain alone), and a record already read is resealed now.
+func (s *storage) SetBootChains(chains []tpm.PCRValues) error {
+	t, err := s.openTPM()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chains = chains
+	if s.record == nil {
+		return nil
+	}
+	return s.sealLocked(t, s.record)
+}
+
+// ReadPCRs implements update.PCRReader.
+func (s *storage) ReadPCRs(pcrs []uint) (tpm.PCRValues, error) {
+	t, err := s.openTPM()
+	if err != nil {
+		return nil, err
+	}
+	return t.ReadPCRs(pcrs)
 }
 
 // Create makes the data partition in the disk's free space (or reuses the one an unfinished

@@ -85,7 +85,12 @@ const (
 // kernel asks for by itself (request_module, e.g. a crypto algorithm) are listed explicitly,
 // before the modules needing them: there is no modprobe for the kernel to run. erofs needs
 // libcrc32c, which needs a crc32c implementation (only a soft dependency in modules.dep).
-var InitramfsModules = []string{"virtio_pci", "virtio_blk", "dm_verity", "crc32c_generic", "erofs"}
+// i6300esb is QEMU's watchdog, armed by stage 1; efivarfs lets stage 1 tell a trial boot.
+var InitramfsModules = []string{"virtio_pci", "virtio_blk", "dm_verity", "crc32c_generic", "erofs", "i6300esb", "efivarfs"}
+
+// WatchdogFDEnv names the environment variable through which stage 1 hands the armed
+// watchdog's file descriptor to PID 1 across exec.
+const WatchdogFDEnv = "METROPOLIS_WATCHDOG_FD"
 
 // SystemModules are the modules the system partition carries and PID 1 loads (with their
 // dependencies) for everything after that: network, storage encryption, ESP, parameters, and
