@@ -92,7 +92,6 @@ func (f *firmware) armTrial(slot string) error {
 			},
 			&efivars.FilePathNode{Path: strings.ReplaceAll(layout.ESPSlotUKIPath(slot), "/", `\`)},
 		},
-		OptionalData: []byte(layout.TrialBootMarker),
 	}
 	if err := f.vars.SetBootEntry(n, opt); err != nil {
 		return fmt.Errorf("EFI Boot%04X: %w", n, err)

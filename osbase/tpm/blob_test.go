@@ -30,6 +30,8 @@ func exampleBlobV1() *sealedBlob {
 	b := exampleBlob()
 	b.version = blobVersionSingle
 	b.branches = nil
+	// Version 1 blobs were sealed to PCRs 0, 2, 4 and 7.
+	b.pcrMask = pcrMask([]uint{0, 2, 4, 7})
 	return b
 }
 
@@ -162,8 +164,8 @@ func TestBlobCheck(t *testing.T) {
 }
 
 func TestPCRList(t *testing.T) {
-	if got := pcrList(pcrMask(BootPCRs)); got != "0,2,4,7" {
-		t.Errorf("pcrList(BootPCRs) = %q, want 0,2,4,7", got)
+	if got := pcrList(pcrMask(BootPCRs)); got != "0,2,4,7,12" {
+		t.Errorf("pcrList(BootPCRs) = %q, want 0,2,4,7,12", got)
 	}
 }
 

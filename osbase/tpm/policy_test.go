@@ -56,8 +56,8 @@ func TestPolicyPCRDigestSelection(t *testing.T) {
 		values PCRValues
 		pcrs   []uint
 	}{
-		{"reordered", c, []uint{7, 4, 2, 0}},
-		{"repeated", c, []uint{0, 2, 2, 4, 7}},
+		{"reordered", c, []uint{12, 7, 4, 2, 0}},
+		{"repeated", c, []uint{0, 2, 2, 4, 7, 12}},
 		{"unselected value", more, BootPCRs},
 	} {
 		got, err := PolicyPCRDigest(tc.values, tc.pcrs)
@@ -131,9 +131,9 @@ func TestChainBranches(t *testing.T) {
 		{"eight chains", slices.Repeat([]PCRValues{exampleChain(1)}, 8), ""},
 		{"no chain", nil, "no boot chain to seal to"},
 		{"nine chains", slices.Repeat([]PCRValues{exampleChain(1)}, 9), "9 boot chains to seal to, at most 8"},
-		{"missing PCR", []PCRValues{exampleChain(1), missing}, "boot chain 1: no value for PCR 7 (a boot chain holds SHA-256 PCRs 0,2,4,7)"},
+		{"missing PCR", []PCRValues{exampleChain(1), missing}, "boot chain 1: no value for PCR 7 (a boot chain holds SHA-256 PCRs 0,2,4,7,12)"},
 		{"short value", []PCRValues{short}, "boot chain 0: PCR 2's value is 20 bytes, a SHA-256 PCR holds 32"},
-		{"extra PCR", []PCRValues{extra}, "boot chain 0: PCR 9 is not one of a boot chain's SHA-256 PCRs 0,2,4,7"},
+		{"extra PCR", []PCRValues{extra}, "boot chain 0: PCR 9 is not one of a boot chain's SHA-256 PCRs 0,2,4,7,12"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			branches, err := chainBranches(tc.chains)

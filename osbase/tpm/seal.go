@@ -20,8 +20,11 @@ const MaxPayload = maxField - 16 // the AES-GCM tag shares the ciphertext field
 
 // BootPCRs are the SHA-256 PCRs a sealed blob is bound to: firmware (0), option ROMs (2), boot
 // loader, i.e. the unified kernel image with its command line and initramfs (4), Secure Boot
-// state (7).
-var BootPCRs = []uint{0, 2, 4, 7}
+// state (7), and a kernel command line given from outside the image (12: the UKI's stub
+// measures a command line that a boot entry's load options would put in place of its own
+// there; without it, a boot entry could start the very same UKI with another system
+// partition and still unseal).
+var BootPCRs = []uint{0, 2, 4, 7, 12}
 
 // keySize is the AES-256 key sealed in the TPM.
 const keySize = 32

@@ -91,7 +91,7 @@ func TestUnsealAfterBootChange(t *testing.T) {
 			t.Fatalf("Unseal after extending PCR %d = %v, want ErrBootChanged", pcr, err)
 		}
 		t.Logf("after extending PCR %d: %v", pcr, err)
-		if !strings.Contains(err.Error(), "PCRs 0,2,4,7") {
+		if !strings.Contains(err.Error(), "PCRs 0,2,4,7,12") {
 			t.Errorf("error %q does not name the PCRs", err)
 		}
 	}

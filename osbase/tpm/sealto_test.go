@@ -66,7 +66,7 @@ func TestSealToCurrentAndNext(t *testing.T) {
 		}
 	}
 	t.Logf("in neither boot chain: %v", err)
-	if !strings.Contains(err.Error(), "PCRs 0,2,4,7 match none of the 2 boot chains") {
+	if !strings.Contains(err.Error(), "PCRs 0,2,4,7,12 match none of the 2 boot chains") {
 		t.Errorf("error %q does not name the PCRs and boot chains", err)
 	}
 }

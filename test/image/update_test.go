@@ -49,7 +49,7 @@ func TestUpdate(t *testing.T) {
 	ctx := context.Background()
 	release2 := buildRelease(t, "2.0.0-test", "")
 	c := testenv.LaunchVMs(t, qemu.Options{
-		Name: "imgupdate", Nodes: 1, Image: built.ImagePath, WaitTimeout: bootTimeout,
+		Name: "imgupd", Nodes: 1, Image: built.ImagePath, WaitTimeout: bootTimeout,
 	})
 	console := c.LogPath(1)
 	mgmt := c.Mgmt

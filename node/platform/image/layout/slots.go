@@ -34,9 +34,6 @@ func ESPSlotUKIPath(slot string) string {
 // committed, what each holds, and how the last trial ended.
 const ESPSlotsPath = "/metropolis/slots.pb"
 
-// TrialBootMarker is the optional data of the one-time boot entry that starts a trial: stage 1
-// and the node find it through the firmware's BootCurrent and know this boot is a trial.
-const TrialBootMarker = "metropolis-trial-boot"
 
 // RootBlockMatches reports whether block, the first block of a partition's hash tree (at
 // HashStartBlock), is the one v's root hash names: the root hash of a dm-verity tree (format

@@ -4,15 +4,34 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"metropolis.dev/metropolis/node/platform/image/layout"
 	"metropolis.dev/metropolis/osbase/efivars"
 )
 
-// IsTrialEntry reports whether a boot entry is the one-time entry of a trial boot: its
-// optional data is layout.TrialBootMarker.
+// IsTrialEntry reports whether a boot entry is the one-time entry of a trial boot: it starts
+// a slot's own UKI (layout.ESPSlotUKIPath), which only trials do; the committed release boots
+// from the firmware's default path.
+//
+// The entry carries no load options: the UKI's stub would take them as a kernel command line
+// in place of its own (and measure them into PCR 12, which the sealed record is bound to).
 func IsTrialEntry(o *efivars.LoadOption) bool {
-	return o != nil && string(o.OptionalData) == layout.TrialBootMarker
+	if o == nil {
+		return false
+	}
+	for _, n := range o.FilePath {
+		f, ok := n.(*efivars.FilePathNode)
+		if !ok {
+			continue
+		}
+		for _, slot := range layout.Slots {
+			if strings.EqualFold(strings.ReplaceAll(f.Path, `\`, "/"), layout.ESPSlotUKIPath(slot)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // BootedTrial reports whether the firmware started this boot through a trial entry that still
