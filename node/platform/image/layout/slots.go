@@ -34,7 +34,6 @@ func ESPSlotUKIPath(slot string) string {
 // committed, what each holds, and how the last trial ended.
 const ESPSlotsPath = "/metropolis/slots.pb"
 
-
 // RootBlockMatches reports whether block, the first block of a partition's hash tree (at
 // HashStartBlock), is the one v's root hash names: the root hash of a dm-verity tree (format
 // 1) is SHA-256 over the salt and that top-level block. Stage 1 uses it to tell which slot
