@@ -254,3 +254,16 @@ func (b *sealedBlob) checkPolicy(public *tpm2.TPM2BPublic) error {
 	}
 	return nil
 }
+
+// SealedChains says how many boot chains blob opens under (1 for a version 1 blob), so a
+// caller can tell a record that still opens under chains it no longer wants.
+func SealedChains(blob []byte) (int, error) {
+	b, _, err := decodeBlob(blob)
+	if err != nil {
+		return 0, err
+	}
+	if len(b.branches) == 0 {
+		return 1, nil
+	}
+	return len(b.branches), nil
+}

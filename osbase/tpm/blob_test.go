@@ -213,3 +213,22 @@ func FuzzDecodeBlob(f *testing.F) {
 		}
 	})
 }
+
+func TestSealedChains(t *testing.T) {
+	v2 := exampleBlob()
+	for _, tc := range []struct {
+		name string
+		blob []byte
+		want int
+	}{
+		{"version 1", exampleBlobV1().encode(), 1},
+		{"version 2", v2.encode(), len(v2.branches)},
+	} {
+		if got, err := SealedChains(tc.blob); err != nil || got != tc.want {
+			t.Errorf("%s: %d, %v; want %d", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := SealedChains([]byte("not a blob")); err == nil {
+		t.Error("a damaged blob has chains")
+	}
+}

@@ -74,9 +74,9 @@ func (s *storage) ReadSealed() ([]byte, error) {
 	}
 	data, err := t.Unseal(blob)
 	if err == nil {
-		s.mu.Lock()
-		s.record = data
-		s.mu.Unlock()
+		if err := s.keepUnsealed(t, blob, data); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case errors.Is(err, tpm.ErrDifferentTPM):
@@ -116,6 +116,21 @@ func (s *storage) sealLocked(t *tpm.TPM, record []byte) error {
 	}
 	s.record = record
 	return nil
+}
+
+// keepUnsealed remembers the record just unsealed, and reseals it at once if it opens under
+// other boot chains than it should now: after a failed trial, the record must stop opening
+// under the release that failed as soon as the committed one reads it.
+func (s *storage) keepUnsealed(t *tpm.TPM, blob, record []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.record = record
+	want := max(len(s.chains), 1)
+	if have, err := tpm.SealedChains(blob); err == nil && have == want {
+		return nil
+	}
+	say(fmt.Sprintf("metropolis-node: resealing the record to %d boot chain(s)", want))
+	return s.sealLocked(t, record)
 }
 
 // SetBootChains implements update.Sealer: later writes seal to chains (the first is the
