@@ -39,7 +39,8 @@ import (
 const rollbackTestEnv = "METROPOLIS_TEST_ROLLBACK"
 
 // TestUpdate updates one node from release 1 to release 2 over the API, on one VM: bundles
-// that are unsigned by a trusted key, truncated or changed are refused and change nothing;
+// that are unsigned by a trusted key, truncated or changed are refused and change nothing; a
+// node that loses power while it writes the other slot boots its old release;
 // release 2 is installed, tried and committed, the node's data is still there and unlocks
 // again after another reboot; with METROPOLIS_TEST_ROLLBACK, releases whose node program
 // exits at once or that hang before it starts are tried and rolled back by themselves; and a
@@ -106,6 +107,41 @@ func TestUpdate(t *testing.T) {
 		if sw.GetVersion() != release1 || sw.GetRunningSlot() != "A" || slotState(sw, "A") != apb.SlotState_SLOT_STATE_COMMITTED || slotState(sw, "B") != apb.SlotState_SLOT_STATE_EMPTY {
 			t.Errorf("after refused bundles the node reports %v; want release %s committed in A, B empty", sw, release1)
 		}
+	})
+
+	t.Run("power lost while writing: the old slot boots", func(t *testing.T) {
+		data, err := os.ReadFile(release2.bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := strings.Count(readFile(t, console), "data storage unlocked")
+		uploaded := make(chan error, 1)
+		go func() {
+			_, err := upload(ctx, nodeMgmt(t), data)
+			uploaded <- err
+		}()
+		waitForConsole(t, console, "writing the system", 1, bootTimeout)
+		if err := c.KillNode(1, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-uploaded; err == nil {
+			t.Fatal("the upload succeeded although the node lost power while writing")
+		}
+		if err := c.StartNode(1); err != nil {
+			t.Fatal(err)
+		}
+		waitForConsole(t, console, "data storage unlocked", before+1, bootTimeout)
+		eventually.Pass(t, bootTimeout, "release 1 running, slot B empty", func(ctx context.Context) error {
+			n, err := mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: node.Id})
+			if err != nil {
+				return err
+			}
+			sw := n.GetStatus().GetSoftware()
+			if sw.GetVersion() != release1 || sw.GetRunningSlot() != "A" || slotState(sw, "B") != apb.SlotState_SLOT_STATE_EMPTY || n.Health != apb.NodeHealth_NODE_HEALTH_HEALTHY {
+				return fmt.Errorf("node %s reports %v", n.Health, sw)
+			}
+			return nil
+		})
 	})
 
 	t.Run("release 2 is installed, tried, committed, and keeps the data", func(t *testing.T) {
