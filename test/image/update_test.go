@@ -116,8 +116,9 @@ func TestUpdate(t *testing.T) {
 		}
 		before := strings.Count(readFile(t, console), "data storage unlocked")
 		uploaded := make(chan error, 1)
+		nm := nodeMgmt(t)
 		go func() {
-			_, err := upload(ctx, nodeMgmt(t), data)
+			_, err := upload(ctx, nm, data)
 			uploaded <- err
 		}()
 		waitForConsole(t, console, "writing the system", 1, bootTimeout)
