@@ -1,12 +1,16 @@
 package update
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/platform/image/layout"
+	"metropolis.dev/metropolis/node/update/bundle"
 )
 
 const (
@@ -141,5 +145,24 @@ func TestInstallSteps(t *testing.T) {
 	back, _ := decideBoot(failed, bootFacts{running: "A", version: "1"})
 	if b := findSlot(back, "B"); b.State != rolledBack || b.RollbackReason != "why" {
 		t.Errorf("after a failed trial: %v", b)
+	}
+}
+
+func TestReadRelease(t *testing.T) {
+	root := t.TempDir()
+	if v, keys, err := ReadRelease(root); err != nil || v != "unknown" || len(keys) != 0 {
+		t.Errorf("an image without release files: %q, %d keys, %v", v, len(keys), err)
+	}
+	_, pub, _ := bundle.GenerateKey()
+	keyDir := filepath.Join(root, layout.SystemReleaseKeysDir)
+	os.MkdirAll(keyDir, 0o755)
+	os.WriteFile(filepath.Join(root, layout.SystemVersionPath), []byte("2.0.0\n"), 0o644)
+	os.WriteFile(filepath.Join(keyDir, "k.pub"), pub, 0o644)
+	if v, keys, err := ReadRelease(root); err != nil || v != "2.0.0" || len(keys) != 1 {
+		t.Errorf("release files: %q, %d keys, %v", v, len(keys), err)
+	}
+	os.WriteFile(filepath.Join(keyDir, "bad.pub"), []byte("not a key"), 0o644)
+	if _, _, err := ReadRelease(root); err == nil || !strings.Contains(err.Error(), "release key bad.pub") {
+		t.Errorf("a damaged key: %v", err)
 	}
 }

@@ -265,7 +265,10 @@ func readFileLimited(path string, max int64) ([]byte, error) {
 // mounted at root ("/" on a node).
 func ReadRelease(root string) (string, []ed25519.PublicKey, error) {
 	v, err := os.ReadFile(filepath.Join(root, layout.SystemVersionPath))
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
+		// An image from before releases had versions.
+		v = []byte("unknown")
+	} else if err != nil {
 		return "", nil, fmt.Errorf("release version: %w", err)
 	}
 	entries, err := os.ReadDir(filepath.Join(root, layout.SystemReleaseKeysDir))
