@@ -19,8 +19,9 @@ import (
 // checks that the launch still completes. The launcher holds one connection to the leader
 // for the whole launch; it must follow the leader (rpc.DialCurator) rather than keep asking a
 // curator that no longer leads. While the launcher makes node 3 a consensus member, node 1
-// (the first and so far only leader) is killed and restarted: node 2's curator, already
-// campaigning, is next in the election and takes over.
+// (the first and so far only leader) is killed and restarted, ending its leadership and every
+// connection to it. Whichever curator wins the next election (often node 2's, already
+// campaigning; sometimes node 1's again), the launcher must find it.
 func TestLaunchSurvivesLeaderChange(t *testing.T) {
 	suite.Require(t)
 	name := clusterName(t, "lchg")
@@ -96,10 +97,10 @@ func TestLaunchSurvivesLeaderChange(t *testing.T) {
 	if err != nil {
 		t.Fatalf("leader after the launch: %v", err)
 	}
-	if after.NodeID == before.NodeID {
-		t.Errorf("the leader is still %s: the test forced no leader change and tested nothing", before.NodeID)
-	}
-	t.Logf("launch completed; the leader moved from %s to %s", before.NodeID, after.NodeID)
+	// Node 1's restarted curator may win the next election again: its leadership is still a
+	// new one (the process that led was killed, and with it every connection to it), so the
+	// launcher had to find the leader again either way.
+	t.Logf("launch completed; the leader was %s before the restart and is %s now", before.NodeID, after.NodeID)
 }
 
 // leaderOf asks the cluster at endpoints which curator leads, waiting up to a minute for one.
