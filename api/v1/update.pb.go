@@ -521,8 +521,11 @@ type Slot struct {
 	// the node kept them.
 	RollbackReason string   `protobuf:"bytes,5,opt,name=rollback_reason,json=rollbackReason,proto3" json:"rollback_reason,omitempty"`
 	RollbackLog    []string `protobuf:"bytes,6,rep,name=rollback_log,json=rollbackLog,proto3" json:"rollback_log,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The cluster rollout (Rollout.id) that installed this release, if one did; empty for an
+	// update by hand (UpdateNode). Tells a rollout its own failed trial from an older one.
+	RolloutId     string `protobuf:"bytes,7,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Slot) Reset() {
@@ -595,6 +598,13 @@ func (x *Slot) GetRollbackLog() []string {
 		return x.RollbackLog
 	}
 	return nil
+}
+
+func (x *Slot) GetRolloutId() string {
+	if x != nil {
+		return x.RolloutId
+	}
+	return ""
 }
 
 // NodeSoftware is what a node runs and what its other slot holds.
@@ -698,14 +708,16 @@ const file_metropolis_api_v1_update_proto_rawDesc = "" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\"i\n" +
 	"\x12UpdateNodeResponse\x12?\n" +
 	"\tinstalled\x18\x01 \x01(\v2!.metropolis.api.v1.BundleManifestR\tinstalled\x12\x12\n" +
-	"\x04slot\x18\x02 \x01(\tR\x04slot\"\xcf\x01\n" +
+	"\x04slot\x18\x02 \x01(\tR\x04slot\"\xee\x01\n" +
 	"\x04Slot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1c.metropolis.api.v1.SlotStateR\x05state\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x19\n" +
 	"\bbuild_id\x18\x04 \x01(\tR\abuildId\x12'\n" +
 	"\x0frollback_reason\x18\x05 \x01(\tR\x0erollbackReason\x12!\n" +
-	"\frollback_log\x18\x06 \x03(\tR\vrollbackLog\"\x95\x01\n" +
+	"\frollback_log\x18\x06 \x03(\tR\vrollbackLog\x12\x1d\n" +
+	"\n" +
+	"rollout_id\x18\a \x01(\tR\trolloutId\"\x95\x01\n" +
 	"\fNodeSoftware\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bbuild_id\x18\x02 \x01(\tR\abuildId\x12!\n" +
