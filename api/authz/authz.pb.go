@@ -70,6 +70,13 @@ const (
 	// release key the node's image trusts are accepted, but choosing which release a node
 	// runs (including an older one) is a decision about the whole node.
 	Permission_PERMISSION_NODE_UPDATE Permission = 12
+	// Start, pause, resume and abort a rolling update of the whole cluster
+	// (Management.StartRollout, ControlRollout). Decides which release every node runs.
+	Permission_PERMISSION_CLUSTER_UPDATE Permission = 13
+	// Fetch a release bundle that another node keeps for a rollout
+	// (NodeManagement.FetchBundle). Held by node certificates only: nodes hand a rollout's
+	// bundle on to each other, so it is uploaded to the cluster once.
+	Permission_PERMISSION_FETCH_BUNDLE Permission = 14
 )
 
 // Enum value maps for Permission.
@@ -88,6 +95,8 @@ var (
 		10: "PERMISSION_KUBERNETES_CREDENTIAL",
 		11: "PERMISSION_NODE_LOAD_IMAGE",
 		12: "PERMISSION_NODE_UPDATE",
+		13: "PERMISSION_CLUSTER_UPDATE",
+		14: "PERMISSION_FETCH_BUNDLE",
 	}
 	Permission_value = map[string]int32{
 		"PERMISSION_UNSPECIFIED":           0,
@@ -103,6 +112,8 @@ var (
 		"PERMISSION_KUBERNETES_CREDENTIAL": 10,
 		"PERMISSION_NODE_LOAD_IMAGE":       11,
 		"PERMISSION_NODE_UPDATE":           12,
+		"PERMISSION_CLUSTER_UPDATE":        13,
+		"PERMISSION_FETCH_BUNDLE":          14,
 	}
 )
 
@@ -222,7 +233,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xac\x03\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xe8\x03\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -238,7 +249,9 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" PERMISSION_KUBERNETES_CREDENTIAL\x10\n" +
 	"\x12\x1e\n" +
 	"\x1aPERMISSION_NODE_LOAD_IMAGE\x10\v\x12\x1a\n" +
-	"\x16PERMISSION_NODE_UPDATE\x10\f:W\n" +
+	"\x16PERMISSION_NODE_UPDATE\x10\f\x12\x1d\n" +
+	"\x19PERMISSION_CLUSTER_UPDATE\x10\r\x12\x1b\n" +
+	"\x17PERMISSION_FETCH_BUNDLE\x10\x0e:W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

@@ -19,8 +19,9 @@ func TestGranted(t *testing.T) {
 			Permission_PERMISSION_KUBERNETES_CREDENTIAL,
 			Permission_PERMISSION_NODE_LOAD_IMAGE,
 			Permission_PERMISSION_NODE_UPDATE,
+			Permission_PERMISSION_CLUSTER_UPDATE,
 		},
-		KindNode: {Permission_PERMISSION_NODE_CALL_CURATOR},
+		KindNode: {Permission_PERMISSION_NODE_CALL_CURATOR, Permission_PERMISSION_FETCH_BUNDLE},
 		Kind(42): nil, // a kind this package does not know holds nothing
 	}
 	for kind, granted := range holds {

@@ -34,7 +34,7 @@ func (k Kind) String() string {
 }
 
 // Granted reports whether a caller of kind k holds permission p. This is the whole grant
-// table: owners manage the cluster and its nodes, nodes talk to the curator as nodes, and
+// table: owners manage the cluster and its nodes, nodes talk to the curator as nodes and fetch rollout bundles from each other, and
 // nobody holds PERMISSION_UNSPECIFIED. Anything not listed is denied, including kinds and
 // permissions added later until they are listed here.
 func Granted(k Kind, p Permission) bool {
@@ -51,11 +51,12 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_NODE_POWER,
 			Permission_PERMISSION_KUBERNETES_CREDENTIAL,
 			Permission_PERMISSION_NODE_LOAD_IMAGE,
-			Permission_PERMISSION_NODE_UPDATE:
+			Permission_PERMISSION_NODE_UPDATE,
+			Permission_PERMISSION_CLUSTER_UPDATE:
 			return true
 		}
 	case KindNode:
-		return p == Permission_PERMISSION_NODE_CALL_CURATOR
+		return p == Permission_PERMISSION_NODE_CALL_CURATOR || p == Permission_PERMISSION_FETCH_BUNDLE
 	}
 	return false
 }

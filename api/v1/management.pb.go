@@ -25,6 +25,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RolloutCommand int32
+
+const (
+	RolloutCommand_ROLLOUT_COMMAND_UNSPECIFIED RolloutCommand = 0
+	RolloutCommand_ROLLOUT_COMMAND_PAUSE       RolloutCommand = 1
+	RolloutCommand_ROLLOUT_COMMAND_RESUME      RolloutCommand = 2
+	RolloutCommand_ROLLOUT_COMMAND_ABORT       RolloutCommand = 3
+)
+
+// Enum value maps for RolloutCommand.
+var (
+	RolloutCommand_name = map[int32]string{
+		0: "ROLLOUT_COMMAND_UNSPECIFIED",
+		1: "ROLLOUT_COMMAND_PAUSE",
+		2: "ROLLOUT_COMMAND_RESUME",
+		3: "ROLLOUT_COMMAND_ABORT",
+	}
+	RolloutCommand_value = map[string]int32{
+		"ROLLOUT_COMMAND_UNSPECIFIED": 0,
+		"ROLLOUT_COMMAND_PAUSE":       1,
+		"ROLLOUT_COMMAND_RESUME":      2,
+		"ROLLOUT_COMMAND_ABORT":       3,
+	}
+)
+
+func (x RolloutCommand) Enum() *RolloutCommand {
+	p := new(RolloutCommand)
+	*p = x
+	return p
+}
+
+func (x RolloutCommand) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RolloutCommand) Descriptor() protoreflect.EnumDescriptor {
+	return file_metropolis_api_v1_management_proto_enumTypes[0].Descriptor()
+}
+
+func (RolloutCommand) Type() protoreflect.EnumType {
+	return &file_metropolis_api_v1_management_proto_enumTypes[0]
+}
+
+func (x RolloutCommand) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RolloutCommand.Descriptor instead.
+func (RolloutCommand) EnumDescriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{0}
+}
+
 // NodeHealth is the curator leader's judgement of a node from its heartbeats.
 type NodeHealth int32
 
@@ -67,11 +119,11 @@ func (x NodeHealth) String() string {
 }
 
 func (NodeHealth) Descriptor() protoreflect.EnumDescriptor {
-	return file_metropolis_api_v1_management_proto_enumTypes[0].Descriptor()
+	return file_metropolis_api_v1_management_proto_enumTypes[1].Descriptor()
 }
 
 func (NodeHealth) Type() protoreflect.EnumType {
-	return &file_metropolis_api_v1_management_proto_enumTypes[0]
+	return &file_metropolis_api_v1_management_proto_enumTypes[1]
 }
 
 func (x NodeHealth) Number() protoreflect.EnumNumber {
@@ -80,7 +132,250 @@ func (x NodeHealth) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NodeHealth.Descriptor instead.
 func (NodeHealth) EnumDescriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{1}
+}
+
+type StartRolloutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*StartRolloutRequest_Metadata
+	//	*StartRolloutRequest_Chunk
+	Part          isStartRolloutRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartRolloutRequest) Reset() {
+	*x = StartRolloutRequest{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartRolloutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartRolloutRequest) ProtoMessage() {}
+
+func (x *StartRolloutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartRolloutRequest.ProtoReflect.Descriptor instead.
+func (*StartRolloutRequest) Descriptor() ([]byte, []int) {
 	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *StartRolloutRequest) GetPart() isStartRolloutRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *StartRolloutRequest) GetMetadata() *StartRolloutMetadata {
+	if x != nil {
+		if x, ok := x.Part.(*StartRolloutRequest_Metadata); ok {
+			return x.Metadata
+		}
+	}
+	return nil
+}
+
+func (x *StartRolloutRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*StartRolloutRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isStartRolloutRequest_Part interface {
+	isStartRolloutRequest_Part()
+}
+
+type StartRolloutRequest_Metadata struct {
+	Metadata *StartRolloutMetadata `protobuf:"bytes,1,opt,name=metadata,proto3,oneof"`
+}
+
+type StartRolloutRequest_Chunk struct {
+	// The next bytes of the bundle, in order.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*StartRolloutRequest_Metadata) isStartRolloutRequest_Part() {}
+
+func (*StartRolloutRequest_Chunk) isStartRolloutRequest_Part() {}
+
+type StartRolloutMetadata struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bundle's size in bytes (required: the leader refuses a bundle too large to keep
+	// before it is sent).
+	Size          int64           `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	Options       *RolloutOptions `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartRolloutMetadata) Reset() {
+	*x = StartRolloutMetadata{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartRolloutMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartRolloutMetadata) ProtoMessage() {}
+
+func (x *StartRolloutMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartRolloutMetadata.ProtoReflect.Descriptor instead.
+func (*StartRolloutMetadata) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StartRolloutMetadata) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *StartRolloutMetadata) GetOptions() *RolloutOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type GetRolloutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Watch         bool                   `protobuf:"varint,1,opt,name=watch,proto3" json:"watch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRolloutRequest) Reset() {
+	*x = GetRolloutRequest{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRolloutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRolloutRequest) ProtoMessage() {}
+
+func (x *GetRolloutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRolloutRequest.ProtoReflect.Descriptor instead.
+func (*GetRolloutRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetRolloutRequest) GetWatch() bool {
+	if x != nil {
+		return x.Watch
+	}
+	return false
+}
+
+type ControlRolloutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rollout's ID, so a command meant for one rollout never reaches the next.
+	Id      string         `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Command RolloutCommand `protobuf:"varint,2,opt,name=command,proto3,enum=metropolis.api.v1.RolloutCommand" json:"command,omitempty"`
+	// The plan revision the caller saw; 0 to act on whatever it is now.
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRolloutRequest) Reset() {
+	*x = ControlRolloutRequest{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRolloutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRolloutRequest) ProtoMessage() {}
+
+func (x *ControlRolloutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRolloutRequest.ProtoReflect.Descriptor instead.
+func (*ControlRolloutRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ControlRolloutRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ControlRolloutRequest) GetCommand() RolloutCommand {
+	if x != nil {
+		return x.Command
+	}
+	return RolloutCommand_ROLLOUT_COMMAND_UNSPECIFIED
+}
+
+func (x *ControlRolloutRequest) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 type GetKubernetesCredentialRequest struct {
@@ -93,7 +388,7 @@ type GetKubernetesCredentialRequest struct {
 
 func (x *GetKubernetesCredentialRequest) Reset() {
 	*x = GetKubernetesCredentialRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +400,7 @@ func (x *GetKubernetesCredentialRequest) String() string {
 func (*GetKubernetesCredentialRequest) ProtoMessage() {}
 
 func (x *GetKubernetesCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +413,7 @@ func (x *GetKubernetesCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKubernetesCredentialRequest.ProtoReflect.Descriptor instead.
 func (*GetKubernetesCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetKubernetesCredentialRequest) GetPublicKey() []byte {
@@ -143,7 +438,7 @@ type GetKubernetesCredentialResponse struct {
 
 func (x *GetKubernetesCredentialResponse) Reset() {
 	*x = GetKubernetesCredentialResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -155,7 +450,7 @@ func (x *GetKubernetesCredentialResponse) String() string {
 func (*GetKubernetesCredentialResponse) ProtoMessage() {}
 
 func (x *GetKubernetesCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -168,7 +463,7 @@ func (x *GetKubernetesCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKubernetesCredentialResponse.ProtoReflect.Descriptor instead.
 func (*GetKubernetesCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetKubernetesCredentialResponse) GetCertificate() []byte {
@@ -200,7 +495,7 @@ type GetRegisterTicketRequest struct {
 
 func (x *GetRegisterTicketRequest) Reset() {
 	*x = GetRegisterTicketRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +507,7 @@ func (x *GetRegisterTicketRequest) String() string {
 func (*GetRegisterTicketRequest) ProtoMessage() {}
 
 func (x *GetRegisterTicketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +520,7 @@ func (x *GetRegisterTicketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisterTicketRequest.ProtoReflect.Descriptor instead.
 func (*GetRegisterTicketRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{6}
 }
 
 type GetRegisterTicketResponse struct {
@@ -238,7 +533,7 @@ type GetRegisterTicketResponse struct {
 
 func (x *GetRegisterTicketResponse) Reset() {
 	*x = GetRegisterTicketResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +545,7 @@ func (x *GetRegisterTicketResponse) String() string {
 func (*GetRegisterTicketResponse) ProtoMessage() {}
 
 func (x *GetRegisterTicketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +558,7 @@ func (x *GetRegisterTicketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisterTicketResponse.ProtoReflect.Descriptor instead.
 func (*GetRegisterTicketResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRegisterTicketResponse) GetTicket() []byte {
@@ -281,7 +576,7 @@ type GetClusterInfoRequest struct {
 
 func (x *GetClusterInfoRequest) Reset() {
 	*x = GetClusterInfoRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +588,7 @@ func (x *GetClusterInfoRequest) String() string {
 func (*GetClusterInfoRequest) ProtoMessage() {}
 
 func (x *GetClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +601,7 @@ func (x *GetClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{8}
 }
 
 type GetClusterInfoResponse struct {
@@ -326,7 +621,7 @@ type GetClusterInfoResponse struct {
 
 func (x *GetClusterInfoResponse) Reset() {
 	*x = GetClusterInfoResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +633,7 @@ func (x *GetClusterInfoResponse) String() string {
 func (*GetClusterInfoResponse) ProtoMessage() {}
 
 func (x *GetClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +646,7 @@ func (x *GetClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetClusterInfoResponse) GetClusterId() string {
@@ -385,7 +680,7 @@ type GetNodesRequest struct {
 
 func (x *GetNodesRequest) Reset() {
 	*x = GetNodesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +692,7 @@ func (x *GetNodesRequest) String() string {
 func (*GetNodesRequest) ProtoMessage() {}
 
 func (x *GetNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +705,7 @@ func (x *GetNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodesRequest.ProtoReflect.Descriptor instead.
 func (*GetNodesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetNodesRequest) GetStates() []NodeState {
@@ -429,7 +724,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +736,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +749,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetNodeRequest) GetNodeId() string {
@@ -487,7 +782,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +794,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +807,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Node) GetId() string {
@@ -588,7 +883,7 @@ type ApproveNodeRequest struct {
 
 func (x *ApproveNodeRequest) Reset() {
 	*x = ApproveNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +895,7 @@ func (x *ApproveNodeRequest) String() string {
 func (*ApproveNodeRequest) ProtoMessage() {}
 
 func (x *ApproveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +908,7 @@ func (x *ApproveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveNodeRequest.ProtoReflect.Descriptor instead.
 func (*ApproveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApproveNodeRequest) GetNode() isApproveNodeRequest_Node {
@@ -665,7 +960,7 @@ type ApproveNodeResponse struct {
 
 func (x *ApproveNodeResponse) Reset() {
 	*x = ApproveNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -677,7 +972,7 @@ func (x *ApproveNodeResponse) String() string {
 func (*ApproveNodeResponse) ProtoMessage() {}
 
 func (x *ApproveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -690,7 +985,7 @@ func (x *ApproveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveNodeResponse.ProtoReflect.Descriptor instead.
 func (*ApproveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{14}
 }
 
 type UpdateNodeRolesRequest struct {
@@ -706,7 +1001,7 @@ type UpdateNodeRolesRequest struct {
 
 func (x *UpdateNodeRolesRequest) Reset() {
 	*x = UpdateNodeRolesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +1013,7 @@ func (x *UpdateNodeRolesRequest) String() string {
 func (*UpdateNodeRolesRequest) ProtoMessage() {}
 
 func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +1026,7 @@ func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateNodeRolesRequest) GetNodeId() string {
@@ -770,7 +1065,7 @@ type UpdateNodeRolesResponse struct {
 
 func (x *UpdateNodeRolesResponse) Reset() {
 	*x = UpdateNodeRolesResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1077,7 @@ func (x *UpdateNodeRolesResponse) String() string {
 func (*UpdateNodeRolesResponse) ProtoMessage() {}
 
 func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1090,7 @@ func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{16}
 }
 
 type UpdateNodeLabelsRequest struct {
@@ -814,7 +1109,7 @@ type UpdateNodeLabelsRequest struct {
 
 func (x *UpdateNodeLabelsRequest) Reset() {
 	*x = UpdateNodeLabelsRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +1121,7 @@ func (x *UpdateNodeLabelsRequest) String() string {
 func (*UpdateNodeLabelsRequest) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +1134,7 @@ func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateNodeLabelsRequest) GetNodeId() string {
@@ -871,7 +1166,7 @@ type UpdateNodeLabelsResponse struct {
 
 func (x *UpdateNodeLabelsResponse) Reset() {
 	*x = UpdateNodeLabelsResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1178,7 @@ func (x *UpdateNodeLabelsResponse) String() string {
 func (*UpdateNodeLabelsResponse) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1191,7 @@ func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{18}
 }
 
 type DeleteNodeRequest struct {
@@ -912,7 +1207,7 @@ type DeleteNodeRequest struct {
 
 func (x *DeleteNodeRequest) Reset() {
 	*x = DeleteNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1219,7 @@ func (x *DeleteNodeRequest) String() string {
 func (*DeleteNodeRequest) ProtoMessage() {}
 
 func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1232,7 @@ func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteNodeRequest) GetNodeId() string {
@@ -962,7 +1257,7 @@ type DeleteNodeResponse struct {
 
 func (x *DeleteNodeResponse) Reset() {
 	*x = DeleteNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1269,7 @@ func (x *DeleteNodeResponse) String() string {
 func (*DeleteNodeResponse) ProtoMessage() {}
 
 func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,14 +1282,27 @@ func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{20}
 }
 
 var File_metropolis_api_v1_management_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\n" +
-	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\"?\n" +
+	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1fmetropolis/api/v1/rollout.proto\x1a\x1emetropolis/api/v1/common.proto\"|\n" +
+	"\x13StartRolloutRequest\x12E\n" +
+	"\bmetadata\x18\x01 \x01(\v2'.metropolis.api.v1.StartRolloutMetadataH\x00R\bmetadata\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"g\n" +
+	"\x14StartRolloutMetadata\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\x12;\n" +
+	"\aoptions\x18\x02 \x01(\v2!.metropolis.api.v1.RolloutOptionsR\aoptions\")\n" +
+	"\x11GetRolloutRequest\x12\x14\n" +
+	"\x05watch\x18\x01 \x01(\bR\x05watch\"\x80\x01\n" +
+	"\x15ControlRolloutRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
+	"\acommand\x18\x02 \x01(\x0e2!.metropolis.api.v1.RolloutCommandR\acommand\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"?\n" +
 	"\x1eGetKubernetesCredentialRequest\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\"\x88\x01\n" +
@@ -1054,13 +1362,18 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x11DeleteNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12,\n" +
 	"\x12skip_safety_checks\x18\x02 \x01(\bR\x10skipSafetyChecks\"\x14\n" +
-	"\x12DeleteNodeResponse*~\n" +
+	"\x12DeleteNodeResponse*\x83\x01\n" +
+	"\x0eRolloutCommand\x12\x1f\n" +
+	"\x1bROLLOUT_COMMAND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15ROLLOUT_COMMAND_PAUSE\x10\x01\x12\x1a\n" +
+	"\x16ROLLOUT_COMMAND_RESUME\x10\x02\x12\x19\n" +
+	"\x15ROLLOUT_COMMAND_ABORT\x10\x03*~\n" +
 	"\n" +
 	"NodeHealth\x12\x1b\n" +
 	"\x17NODE_HEALTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_HEALTH_UNKNOWN\x10\x01\x12\x17\n" +
 	"\x13NODE_HEALTH_HEALTHY\x10\x02\x12!\n" +
-	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xd9\a\n" +
+	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xf4\t\n" +
 	"\n" +
 	"Management\x12w\n" +
 	"\x11GetRegisterTicket\x12+.metropolis.api.v1.GetRegisterTicketRequest\x1a,.metropolis.api.v1.GetRegisterTicketResponse\"\a\xba\x80\x19\x03\n" +
@@ -1082,7 +1395,14 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x01\x06\x12\x89\x01\n" +
 	"\x17GetKubernetesCredential\x121.metropolis.api.v1.GetKubernetesCredentialRequest\x1a2.metropolis.api.v1.GetKubernetesCredentialResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\n" +
-	"B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x12]\n" +
+	"\fStartRollout\x12&.metropolis.api.v1.StartRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
+	"\x01\r(\x01\x12Y\n" +
+	"\n" +
+	"GetRollout\x12$.metropolis.api.v1.GetRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
+	"\x01\x020\x01\x12_\n" +
+	"\x0eControlRollout\x12(.metropolis.api.v1.ControlRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
+	"\x01\rB&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_management_proto_rawDescOnce sync.Once
@@ -1096,66 +1416,82 @@ func file_metropolis_api_v1_management_proto_rawDescGZIP() []byte {
 	return file_metropolis_api_v1_management_proto_rawDescData
 }
 
-var file_metropolis_api_v1_management_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_metropolis_api_v1_management_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_metropolis_api_v1_management_proto_goTypes = []any{
-	(NodeHealth)(0),                         // 0: metropolis.api.v1.NodeHealth
-	(*GetKubernetesCredentialRequest)(nil),  // 1: metropolis.api.v1.GetKubernetesCredentialRequest
-	(*GetKubernetesCredentialResponse)(nil), // 2: metropolis.api.v1.GetKubernetesCredentialResponse
-	(*GetRegisterTicketRequest)(nil),        // 3: metropolis.api.v1.GetRegisterTicketRequest
-	(*GetRegisterTicketResponse)(nil),       // 4: metropolis.api.v1.GetRegisterTicketResponse
-	(*GetClusterInfoRequest)(nil),           // 5: metropolis.api.v1.GetClusterInfoRequest
-	(*GetClusterInfoResponse)(nil),          // 6: metropolis.api.v1.GetClusterInfoResponse
-	(*GetNodesRequest)(nil),                 // 7: metropolis.api.v1.GetNodesRequest
-	(*GetNodeRequest)(nil),                  // 8: metropolis.api.v1.GetNodeRequest
-	(*Node)(nil),                            // 9: metropolis.api.v1.Node
-	(*ApproveNodeRequest)(nil),              // 10: metropolis.api.v1.ApproveNodeRequest
-	(*ApproveNodeResponse)(nil),             // 11: metropolis.api.v1.ApproveNodeResponse
-	(*UpdateNodeRolesRequest)(nil),          // 12: metropolis.api.v1.UpdateNodeRolesRequest
-	(*UpdateNodeRolesResponse)(nil),         // 13: metropolis.api.v1.UpdateNodeRolesResponse
-	(*UpdateNodeLabelsRequest)(nil),         // 14: metropolis.api.v1.UpdateNodeLabelsRequest
-	(*UpdateNodeLabelsResponse)(nil),        // 15: metropolis.api.v1.UpdateNodeLabelsResponse
-	(*DeleteNodeRequest)(nil),               // 16: metropolis.api.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),              // 17: metropolis.api.v1.DeleteNodeResponse
-	nil,                                     // 18: metropolis.api.v1.Node.LabelsEntry
-	nil,                                     // 19: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	(NodeState)(0),                          // 20: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                       // 21: metropolis.api.v1.NodeRoles
-	(*NodeStatus)(nil),                      // 22: metropolis.api.v1.NodeStatus
-	(*durationpb.Duration)(nil),             // 23: google.protobuf.Duration
+	(RolloutCommand)(0),                     // 0: metropolis.api.v1.RolloutCommand
+	(NodeHealth)(0),                         // 1: metropolis.api.v1.NodeHealth
+	(*StartRolloutRequest)(nil),             // 2: metropolis.api.v1.StartRolloutRequest
+	(*StartRolloutMetadata)(nil),            // 3: metropolis.api.v1.StartRolloutMetadata
+	(*GetRolloutRequest)(nil),               // 4: metropolis.api.v1.GetRolloutRequest
+	(*ControlRolloutRequest)(nil),           // 5: metropolis.api.v1.ControlRolloutRequest
+	(*GetKubernetesCredentialRequest)(nil),  // 6: metropolis.api.v1.GetKubernetesCredentialRequest
+	(*GetKubernetesCredentialResponse)(nil), // 7: metropolis.api.v1.GetKubernetesCredentialResponse
+	(*GetRegisterTicketRequest)(nil),        // 8: metropolis.api.v1.GetRegisterTicketRequest
+	(*GetRegisterTicketResponse)(nil),       // 9: metropolis.api.v1.GetRegisterTicketResponse
+	(*GetClusterInfoRequest)(nil),           // 10: metropolis.api.v1.GetClusterInfoRequest
+	(*GetClusterInfoResponse)(nil),          // 11: metropolis.api.v1.GetClusterInfoResponse
+	(*GetNodesRequest)(nil),                 // 12: metropolis.api.v1.GetNodesRequest
+	(*GetNodeRequest)(nil),                  // 13: metropolis.api.v1.GetNodeRequest
+	(*Node)(nil),                            // 14: metropolis.api.v1.Node
+	(*ApproveNodeRequest)(nil),              // 15: metropolis.api.v1.ApproveNodeRequest
+	(*ApproveNodeResponse)(nil),             // 16: metropolis.api.v1.ApproveNodeResponse
+	(*UpdateNodeRolesRequest)(nil),          // 17: metropolis.api.v1.UpdateNodeRolesRequest
+	(*UpdateNodeRolesResponse)(nil),         // 18: metropolis.api.v1.UpdateNodeRolesResponse
+	(*UpdateNodeLabelsRequest)(nil),         // 19: metropolis.api.v1.UpdateNodeLabelsRequest
+	(*UpdateNodeLabelsResponse)(nil),        // 20: metropolis.api.v1.UpdateNodeLabelsResponse
+	(*DeleteNodeRequest)(nil),               // 21: metropolis.api.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),              // 22: metropolis.api.v1.DeleteNodeResponse
+	nil,                                     // 23: metropolis.api.v1.Node.LabelsEntry
+	nil,                                     // 24: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	(*RolloutOptions)(nil),                  // 25: metropolis.api.v1.RolloutOptions
+	(NodeState)(0),                          // 26: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                       // 27: metropolis.api.v1.NodeRoles
+	(*NodeStatus)(nil),                      // 28: metropolis.api.v1.NodeStatus
+	(*durationpb.Duration)(nil),             // 29: google.protobuf.Duration
+	(*Rollout)(nil),                         // 30: metropolis.api.v1.Rollout
 }
 var file_metropolis_api_v1_management_proto_depIdxs = []int32{
-	20, // 0: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
-	20, // 1: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	21, // 2: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
-	18, // 3: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
-	22, // 4: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	0,  // 5: metropolis.api.v1.Node.health:type_name -> metropolis.api.v1.NodeHealth
-	23, // 6: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
-	19, // 7: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	3,  // 8: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
-	5,  // 9: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
-	7,  // 10: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
-	8,  // 11: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
-	10, // 12: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
-	12, // 13: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
-	14, // 14: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
-	16, // 15: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
-	1,  // 16: metropolis.api.v1.Management.GetKubernetesCredential:input_type -> metropolis.api.v1.GetKubernetesCredentialRequest
-	4,  // 17: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
-	6,  // 18: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
-	9,  // 19: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
-	9,  // 20: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
-	11, // 21: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
-	13, // 22: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
-	15, // 23: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
-	17, // 24: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
-	2,  // 25: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
-	17, // [17:26] is the sub-list for method output_type
-	8,  // [8:17] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: metropolis.api.v1.StartRolloutRequest.metadata:type_name -> metropolis.api.v1.StartRolloutMetadata
+	25, // 1: metropolis.api.v1.StartRolloutMetadata.options:type_name -> metropolis.api.v1.RolloutOptions
+	0,  // 2: metropolis.api.v1.ControlRolloutRequest.command:type_name -> metropolis.api.v1.RolloutCommand
+	26, // 3: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
+	26, // 4: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	27, // 5: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
+	23, // 6: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
+	28, // 7: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	1,  // 8: metropolis.api.v1.Node.health:type_name -> metropolis.api.v1.NodeHealth
+	29, // 9: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
+	24, // 10: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	8,  // 11: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
+	10, // 12: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
+	12, // 13: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
+	13, // 14: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
+	15, // 15: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
+	17, // 16: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
+	19, // 17: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
+	21, // 18: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
+	6,  // 19: metropolis.api.v1.Management.GetKubernetesCredential:input_type -> metropolis.api.v1.GetKubernetesCredentialRequest
+	2,  // 20: metropolis.api.v1.Management.StartRollout:input_type -> metropolis.api.v1.StartRolloutRequest
+	4,  // 21: metropolis.api.v1.Management.GetRollout:input_type -> metropolis.api.v1.GetRolloutRequest
+	5,  // 22: metropolis.api.v1.Management.ControlRollout:input_type -> metropolis.api.v1.ControlRolloutRequest
+	9,  // 23: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
+	11, // 24: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
+	14, // 25: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
+	14, // 26: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
+	16, // 27: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
+	18, // 28: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
+	20, // 29: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
+	22, // 30: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
+	7,  // 31: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
+	30, // 32: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
+	30, // 33: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
+	30, // 34: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
+	23, // [23:35] is the sub-list for method output_type
+	11, // [11:23] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_management_proto_init() }
@@ -1163,19 +1499,24 @@ func file_metropolis_api_v1_management_proto_init() {
 	if File_metropolis_api_v1_management_proto != nil {
 		return
 	}
+	file_metropolis_api_v1_rollout_proto_init()
 	file_metropolis_api_v1_common_proto_init()
-	file_metropolis_api_v1_management_proto_msgTypes[9].OneofWrappers = []any{
+	file_metropolis_api_v1_management_proto_msgTypes[0].OneofWrappers = []any{
+		(*StartRolloutRequest_Metadata)(nil),
+		(*StartRolloutRequest_Chunk)(nil),
+	}
+	file_metropolis_api_v1_management_proto_msgTypes[13].OneofWrappers = []any{
 		(*ApproveNodeRequest_NodeId)(nil),
 		(*ApproveNodeRequest_PublicKey)(nil),
 	}
-	file_metropolis_api_v1_management_proto_msgTypes[11].OneofWrappers = []any{}
+	file_metropolis_api_v1_management_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_management_proto_rawDesc), len(file_metropolis_api_v1_management_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,9 @@ const (
 	Management_UpdateNodeLabels_FullMethodName        = "/metropolis.api.v1.Management/UpdateNodeLabels"
 	Management_DeleteNode_FullMethodName              = "/metropolis.api.v1.Management/DeleteNode"
 	Management_GetKubernetesCredential_FullMethodName = "/metropolis.api.v1.Management/GetKubernetesCredential"
+	Management_StartRollout_FullMethodName            = "/metropolis.api.v1.Management/StartRollout"
+	Management_GetRollout_FullMethodName              = "/metropolis.api.v1.Management/GetRollout"
+	Management_ControlRollout_FullMethodName          = "/metropolis.api.v1.Management/ControlRollout"
 )
 
 // ManagementClient is the client API for Management service.
@@ -92,6 +95,25 @@ type ManagementClient interface {
 	// (the Kubernetes PKI does not exist), and codes.InvalidArgument for a key that is not an
 	// ECDSA P-256, RSA or Ed25519 PKIX key.
 	GetKubernetesCredential(ctx context.Context, in *GetKubernetesCredentialRequest, opts ...grpc.CallOption) (*GetKubernetesCredentialResponse, error)
+	// StartRollout uploads a release bundle to the curator leader's node, which checks it as
+	// a node would before an update (signed by a release key the node's image trusts, every
+	// part matching the manifest) and keeps it; then it stores a rollout plan moving every node
+	// to the bundle's release (docs/rollout.md), which the curator leader carries out from then
+	// on, whether or not the caller stays. The first message carries the metadata, the others
+	// the bundle. Answers the stored plan.
+	//
+	// Refused with codes.FailedPrecondition while another rollout is not finished (done or
+	// aborted), when the cluster cannot lose a consensus member without losing quorum or has a
+	// node that is not up (unless options.force), and on nodes without system slots (hosted);
+	// with codes.InvalidArgument for a bundle that does not verify, naming why.
+	StartRollout(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StartRolloutRequest, Rollout], error)
+	// GetRollout answers the latest rollout (codes.NotFound if the cluster never had one);
+	// with watch, then every change to it until the call ends.
+	GetRollout(ctx context.Context, in *GetRolloutRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Rollout], error)
+	// ControlRollout pauses, resumes or aborts the latest rollout. With a revision, only if the
+	// plan is still at it (codes.Aborted otherwise): the caller acts on what it saw. Repeating a
+	// command that already took effect is not an error.
+	ControlRollout(ctx context.Context, in *ControlRolloutRequest, opts ...grpc.CallOption) (*Rollout, error)
 }
 
 type managementClient struct {
@@ -201,6 +223,48 @@ func (c *managementClient) GetKubernetesCredential(ctx context.Context, in *GetK
 	return out, nil
 }
 
+func (c *managementClient) StartRollout(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StartRolloutRequest, Rollout], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Management_ServiceDesc.Streams[1], Management_StartRollout_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StartRolloutRequest, Rollout]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Management_StartRolloutClient = grpc.ClientStreamingClient[StartRolloutRequest, Rollout]
+
+func (c *managementClient) GetRollout(ctx context.Context, in *GetRolloutRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Rollout], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Management_ServiceDesc.Streams[2], Management_GetRollout_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetRolloutRequest, Rollout]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Management_GetRolloutClient = grpc.ServerStreamingClient[Rollout]
+
+func (c *managementClient) ControlRollout(ctx context.Context, in *ControlRolloutRequest, opts ...grpc.CallOption) (*Rollout, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Rollout)
+	err := c.cc.Invoke(ctx, Management_ControlRollout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManagementServer is the server API for Management service.
 // All implementations must embed UnimplementedManagementServer
 // for forward compatibility.
@@ -261,6 +325,25 @@ type ManagementServer interface {
 	// (the Kubernetes PKI does not exist), and codes.InvalidArgument for a key that is not an
 	// ECDSA P-256, RSA or Ed25519 PKIX key.
 	GetKubernetesCredential(context.Context, *GetKubernetesCredentialRequest) (*GetKubernetesCredentialResponse, error)
+	// StartRollout uploads a release bundle to the curator leader's node, which checks it as
+	// a node would before an update (signed by a release key the node's image trusts, every
+	// part matching the manifest) and keeps it; then it stores a rollout plan moving every node
+	// to the bundle's release (docs/rollout.md), which the curator leader carries out from then
+	// on, whether or not the caller stays. The first message carries the metadata, the others
+	// the bundle. Answers the stored plan.
+	//
+	// Refused with codes.FailedPrecondition while another rollout is not finished (done or
+	// aborted), when the cluster cannot lose a consensus member without losing quorum or has a
+	// node that is not up (unless options.force), and on nodes without system slots (hosted);
+	// with codes.InvalidArgument for a bundle that does not verify, naming why.
+	StartRollout(grpc.ClientStreamingServer[StartRolloutRequest, Rollout]) error
+	// GetRollout answers the latest rollout (codes.NotFound if the cluster never had one);
+	// with watch, then every change to it until the call ends.
+	GetRollout(*GetRolloutRequest, grpc.ServerStreamingServer[Rollout]) error
+	// ControlRollout pauses, resumes or aborts the latest rollout. With a revision, only if the
+	// plan is still at it (codes.Aborted otherwise): the caller acts on what it saw. Repeating a
+	// command that already took effect is not an error.
+	ControlRollout(context.Context, *ControlRolloutRequest) (*Rollout, error)
 	mustEmbedUnimplementedManagementServer()
 }
 
@@ -297,6 +380,15 @@ func (UnimplementedManagementServer) DeleteNode(context.Context, *DeleteNodeRequ
 }
 func (UnimplementedManagementServer) GetKubernetesCredential(context.Context, *GetKubernetesCredentialRequest) (*GetKubernetesCredentialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetKubernetesCredential not implemented")
+}
+func (UnimplementedManagementServer) StartRollout(grpc.ClientStreamingServer[StartRolloutRequest, Rollout]) error {
+	return status.Error(codes.Unimplemented, "method StartRollout not implemented")
+}
+func (UnimplementedManagementServer) GetRollout(*GetRolloutRequest, grpc.ServerStreamingServer[Rollout]) error {
+	return status.Error(codes.Unimplemented, "method GetRollout not implemented")
+}
+func (UnimplementedManagementServer) ControlRollout(context.Context, *ControlRolloutRequest) (*Rollout, error) {
+	return nil, status.Error(codes.Unimplemented, "method ControlRollout not implemented")
 }
 func (UnimplementedManagementServer) mustEmbedUnimplementedManagementServer() {}
 func (UnimplementedManagementServer) testEmbeddedByValue()                    {}
@@ -474,6 +566,42 @@ func _Management_GetKubernetesCredential_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Management_StartRollout_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ManagementServer).StartRollout(&grpc.GenericServerStream[StartRolloutRequest, Rollout]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Management_StartRolloutServer = grpc.ClientStreamingServer[StartRolloutRequest, Rollout]
+
+func _Management_GetRollout_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetRolloutRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ManagementServer).GetRollout(m, &grpc.GenericServerStream[GetRolloutRequest, Rollout]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Management_GetRolloutServer = grpc.ServerStreamingServer[Rollout]
+
+func _Management_ControlRollout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ControlRolloutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).ControlRollout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_ControlRollout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).ControlRollout(ctx, req.(*ControlRolloutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Management_ServiceDesc is the grpc.ServiceDesc for Management service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -513,11 +641,25 @@ var Management_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetKubernetesCredential",
 			Handler:    _Management_GetKubernetesCredential_Handler,
 		},
+		{
+			MethodName: "ControlRollout",
+			Handler:    _Management_ControlRollout_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "GetNodes",
 			Handler:       _Management_GetNodes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StartRollout",
+			Handler:       _Management_StartRollout_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "GetRollout",
+			Handler:       _Management_GetRollout_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -145,7 +145,7 @@ func (x GetLogsRequest_BacklogMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_BacklogMode.Descriptor instead.
 func (GetLogsRequest_BacklogMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // StreamMode says whether to keep sending new entries after the backlog.
@@ -200,7 +200,7 @@ func (x GetLogsRequest_StreamMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_StreamMode.Descriptor instead.
 func (GetLogsRequest_StreamMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3, 1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5, 1}
 }
 
 // EntryKind selects leveled or raw entries.
@@ -253,7 +253,105 @@ func (x LogFilter_EntryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LogFilter_EntryKind.Descriptor instead.
 func (LogFilter_EntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6, 0}
+}
+
+type FetchBundleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bundle's SHA-256 (32 bytes), as in Rollout.bundle_sha256.
+	Sha256        []byte `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchBundleRequest) Reset() {
+	*x = FetchBundleRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchBundleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchBundleRequest) ProtoMessage() {}
+
+func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchBundleRequest.ProtoReflect.Descriptor instead.
+func (*FetchBundleRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FetchBundleRequest) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+type FetchBundleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the bundle, in order; the first message also carries the size.
+	Chunk         []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	Size          int64  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchBundleResponse) Reset() {
+	*x = FetchBundleResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchBundleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchBundleResponse) ProtoMessage() {}
+
+func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchBundleResponse.ProtoReflect.Descriptor instead.
+func (*FetchBundleResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FetchBundleResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *FetchBundleResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
 }
 
 type GetStatusRequest struct {
@@ -264,7 +362,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +374,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +387,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
 }
 
 // Runnable is one long-lived service in a node's supervision tree.
@@ -306,7 +404,7 @@ type Runnable struct {
 
 func (x *Runnable) Reset() {
 	*x = Runnable{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +416,7 @@ func (x *Runnable) String() string {
 func (*Runnable) ProtoMessage() {}
 
 func (x *Runnable) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +429,7 @@ func (x *Runnable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runnable.ProtoReflect.Descriptor instead.
 func (*Runnable) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Runnable) GetDn() string {
@@ -377,7 +475,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +487,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +500,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetStatusResponse) GetNodeId() string {
@@ -464,7 +562,7 @@ type GetLogsRequest struct {
 
 func (x *GetLogsRequest) Reset() {
 	*x = GetLogsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +574,7 @@ func (x *GetLogsRequest) String() string {
 func (*GetLogsRequest) ProtoMessage() {}
 
 func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +587,7 @@ func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
 func (*GetLogsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetLogsRequest) GetDn() string {
@@ -544,7 +642,7 @@ type LogFilter struct {
 
 func (x *LogFilter) Reset() {
 	*x = LogFilter{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +654,7 @@ func (x *LogFilter) String() string {
 func (*LogFilter) ProtoMessage() {}
 
 func (x *LogFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +667,7 @@ func (x *LogFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFilter.ProtoReflect.Descriptor instead.
 func (*LogFilter) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LogFilter) GetWithChildren() bool {
@@ -605,7 +703,7 @@ type GetLogsResponse struct {
 
 func (x *GetLogsResponse) Reset() {
 	*x = GetLogsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +715,7 @@ func (x *GetLogsResponse) String() string {
 func (*GetLogsResponse) ProtoMessage() {}
 
 func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +728,7 @@ func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
 func (*GetLogsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetLogsResponse) GetBacklogEntries() []*LogEntry {
@@ -655,7 +753,7 @@ type RebootRequest struct {
 
 func (x *RebootRequest) Reset() {
 	*x = RebootRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +765,7 @@ func (x *RebootRequest) String() string {
 func (*RebootRequest) ProtoMessage() {}
 
 func (x *RebootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +778,7 @@ func (x *RebootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootRequest.ProtoReflect.Descriptor instead.
 func (*RebootRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
 }
 
 type RebootResponse struct {
@@ -691,7 +789,7 @@ type RebootResponse struct {
 
 func (x *RebootResponse) Reset() {
 	*x = RebootResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +801,7 @@ func (x *RebootResponse) String() string {
 func (*RebootResponse) ProtoMessage() {}
 
 func (x *RebootResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +814,7 @@ func (x *RebootResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootResponse.ProtoReflect.Descriptor instead.
 func (*RebootResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
 }
 
 type ShutdownRequest struct {
@@ -727,7 +825,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +837,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +850,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
 }
 
 type ShutdownResponse struct {
@@ -763,7 +861,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +873,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +886,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
 }
 
 // LoadImageRequest is one message of a LoadImage upload: the first carries metadata, every
@@ -806,7 +904,7 @@ type LoadImageRequest struct {
 
 func (x *LoadImageRequest) Reset() {
 	*x = LoadImageRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +916,7 @@ func (x *LoadImageRequest) String() string {
 func (*LoadImageRequest) ProtoMessage() {}
 
 func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +929,7 @@ func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageRequest.ProtoReflect.Descriptor instead.
 func (*LoadImageRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LoadImageRequest) GetPart() isLoadImageRequest_Part {
@@ -891,7 +989,7 @@ type LoadImageMetadata struct {
 
 func (x *LoadImageMetadata) Reset() {
 	*x = LoadImageMetadata{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1001,7 @@ func (x *LoadImageMetadata) String() string {
 func (*LoadImageMetadata) ProtoMessage() {}
 
 func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1014,7 @@ func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageMetadata.ProtoReflect.Descriptor instead.
 func (*LoadImageMetadata) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LoadImageMetadata) GetName() string {
@@ -943,7 +1041,7 @@ type LoadImageResponse struct {
 
 func (x *LoadImageResponse) Reset() {
 	*x = LoadImageResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1053,7 @@ func (x *LoadImageResponse) String() string {
 func (*LoadImageResponse) ProtoMessage() {}
 
 func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1066,7 @@ func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageResponse.ProtoReflect.Descriptor instead.
 func (*LoadImageResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LoadImageResponse) GetImages() []*LoadedImage {
@@ -992,7 +1090,7 @@ type LoadedImage struct {
 
 func (x *LoadedImage) Reset() {
 	*x = LoadedImage{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1102,7 @@ func (x *LoadedImage) String() string {
 func (*LoadedImage) ProtoMessage() {}
 
 func (x *LoadedImage) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1115,7 @@ func (x *LoadedImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadedImage.ProtoReflect.Descriptor instead.
 func (*LoadedImage) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LoadedImage) GetName() string {
@@ -1038,7 +1136,12 @@ var File_metropolis_api_v1_nodemanagement_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\n" +
-	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\x12\n" +
+	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\",\n" +
+	"\x12FetchBundleRequest\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\fR\x06sha256\"?\n" +
+	"\x13FetchBundleResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\"\x12\n" +
 	"\x10GetStatusRequest\"q\n" +
 	"\bRunnable\x12\x0e\n" +
 	"\x02dn\x18\x01 \x01(\tR\x02dn\x126\n" +
@@ -1103,7 +1206,7 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x16RUNNABLE_STATE_HEALTHY\x10\x02\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DONE\x10\x03\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DEAD\x10\x04\x12\x1b\n" +
-	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xcd\x04\n" +
+	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xb6\x05\n" +
 	"\x0eNodeManagement\x12_\n" +
 	"\tGetStatus\x12#.metropolis.api.v1.GetStatusRequest\x1a$.metropolis.api.v1.GetStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12[\n" +
@@ -1117,7 +1220,9 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x01\v(\x01\x12d\n" +
 	"\n" +
 	"UpdateNode\x12$.metropolis.api.v1.UpdateNodeRequest\x1a%.metropolis.api.v1.UpdateNodeResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\f(\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\f(\x01\x12g\n" +
+	"\vFetchBundle\x12%.metropolis.api.v1.FetchBundleRequest\x1a&.metropolis.api.v1.FetchBundleResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x0e0\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_nodemanagement_proto_rawDescOnce sync.Once
@@ -1132,65 +1237,69 @@ func file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_nodemanagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(RunnableState)(0),              // 0: metropolis.api.v1.RunnableState
 	(GetLogsRequest_BacklogMode)(0), // 1: metropolis.api.v1.GetLogsRequest.BacklogMode
 	(GetLogsRequest_StreamMode)(0),  // 2: metropolis.api.v1.GetLogsRequest.StreamMode
 	(LogFilter_EntryKind)(0),        // 3: metropolis.api.v1.LogFilter.EntryKind
-	(*GetStatusRequest)(nil),        // 4: metropolis.api.v1.GetStatusRequest
-	(*Runnable)(nil),                // 5: metropolis.api.v1.Runnable
-	(*GetStatusResponse)(nil),       // 6: metropolis.api.v1.GetStatusResponse
-	(*GetLogsRequest)(nil),          // 7: metropolis.api.v1.GetLogsRequest
-	(*LogFilter)(nil),               // 8: metropolis.api.v1.LogFilter
-	(*GetLogsResponse)(nil),         // 9: metropolis.api.v1.GetLogsResponse
-	(*RebootRequest)(nil),           // 10: metropolis.api.v1.RebootRequest
-	(*RebootResponse)(nil),          // 11: metropolis.api.v1.RebootResponse
-	(*ShutdownRequest)(nil),         // 12: metropolis.api.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),        // 13: metropolis.api.v1.ShutdownResponse
-	(*LoadImageRequest)(nil),        // 14: metropolis.api.v1.LoadImageRequest
-	(*LoadImageMetadata)(nil),       // 15: metropolis.api.v1.LoadImageMetadata
-	(*LoadImageResponse)(nil),       // 16: metropolis.api.v1.LoadImageResponse
-	(*LoadedImage)(nil),             // 17: metropolis.api.v1.LoadedImage
-	(NodeState)(0),                  // 18: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),               // 19: metropolis.api.v1.NodeRoles
-	(*durationpb.Duration)(nil),     // 20: google.protobuf.Duration
-	(*NodeSoftware)(nil),            // 21: metropolis.api.v1.NodeSoftware
-	(LogSeverity)(0),                // 22: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 23: metropolis.api.v1.LogEntry
-	(*UpdateNodeRequest)(nil),       // 24: metropolis.api.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),      // 25: metropolis.api.v1.UpdateNodeResponse
+	(*FetchBundleRequest)(nil),      // 4: metropolis.api.v1.FetchBundleRequest
+	(*FetchBundleResponse)(nil),     // 5: metropolis.api.v1.FetchBundleResponse
+	(*GetStatusRequest)(nil),        // 6: metropolis.api.v1.GetStatusRequest
+	(*Runnable)(nil),                // 7: metropolis.api.v1.Runnable
+	(*GetStatusResponse)(nil),       // 8: metropolis.api.v1.GetStatusResponse
+	(*GetLogsRequest)(nil),          // 9: metropolis.api.v1.GetLogsRequest
+	(*LogFilter)(nil),               // 10: metropolis.api.v1.LogFilter
+	(*GetLogsResponse)(nil),         // 11: metropolis.api.v1.GetLogsResponse
+	(*RebootRequest)(nil),           // 12: metropolis.api.v1.RebootRequest
+	(*RebootResponse)(nil),          // 13: metropolis.api.v1.RebootResponse
+	(*ShutdownRequest)(nil),         // 14: metropolis.api.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),        // 15: metropolis.api.v1.ShutdownResponse
+	(*LoadImageRequest)(nil),        // 16: metropolis.api.v1.LoadImageRequest
+	(*LoadImageMetadata)(nil),       // 17: metropolis.api.v1.LoadImageMetadata
+	(*LoadImageResponse)(nil),       // 18: metropolis.api.v1.LoadImageResponse
+	(*LoadedImage)(nil),             // 19: metropolis.api.v1.LoadedImage
+	(NodeState)(0),                  // 20: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),               // 21: metropolis.api.v1.NodeRoles
+	(*durationpb.Duration)(nil),     // 22: google.protobuf.Duration
+	(*NodeSoftware)(nil),            // 23: metropolis.api.v1.NodeSoftware
+	(LogSeverity)(0),                // 24: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 25: metropolis.api.v1.LogEntry
+	(*UpdateNodeRequest)(nil),       // 26: metropolis.api.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 27: metropolis.api.v1.UpdateNodeResponse
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
 	0,  // 0: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
-	18, // 1: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
-	19, // 2: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
-	20, // 3: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	5,  // 4: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
-	21, // 5: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
+	20, // 1: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
+	21, // 2: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
+	22, // 3: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	7,  // 4: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
+	23, // 5: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
 	1,  // 6: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
 	2,  // 7: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
-	8,  // 8: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
+	10, // 8: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
 	3,  // 9: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	22, // 10: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	23, // 11: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	23, // 12: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	15, // 13: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
-	17, // 14: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
-	4,  // 15: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	7,  // 16: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	10, // 17: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	12, // 18: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	14, // 19: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
-	24, // 20: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
-	6,  // 21: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	9,  // 22: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	11, // 23: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	13, // 24: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	16, // 25: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
-	25, // 26: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
+	24, // 10: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	25, // 11: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	25, // 12: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	17, // 13: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	19, // 14: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	6,  // 15: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	9,  // 16: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	12, // 17: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	14, // 18: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	16, // 19: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	26, // 20: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
+	4,  // 21: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
+	8,  // 22: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	11, // 23: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	13, // 24: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	15, // 25: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	18, // 26: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	27, // 27: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
+	5,  // 28: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
+	22, // [22:29] is the sub-list for method output_type
+	15, // [15:22] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -1204,7 +1313,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
 	file_metropolis_api_v1_update_proto_init()
-	file_metropolis_api_v1_nodemanagement_proto_msgTypes[10].OneofWrappers = []any{
+	file_metropolis_api_v1_nodemanagement_proto_msgTypes[12].OneofWrappers = []any{
 		(*LoadImageRequest_Metadata)(nil),
 		(*LoadImageRequest_Chunk)(nil),
 	}
@@ -1214,7 +1323,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_nodemanagement_proto_rawDesc), len(file_metropolis_api_v1_nodemanagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

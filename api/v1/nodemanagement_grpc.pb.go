@@ -22,12 +22,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NodeManagement_GetStatus_FullMethodName  = "/metropolis.api.v1.NodeManagement/GetStatus"
-	NodeManagement_GetLogs_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetLogs"
-	NodeManagement_Reboot_FullMethodName     = "/metropolis.api.v1.NodeManagement/Reboot"
-	NodeManagement_Shutdown_FullMethodName   = "/metropolis.api.v1.NodeManagement/Shutdown"
-	NodeManagement_LoadImage_FullMethodName  = "/metropolis.api.v1.NodeManagement/LoadImage"
-	NodeManagement_UpdateNode_FullMethodName = "/metropolis.api.v1.NodeManagement/UpdateNode"
+	NodeManagement_GetStatus_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetStatus"
+	NodeManagement_GetLogs_FullMethodName     = "/metropolis.api.v1.NodeManagement/GetLogs"
+	NodeManagement_Reboot_FullMethodName      = "/metropolis.api.v1.NodeManagement/Reboot"
+	NodeManagement_Shutdown_FullMethodName    = "/metropolis.api.v1.NodeManagement/Shutdown"
+	NodeManagement_LoadImage_FullMethodName   = "/metropolis.api.v1.NodeManagement/LoadImage"
+	NodeManagement_UpdateNode_FullMethodName  = "/metropolis.api.v1.NodeManagement/UpdateNode"
+	NodeManagement_FetchBundle_FullMethodName = "/metropolis.api.v1.NodeManagement/FetchBundle"
 )
 
 // NodeManagementClient is the client API for NodeManagement service.
@@ -98,6 +99,10 @@ type NodeManagementClient interface {
 	// updates (not booted from a Metropolis disk, no release key in its image, no TPM event
 	// log to seal with); codes.Aborted while another update of the same node runs.
 	UpdateNode(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UpdateNodeRequest, UpdateNodeResponse], error)
+	// FetchBundle streams a release bundle this node keeps for a rollout, by its SHA-256, to
+	// another node of the cluster (node certificates only). codes.NotFound if the node does not
+	// keep it. The caller checks what it receives as any bundle: against its own trusted keys.
+	FetchBundle(ctx context.Context, in *FetchBundleRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FetchBundleResponse], error)
 }
 
 type nodeManagementClient struct {
@@ -183,6 +188,25 @@ func (c *nodeManagementClient) UpdateNode(ctx context.Context, opts ...grpc.Call
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeManagement_UpdateNodeClient = grpc.ClientStreamingClient[UpdateNodeRequest, UpdateNodeResponse]
 
+func (c *nodeManagementClient) FetchBundle(ctx context.Context, in *FetchBundleRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FetchBundleResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NodeManagement_ServiceDesc.Streams[3], NodeManagement_FetchBundle_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FetchBundleRequest, FetchBundleResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_FetchBundleClient = grpc.ServerStreamingClient[FetchBundleResponse]
+
 // NodeManagementServer is the server API for NodeManagement service.
 // All implementations must embed UnimplementedNodeManagementServer
 // for forward compatibility.
@@ -251,6 +275,10 @@ type NodeManagementServer interface {
 	// updates (not booted from a Metropolis disk, no release key in its image, no TPM event
 	// log to seal with); codes.Aborted while another update of the same node runs.
 	UpdateNode(grpc.ClientStreamingServer[UpdateNodeRequest, UpdateNodeResponse]) error
+	// FetchBundle streams a release bundle this node keeps for a rollout, by its SHA-256, to
+	// another node of the cluster (node certificates only). codes.NotFound if the node does not
+	// keep it. The caller checks what it receives as any bundle: against its own trusted keys.
+	FetchBundle(*FetchBundleRequest, grpc.ServerStreamingServer[FetchBundleResponse]) error
 	mustEmbedUnimplementedNodeManagementServer()
 }
 
@@ -278,6 +306,9 @@ func (UnimplementedNodeManagementServer) LoadImage(grpc.ClientStreamingServer[Lo
 }
 func (UnimplementedNodeManagementServer) UpdateNode(grpc.ClientStreamingServer[UpdateNodeRequest, UpdateNodeResponse]) error {
 	return status.Error(codes.Unimplemented, "method UpdateNode not implemented")
+}
+func (UnimplementedNodeManagementServer) FetchBundle(*FetchBundleRequest, grpc.ServerStreamingServer[FetchBundleResponse]) error {
+	return status.Error(codes.Unimplemented, "method FetchBundle not implemented")
 }
 func (UnimplementedNodeManagementServer) mustEmbedUnimplementedNodeManagementServer() {}
 func (UnimplementedNodeManagementServer) testEmbeddedByValue()                        {}
@@ -379,6 +410,17 @@ func _NodeManagement_UpdateNode_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeManagement_UpdateNodeServer = grpc.ClientStreamingServer[UpdateNodeRequest, UpdateNodeResponse]
 
+func _NodeManagement_FetchBundle_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FetchBundleRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NodeManagementServer).FetchBundle(m, &grpc.GenericServerStream[FetchBundleRequest, FetchBundleResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_FetchBundleServer = grpc.ServerStreamingServer[FetchBundleResponse]
+
 // NodeManagement_ServiceDesc is the grpc.ServiceDesc for NodeManagement service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -414,6 +456,11 @@ var NodeManagement_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "UpdateNode",
 			Handler:       _NodeManagement_UpdateNode_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "FetchBundle",
+			Handler:       _NodeManagement_FetchBundle_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "metropolis/api/v1/nodemanagement.proto",

@@ -616,7 +616,10 @@ type NodeSoftware struct {
 	// The slot the node booted from.
 	RunningSlot string `protobuf:"bytes,3,opt,name=running_slot,json=runningSlot,proto3" json:"running_slot,omitempty"`
 	// Both slots, A first.
-	Slots         []*Slot `protobuf:"bytes,4,rep,name=slots,proto3" json:"slots,omitempty"`
+	Slots []*Slot `protobuf:"bytes,4,rep,name=slots,proto3" json:"slots,omitempty"`
+	// SHA-256s of the bundles the node keeps on its data partition for rollouts and serves to
+	// other nodes (NodeManagement.FetchBundle).
+	KeptBundles   [][]byte `protobuf:"bytes,5,rep,name=kept_bundles,json=keptBundles,proto3" json:"kept_bundles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -679,6 +682,13 @@ func (x *NodeSoftware) GetSlots() []*Slot {
 	return nil
 }
 
+func (x *NodeSoftware) GetKeptBundles() [][]byte {
+	if x != nil {
+		return x.KeptBundles
+	}
+	return nil
+}
+
 var File_metropolis_api_v1_update_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_update_proto_rawDesc = "" +
@@ -717,12 +727,13 @@ const file_metropolis_api_v1_update_proto_rawDesc = "" +
 	"\x0frollback_reason\x18\x05 \x01(\tR\x0erollbackReason\x12!\n" +
 	"\frollback_log\x18\x06 \x03(\tR\vrollbackLog\x12\x1d\n" +
 	"\n" +
-	"rollout_id\x18\a \x01(\tR\trolloutId\"\x95\x01\n" +
+	"rollout_id\x18\a \x01(\tR\trolloutId\"\xb8\x01\n" +
 	"\fNodeSoftware\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bbuild_id\x18\x02 \x01(\tR\abuildId\x12!\n" +
 	"\frunning_slot\x18\x03 \x01(\tR\vrunningSlot\x12-\n" +
-	"\x05slots\x18\x04 \x03(\v2\x17.metropolis.api.v1.SlotR\x05slots*\xb9\x01\n" +
+	"\x05slots\x18\x04 \x03(\v2\x17.metropolis.api.v1.SlotR\x05slots\x12!\n" +
+	"\fkept_bundles\x18\x05 \x03(\fR\vkeptBundles*\xb9\x01\n" +
 	"\tSlotState\x12\x1a\n" +
 	"\x16SLOT_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SLOT_STATE_EMPTY\x10\x01\x12\x18\n" +

@@ -18,7 +18,7 @@ import (
 
 // Updater installs release bundles (node/update.Service satisfies it).
 type Updater interface {
-	Install(ctx context.Context, r io.Reader, log logtree.LeveledLogger) (*apb.BundleManifest, string, error)
+	Install(ctx context.Context, r io.Reader, target string, log logtree.LeveledLogger) (*apb.BundleManifest, string, error)
 	Current() *apb.NodeSoftware
 }
 
@@ -52,7 +52,7 @@ func (s *Server) UpdateNode(stream grpc.ClientStreamingServer[apb.UpdateNodeRequ
 	go func() {
 		pw.CloseWithError(copyUpload(stream, meta.GetSize(), pw))
 	}()
-	m, slot, err := s.cfg.Updates.Install(ctx, pr, s.cfg.Logger)
+	m, slot, err := s.cfg.Updates.Install(ctx, pr, "", s.cfg.Logger)
 	// Stop the receiver if the installer ended early (a refused bundle).
 	pr.CloseWithError(errors.New("the installer is done"))
 	var st *status.Status

@@ -22,7 +22,7 @@ type fakeUpdater struct {
 	read chan []byte
 }
 
-func (f *fakeUpdater) Install(ctx context.Context, r io.Reader, _ logtree.LeveledLogger) (*apb.BundleManifest, string, error) {
+func (f *fakeUpdater) Install(ctx context.Context, r io.Reader, _ string, _ logtree.LeveledLogger) (*apb.BundleManifest, string, error) {
 	data, err := io.ReadAll(r)
 	if f.read != nil {
 		f.read <- data

@@ -154,11 +154,12 @@ func beginInstall(rec *apb.NodeSoftware) (*apb.NodeSoftware, string, error) {
 	return next, other, nil
 }
 
-// staged returns the record with slot holding the installed release, to be tried next boot.
-func staged(rec *apb.NodeSoftware, name string, m *apb.BundleManifest) *apb.NodeSoftware {
+// staged returns the record with slot holding the installed release, to be tried next boot,
+// installed for the rollout attempt target ("" for none).
+func staged(rec *apb.NodeSoftware, name string, m *apb.BundleManifest, target string) *apb.NodeSoftware {
 	next := proto.Clone(rec).(*apb.NodeSoftware)
 	s := findSlot(next, name)
-	*s = apb.Slot{Name: name, State: apb.SlotState_SLOT_STATE_STAGED, Version: m.Version, BuildId: m.BuildId}
+	*s = apb.Slot{Name: name, State: apb.SlotState_SLOT_STATE_STAGED, Version: m.Version, BuildId: m.BuildId, RolloutId: target}
 	return next
 }
 

@@ -129,7 +129,7 @@ func TestInstallSteps(t *testing.T) {
 	if err != nil || slot != "B" || findSlot(rec, "B").State != empty || findSlot(rec, "B").Version != "" {
 		t.Fatalf("begin install over a rolled-back B: %v, slot %s, %v", err, slot, rec)
 	}
-	rec = staged(rec, "B", &apb.BundleManifest{Version: "3", BuildId: "b3"})
+	rec = staged(rec, "B", &apb.BundleManifest{Version: "3", BuildId: "b3"}, "rollout-1/1")
 	if b := findSlot(rec, "B"); b.State != stagedS || b.Version != "3" || b.BuildId != "b3" {
 		t.Errorf("staged B: %v", b)
 	}

@@ -19,10 +19,11 @@ import (
 )
 
 // Install reads a bundle from r and installs it in the other slot, to be tried at the next
-// boot (see the package comment). Errors wrap ErrBusy, ErrUnsupported or ErrRefused where
+// boot (see the package comment). target names the rollout attempt that asked for it
+// (node/rollout.Target), kept with the slot; "" for an update by hand. Errors wrap ErrBusy, ErrUnsupported or ErrRefused where
 // those are the cause. On any error the running slot, the default boot and the sealed
 // record's chains are as before; the other slot holds nothing bootable.
-func (s *Service) Install(ctx context.Context, r io.Reader, log logtree.LeveledLogger) (*apb.BundleManifest, string, error) {
+func (s *Service) Install(ctx context.Context, r io.Reader, target string, log logtree.LeveledLogger) (*apb.BundleManifest, string, error) {
 	if !s.installing.TryLock() {
 		return nil, "", ErrBusy
 	}
@@ -88,7 +89,7 @@ func (s *Service) Install(ctx context.Context, r io.Reader, log logtree.LeveledL
 	if err := writeESP(s.cfg.ESPDir, layout.ESPSlotUKIPath(slot), uki); err != nil {
 		return nil, "", err
 	}
-	next = staged(next, slot, m)
+	next = staged(next, slot, m, target)
 	if err := s.reseal(next); err != nil {
 		return nil, "", fmt.Errorf("%w: sealing the record to the new release's boot chain: %w", ErrUnsupported, err)
 	}

@@ -624,8 +624,11 @@ type Node struct {
 	State     v1.NodeState `protobuf:"varint,3,opt,name=state,proto3,enum=metropolis.api.v1.NodeState" json:"state,omitempty"`
 	Roles     *NodeRoles   `protobuf:"bytes,4,opt,name=roles,proto3" json:"roles,omitempty"`
 	// The node's last report about itself; absent if it has never reported.
-	Status        *v1.NodeStatus    `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Status *v1.NodeStatus    `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	Labels map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The update a rollout wants the node to install and boot; absent when none. Only the node
+	// itself acts on it (node/update's follower).
+	UpdateTarget  *UpdateTarget `protobuf:"bytes,7,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -702,6 +705,97 @@ func (x *Node) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *Node) GetUpdateTarget() *UpdateTarget {
+	if x != nil {
+		return x.UpdateTarget
+	}
+	return nil
+}
+
+// UpdateTarget is one attempt of a rollout to move a node to a release.
+type UpdateTarget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names the attempt ("rollout ID/attempt", node/rollout.Target); the node keeps it with the
+	// slot it installs, so the rollout tells this attempt's outcome from an older one's.
+	Target string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// The release, from the bundle's verified manifest: the node compares it with what it runs
+	// and with what it fetched.
+	Release *v1.BundleManifest `protobuf:"bytes,2,opt,name=release,proto3" json:"release,omitempty"`
+	// The bundle's SHA-256 and size.
+	BundleSha256 []byte `protobuf:"bytes,3,opt,name=bundle_sha256,json=bundleSha256,proto3" json:"bundle_sha256,omitempty"`
+	BundleSize   int64  `protobuf:"varint,4,opt,name=bundle_size,json=bundleSize,proto3" json:"bundle_size,omitempty"`
+	// host:port of the node management service of nodes that keep the bundle, to fetch it
+	// from (NodeManagement.FetchBundle), in the order to try them.
+	Sources       []string `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTarget) Reset() {
+	*x = UpdateTarget{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTarget) ProtoMessage() {}
+
+func (x *UpdateTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTarget.ProtoReflect.Descriptor instead.
+func (*UpdateTarget) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateTarget) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *UpdateTarget) GetRelease() *v1.BundleManifest {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+func (x *UpdateTarget) GetBundleSha256() []byte {
+	if x != nil {
+		return x.BundleSha256
+	}
+	return nil
+}
+
+func (x *UpdateTarget) GetBundleSize() int64 {
+	if x != nil {
+		return x.BundleSize
+	}
+	return 0
+}
+
+func (x *UpdateTarget) GetSources() []string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
 // NodeRoles are the roles a node holds, with what the node needs to run each. A role is held
 // when its message is present.
 type NodeRoles struct {
@@ -715,7 +809,7 @@ type NodeRoles struct {
 
 func (x *NodeRoles) Reset() {
 	*x = NodeRoles{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +821,7 @@ func (x *NodeRoles) String() string {
 func (*NodeRoles) ProtoMessage() {}
 
 func (x *NodeRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +834,7 @@ func (x *NodeRoles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRoles.ProtoReflect.Descriptor instead.
 func (*NodeRoles) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeRoles) GetConsensusMember() *ConsensusMember {
@@ -777,7 +871,7 @@ type ConsensusMember struct {
 
 func (x *ConsensusMember) Reset() {
 	*x = ConsensusMember{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -789,7 +883,7 @@ func (x *ConsensusMember) String() string {
 func (*ConsensusMember) ProtoMessage() {}
 
 func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -802,7 +896,7 @@ func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusMember.ProtoReflect.Descriptor instead.
 func (*ConsensusMember) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConsensusMember) GetPeers() []*ConsensusPeer {
@@ -825,7 +919,7 @@ type ConsensusPeer struct {
 
 func (x *ConsensusPeer) Reset() {
 	*x = ConsensusPeer{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +931,7 @@ func (x *ConsensusPeer) String() string {
 func (*ConsensusPeer) ProtoMessage() {}
 
 func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +944,7 @@ func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusPeer.ProtoReflect.Descriptor instead.
 func (*ConsensusPeer) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConsensusPeer) GetName() string {
@@ -877,7 +971,7 @@ type KubernetesController struct {
 
 func (x *KubernetesController) Reset() {
 	*x = KubernetesController{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +983,7 @@ func (x *KubernetesController) String() string {
 func (*KubernetesController) ProtoMessage() {}
 
 func (x *KubernetesController) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +996,7 @@ func (x *KubernetesController) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesController.ProtoReflect.Descriptor instead.
 func (*KubernetesController) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
 }
 
 // KubernetesWorker: the node runs kubelet and containerd. Its configuration follows when that
@@ -915,7 +1009,7 @@ type KubernetesWorker struct {
 
 func (x *KubernetesWorker) Reset() {
 	*x = KubernetesWorker{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1021,7 @@ func (x *KubernetesWorker) String() string {
 func (*KubernetesWorker) ProtoMessage() {}
 
 func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1034,7 @@ func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesWorker.ProtoReflect.Descriptor instead.
 func (*KubernetesWorker) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
 }
 
 type HeartbeatUpdateRequest struct {
@@ -951,7 +1045,7 @@ type HeartbeatUpdateRequest struct {
 
 func (x *HeartbeatUpdateRequest) Reset() {
 	*x = HeartbeatUpdateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1057,7 @@ func (x *HeartbeatUpdateRequest) String() string {
 func (*HeartbeatUpdateRequest) ProtoMessage() {}
 
 func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1070,7 @@ func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
 }
 
 type HeartbeatUpdateResponse struct {
@@ -987,7 +1081,7 @@ type HeartbeatUpdateResponse struct {
 
 func (x *HeartbeatUpdateResponse) Reset() {
 	*x = HeartbeatUpdateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1093,7 @@ func (x *HeartbeatUpdateResponse) String() string {
 func (*HeartbeatUpdateResponse) ProtoMessage() {}
 
 func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1106,7 @@ func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
 }
 
 type UpdateNodeStatusRequest struct {
@@ -1024,7 +1118,7 @@ type UpdateNodeStatusRequest struct {
 
 func (x *UpdateNodeStatusRequest) Reset() {
 	*x = UpdateNodeStatusRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1130,7 @@ func (x *UpdateNodeStatusRequest) String() string {
 func (*UpdateNodeStatusRequest) ProtoMessage() {}
 
 func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1143,7 @@ func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateNodeStatusRequest) GetStatus() *v1.NodeStatus {
@@ -1067,7 +1161,7 @@ type UpdateNodeStatusResponse struct {
 
 func (x *UpdateNodeStatusResponse) Reset() {
 	*x = UpdateNodeStatusResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1173,7 @@ func (x *UpdateNodeStatusResponse) String() string {
 func (*UpdateNodeStatusResponse) ProtoMessage() {}
 
 func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1186,7 @@ func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
 }
 
 type IssueCertificateRequest struct {
@@ -1106,7 +1200,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1212,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1225,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *IssueCertificateRequest) GetKind() CertificateKind {
@@ -1159,7 +1253,7 @@ type IssueKubernetesWorkerCredentialsRequest struct {
 
 func (x *IssueKubernetesWorkerCredentialsRequest) Reset() {
 	*x = IssueKubernetesWorkerCredentialsRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1265,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) String() string {
 func (*IssueKubernetesWorkerCredentialsRequest) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1278,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *IssueKubernetesWorkerCredentialsRequest) GetKubeletPublicKey() []byte {
@@ -1218,7 +1312,7 @@ type IssueKubernetesWorkerCredentialsResponse struct {
 
 func (x *IssueKubernetesWorkerCredentialsResponse) Reset() {
 	*x = IssueKubernetesWorkerCredentialsResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1324,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) String() string {
 func (*IssueKubernetesWorkerCredentialsResponse) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1337,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.M
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *IssueKubernetesWorkerCredentialsResponse) GetKubeletClientCertificate() []byte {
@@ -1293,7 +1387,7 @@ type IssueCertificateResponse struct {
 
 func (x *IssueCertificateResponse) Reset() {
 	*x = IssueCertificateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1399,7 @@ func (x *IssueCertificateResponse) String() string {
 func (*IssueCertificateResponse) ProtoMessage() {}
 
 func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1412,7 @@ func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*IssueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *IssueCertificateResponse) GetCertificate() []byte {
@@ -1346,7 +1440,7 @@ type WatchRequest_NodeInCluster struct {
 
 func (x *WatchRequest_NodeInCluster) Reset() {
 	*x = WatchRequest_NodeInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1452,7 @@ func (x *WatchRequest_NodeInCluster) String() string {
 func (*WatchRequest_NodeInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1484,7 @@ type WatchRequest_NodesInCluster struct {
 
 func (x *WatchRequest_NodesInCluster) Reset() {
 	*x = WatchRequest_NodesInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +1496,7 @@ func (x *WatchRequest_NodesInCluster) String() string {
 func (*WatchRequest_NodesInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1516,7 @@ var File_metropolis_api_curator_v1_curator_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\n" +
-	"'metropolis/api/curator/v1/curator.proto\x12\x15metropolis.curator.v1\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\"f\n" +
+	"'metropolis/api/curator/v1/curator.proto\x12\x15metropolis.curator.v1\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1emetropolis/api/v1/update.proto\"f\n" +
 	"\x13RegisterNodeRequest\x12'\n" +
 	"\x0fregister_ticket\x18\x01 \x01(\fR\x0eregisterTicket\x12&\n" +
 	"\x0fjoin_public_key\x18\x02 \x01(\fR\rjoinPublicKey\"\x16\n" +
@@ -1453,7 +1547,7 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x14PROGRESS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PROGRESS_LAST_BACKLOGGED\x10\x01\"(\n" +
 	"\rNodeTombstone\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xd4\x02\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x9e\x03\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1461,10 +1555,18 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2\x1c.metropolis.api.v1.NodeStateR\x05state\x126\n" +
 	"\x05roles\x18\x04 \x01(\v2 .metropolis.curator.v1.NodeRolesR\x05roles\x125\n" +
 	"\x06status\x18\x05 \x01(\v2\x1d.metropolis.api.v1.NodeStatusR\x06status\x12?\n" +
-	"\x06labels\x18\x06 \x03(\v2'.metropolis.curator.v1.Node.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x06 \x03(\v2'.metropolis.curator.v1.Node.LabelsEntryR\x06labels\x12H\n" +
+	"\rupdate_target\x18\a \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc3\x01\n" +
+	"\fUpdateTarget\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12;\n" +
+	"\arelease\x18\x02 \x01(\v2!.metropolis.api.v1.BundleManifestR\arelease\x12#\n" +
+	"\rbundle_sha256\x18\x03 \x01(\fR\fbundleSha256\x12\x1f\n" +
+	"\vbundle_size\x18\x04 \x01(\x03R\n" +
+	"bundleSize\x12\x18\n" +
+	"\asources\x18\x05 \x03(\tR\asources\"\x96\x02\n" +
 	"\tNodeRoles\x12Q\n" +
 	"\x10consensus_member\x18\x01 \x01(\v2&.metropolis.curator.v1.ConsensusMemberR\x0fconsensusMember\x12`\n" +
 	"\x15kubernetes_controller\x18\x02 \x01(\v2+.metropolis.curator.v1.KubernetesControllerR\x14kubernetesController\x12T\n" +
@@ -1530,7 +1632,7 @@ func file_metropolis_api_curator_v1_curator_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_curator_v1_curator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
 	(CertificateKind)(0),                             // 0: metropolis.curator.v1.CertificateKind
 	(WatchEvent_Progress)(0),                         // 1: metropolis.curator.v1.WatchEvent.Progress
@@ -1544,62 +1646,66 @@ var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
 	(*WatchEvent)(nil),                               // 9: metropolis.curator.v1.WatchEvent
 	(*NodeTombstone)(nil),                            // 10: metropolis.curator.v1.NodeTombstone
 	(*Node)(nil),                                     // 11: metropolis.curator.v1.Node
-	(*NodeRoles)(nil),                                // 12: metropolis.curator.v1.NodeRoles
-	(*ConsensusMember)(nil),                          // 13: metropolis.curator.v1.ConsensusMember
-	(*ConsensusPeer)(nil),                            // 14: metropolis.curator.v1.ConsensusPeer
-	(*KubernetesController)(nil),                     // 15: metropolis.curator.v1.KubernetesController
-	(*KubernetesWorker)(nil),                         // 16: metropolis.curator.v1.KubernetesWorker
-	(*HeartbeatUpdateRequest)(nil),                   // 17: metropolis.curator.v1.HeartbeatUpdateRequest
-	(*HeartbeatUpdateResponse)(nil),                  // 18: metropolis.curator.v1.HeartbeatUpdateResponse
-	(*UpdateNodeStatusRequest)(nil),                  // 19: metropolis.curator.v1.UpdateNodeStatusRequest
-	(*UpdateNodeStatusResponse)(nil),                 // 20: metropolis.curator.v1.UpdateNodeStatusResponse
-	(*IssueCertificateRequest)(nil),                  // 21: metropolis.curator.v1.IssueCertificateRequest
-	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 22: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 23: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	(*IssueCertificateResponse)(nil),                 // 24: metropolis.curator.v1.IssueCertificateResponse
-	(*WatchRequest_NodeInCluster)(nil),               // 25: metropolis.curator.v1.WatchRequest.NodeInCluster
-	(*WatchRequest_NodesInCluster)(nil),              // 26: metropolis.curator.v1.WatchRequest.NodesInCluster
-	nil,                                              // 27: metropolis.curator.v1.Node.LabelsEntry
-	(v1.NodeState)(0),                                // 28: metropolis.api.v1.NodeState
-	(*v1.NodeStatus)(nil),                            // 29: metropolis.api.v1.NodeStatus
+	(*UpdateTarget)(nil),                             // 12: metropolis.curator.v1.UpdateTarget
+	(*NodeRoles)(nil),                                // 13: metropolis.curator.v1.NodeRoles
+	(*ConsensusMember)(nil),                          // 14: metropolis.curator.v1.ConsensusMember
+	(*ConsensusPeer)(nil),                            // 15: metropolis.curator.v1.ConsensusPeer
+	(*KubernetesController)(nil),                     // 16: metropolis.curator.v1.KubernetesController
+	(*KubernetesWorker)(nil),                         // 17: metropolis.curator.v1.KubernetesWorker
+	(*HeartbeatUpdateRequest)(nil),                   // 18: metropolis.curator.v1.HeartbeatUpdateRequest
+	(*HeartbeatUpdateResponse)(nil),                  // 19: metropolis.curator.v1.HeartbeatUpdateResponse
+	(*UpdateNodeStatusRequest)(nil),                  // 20: metropolis.curator.v1.UpdateNodeStatusRequest
+	(*UpdateNodeStatusResponse)(nil),                 // 21: metropolis.curator.v1.UpdateNodeStatusResponse
+	(*IssueCertificateRequest)(nil),                  // 22: metropolis.curator.v1.IssueCertificateRequest
+	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 23: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 24: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	(*IssueCertificateResponse)(nil),                 // 25: metropolis.curator.v1.IssueCertificateResponse
+	(*WatchRequest_NodeInCluster)(nil),               // 26: metropolis.curator.v1.WatchRequest.NodeInCluster
+	(*WatchRequest_NodesInCluster)(nil),              // 27: metropolis.curator.v1.WatchRequest.NodesInCluster
+	nil,                                              // 28: metropolis.curator.v1.Node.LabelsEntry
+	(v1.NodeState)(0),                                // 29: metropolis.api.v1.NodeState
+	(*v1.NodeStatus)(nil),                            // 30: metropolis.api.v1.NodeStatus
+	(*v1.BundleManifest)(nil),                        // 31: metropolis.api.v1.BundleManifest
 }
 var file_metropolis_api_curator_v1_curator_proto_depIdxs = []int32{
-	25, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
-	26, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
+	26, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
+	27, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
 	11, // 2: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
 	10, // 3: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
 	1,  // 4: metropolis.curator.v1.WatchEvent.progress:type_name -> metropolis.curator.v1.WatchEvent.Progress
-	28, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	12, // 6: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
-	29, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	27, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
-	13, // 9: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
-	15, // 10: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
-	16, // 11: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
-	14, // 12: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
-	29, // 13: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
-	0,  // 14: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
-	2,  // 15: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
-	4,  // 16: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
-	6,  // 17: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
-	8,  // 18: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
-	17, // 19: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
-	19, // 20: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
-	21, // 21: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
-	22, // 22: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	3,  // 23: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
-	5,  // 24: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
-	7,  // 25: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
-	9,  // 26: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
-	18, // 27: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
-	20, // 28: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
-	24, // 29: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
-	23, // 30: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	29, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	13, // 6: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
+	30, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	28, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
+	12, // 9: metropolis.curator.v1.Node.update_target:type_name -> metropolis.curator.v1.UpdateTarget
+	31, // 10: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
+	14, // 11: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
+	16, // 12: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
+	17, // 13: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
+	15, // 14: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
+	30, // 15: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
+	0,  // 16: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
+	2,  // 17: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
+	4,  // 18: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
+	6,  // 19: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
+	8,  // 20: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
+	18, // 21: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
+	20, // 22: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
+	22, // 23: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
+	23, // 24: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	3,  // 25: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
+	5,  // 26: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
+	7,  // 27: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
+	9,  // 28: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
+	19, // 29: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
+	21, // 30: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
+	25, // 31: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
+	24, // 32: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_curator_proto_init() }
@@ -1617,7 +1723,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_curator_proto_rawDesc), len(file_metropolis_api_curator_v1_curator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -46,8 +46,10 @@ type NodeRecord struct {
 	// The cluster half of the node's storage key, handed over at CommitNode and returned by
 	// JoinNode. Wiped when the node is deleted.
 	ClusterUnlockKey []byte `protobuf:"bytes,8,opt,name=cluster_unlock_key,json=clusterUnlockKey,proto3" json:"cluster_unlock_key,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The update a rollout wants the node to install (Node.update_target).
+	UpdateTarget  *UpdateTarget `protobuf:"bytes,9,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeRecord) Reset() {
@@ -132,6 +134,13 @@ func (x *NodeRecord) GetStatus() *v1.NodeStatus {
 func (x *NodeRecord) GetClusterUnlockKey() []byte {
 	if x != nil {
 		return x.ClusterUnlockKey
+	}
+	return nil
+}
+
+func (x *NodeRecord) GetUpdateTarget() *UpdateTarget {
+	if x != nil {
+		return x.UpdateTarget
 	}
 	return nil
 }
@@ -305,7 +314,7 @@ var File_metropolis_api_curator_v1_storage_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"'metropolis/api/curator/v1/storage.proto\x12\x15metropolis.curator.v1\x1a'metropolis/api/curator/v1/curator.proto\x1a\x1emetropolis/api/v1/common.proto\"\xb6\x03\n" +
+	"'metropolis/api/curator/v1/storage.proto\x12\x15metropolis.curator.v1\x1a'metropolis/api/curator/v1/curator.proto\x1a\x1emetropolis/api/v1/common.proto\"\x80\x04\n" +
 	"\n" +
 	"NodeRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
@@ -316,7 +325,8 @@ const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\x05roles\x18\x05 \x01(\v2 .metropolis.curator.v1.NodeRolesR\x05roles\x12E\n" +
 	"\x06labels\x18\x06 \x03(\v2-.metropolis.curator.v1.NodeRecord.LabelsEntryR\x06labels\x125\n" +
 	"\x06status\x18\a \x01(\v2\x1d.metropolis.api.v1.NodeStatusR\x06status\x12,\n" +
-	"\x12cluster_unlock_key\x18\b \x01(\fR\x10clusterUnlockKey\x1a9\n" +
+	"\x12cluster_unlock_key\x18\b \x01(\fR\x10clusterUnlockKey\x12H\n" +
+	"\rupdate_target\x18\t \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
@@ -354,17 +364,19 @@ var file_metropolis_api_curator_v1_storage_proto_goTypes = []any{
 	(v1.NodeState)(0),     // 5: metropolis.api.v1.NodeState
 	(*NodeRoles)(nil),     // 6: metropolis.curator.v1.NodeRoles
 	(*v1.NodeStatus)(nil), // 7: metropolis.api.v1.NodeStatus
+	(*UpdateTarget)(nil),  // 8: metropolis.curator.v1.UpdateTarget
 }
 var file_metropolis_api_curator_v1_storage_proto_depIdxs = []int32{
 	5, // 0: metropolis.curator.v1.NodeRecord.state:type_name -> metropolis.api.v1.NodeState
 	6, // 1: metropolis.curator.v1.NodeRecord.roles:type_name -> metropolis.curator.v1.NodeRoles
 	4, // 2: metropolis.curator.v1.NodeRecord.labels:type_name -> metropolis.curator.v1.NodeRecord.LabelsEntry
 	7, // 3: metropolis.curator.v1.NodeRecord.status:type_name -> metropolis.api.v1.NodeStatus
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	8, // 4: metropolis.curator.v1.NodeRecord.update_target:type_name -> metropolis.curator.v1.UpdateTarget
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_storage_proto_init() }
