@@ -1,9 +1,11 @@
 package curator
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/node/update"
 )
 
 const (
@@ -27,7 +30,17 @@ const (
 	// member role accounts for may stay before the leader removes it: far longer than the
 	// moment between adding a learner and storing the role in UpdateNodeRoles.
 	DefaultOrphanLearnerGrace = time.Minute
+	// DefaultRolloutInterval is how often the leader looks at a running rollout: short next
+	// to anything a node does in one (a drain, a reboot), and cheap (one read of the nodes).
+	DefaultRolloutInterval = 3 * time.Second
 )
+
+// BundleKeeper keeps and checks rollout bundles on this node (node/update.Keeper).
+type BundleKeeper interface {
+	// Keep reads a bundle of size bytes, checks it as an update would, and keeps it; errors
+	// wrap update.ErrRefused for a bundle that does not verify.
+	Keep(ctx context.Context, r io.Reader, size int64) (update.Kept, error)
+}
 
 // Config is what a curator needs from its node.
 type Config struct {
@@ -55,6 +68,16 @@ type Config struct {
 	// OrphanLearnerGrace is how long the leader leaves an etcd learner that no node holding
 	// the consensus member role accounts for. Zero means DefaultOrphanLearnerGrace.
 	OrphanLearnerGrace time.Duration
+	// Bundles keeps the bundles of rollouts started through this curator. Optional: nil where
+	// the node cannot check or keep bundles (hosted nodes); StartRollout then answers
+	// codes.FailedPrecondition.
+	Bundles BundleKeeper
+	// NodeManagementPort is the port every node serves NodeManagement on, where nodes fetch a
+	// rollout's bundle from the nodes keeping it. Zero means ports.NodeManagement.
+	NodeManagementPort int
+	// RolloutInterval is how often the leader tends a running rollout. Zero means
+	// DefaultRolloutInterval.
+	RolloutInterval time.Duration
 }
 
 // withDefaults checks the configuration and fills in defaults, returning this node's ID.
@@ -99,6 +122,12 @@ func (c *Config) withDefaults() (nodeID string, err error) {
 	}
 	if c.OrphanLearnerGrace < 0 {
 		errs = append(errs, fmt.Errorf("OrphanLearnerGrace %v: negative", c.OrphanLearnerGrace))
+	}
+	if c.NodeManagementPort == 0 {
+		c.NodeManagementPort = int(ports.NodeManagement)
+	}
+	if c.RolloutInterval == 0 {
+		c.RolloutInterval = DefaultRolloutInterval
 	}
 	if err := errors.Join(errs...); err != nil {
 		return "", fmt.Errorf("curator config: %w", err)

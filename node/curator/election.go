@@ -55,10 +55,14 @@ func (s *Service) campaign(ctx context.Context) error {
 	logger.Infof("leading the cluster as of etcd revision %d", election.Rev())
 
 	var background sync.WaitGroup
-	background.Add(1)
+	background.Add(2)
 	go func() {
 		defer background.Done()
 		l.promoteLearners(logger)
+	}()
+	go func() {
+		defer background.Done()
+		l.runRollouts(logger)
 	}()
 	defer background.Wait()
 	defer lcancel()

@@ -127,6 +127,9 @@ type testCluster struct {
 type clusterOptions struct {
 	heartbeatTimeout   time.Duration
 	orphanLearnerGrace time.Duration
+	rolloutInterval    time.Duration
+	// bundles keeps rollout bundles on every curator's node (nil: none can).
+	bundles BundleKeeper
 }
 
 // newTestCluster bootstraps a cluster the way the first node does: CA, own etcd certificate,
@@ -181,6 +184,7 @@ func (c *testCluster) startCurator(n *testNode, cl *clientv3.Client) *testCurato
 		Etcd: cl, NodeCertificate: pki.NewRenewable(*n.cert), ListenAddress: addr, AdvertiseAddress: addr,
 		ConsensusPeerPort: c.peerPort, HeartbeatTimeout: c.opts.heartbeatTimeout,
 		OrphanLearnerGrace: c.opts.orphanLearnerGrace,
+		RolloutInterval:    c.opts.rolloutInterval, Bundles: c.opts.bundles,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -17,6 +17,8 @@ const (
 	// keyElection is the leader election's prefix (etcd's concurrency package adds "/" and
 	// each candidate's lease ID); each candidate's value is a cpb.LeaderRecord.
 	keyElection = keyPrefix + "leader"
+	// keyRollout holds the latest rollout (apb.Rollout): the one running, or the last one.
+	keyRollout = keyPrefix + "rollout"
 )
 
 func nodeKey(nodeID string) string { return keyNodesPrefix + nodeID }

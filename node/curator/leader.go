@@ -78,6 +78,27 @@ func (l *leader) commit(ctx context.Context, ops ...clientv3.Op) error {
 	return nil
 }
 
+// commitIf applies ops if this curator still leads and every cmp holds. It reports whether
+// the comparisons held; losing the leadership is codes.Unavailable, as for commit.
+func (l *leader) commitIf(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	lead := clientv3.Compare(clientv3.CreateRevision(l.electionKey), "=", l.electionRev)
+	resp, err := l.etcd().Txn(ctx).
+		If(append([]clientv3.Cmp{lead}, cmps...)...).
+		Then(ops...).
+		Else(clientv3.OpTxn([]clientv3.Cmp{lead}, nil, nil)).
+		Commit()
+	if err != nil {
+		return false, status.Errorf(codes.Unavailable, "write to etcd: %v", err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	if !resp.Responses[0].GetResponseTxn().GetSucceeded() {
+		return false, status.Errorf(codes.Unavailable, "curator on %s is no longer the leader", l.nodeID)
+	}
+	return false, nil
+}
+
 // storeNode writes n if this curator still leads.
 func (l *leader) storeNode(ctx context.Context, n *cpb.NodeRecord) error {
 	op, err := putNodeOp(n)

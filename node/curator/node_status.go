@@ -1,6 +1,7 @@
 package curator
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +37,8 @@ func checkNodeStatus(st *apb.NodeStatus) error {
 const (
 	maxSoftwareString = 512
 	maxRollbackLog    = 32
+	// maxKeptBundles bounds the bundles a node says it keeps (node/update keeps two).
+	maxKeptBundles = 8
 )
 
 // checkSoftware bounds a node's report of its software and slots.
@@ -46,12 +49,20 @@ func checkSoftware(sw *apb.NodeSoftware) error {
 	if len(sw.GetSlots()) > 2 {
 		return fmt.Errorf("status.software.slots: %d slots, a node has at most 2", len(sw.GetSlots()))
 	}
+	if len(sw.GetKeptBundles()) > maxKeptBundles {
+		return fmt.Errorf("status.software.kept_bundles: %d bundles, at most %d", len(sw.GetKeptBundles()), maxKeptBundles)
+	}
+	for _, sum := range sw.GetKeptBundles() {
+		if len(sum) != sha256.Size {
+			return fmt.Errorf("status.software.kept_bundles: a SHA-256 of %d bytes, not %d", len(sum), sha256.Size)
+		}
+	}
 	strs := []string{sw.GetVersion(), sw.GetBuildId(), sw.GetRunningSlot()}
 	for _, sl := range sw.GetSlots() {
 		if len(sl.GetRollbackLog()) > maxRollbackLog {
 			return fmt.Errorf("status.software.slots: slot %.8q has %d rollback log lines, at most %d", sl.GetName(), len(sl.GetRollbackLog()), maxRollbackLog)
 		}
-		strs = append(strs, sl.GetName(), sl.GetVersion(), sl.GetBuildId(), sl.GetRollbackReason())
+		strs = append(strs, sl.GetName(), sl.GetVersion(), sl.GetBuildId(), sl.GetRollbackReason(), sl.GetRolloutId())
 		strs = append(strs, sl.GetRollbackLog()...)
 	}
 	for _, str := range strs {

@@ -62,6 +62,8 @@ func publicNode(n *cpb.NodeRecord) *cpb.Node {
 		Roles:     n.GetRoles(),
 		Status:    n.GetStatus(),
 		Labels:    n.GetLabels(),
+
+		UpdateTarget: n.GetUpdateTarget(),
 	}
 }
 

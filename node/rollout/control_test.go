@@ -116,3 +116,19 @@ func TestWantFor(t *testing.T) {
 		}
 	}
 }
+
+func TestChanges(t *testing.T) {
+	r := plan(t, nil, nil)
+	next, _ := Step(r, view(0, replace(nil, func() Node { n := node("m3", "consensus", "worker"); n.ConsensusHealthy = false; return n }())...))
+	got := strings.Join(Changes(r, next), "; ")
+	if want := "node m2 pending: waiting for consensus member m3 to be healthy"; !strings.HasPrefix(got, want) {
+		t.Errorf("changes %q, want it to start with %q", got, want)
+	}
+	halted, _ := Apply(next, Abort, 0, "owner", t0)
+	if got := strings.Join(Changes(next, halted), "; "); got != "rollout rollout-1 aborted: aborted by owner" {
+		t.Errorf("changes %q", got)
+	}
+	if got := Changes(r, r); len(got) != 0 {
+		t.Errorf("changes of a plan to itself: %q", got)
+	}
+}

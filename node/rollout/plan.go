@@ -37,7 +37,7 @@ func Start(id string, release *apb.BundleManifest, opts *apb.RolloutOptions, lea
 	if release.GetVersion() == "" || release.GetBuildId() == "" {
 		return nil, fmt.Errorf("release: a version and a build ID are required")
 	}
-	opts, err := normalOptions(opts)
+	opts, err := ValidOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -77,8 +77,9 @@ func Start(id string, release *apb.BundleManifest, opts *apb.RolloutOptions, lea
 	return r, nil
 }
 
-// normalOptions checks opts and fills in defaults.
-func normalOptions(opts *apb.RolloutOptions) (*apb.RolloutOptions, error) {
+// ValidOptions checks an operator's options, naming the field that is wrong, and returns them
+// with the defaults filled in.
+func ValidOptions(opts *apb.RolloutOptions) (*apb.RolloutOptions, error) {
 	o := &apb.RolloutOptions{
 		MaxUnavailable: opts.GetMaxUnavailable(),
 		Force:          opts.GetForce(),

@@ -1,7 +1,9 @@
 package rollout
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,6 +19,7 @@ import (
 // r is not modified.
 func Step(r *apb.Rollout, v View) (*apb.Rollout, bool) {
 	next := proto.Clone(r).(*apb.Rollout)
+	updateHolders(next, v)
 	for _, rn := range next.Nodes {
 		advance(next, rn, v)
 	}
@@ -29,6 +32,27 @@ func Step(r *apb.Rollout, v View) (*apb.Rollout, bool) {
 	}
 	next.Revision = r.Revision + 1
 	return next, true
+}
+
+// updateHolders keeps r.BundleHolders to the nodes that keep the bundle: those listed before
+// (in their order) unless deleted from the cluster, then those newly reporting it, by ID.
+func updateHolders(r *apb.Rollout, v View) {
+	var holders []string
+	listed := map[string]bool{}
+	for _, id := range r.BundleHolders {
+		if _, ok := v.Nodes[id]; ok {
+			holders = append(holders, id)
+			listed[id] = true
+		}
+	}
+	var added []string
+	for id, n := range v.Nodes {
+		if !listed[id] && slices.ContainsFunc(n.Software.GetKeptBundles(), func(s []byte) bool { return bytes.Equal(s, r.BundleSha256) }) {
+			added = append(added, id)
+		}
+	}
+	slices.Sort(added)
+	r.BundleHolders = append(holders, added...)
 }
 
 // Target is how a rollout names one attempt of one node's update; the node keeps it with the

@@ -389,3 +389,23 @@ func TestRolloutToTheEnd(t *testing.T) {
 		t.Errorf("nodes updated in the order %s, want %s", got, want)
 	}
 }
+
+// TestStepHolders: nodes that report keeping the bundle become holders after those listed;
+// a holder deleted from the cluster is dropped.
+func TestStepHolders(t *testing.T) {
+	r := plan(t, nil, nil)
+	r.BundleSha256 = []byte("sum")
+	keeps := func(n Node) Node {
+		n.Software = running(rel1)
+		n.Software.KeptBundles = [][]byte{[]byte("other"), []byte("sum")}
+		return n
+	}
+	next, _ := Step(r, view(0, replace(nil, keeps(node("w2", "worker")), keeps(node("m3", "consensus", "worker")))...))
+	if got := strings.Join(next.BundleHolders, " "); got != "m1 m3 w2" {
+		t.Errorf("holders %s, want m1 m3 w2", got)
+	}
+	next, _ = Step(next, view(0, replace([]string{"m1"}, keeps(node("w2", "worker")), keeps(node("m3", "consensus", "worker")))...))
+	if got := strings.Join(next.BundleHolders, " "); got != "m3 w2" {
+		t.Errorf("holders after m1 was deleted: %s, want m3 w2", got)
+	}
+}
