@@ -15,6 +15,7 @@ import (
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/roleserve"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -48,6 +49,20 @@ func (n *Node) States() []supervisor.NodeState {
 	return nil
 }
 
+// checkCallingNode lets another node call the node management API (its certificate then
+// holds only PERMISSION_FETCH_BUNDLE) while this node knows it as an UP node of the cluster:
+// not a deleted node, whose certificate may not have expired yet.
+func (n *Node) checkCallingNode(_ context.Context, nodeID string) error {
+	v := n.self.Load()
+	if v == nil || v.roles == nil {
+		return fmt.Errorf("node %s: this node has not joined its cluster yet, so it cannot tell its nodes", nodeID)
+	}
+	if !v.roles.IsUpNode(nodeID) {
+		return fmt.Errorf("node %s is not an UP node of this cluster (deleted, or not yet up)", nodeID)
+	}
+	return nil
+}
+
 // LoadImage imports an uploaded image archive into this node's Kubernetes worker.
 func (n *Node) LoadImage(ctx context.Context, path string) ([]string, error) {
 	v := n.self.Load()
@@ -57,9 +72,10 @@ func (n *Node) LoadImage(ctx context.Context, path string) ([]string, error) {
 	return v.roles.LoadImage(ctx, path)
 }
 
-// serveManagement serves the node management API with the node's certificate. Only the owner
-// may call it (declared per method in the API); a node's certificate gets nothing here.
-func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable) error {
+// serveManagement serves the node management API with the node's certificate. The owner may
+// call it, and other nodes only to fetch rollout bundles (declared per method in the API),
+// and only while this node knows them as UP nodes of its cluster.
+func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, bundles *update.Keeper) error {
 	cfg := nodemgmt.Config{
 		Logs: n.logs, Runnables: n, Self: n, Started: n.started, Power: n.plat,
 		Logger: supervisor.Logger(ctx),
@@ -70,14 +86,14 @@ func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *
 	if u := n.plat.Updates(); u != nil {
 		cfg.Updates = u
 	}
+	if bundles != nil {
+		cfg.Bundles = bundles
+	}
 	srv, err := nodemgmt.New(cfg)
 	if err != nil {
 		return err
 	}
-	refuseNodes := func(_ context.Context, nodeID string) error {
-		return fmt.Errorf("node %s: nodes do not call the node management API", nodeID)
-	}
-	g := grpc.NewServer(rpc.ServerOptions(ca, cert, refuseNodes)...)
+	g := grpc.NewServer(rpc.ServerOptions(ca, cert, n.checkCallingNode)...)
 	srv.Register(g)
 	lis, err := net.Listen("tcp", fmt.Sprintf(":%d", ports.NodeManagement))
 	if err != nil {

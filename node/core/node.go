@@ -93,8 +93,13 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	renewable := pki.NewRenewable(tlsCert)
+	// Rollout bundles live on the data partition, next to the rest of the node's state.
+	var bundles *update.Keeper
+	if u := n.plat.Updates(); u != nil {
+		bundles = update.NewKeeper(filepath.Join(stateDir, "bundles"), u.Keys())
+	}
 	if err := supervisor.Run(ctx, "nodemgmt", func(ctx context.Context) error {
-		return n.serveManagement(ctx, ca, renewable)
+		return n.serveManagement(ctx, ca, renewable, bundles)
 	}); err != nil {
 		return err
 	}
@@ -105,7 +110,7 @@ func (n *Node) Run(ctx context.Context) error {
 		OnMemberReady: n.bootstrapOnce(store, rec.Bootstrap, nodeKey, joinKey, addr),
 	}
 	if u := n.plat.Updates(); u != nil {
-		cfg.Software = u
+		cfg.Software, cfg.Bundles = u, bundles
 	}
 	roles := roleserve.New(cfg)
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})

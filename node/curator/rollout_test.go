@@ -116,7 +116,7 @@ func software(version, build string, other *apb.Slot) *apb.NodeSoftware {
 // on, and the target cleared at the end.
 func TestRollout(t *testing.T) {
 	key := bundletest.NewKey(t)
-	keeper := &update.Keeper{Dir: t.TempDir(), Keys: []ed25519.PublicKey{key.Public}}
+	keeper := update.NewKeeper(t.TempDir(), []ed25519.PublicKey{key.Public})
 	c := newTestClusterWith(t, clusterOptions{rolloutInterval: 100 * time.Millisecond, bundles: keeper})
 	c.reportSoftware(c.first, software("1.0.0", "b1", nil))
 	c.keepBeating(c.first)
@@ -186,7 +186,7 @@ func TestRollout(t *testing.T) {
 // revision, and a watch seeing each change.
 func TestRolloutControl(t *testing.T) {
 	key := bundletest.NewKey(t)
-	keeper := &update.Keeper{Dir: t.TempDir(), Keys: []ed25519.PublicKey{key.Public}}
+	keeper := update.NewKeeper(t.TempDir(), []ed25519.PublicKey{key.Public})
 	// A slow round, so the plan holds still between the test's reads and commands.
 	c := newTestClusterWith(t, clusterOptions{rolloutInterval: time.Hour, bundles: keeper})
 	c.reportSoftware(c.first, software("1.0.0", "b1", nil))

@@ -76,6 +76,10 @@ type Config struct {
 	// (GetStatus). Optional: nil on a node without system slots (hosted); UpdateNode then
 	// answers FailedPrecondition.
 	Updates Updater
+	// Bundles are the rollout bundles this node keeps and hands on to other nodes
+	// (FetchBundle). Optional: nil on a node that keeps none (hosted); FetchBundle then
+	// answers NotFound.
+	Bundles BundleSource
 }
 
 // Server implements apb.NodeManagementServer. Create it with New.

@@ -16,6 +16,7 @@ import (
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/atomicfile"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -156,6 +157,7 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 		NodeCertificate:  s.cfg.NodeCertificate,
 		ListenAddress:    fmt.Sprintf(":%d", ports.Curator),
 		AdvertiseAddress: fmt.Sprintf("%s:%d", s.cfg.Address, ports.Curator),
+		Bundles:          bundleKeeper(s.cfg.Bundles),
 	})
 	if err != nil {
 		return err
@@ -163,6 +165,15 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 	s.curatorRunning.Set(true)
 	defer s.curatorRunning.Set(false)
 	return svc.Run(ctx)
+}
+
+// bundleKeeper is k as the curator's BundleKeeper: nil stays nil (an interface holding a nil
+// pointer would not).
+func bundleKeeper(k *update.Keeper) curator.BundleKeeper {
+	if k == nil {
+		return nil
+	}
+	return k
 }
 
 // waitUntilVoter returns once the local member is a voting member of etcd.

@@ -18,11 +18,17 @@ func (s *Service) Curators() event.Watcher[[]string] { return s.curatorList.Watc
 
 // followCurators keeps the node's set of curator addresses up to date from the cluster's UP
 // nodes that run a curator, so that the node finds the leader after the curators it first knew
-// are gone, and publishes the list (Curators).
+// are gone, and publishes the list (Curators). It also keeps the set of UP nodes (IsUpNode).
 func (s *Service) followCurators(ctx context.Context, cur cpb.CuratorClient) error {
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	var published []string
+	defer s.upNodes.Store(nil)
 	return upnodes.Follow(ctx, cur, 0, func(nodes upnodes.Set) error {
+		ids := make(map[string]bool, len(nodes))
+		for id := range nodes {
+			ids[id] = true
+		}
+		s.upNodes.Store(&ids)
 		list := curatorAddresses(nodes)
 		s.curators.Add(list...)
 		if len(list) > 0 && !slices.Equal(list, published) {
@@ -43,6 +49,15 @@ func curatorAddresses(nodes upnodes.Set) []string {
 	}
 	slices.Sort(list)
 	return list
+}
+
+// IsUpNode reports whether nodeID is an UP node of the cluster, as this node last heard from
+// the curator; false before it has heard, and for a node deleted since. Other nodes calling
+// this node (to fetch a bundle) are checked with it, so a deleted node's certificate, valid
+// as it may still be, gets nothing.
+func (s *Service) IsUpNode(nodeID string) bool {
+	ids := s.upNodes.Load()
+	return ids != nil && (*ids)[nodeID]
 }
 
 func curatorAddress(n *cpb.Node) string {

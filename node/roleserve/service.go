@@ -20,6 +20,7 @@ import (
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/rpc"
+	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -60,6 +61,10 @@ type Config struct {
 	// Software, if not nil, is what the node runs and what its system slots hold
 	// (node/update), reported to the curator with the node's status.
 	Software SoftwareSource
+	// Bundles, if not nil, keeps release bundles for rollouts on the data partition: the
+	// curator that runs here keeps uploaded bundles with it, and what it keeps is reported
+	// with the node's status for other nodes to fetch.
+	Bundles *update.Keeper
 	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
 	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
 	RunDir string
@@ -84,6 +89,9 @@ type Service struct {
 	curators *rpc.CuratorAddresses
 	// curatorList is the cluster's curators as last seen (Curators).
 	curatorList memory.Value[[]string]
+	// upNodes is the IDs of the cluster's UP nodes as last seen (IsUpNode); nil before the
+	// first complete set.
+	upNodes atomic.Pointer[map[string]bool]
 	// localEtcd is this node's etcd member once it votes, nil otherwise; the Kubernetes
 	// control plane runs on it.
 	localEtcd memory.Value[*consensus.Status]

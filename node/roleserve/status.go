@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
@@ -45,8 +46,8 @@ func (s *Service) heartbeat(ctx context.Context, cur cpb.CuratorClient) error {
 	}
 }
 
-// reportStatus reports the node's address, whether it runs a curator and what software it
-// runs, whenever that changes and every statusRefresh.
+// reportStatus reports the node's address, whether it runs a curator, what software it runs
+// and which rollout bundles it keeps, whenever that changes and every statusRefresh.
 func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error {
 	changes := make(chan func())
 	w := s.curatorRunning.Watch()
@@ -59,9 +60,19 @@ func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error
 		defer sw.Close()
 		go follow(ctx, sw, changes, func(v *apb.NodeSoftware) { software = v })
 	}
+	var kept [][]byte
+	if s.cfg.Bundles != nil {
+		kw := s.cfg.Bundles.Watch()
+		defer kw.Close()
+		go follow(ctx, kw, changes, func(v [][]byte) { kept = v })
+	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	for {
 		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software}
+		if software != nil && len(kept) > 0 {
+			st.Software = proto.Clone(software).(*apb.NodeSoftware)
+			st.Software.KeptBundles = kept
+		}
 		if running {
 			st.RunningCurator = &apb.NodeStatus_RunningCurator{Port: int32(ports.Curator)}
 		}

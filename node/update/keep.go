@@ -17,6 +17,8 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/update/bundle"
+	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/event/memory"
 )
 
 // ErrNotKept: the keeper has no bundle of that SHA-256.
@@ -44,7 +46,19 @@ type Keeper struct {
 	Keys []ed25519.PublicKey
 
 	mu sync.Mutex
+	// kept publishes List after every change, for the node's status.
+	kept memory.Value[[][]byte]
 }
+
+// NewKeeper returns the keeper of the bundles in dir, trusting keys.
+func NewKeeper(dir string, keys []ed25519.PublicKey) *Keeper {
+	k := &Keeper{Dir: dir, Keys: keys}
+	k.kept.Set(k.List())
+	return k
+}
+
+// Watch follows List: the SHA-256s of the kept bundles, newest first.
+func (k *Keeper) Watch() event.Watcher[[][]byte] { return k.kept.Watch() }
 
 // Kept is a bundle the keeper holds.
 type Kept struct {
@@ -99,6 +113,7 @@ func (k *Keeper) Keep(ctx context.Context, r io.Reader, size int64) (Kept, error
 		return Kept{}, fmt.Errorf("keep bundle: %w", err)
 	}
 	k.prune(sum)
+	k.kept.Set(k.List())
 	return Kept{Release: m, SHA256: sum, Size: size}, nil
 }
 
@@ -148,7 +163,7 @@ func (k *Keeper) Open(sum []byte) (*os.File, int64, error) {
 // List returns the SHA-256s of the kept bundles, newest first.
 func (k *Keeper) List() [][]byte {
 	var out [][]byte
-	for _, e := range k.kept() {
+	for _, e := range k.files() {
 		out = append(out, e.sum)
 	}
 	return out
@@ -159,8 +174,8 @@ type keptFile struct {
 	modified time.Time
 }
 
-// kept lists the kept bundles, newest first.
-func (k *Keeper) kept() []keptFile {
+// files lists the kept bundles, newest first.
+func (k *Keeper) files() []keptFile {
 	entries, err := os.ReadDir(k.Dir)
 	if err != nil {
 		return nil
@@ -185,7 +200,7 @@ func (k *Keeper) kept() []keptFile {
 // prune removes the oldest bundles beyond maxKept, never keep.
 func (k *Keeper) prune(keep []byte) {
 	n := 0
-	for _, e := range k.kept() {
+	for _, e := range k.files() {
 		if string(e.sum) == string(keep) {
 			continue
 		}

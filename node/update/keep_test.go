@@ -20,7 +20,7 @@ func TestKeeper(t *testing.T) {
 	key := bundletest.NewKey(t)
 	other := bundletest.NewKey(t)
 	good := bundletest.Make(t, key, "2.0.0")
-	k := &Keeper{Dir: filepath.Join(t.TempDir(), "bundles"), Keys: []ed25519.PublicKey{key.Public}}
+	k := NewKeeper(filepath.Join(t.TempDir(), "bundles"), []ed25519.PublicKey{key.Public})
 	ctx := context.Background()
 
 	tampered := bytes.Clone(good)
@@ -100,7 +100,7 @@ func TestKeeper(t *testing.T) {
 
 // TestKeeperWithoutKeys: a release that trusts no key keeps nothing.
 func TestKeeperWithoutKeys(t *testing.T) {
-	k := &Keeper{Dir: t.TempDir()}
+	k := NewKeeper(t.TempDir(), nil)
 	if _, err := k.Keep(context.Background(), strings.NewReader("x"), 1); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("Keep without keys: %v", err)
 	}

@@ -150,6 +150,9 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Keys are the release keys this release trusts.
+func (s *Service) Keys() []ed25519.PublicKey { return s.cfg.Keys }
+
 // Kind is what this boot is: committed or a trial.
 func (s *Service) Kind() BootKind { return s.kind }
 
