@@ -619,7 +619,10 @@ type NodeSoftware struct {
 	Slots []*Slot `protobuf:"bytes,4,rep,name=slots,proto3" json:"slots,omitempty"`
 	// SHA-256s of the bundles the node keeps on its data partition for rollouts and serves to
 	// other nodes (NodeManagement.FetchBundle).
-	KeptBundles   [][]byte `protobuf:"bytes,5,rep,name=kept_bundles,json=keptBundles,proto3" json:"kept_bundles,omitempty"`
+	KeptBundles [][]byte `protobuf:"bytes,5,rep,name=kept_bundles,json=keptBundles,proto3" json:"kept_bundles,omitempty"`
+	// The last rollout attempt this node could not install, and why (it could not fetch a
+	// bundle that verifies, or could not write its other slot); absent if none since it started.
+	LastFailure   *UpdateFailure `protobuf:"bytes,6,opt,name=last_failure,json=lastFailure,proto3" json:"last_failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -689,6 +692,67 @@ func (x *NodeSoftware) GetKeptBundles() [][]byte {
 	return nil
 }
 
+func (x *NodeSoftware) GetLastFailure() *UpdateFailure {
+	if x != nil {
+		return x.LastFailure
+	}
+	return nil
+}
+
+// UpdateFailure is a rollout attempt a node gave up on before rebooting.
+type UpdateFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The attempt (metropolis.curator.v1.UpdateTarget.target).
+	RolloutId     string `protobuf:"bytes,1,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFailure) Reset() {
+	*x = UpdateFailure{}
+	mi := &file_metropolis_api_v1_update_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFailure) ProtoMessage() {}
+
+func (x *UpdateFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_update_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFailure.ProtoReflect.Descriptor instead.
+func (*UpdateFailure) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_update_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateFailure) GetRolloutId() string {
+	if x != nil {
+		return x.RolloutId
+	}
+	return ""
+}
+
+func (x *UpdateFailure) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_metropolis_api_v1_update_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_update_proto_rawDesc = "" +
@@ -727,13 +791,18 @@ const file_metropolis_api_v1_update_proto_rawDesc = "" +
 	"\x0frollback_reason\x18\x05 \x01(\tR\x0erollbackReason\x12!\n" +
 	"\frollback_log\x18\x06 \x03(\tR\vrollbackLog\x12\x1d\n" +
 	"\n" +
-	"rollout_id\x18\a \x01(\tR\trolloutId\"\xb8\x01\n" +
+	"rollout_id\x18\a \x01(\tR\trolloutId\"\xfd\x01\n" +
 	"\fNodeSoftware\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x19\n" +
 	"\bbuild_id\x18\x02 \x01(\tR\abuildId\x12!\n" +
 	"\frunning_slot\x18\x03 \x01(\tR\vrunningSlot\x12-\n" +
 	"\x05slots\x18\x04 \x03(\v2\x17.metropolis.api.v1.SlotR\x05slots\x12!\n" +
-	"\fkept_bundles\x18\x05 \x03(\fR\vkeptBundles*\xb9\x01\n" +
+	"\fkept_bundles\x18\x05 \x03(\fR\vkeptBundles\x12C\n" +
+	"\flast_failure\x18\x06 \x01(\v2 .metropolis.api.v1.UpdateFailureR\vlastFailure\"H\n" +
+	"\rUpdateFailure\x12\x1d\n" +
+	"\n" +
+	"rollout_id\x18\x01 \x01(\tR\trolloutId\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*\xb9\x01\n" +
 	"\tSlotState\x12\x1a\n" +
 	"\x16SLOT_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SLOT_STATE_EMPTY\x10\x01\x12\x18\n" +
@@ -756,7 +825,7 @@ func file_metropolis_api_v1_update_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_update_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_metropolis_api_v1_update_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_metropolis_api_v1_update_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_metropolis_api_v1_update_proto_goTypes = []any{
 	(SlotState)(0),             // 0: metropolis.api.v1.SlotState
 	(*BundleManifest)(nil),     // 1: metropolis.api.v1.BundleManifest
@@ -767,6 +836,7 @@ var file_metropolis_api_v1_update_proto_goTypes = []any{
 	(*UpdateNodeResponse)(nil), // 6: metropolis.api.v1.UpdateNodeResponse
 	(*Slot)(nil),               // 7: metropolis.api.v1.Slot
 	(*NodeSoftware)(nil),       // 8: metropolis.api.v1.NodeSoftware
+	(*UpdateFailure)(nil),      // 9: metropolis.api.v1.UpdateFailure
 }
 var file_metropolis_api_v1_update_proto_depIdxs = []int32{
 	2, // 0: metropolis.api.v1.BundleManifest.parts:type_name -> metropolis.api.v1.BundlePart
@@ -775,11 +845,12 @@ var file_metropolis_api_v1_update_proto_depIdxs = []int32{
 	1, // 3: metropolis.api.v1.UpdateNodeResponse.installed:type_name -> metropolis.api.v1.BundleManifest
 	0, // 4: metropolis.api.v1.Slot.state:type_name -> metropolis.api.v1.SlotState
 	7, // 5: metropolis.api.v1.NodeSoftware.slots:type_name -> metropolis.api.v1.Slot
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	9, // 6: metropolis.api.v1.NodeSoftware.last_failure:type_name -> metropolis.api.v1.UpdateFailure
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_update_proto_init() }
@@ -797,7 +868,7 @@ func file_metropolis_api_v1_update_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_update_proto_rawDesc), len(file_metropolis_api_v1_update_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

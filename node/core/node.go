@@ -128,6 +128,14 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if u := n.plat.Updates(); u != nil {
+		follow := u.Follow(update.FollowConfig{
+			Targets: roles.UpdateTarget, Keeper: bundles, Fetch: bundleFetcher(ca, renewable), Reboot: n.plat.Reboot,
+		})
+		if err := supervisor.Run(ctx, "update-follower", follow); err != nil {
+			return err
+		}
+	}
 
 	plan := decideStart(startFacts{
 		bootstrapping: bootstrapping, consensusData: roleserve.ConsensusDataExists(stateDir), joined: joined != nil,

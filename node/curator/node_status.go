@@ -57,7 +57,7 @@ func checkSoftware(sw *apb.NodeSoftware) error {
 			return fmt.Errorf("status.software.kept_bundles: a SHA-256 of %d bytes, not %d", len(sum), sha256.Size)
 		}
 	}
-	strs := []string{sw.GetVersion(), sw.GetBuildId(), sw.GetRunningSlot()}
+	strs := []string{sw.GetVersion(), sw.GetBuildId(), sw.GetRunningSlot(), sw.GetLastFailure().GetRolloutId(), sw.GetLastFailure().GetMessage()}
 	for _, sl := range sw.GetSlots() {
 		if len(sl.GetRollbackLog()) > maxRollbackLog {
 			return fmt.Errorf("status.software.slots: slot %.8q has %d rollback log lines, at most %d", sl.GetName(), len(sl.GetRollbackLog()), maxRollbackLog)

@@ -58,17 +58,17 @@ func (l *leader) rolloutView(ctx context.Context, now time.Time) (rollout.View, 
 
 // bundleSources are where a node fetches a rollout's bundle: the node management service of
 // every node in the plan's bundle_holders (in that order) that is up and not the node itself.
-func (l *leader) bundleSources(r *apb.Rollout, self string, v rollout.View, nodes []*cpb.NodeRecord) []string {
+func (l *leader) bundleSources(r *apb.Rollout, self string, v rollout.View, nodes []*cpb.NodeRecord) []*cpb.BundleSource {
 	addrs := map[string]string{}
 	for _, n := range nodes {
 		addrs[n.GetId()] = n.GetStatus().GetExternalAddress()
 	}
-	var out []string
+	var out []*cpb.BundleSource
 	for _, id := range r.GetBundleHolders() {
 		if id == self || !v.Nodes[id].Up || addrs[id] == "" {
 			continue
 		}
-		out = append(out, net.JoinHostPort(addrs[id], strconv.Itoa(l.cfg.NodeManagementPort)))
+		out = append(out, &cpb.BundleSource{NodeId: id, Address: net.JoinHostPort(addrs[id], strconv.Itoa(l.cfg.NodeManagementPort))})
 	}
 	return out
 }

@@ -89,6 +89,8 @@ type Service struct {
 	curators *rpc.CuratorAddresses
 	// curatorList is the cluster's curators as last seen (Curators).
 	curatorList memory.Value[[]string]
+	// updateTarget is the node's update target as last seen (UpdateTarget).
+	updateTarget memory.Value[*cpb.UpdateTarget]
 	// upNodes is the IDs of the cluster's UP nodes as last seen (IsUpNode); nil before the
 	// first complete set.
 	upNodes atomic.Pointer[map[string]bool]
@@ -183,6 +185,7 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 				}
 				s.latestRoles.Store(roles)
 				s.roles.Set(roles)
+				s.updateTarget.Set(n.UpdateTarget)
 			}
 		}
 		for _, t := range ev.NodeTombstones {
@@ -190,6 +193,7 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 				supervisor.Logger(ctx).Warningf("this node (%s) was deleted from the cluster; its roles end", s.cfg.NodeID)
 				s.latestRoles.Store(&cpb.NodeRoles{})
 				s.roles.Set(&cpb.NodeRoles{})
+				s.updateTarget.Set(nil)
 			}
 		}
 	}
@@ -198,6 +202,10 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 // Roles follows the node's roles as the curator says them: nil until it has said, empty once
 // the node was deleted.
 func (s *Service) Roles() event.Watcher[*cpb.NodeRoles] { return s.roles.Watch() }
+
+// UpdateTarget follows the update a rollout wants this node to install and boot, as the
+// curator says it: nil when there is none.
+func (s *Service) UpdateTarget() event.Watcher[*cpb.UpdateTarget] { return s.updateTarget.Watch() }
 
 // Heartbeating says whether the curator leader has answered a heartbeat of this node since
 // it started: the cluster takes the node as alive.

@@ -101,6 +101,10 @@ func advance(r *apb.Rollout, rn *apb.RolloutNode, v View) {
 		fail(r, rn, fmt.Sprintf("rolled back to %s: %s", n.Software.GetVersion(), bounded(slot.GetRollbackReason())), v.Now)
 		return
 	}
+	if f := n.Software.GetLastFailure(); f.GetRolloutId() == Target(r, rn) {
+		fail(r, rn, "gave up before rebooting: "+bounded(f.GetMessage()), v.Now)
+		return
+	}
 	switch rn.Phase {
 	case apb.RolloutPhase_ROLLOUT_PHASE_DRAINING:
 		k := n.Kubernetes

@@ -148,6 +148,17 @@ func TestStep(t *testing.T) {
 			wantSaid: "rollout:node m2 failed: rolled back to 1.0.0: the node program exited",
 		},
 		{
+			name:  "gave up on this attempt before rebooting: failed, halted",
+			phase: map[string]apb.RolloutPhase{"m2": installing},
+			nodes: replace(nil, func() Node {
+				n := node("m2", "consensus", "controller")
+				n.Software.LastFailure = &apb.UpdateFailure{RolloutId: target, Message: "no node to fetch the bundle from"}
+				return n
+			}()),
+			want:     "m2:failed m3:pending m1:pending w1:pending w2:pending halted",
+			wantSaid: "m2:gave up before rebooting: no node to fetch",
+		},
+		{
 			name:  "rolled back by an older attempt: not this attempt's failure",
 			phase: map[string]apb.RolloutPhase{"m2": installing},
 			nodes: replace(nil, withOther(node("m2", "consensus", "controller"), rel2, apb.SlotState_SLOT_STATE_ROLLED_BACK, "rollout-1/0", "old")),

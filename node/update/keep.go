@@ -160,6 +160,15 @@ func (k *Keeper) Open(sum []byte) (*os.File, int64, error) {
 	return f, st.Size(), nil
 }
 
+// Has reports whether the keeper holds the bundle with this SHA-256. A nil keeper holds none.
+func (k *Keeper) Has(sum []byte) bool {
+	if k == nil || len(sum) != sha256.Size {
+		return false
+	}
+	_, err := os.Stat(k.path(sum))
+	return err == nil
+}
+
 // List returns the SHA-256s of the kept bundles, newest first.
 func (k *Keeper) List() [][]byte {
 	var out [][]byte

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"k8s.io/utils/clock"
 
 	apb "metropolis.dev/metropolis/api/v1"
@@ -93,7 +94,10 @@ type Service struct {
 	// mu guards rec (the record as stored) and its publication.
 	mu  sync.Mutex
 	rec *apb.NodeSoftware
-	pub memory.Value[*apb.NodeSoftware]
+	// failure is the last rollout attempt the follower gave up on; it lives only as long as
+	// the node program (a reboot is a fresh start) and is reported with the record.
+	failure *apb.UpdateFailure
+	pub     memory.Value[*apb.NodeSoftware]
 }
 
 // New reads the slot record, decides what this boot is, stores the record and sets the
@@ -168,9 +172,28 @@ func (s *Service) Current() *apb.NodeSoftware {
 
 func (s *Service) setRecord(rec *apb.NodeSoftware) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.rec = rec
-	s.mu.Unlock()
-	s.pub.Set(rec)
+	s.pub.Set(s.reported())
+}
+
+// setFailure records a rollout attempt given up on, and publishes it.
+func (s *Service) setFailure(f *apb.UpdateFailure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failure = f
+	s.pub.Set(s.reported())
+}
+
+// reported is the record as the node reports it: with the last failure, if any. Called with
+// mu held.
+func (s *Service) reported() *apb.NodeSoftware {
+	if s.failure == nil {
+		return s.rec
+	}
+	r := proto.Clone(s.rec).(*apb.NodeSoftware)
+	r.LastFailure = s.failure
+	return r
 }
 
 // store writes rec to the ESP and publishes it.

@@ -724,9 +724,9 @@ type UpdateTarget struct {
 	// The bundle's SHA-256 and size.
 	BundleSha256 []byte `protobuf:"bytes,3,opt,name=bundle_sha256,json=bundleSha256,proto3" json:"bundle_sha256,omitempty"`
 	BundleSize   int64  `protobuf:"varint,4,opt,name=bundle_size,json=bundleSize,proto3" json:"bundle_size,omitempty"`
-	// host:port of the node management service of nodes that keep the bundle, to fetch it
-	// from (NodeManagement.FetchBundle), in the order to try them.
-	Sources       []string `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
+	// Nodes that keep the bundle, to fetch it from (NodeManagement.FetchBundle), in the order
+	// to try them.
+	Sources       []*BundleSource `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -789,11 +789,65 @@ func (x *UpdateTarget) GetBundleSize() int64 {
 	return 0
 }
 
-func (x *UpdateTarget) GetSources() []string {
+func (x *UpdateTarget) GetSources() []*BundleSource {
 	if x != nil {
 		return x.Sources
 	}
 	return nil
+}
+
+// BundleSource is a node that keeps a rollout's bundle.
+type BundleSource struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// host:port of its node management service.
+	Address       string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BundleSource) Reset() {
+	*x = BundleSource{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BundleSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BundleSource) ProtoMessage() {}
+
+func (x *BundleSource) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BundleSource.ProtoReflect.Descriptor instead.
+func (*BundleSource) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BundleSource) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *BundleSource) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
 }
 
 // NodeRoles are the roles a node holds, with what the node needs to run each. A role is held
@@ -809,7 +863,7 @@ type NodeRoles struct {
 
 func (x *NodeRoles) Reset() {
 	*x = NodeRoles{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +875,7 @@ func (x *NodeRoles) String() string {
 func (*NodeRoles) ProtoMessage() {}
 
 func (x *NodeRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +888,7 @@ func (x *NodeRoles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRoles.ProtoReflect.Descriptor instead.
 func (*NodeRoles) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeRoles) GetConsensusMember() *ConsensusMember {
@@ -871,7 +925,7 @@ type ConsensusMember struct {
 
 func (x *ConsensusMember) Reset() {
 	*x = ConsensusMember{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +937,7 @@ func (x *ConsensusMember) String() string {
 func (*ConsensusMember) ProtoMessage() {}
 
 func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +950,7 @@ func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusMember.ProtoReflect.Descriptor instead.
 func (*ConsensusMember) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConsensusMember) GetPeers() []*ConsensusPeer {
@@ -919,7 +973,7 @@ type ConsensusPeer struct {
 
 func (x *ConsensusPeer) Reset() {
 	*x = ConsensusPeer{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +985,7 @@ func (x *ConsensusPeer) String() string {
 func (*ConsensusPeer) ProtoMessage() {}
 
 func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +998,7 @@ func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusPeer.ProtoReflect.Descriptor instead.
 func (*ConsensusPeer) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConsensusPeer) GetName() string {
@@ -971,7 +1025,7 @@ type KubernetesController struct {
 
 func (x *KubernetesController) Reset() {
 	*x = KubernetesController{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1037,7 @@ func (x *KubernetesController) String() string {
 func (*KubernetesController) ProtoMessage() {}
 
 func (x *KubernetesController) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1050,7 @@ func (x *KubernetesController) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesController.ProtoReflect.Descriptor instead.
 func (*KubernetesController) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
 }
 
 // KubernetesWorker: the node runs kubelet and containerd. Its configuration follows when that
@@ -1009,7 +1063,7 @@ type KubernetesWorker struct {
 
 func (x *KubernetesWorker) Reset() {
 	*x = KubernetesWorker{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1075,7 @@ func (x *KubernetesWorker) String() string {
 func (*KubernetesWorker) ProtoMessage() {}
 
 func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1088,7 @@ func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesWorker.ProtoReflect.Descriptor instead.
 func (*KubernetesWorker) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
 }
 
 type HeartbeatUpdateRequest struct {
@@ -1045,7 +1099,7 @@ type HeartbeatUpdateRequest struct {
 
 func (x *HeartbeatUpdateRequest) Reset() {
 	*x = HeartbeatUpdateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1111,7 @@ func (x *HeartbeatUpdateRequest) String() string {
 func (*HeartbeatUpdateRequest) ProtoMessage() {}
 
 func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1124,7 @@ func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
 }
 
 type HeartbeatUpdateResponse struct {
@@ -1081,7 +1135,7 @@ type HeartbeatUpdateResponse struct {
 
 func (x *HeartbeatUpdateResponse) Reset() {
 	*x = HeartbeatUpdateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1147,7 @@ func (x *HeartbeatUpdateResponse) String() string {
 func (*HeartbeatUpdateResponse) ProtoMessage() {}
 
 func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1160,7 @@ func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
 }
 
 type UpdateNodeStatusRequest struct {
@@ -1118,7 +1172,7 @@ type UpdateNodeStatusRequest struct {
 
 func (x *UpdateNodeStatusRequest) Reset() {
 	*x = UpdateNodeStatusRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1184,7 @@ func (x *UpdateNodeStatusRequest) String() string {
 func (*UpdateNodeStatusRequest) ProtoMessage() {}
 
 func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1197,7 @@ func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateNodeStatusRequest) GetStatus() *v1.NodeStatus {
@@ -1161,7 +1215,7 @@ type UpdateNodeStatusResponse struct {
 
 func (x *UpdateNodeStatusResponse) Reset() {
 	*x = UpdateNodeStatusResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1227,7 @@ func (x *UpdateNodeStatusResponse) String() string {
 func (*UpdateNodeStatusResponse) ProtoMessage() {}
 
 func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1240,7 @@ func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
 }
 
 type IssueCertificateRequest struct {
@@ -1200,7 +1254,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1266,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1279,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *IssueCertificateRequest) GetKind() CertificateKind {
@@ -1253,7 +1307,7 @@ type IssueKubernetesWorkerCredentialsRequest struct {
 
 func (x *IssueKubernetesWorkerCredentialsRequest) Reset() {
 	*x = IssueKubernetesWorkerCredentialsRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1319,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) String() string {
 func (*IssueKubernetesWorkerCredentialsRequest) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1332,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *IssueKubernetesWorkerCredentialsRequest) GetKubeletPublicKey() []byte {
@@ -1312,7 +1366,7 @@ type IssueKubernetesWorkerCredentialsResponse struct {
 
 func (x *IssueKubernetesWorkerCredentialsResponse) Reset() {
 	*x = IssueKubernetesWorkerCredentialsResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1378,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) String() string {
 func (*IssueKubernetesWorkerCredentialsResponse) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1391,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.M
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *IssueKubernetesWorkerCredentialsResponse) GetKubeletClientCertificate() []byte {
@@ -1387,7 +1441,7 @@ type IssueCertificateResponse struct {
 
 func (x *IssueCertificateResponse) Reset() {
 	*x = IssueCertificateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1453,7 @@ func (x *IssueCertificateResponse) String() string {
 func (*IssueCertificateResponse) ProtoMessage() {}
 
 func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1466,7 @@ func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*IssueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *IssueCertificateResponse) GetCertificate() []byte {
@@ -1440,7 +1494,7 @@ type WatchRequest_NodeInCluster struct {
 
 func (x *WatchRequest_NodeInCluster) Reset() {
 	*x = WatchRequest_NodeInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1506,7 @@ func (x *WatchRequest_NodeInCluster) String() string {
 func (*WatchRequest_NodeInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1538,7 @@ type WatchRequest_NodesInCluster struct {
 
 func (x *WatchRequest_NodesInCluster) Reset() {
 	*x = WatchRequest_NodesInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1550,7 @@ func (x *WatchRequest_NodesInCluster) String() string {
 func (*WatchRequest_NodesInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1559,14 +1613,17 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\rupdate_target\x18\a \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc3\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x01\n" +
 	"\fUpdateTarget\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12;\n" +
 	"\arelease\x18\x02 \x01(\v2!.metropolis.api.v1.BundleManifestR\arelease\x12#\n" +
 	"\rbundle_sha256\x18\x03 \x01(\fR\fbundleSha256\x12\x1f\n" +
 	"\vbundle_size\x18\x04 \x01(\x03R\n" +
-	"bundleSize\x12\x18\n" +
-	"\asources\x18\x05 \x03(\tR\asources\"\x96\x02\n" +
+	"bundleSize\x12=\n" +
+	"\asources\x18\x05 \x03(\v2#.metropolis.curator.v1.BundleSourceR\asources\"A\n" +
+	"\fBundleSource\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x96\x02\n" +
 	"\tNodeRoles\x12Q\n" +
 	"\x10consensus_member\x18\x01 \x01(\v2&.metropolis.curator.v1.ConsensusMemberR\x0fconsensusMember\x12`\n" +
 	"\x15kubernetes_controller\x18\x02 \x01(\v2+.metropolis.curator.v1.KubernetesControllerR\x14kubernetesController\x12T\n" +
@@ -1632,7 +1689,7 @@ func file_metropolis_api_curator_v1_curator_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_curator_v1_curator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
 	(CertificateKind)(0),                             // 0: metropolis.curator.v1.CertificateKind
 	(WatchEvent_Progress)(0),                         // 1: metropolis.curator.v1.WatchEvent.Progress
@@ -1647,65 +1704,67 @@ var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
 	(*NodeTombstone)(nil),                            // 10: metropolis.curator.v1.NodeTombstone
 	(*Node)(nil),                                     // 11: metropolis.curator.v1.Node
 	(*UpdateTarget)(nil),                             // 12: metropolis.curator.v1.UpdateTarget
-	(*NodeRoles)(nil),                                // 13: metropolis.curator.v1.NodeRoles
-	(*ConsensusMember)(nil),                          // 14: metropolis.curator.v1.ConsensusMember
-	(*ConsensusPeer)(nil),                            // 15: metropolis.curator.v1.ConsensusPeer
-	(*KubernetesController)(nil),                     // 16: metropolis.curator.v1.KubernetesController
-	(*KubernetesWorker)(nil),                         // 17: metropolis.curator.v1.KubernetesWorker
-	(*HeartbeatUpdateRequest)(nil),                   // 18: metropolis.curator.v1.HeartbeatUpdateRequest
-	(*HeartbeatUpdateResponse)(nil),                  // 19: metropolis.curator.v1.HeartbeatUpdateResponse
-	(*UpdateNodeStatusRequest)(nil),                  // 20: metropolis.curator.v1.UpdateNodeStatusRequest
-	(*UpdateNodeStatusResponse)(nil),                 // 21: metropolis.curator.v1.UpdateNodeStatusResponse
-	(*IssueCertificateRequest)(nil),                  // 22: metropolis.curator.v1.IssueCertificateRequest
-	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 23: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 24: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	(*IssueCertificateResponse)(nil),                 // 25: metropolis.curator.v1.IssueCertificateResponse
-	(*WatchRequest_NodeInCluster)(nil),               // 26: metropolis.curator.v1.WatchRequest.NodeInCluster
-	(*WatchRequest_NodesInCluster)(nil),              // 27: metropolis.curator.v1.WatchRequest.NodesInCluster
-	nil,                                              // 28: metropolis.curator.v1.Node.LabelsEntry
-	(v1.NodeState)(0),                                // 29: metropolis.api.v1.NodeState
-	(*v1.NodeStatus)(nil),                            // 30: metropolis.api.v1.NodeStatus
-	(*v1.BundleManifest)(nil),                        // 31: metropolis.api.v1.BundleManifest
+	(*BundleSource)(nil),                             // 13: metropolis.curator.v1.BundleSource
+	(*NodeRoles)(nil),                                // 14: metropolis.curator.v1.NodeRoles
+	(*ConsensusMember)(nil),                          // 15: metropolis.curator.v1.ConsensusMember
+	(*ConsensusPeer)(nil),                            // 16: metropolis.curator.v1.ConsensusPeer
+	(*KubernetesController)(nil),                     // 17: metropolis.curator.v1.KubernetesController
+	(*KubernetesWorker)(nil),                         // 18: metropolis.curator.v1.KubernetesWorker
+	(*HeartbeatUpdateRequest)(nil),                   // 19: metropolis.curator.v1.HeartbeatUpdateRequest
+	(*HeartbeatUpdateResponse)(nil),                  // 20: metropolis.curator.v1.HeartbeatUpdateResponse
+	(*UpdateNodeStatusRequest)(nil),                  // 21: metropolis.curator.v1.UpdateNodeStatusRequest
+	(*UpdateNodeStatusResponse)(nil),                 // 22: metropolis.curator.v1.UpdateNodeStatusResponse
+	(*IssueCertificateRequest)(nil),                  // 23: metropolis.curator.v1.IssueCertificateRequest
+	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 24: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 25: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	(*IssueCertificateResponse)(nil),                 // 26: metropolis.curator.v1.IssueCertificateResponse
+	(*WatchRequest_NodeInCluster)(nil),               // 27: metropolis.curator.v1.WatchRequest.NodeInCluster
+	(*WatchRequest_NodesInCluster)(nil),              // 28: metropolis.curator.v1.WatchRequest.NodesInCluster
+	nil,                                              // 29: metropolis.curator.v1.Node.LabelsEntry
+	(v1.NodeState)(0),                                // 30: metropolis.api.v1.NodeState
+	(*v1.NodeStatus)(nil),                            // 31: metropolis.api.v1.NodeStatus
+	(*v1.BundleManifest)(nil),                        // 32: metropolis.api.v1.BundleManifest
 }
 var file_metropolis_api_curator_v1_curator_proto_depIdxs = []int32{
-	26, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
-	27, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
+	27, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
+	28, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
 	11, // 2: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
 	10, // 3: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
 	1,  // 4: metropolis.curator.v1.WatchEvent.progress:type_name -> metropolis.curator.v1.WatchEvent.Progress
-	29, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	13, // 6: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
-	30, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	28, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
+	30, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	14, // 6: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
+	31, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	29, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
 	12, // 9: metropolis.curator.v1.Node.update_target:type_name -> metropolis.curator.v1.UpdateTarget
-	31, // 10: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
-	14, // 11: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
-	16, // 12: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
-	17, // 13: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
-	15, // 14: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
-	30, // 15: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
-	0,  // 16: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
-	2,  // 17: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
-	4,  // 18: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
-	6,  // 19: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
-	8,  // 20: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
-	18, // 21: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
-	20, // 22: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
-	22, // 23: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
-	23, // 24: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	3,  // 25: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
-	5,  // 26: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
-	7,  // 27: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
-	9,  // 28: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
-	19, // 29: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
-	21, // 30: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
-	25, // 31: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
-	24, // 32: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	32, // 10: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
+	13, // 11: metropolis.curator.v1.UpdateTarget.sources:type_name -> metropolis.curator.v1.BundleSource
+	15, // 12: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
+	17, // 13: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
+	18, // 14: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
+	16, // 15: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
+	31, // 16: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
+	0,  // 17: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
+	2,  // 18: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
+	4,  // 19: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
+	6,  // 20: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
+	8,  // 21: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
+	19, // 22: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
+	21, // 23: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
+	23, // 24: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
+	24, // 25: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	3,  // 26: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
+	5,  // 27: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
+	7,  // 28: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
+	9,  // 29: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
+	20, // 30: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
+	22, // 31: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
+	26, // 32: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
+	25, // 33: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_curator_proto_init() }
@@ -1723,7 +1782,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_curator_proto_rawDesc), len(file_metropolis_api_curator_v1_curator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
