@@ -40,6 +40,11 @@ type fakeCluster struct {
 	nodes    map[string]*apb.Node
 	calls    []string
 	requests []proto.Message
+	// rollout is the latest rollout (nil: none); rolloutBytes the bytes of the last bundle
+	// uploaded; rolloutWatch, if set, is what a GetRollout watch sends after the current plan.
+	rollout      *apb.Rollout
+	rolloutBytes int
+	rolloutWatch []*apb.Rollout
 }
 
 func newFakeCluster(t *testing.T, ownerPub ed25519.PublicKey) *fakeCluster {

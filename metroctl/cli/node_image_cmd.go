@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -116,53 +115,31 @@ func checkArchiveFiles(paths []string) ([]int64, error) {
 // the node's answer. While it runs, it writes a line to progress every interval: bytes sent,
 // then, once all are, how long the node has been checking and importing them.
 func uploadArchive(ctx context.Context, nm apb.NodeManagementClient, path string, size int64, progress io.Writer, interval time.Duration) (*apb.LoadImageResponse, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := nm.LoadImage(ctx)
 	if err != nil {
 		return nil, err
 	}
-
-	var sent atomic.Int64
-	allSent := make(chan time.Time, 1)
-	stopReports := reportProgress(progress, interval, filepath.Base(path), size, &sent, allSent)
-	defer stopReports()
-
 	meta := &apb.LoadImageMetadata{Name: filepath.Base(path), Size: size}
-	if err := stream.Send(&apb.LoadImageRequest{Part: &apb.LoadImageRequest_Metadata{Metadata: meta}}); err != nil && !errors.Is(err, io.EOF) {
+	stopReports, err := sendFile(path, size, progress, interval, "the node is checking and importing it",
+		func() error {
+			return stream.Send(&apb.LoadImageRequest{Part: &apb.LoadImageRequest_Metadata{Metadata: meta}})
+		},
+		func(chunk []byte) error {
+			return stream.Send(&apb.LoadImageRequest{Part: &apb.LoadImageRequest_Chunk{Chunk: chunk}})
+		})
+	defer stopReports()
+	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, imageChunkSize)
-	for {
-		n, rerr := io.ReadFull(f, buf)
-		if n > 0 {
-			// io.EOF from Send means the node ended the call; CloseAndRecv has its status.
-			if err := stream.Send(&apb.LoadImageRequest{Part: &apb.LoadImageRequest_Chunk{Chunk: buf[:n]}}); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return nil, err
-			}
-			sent.Add(int64(n))
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, rerr)
-		}
-	}
-	allSent <- time.Now()
 	return stream.CloseAndRecv()
 }
 
 // reportProgress writes a progress line for the upload of name every interval until the
-// returned function is called.
-func reportProgress(w io.Writer, interval time.Duration, name string, size int64, sent *atomic.Int64, allSent <-chan time.Time) func() {
+// returned function is called; once all is sent, it says serverWork (what the server does
+// with it) and for how long.
+func reportProgress(w io.Writer, interval time.Duration, name, serverWork string, size int64, sent *atomic.Int64, allSent <-chan time.Time) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -179,7 +156,7 @@ func reportProgress(w io.Writer, interval time.Duration, name string, size int64
 				if finished.IsZero() {
 					fmt.Fprintf(w, "%s: %s of %s sent (%d%%)\n", name, byteCount(sent.Load()), byteCount(size), percent(sent.Load(), size))
 				} else {
-					fmt.Fprintf(w, "%s: all %s sent; the node is checking and importing it (%s)\n", name, byteCount(size), time.Since(finished).Round(time.Second))
+					fmt.Fprintf(w, "%s: all %s sent; %s (%s)\n", name, byteCount(size), serverWork, time.Since(finished).Round(time.Second))
 				}
 			}
 		}

@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,44 +100,24 @@ func checkBundleFile(path string) (int64, error) {
 // uploadBundle sends the bundle at path through one UpdateNode call, saying how far it got
 // every interval, and returns the node's answer.
 func uploadBundle(ctx context.Context, nm apb.NodeManagementClient, path string, size int64, progress io.Writer, interval time.Duration) (*apb.UpdateNodeResponse, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := nm.UpdateNode(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var sent atomic.Int64
-	allSent := make(chan time.Time, 1)
-	stopReports := reportProgress(progress, interval, filepath.Base(path), size, &sent, allSent)
+	meta := &apb.UpdateNodeMetadata{Size: size}
+	stopReports, err := sendFile(path, size, progress, interval, "the node is checking and installing it",
+		func() error {
+			return stream.Send(&apb.UpdateNodeRequest{Part: &apb.UpdateNodeRequest_Metadata{Metadata: meta}})
+		},
+		func(chunk []byte) error {
+			return stream.Send(&apb.UpdateNodeRequest{Part: &apb.UpdateNodeRequest_Chunk{Chunk: chunk}})
+		})
 	defer stopReports()
-	if err := stream.Send(&apb.UpdateNodeRequest{Part: &apb.UpdateNodeRequest_Metadata{Metadata: &apb.UpdateNodeMetadata{Size: size}}}); err != nil && !errors.Is(err, io.EOF) {
+	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, imageChunkSize)
-	for {
-		n, rerr := io.ReadFull(f, buf)
-		if n > 0 {
-			// io.EOF from Send means the node ended the call; CloseAndRecv has its status.
-			if err := stream.Send(&apb.UpdateNodeRequest{Part: &apb.UpdateNodeRequest_Chunk{Chunk: buf[:n]}}); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return nil, err
-			}
-			sent.Add(int64(n))
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, rerr)
-		}
-	}
-	allSent <- time.Now()
 	return stream.CloseAndRecv()
 }
 
