@@ -55,6 +55,15 @@ func (m *managementServer) StartRollout(stream grpc.ClientStreamingServer[apb.St
 	if _, err := rollout.ValidOptions(meta.GetOptions()); err != nil {
 		return status.Errorf(codes.InvalidArgument, "metadata.options.%v", err)
 	}
+	// Refuse an unsafe cluster before taking in a bundle of a hundred megabytes; the plan is
+	// checked again once the bundle is kept, against the cluster as it is then.
+	before, _, err := l.rolloutView(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := rollout.CheckStart(meta.GetOptions(), before); err != nil {
+		return status.Errorf(codes.FailedPrecondition, "%v", err)
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(receiveRolloutBundle(stream, pw)) }()
 	kept, err := l.cfg.Bundles.Keep(ctx, pr, meta.GetSize())

@@ -41,13 +41,8 @@ func Start(id string, release *apb.BundleManifest, opts *apb.RolloutOptions, lea
 	if err != nil {
 		return nil, err
 	}
-	if len(v.Nodes) == 0 {
-		return nil, fmt.Errorf("the cluster has no nodes to update")
-	}
-	if !opts.GetForce() {
-		if err := safeToStart(v); err != nil {
-			return nil, fmt.Errorf("%w (--force starts anyway)", err)
-		}
+	if err := CheckStart(opts, v); err != nil {
+		return nil, err
 	}
 	r := &apb.Rollout{
 		Id:            id,
@@ -106,6 +101,21 @@ func ValidOptions(opts *apb.RolloutOptions) (*apb.RolloutOptions, error) {
 		}
 	}
 	return o, nil
+}
+
+// CheckStart refuses to start a rollout on the cluster seen in v unless it is safe (see
+// Start) or opts.Force; a caller checks it before it takes a bundle in, and Start again.
+func CheckStart(opts *apb.RolloutOptions, v View) error {
+	if len(v.Nodes) == 0 {
+		return fmt.Errorf("the cluster has no nodes to update")
+	}
+	if opts.GetForce() {
+		return nil
+	}
+	if err := safeToStart(v); err != nil {
+		return fmt.Errorf("%w (--force starts anyway)", err)
+	}
+	return nil
 }
 
 // safeToStart refuses a cluster that cannot lose one consensus member and keep quorum, or

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/qemu"
 	"metropolis.dev/metropolis/metroctl/connect"
@@ -26,7 +29,9 @@ const clusterTestEnv = "METROPOLIS_TEST_VM_CLUSTER"
 // TestThreeNodes boots three VMs: node 1 bootstraps, 2 and 3 register, are approved and join
 // (the launcher makes all three consensus members). Node 3 then loses its consensus role, and
 // with it the escrowed cluster half of its storage key: a reboot unlocks its data only with
-// the half the cluster gives back. Once node 3 is deleted
+// the half the cluster gives back. Before that, the cluster rolls itself to release 2
+// (testRollouts), and afterwards refuses a rollout with two consensus members. Once node 3 is
+// deleted
 // from the cluster, it cannot unlock its data any more, and says why.
 func TestThreeNodes(t *testing.T) {
 	suite.Require(t)
@@ -43,6 +48,9 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	console := c.LogPath(3)
+
+	// Rollouts first, while all three nodes are consensus members.
+	testRollouts(t, c)
 
 	t.Run("a worker's reboot unlocks its data through the cluster", func(t *testing.T) {
 		// The launcher made all three consensus members; node 3 stops being one, and with that
@@ -72,6 +80,13 @@ func TestThreeNodes(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("a rollout with two consensus members is refused without --force", func(t *testing.T) {
+		_, err := startRollout(ctx, mgmt, []byte("never sent: the cluster refuses first"), nil)
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "2 consensus member(s)") {
+			t.Fatalf("%v; want FailedPrecondition naming the two members", err)
+		}
 	})
 
 	t.Run("a deleted node cannot unlock its data", func(t *testing.T) {
