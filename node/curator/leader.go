@@ -33,6 +33,8 @@ type leader struct {
 	ticket  []byte
 
 	beats *heartbeats
+	// kubeAccess is the Kubernetes client rollouts use to cordon and drain nodes.
+	kubeAccess kubeAccess
 	// mu serializes read-modify-write cycles on node records (and the etcd membership changes
 	// that go with them), so two concurrent calls cannot both act on the same old record.
 	mu sync.Mutex

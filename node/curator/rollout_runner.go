@@ -57,6 +57,7 @@ func (l *leader) tendRollout(ctx context.Context, logger logtree.LeveledLogger, 
 	if err != nil {
 		return settled, err
 	}
+	kube := l.addKubernetes(ctx, r, &v)
 	next, changed := rollout.Step(r, v)
 	if changed {
 		op, err := putProtoOp(keyRollout, next)
@@ -73,6 +74,9 @@ func (l *leader) tendRollout(ctx context.Context, logger logtree.LeveledLogger, 
 		}
 	}
 	if err := l.applyTargets(ctx, next, v, nodes); err != nil {
+		return settled, err
+	}
+	if err := l.applyKubernetes(ctx, kube, next, v, logger); err != nil {
 		return settled, err
 	}
 	if rollout.Final(next.State) {

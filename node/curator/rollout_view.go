@@ -22,8 +22,7 @@ import (
 // votes and has read from etcd, so this is the member serving, as far as the leader can see
 // without dialling every member.
 //
-// Kubernetes nodes are not looked at yet (docs/rollout.md): a worker's drain and return are
-// judged on its Metropolis node alone until the leader has a Kubernetes client.
+// The Kubernetes side of workers is added by addKubernetes.
 func (l *leader) rolloutView(ctx context.Context, now time.Time) (rollout.View, []*cpb.NodeRecord, error) {
 	nodes, err := l.nodes(ctx)
 	if err != nil {
@@ -50,6 +49,7 @@ func (l *leader) rolloutView(ctx context.Context, now time.Time) (rollout.View, 
 			ConsensusMember:      r.consensus,
 			ConsensusHealthy:     r.consensus && up && voting[n.GetId()] && n.GetStatus().GetRunningCurator() != nil,
 			KubernetesController: r.controller,
+			KubernetesWorker:     r.worker,
 			Software:             n.GetStatus().GetSoftware(),
 		}
 	}

@@ -81,25 +81,53 @@ func clusterRoleBinding(name, role, user string) map[string]any {
 	}
 }
 
-// bindings are the ClusterRoleBindings every controller makes sure exist: the cluster owner is
-// a cluster-admin, and the apiserver may use the kubelets' API (logs, exec, port-forward).
-var bindings = []map[string]any{
-	clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner),
-	clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet),
+// rule is one rule of a ClusterRole.
+func rule(group string, resources []string, verbs ...string) map[string]any {
+	return map[string]any{"apiGroups": []string{group}, "resources": resources, "verbs": verbs}
 }
 
-// bind creates the ClusterRoleBindings; one that exists already (another controller made it)
-// is fine.
+// curatorRole is what the curator leader may do in a rollout: read nodes and mark them
+// (un)schedulable, read pods and evict them, and read DaemonSets (a drain leaves their pods).
+var curatorRole = map[string]any{
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind":       "ClusterRole",
+	"metadata": map[string]any{
+		"name":   kpki.UserCurator,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"rules": []map[string]any{
+		rule("", []string{"nodes"}, "get", "list", "patch"),
+		rule("", []string{"pods"}, "get", "list"),
+		rule("", []string{"pods/eviction"}, "create"),
+		rule("apps", []string{"daemonsets"}, "get"),
+	},
+}
+
+// objects are the RBAC objects every controller makes sure exist: the curator's rollout role,
+// and the bindings that make the cluster owner a cluster-admin, let the apiserver use the
+// kubelets' API (logs, exec, port-forward), and give the curator its role.
+var objects = []struct {
+	kind, path string
+	body       map[string]any
+}{
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", curatorRole},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner)},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet)},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserCurator, kpki.UserCurator, kpki.UserCurator)},
+}
+
+// bind creates the RBAC objects; one that exists already (another controller made it) is
+// fine.
 func (a *adminClient) bind(ctx context.Context) error {
-	for _, b := range bindings {
-		name := b["metadata"].(map[string]any)["name"]
-		body, _ := json.Marshal(b) // a literal of maps and strings always marshals
-		status, resp, err := a.do(ctx, http.MethodPost, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
+	for _, o := range objects {
+		name := o.body["metadata"].(map[string]any)["name"]
+		body, _ := json.Marshal(o.body) // a literal of maps and strings always marshals
+		status, resp, err := a.do(ctx, http.MethodPost, o.path, body)
 		if err != nil {
-			return fmt.Errorf("create ClusterRoleBinding %s: %w", name, err)
+			return fmt.Errorf("create %s %s: %w", o.kind, name, err)
 		}
 		if status != http.StatusCreated && status != http.StatusConflict {
-			return fmt.Errorf("create ClusterRoleBinding %s: apiserver says %d %s", name, status, firstLine(resp))
+			return fmt.Errorf("create %s %s: apiserver says %d %s", o.kind, name, status, firstLine(resp))
 		}
 	}
 	return nil

@@ -21,6 +21,11 @@ func Step(r *apb.Rollout, v View) (*apb.Rollout, bool) {
 	next := proto.Clone(r).(*apb.Rollout)
 	updateHolders(next, v)
 	for _, rn := range next.Nodes {
+		if k := v.Nodes[rn.NodeId].Kubernetes; k != nil {
+			rn.Cordoned = k.Unschedulable && k.CordonedByRollout
+		}
+	}
+	for _, rn := range next.Nodes {
 		advance(next, rn, v)
 	}
 	if next.State == apb.RolloutState_ROLLOUT_STATE_RUNNING {
@@ -109,6 +114,8 @@ func advance(r *apb.Rollout, rn *apb.RolloutNode, v View) {
 	case apb.RolloutPhase_ROLLOUT_PHASE_DRAINING:
 		k := n.Kubernetes
 		switch {
+		case n.KubernetesUnknown != "":
+			setMessage(rn, "waiting for the Kubernetes API to drain the node: "+bounded(n.KubernetesUnknown))
 		case k == nil || (k.Unschedulable && k.Evictable == 0):
 			setPhase(rn, apb.RolloutPhase_ROLLOUT_PHASE_INSTALLING, "", v.Now)
 		case v.Now.Sub(rn.PhaseSince.AsTime()) > r.Options.GetDrainTimeout().AsDuration():
@@ -156,9 +163,11 @@ func notBack(n Node) string {
 		return "waiting for the node to be up"
 	case n.ConsensusMember && !n.ConsensusHealthy:
 		return "waiting for its etcd member to be healthy"
+	case n.KubernetesWorker && n.KubernetesUnknown != "":
+		return "waiting for the Kubernetes API: " + bounded(n.KubernetesUnknown)
 	case n.KubernetesWorker && (n.Kubernetes == nil || !n.Kubernetes.Ready):
 		return "waiting for its Kubernetes node to be Ready"
-	case n.KubernetesWorker && n.Kubernetes.Unschedulable:
+	case n.KubernetesWorker && n.Kubernetes.Unschedulable && n.Kubernetes.CordonedByRollout:
 		return "uncordoning"
 	}
 	return ""
@@ -246,6 +255,9 @@ func currentGroup(r *apb.Rollout) (apb.RolloutGroup, int) {
 func mayNotStart(r *apb.Rollout, n Node, v View) string {
 	if !n.Up {
 		return "waiting for the node to be up"
+	}
+	if n.KubernetesWorker && n.KubernetesUnknown != "" {
+		return "waiting for the Kubernetes API to drain the node: " + bounded(n.KubernetesUnknown)
 	}
 	if !n.ConsensusMember {
 		return ""

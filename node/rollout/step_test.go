@@ -210,9 +210,29 @@ func TestStep(t *testing.T) {
 		{
 			name:     "a Ready returning worker waits to be uncordoned",
 			phase:    map[string]apb.RolloutPhase{"m2": done, "m3": returning},
-			nodes:    replace(nil, kube(updated(node("m3", "consensus", "worker"), rel2, target), KubernetesNode{Ready: true, Unschedulable: true})),
+			nodes:    replace(nil, kube(updated(node("m3", "consensus", "worker"), rel2, target), KubernetesNode{Ready: true, Unschedulable: true, CordonedByRollout: true})),
 			want:     "m2:done m3:returning m1:pending w1:pending w2:pending running",
 			wantSaid: "m3:uncordoning",
+		},
+		{
+			name:  "a Ready returning worker an operator had cordoned is back (and stays cordoned)",
+			phase: map[string]apb.RolloutPhase{"m2": done, "m3": returning},
+			nodes: replace(nil, kube(updated(node("m3", "consensus", "worker"), rel2, target), KubernetesNode{Ready: true, Unschedulable: true})),
+			want:  "m2:done m3:done m1:installing w1:pending w2:pending running",
+		},
+		{
+			name:     "a draining worker waits while the Kubernetes API is unreachable",
+			phase:    map[string]apb.RolloutPhase{"m2": done, "m3": draining},
+			nodes:    replace(nil, func() Node { n := node("m3", "consensus", "worker"); n.KubernetesUnknown = "connection refused"; return n }()),
+			want:     "m2:done m3:draining m1:pending w1:pending w2:pending running",
+			wantSaid: "m3:waiting for the Kubernetes API to drain the node: connection refused",
+		},
+		{
+			name:     "a worker does not start while the Kubernetes API is unreachable",
+			phase:    map[string]apb.RolloutPhase{"m2": done, "m3": done, "m1": done},
+			nodes:    replace(nil, func() Node { n := node("w1", "worker"); n.KubernetesUnknown = "timeout"; return n }()),
+			want:     "m2:done m3:done m1:done w1:pending w2:pending running",
+			wantSaid: "w1:waiting for the Kubernetes API",
 		},
 		{
 			name:  "workers wait for the consensus members",

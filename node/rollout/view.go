@@ -29,6 +29,10 @@ type Node struct {
 	Software *apb.NodeSoftware
 	// Kubernetes is the node's Kubernetes node, for workers; nil if there is none (yet).
 	Kubernetes *KubernetesNode
+	// KubernetesUnknown, for a worker, says why its Kubernetes node could not be looked at
+	// (the API is unreachable); "" when Kubernetes is known. A worker is then neither drained
+	// nor let back, and no worker starts, until it is known again.
+	KubernetesUnknown string
 }
 
 // KubernetesNode is the part of a Kubernetes Node object a rollout looks at.
@@ -40,6 +44,10 @@ type KubernetesNode struct {
 	Evictable int
 	// FirstEvictable names one of them, for messages.
 	FirstEvictable string
+	// CordonedByRollout: the node is unschedulable because a rollout cordoned it (it carries
+	// the rollout's annotation), so the rollout uncordons it; a node an operator cordoned stays
+	// cordoned.
+	CordonedByRollout bool
 }
 
 // runs reports whether n runs release r, committed.

@@ -19,6 +19,9 @@ const (
 	GroupMasters   = "system:masters"
 	// UserOwner is who the cluster owner is to Kubernetes (bound to cluster-admin).
 	UserOwner = "metropolis:owner"
+	// UserCurator is the curator leader carrying out a rollout: it cordons, drains and
+	// uncordons nodes (bound to the ClusterRole of the same name, which allows only that).
+	UserCurator = "metropolis:curator"
 )
 
 // ServiceIP is the first address of the service range (10.96.0.0/12): the in-cluster
