@@ -221,9 +221,13 @@ func TestStep(t *testing.T) {
 			want:  "m2:done m3:done m1:installing w1:pending w2:pending running",
 		},
 		{
-			name:     "a draining worker waits while the Kubernetes API is unreachable",
-			phase:    map[string]apb.RolloutPhase{"m2": done, "m3": draining},
-			nodes:    replace(nil, func() Node { n := node("m3", "consensus", "worker"); n.KubernetesUnknown = "connection refused"; return n }()),
+			name:  "a draining worker waits while the Kubernetes API is unreachable",
+			phase: map[string]apb.RolloutPhase{"m2": done, "m3": draining},
+			nodes: replace(nil, func() Node {
+				n := node("m3", "consensus", "worker")
+				n.KubernetesUnknown = "connection refused"
+				return n
+			}()),
 			want:     "m2:done m3:draining m1:pending w1:pending w2:pending running",
 			wantSaid: "m3:waiting for the Kubernetes API to drain the node: connection refused",
 		},
