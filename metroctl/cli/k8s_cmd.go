@@ -28,8 +28,9 @@ func (s *session) k8sCommand() *cobra.Command {
 		Long: "Kubernetes access as the cluster owner (user metropolis:owner, a cluster-admin).\n\n" +
 			"'configure' adds a context to your kubeconfig whose credentials come from\n" +
 			"'metroctl k8s credential' (a fresh 1-hour client certificate per use). It points at\n" +
-			"one controller; for failover across all controllers run 'metroctl k8s proxy' and\n" +
-			"configure with --proxy.",
+			"a local 'metroctl k8s proxy' that the credential plugin starts when it is not\n" +
+			"running, which passes connections on to any controller that answers: kubectl keeps\n" +
+			"working when a controller goes away. --direct names one controller instead.",
 	}
 	cmd.AddCommand(s.k8sConfigureCommand(), s.k8sCredentialCommand(), s.k8sProxyCommand())
 	return cmd
@@ -63,13 +64,18 @@ func (s *session) kubernetesCredential(ctx context.Context) (*apb.GetKubernetesC
 
 func (s *session) k8sConfigureCommand() *cobra.Command {
 	var path, proxy string
+	var direct bool
 	cmd := &cobra.Command{
-		Use:   "configure [--kubeconfig PATH] [--proxy HOST:PORT]",
+		Use:   "configure [--kubeconfig PATH] [--proxy HOST:PORT | --direct]",
 		Short: "Add this cluster to your kubeconfig and make it kubectl's current context",
 		Long: "Adds a cluster, user and context named metropolis-CONTEXT to the kubeconfig\n" +
 			"($KUBECONFIG's first file or ~/.kube/config unless --kubeconfig is given) and makes\n" +
-			"it current. The server is the first controller the cluster lists, or with --proxy\n" +
-			"the address 'metroctl k8s proxy' listens on (failover across all controllers).",
+			"it current. The server is a local 'metroctl k8s proxy' (a port of 127.0.0.1 chosen\n" +
+			"per context) that the credential plugin starts whenever kubectl runs and it is not\n" +
+			"running; it passes each connection to a controller that answers, so the context\n" +
+			"survives the loss of any one controller, and it ends after an hour without\n" +
+			"connections. With --proxy the context uses a proxy you run yourself at HOST:PORT;\n" +
+			"with --direct it names the first controller the cluster lists (no failover).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := s.timed(cmd.Context())
@@ -90,18 +96,24 @@ func (s *session) k8sConfigureCommand() *cobra.Command {
 				Name:  k8s.EntryName(c.Name),
 				CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}),
 			}
-			switch {
-			case proxy != "":
-				entry.Server, entry.TLSServerName = "https://"+proxy, "kubernetes"
-			case len(res.Endpoints) == 0:
-				return fmt.Errorf("the cluster has no UP node with the KubernetesController role")
-			default:
-				entry.Server = "https://" + res.Endpoints[0]
-			}
 			if entry.Command, err = os.Executable(); err != nil {
 				return fmt.Errorf("find metroctl's own path for the credential plugin: %w", err)
 			}
 			entry.Args = []string{"k8s", "credential", "--context", c.Name}
+			switch {
+			case proxy != "" && direct:
+				return fmt.Errorf("--proxy and --direct exclude each other")
+			case proxy != "":
+				entry.Server, entry.TLSServerName = "https://"+proxy, "kubernetes"
+			case direct && len(res.Endpoints) == 0:
+				return fmt.Errorf("the cluster has no UP node with the KubernetesController role")
+			case direct:
+				entry.Server = "https://" + res.Endpoints[0]
+			default:
+				addr := autoProxyAddress(c.Name)
+				entry.Server, entry.TLSServerName = "https://"+addr, "kubernetes"
+				entry.Args = append(entry.Args, "--ensure-proxy", addr)
+			}
 			if s.configDir != "" {
 				dir, err := filepath.Abs(s.configDir)
 				if err != nil {
@@ -122,18 +134,29 @@ func (s *session) k8sConfigureCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&path, "kubeconfig", "", "kubeconfig file to write (default $KUBECONFIG or ~/.kube/config)")
-	cmd.Flags().StringVar(&proxy, "proxy", "", "point the context at a 'metroctl k8s proxy' listening on HOST:PORT")
+	cmd.Flags().StringVar(&proxy, "proxy", "", "point the context at a 'metroctl k8s proxy' you run yourself on HOST:PORT")
+	cmd.Flags().BoolVar(&direct, "direct", false, "point the context at the first controller (no failover, no local proxy)")
 	return cmd
 }
 
 func (s *session) k8sCredentialCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "credential",
+	var ensureProxy string
+	cmd := &cobra.Command{
+		Use:   "credential [--ensure-proxy HOST:PORT]",
 		Short: "Print a Kubernetes ExecCredential (kubectl runs this; see 'configure')",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := s.timed(cmd.Context())
 			defer cancel()
+			if ensureProxy != "" {
+				c, err := s.loadContext()
+				if err != nil {
+					return err
+				}
+				if err := s.ensureProxy(ctx, c.Name, ensureProxy); err != nil {
+					return err
+				}
+			}
 			res, keyPEM, err := s.kubernetesCredential(ctx)
 			if err != nil {
 				return err
@@ -150,16 +173,22 @@ func (s *session) k8sCredentialCommand() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&ensureProxy, "ensure-proxy", "", "first start a 'metroctl k8s proxy' on HOST:PORT unless one listens there")
+	return cmd
 }
 
 func (s *session) k8sProxyCommand() *cobra.Command {
 	var listen string
+	var idle time.Duration
 	cmd := &cobra.Command{
 		Use:   "proxy [--listen HOST:PORT]",
 		Short: "Forward a local port to any reachable Kubernetes controller (failover)",
 		Long: "Listens on --listen and passes each connection, still TLS end to end, to the\n" +
-			"controller that answered last, or to the next one that answers. Runs until\n" +
-			"interrupted. Use with 'metroctl k8s configure --proxy HOST:PORT'.",
+			"controller that answered last, or to the next one that answers. A connection to a\n" +
+			"controller that stops answering is dropped within about ten seconds, so clients\n" +
+			"reconnect through another. Runs until interrupted, or with --idle-exit until it\n" +
+			"has had no connection for that long. 'metroctl k8s configure' sets kubectl up to\n" +
+			"start one by itself; with --proxy HOST:PORT it uses one you run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := net.Listen("tcp", listen)
@@ -173,16 +202,18 @@ func (s *session) k8sProxyCommand() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "proxy: listening on %s for controllers %v\n", l.Addr(), endpoints.get())
+			fmt.Fprintf(out, "proxy: listening on %s for controllers %v (pid %d)\n", l.Addr(), endpoints.get(), os.Getpid())
 			p := &apiproxy.Proxy{
 				Endpoints: func(context.Context) ([]string, error) { return endpoints.get(), nil },
 				Log:       func(format string, args ...any) { fmt.Fprintf(out, "proxy: "+format+"\n", args...) },
+				Idle:      idle,
 			}
 			go endpoints.follow(ctx, out)
 			return p.Serve(ctx, l)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:6443", "local address to listen on")
+	cmd.Flags().DurationVar(&idle, "idle-exit", 0, "end after this long without connections (0: run until interrupted)")
 	return cmd
 }
 

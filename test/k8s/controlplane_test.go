@@ -33,7 +33,7 @@ import (
 func TestSingleController(t *testing.T) {
 	c := launch(t, "k1", 1)
 	start := time.Now()
-	c.configure()
+	c.configure("--direct")
 	cert, roots := c.credential()
 	c.waitReady(1, roots, cert)
 	t.Logf("apiserver ready and the kubeconfig written %.1fs after the launch finished", time.Since(start).Seconds())
@@ -98,7 +98,8 @@ func TestSingleController(t *testing.T) {
 }
 
 // TestControllersFollowRolesAndFailOver: controllers start and stop with the role, and kubectl
-// through `metroctl k8s proxy` keeps working when the controller it talks to is killed.
+// with the kubeconfig `metroctl k8s configure` writes by default (through the local proxy its
+// credential plugin starts) keeps working when the controller it talks to is killed.
 func TestControllersFollowRolesAndFailOver(t *testing.T) {
 	c := launch(t, "k3", 3)
 	c.configure()
@@ -132,11 +133,11 @@ func TestControllersFollowRolesAndFailOver(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	listen := freeLocalAddress(t)
-	proxy := startProxy(t, c, listen)
-	c.configure("--proxy", listen)
+	// The kubeconfig `metroctl k8s configure` writes by default: kubectl's credential plugin
+	// starts a local proxy, with no process run by hand.
+	c.stopAutoProxyAtEnd(t)
 	c.mustKubectl("get", "namespaces")
-	target := proxy.current(t)
+	target := c.autoProxyTarget(t)
 	victim := 0
 	for i, a := range c.Addresses {
 		if strings.HasPrefix(target, a+":") {

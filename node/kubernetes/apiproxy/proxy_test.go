@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // echoServer answers each connection with its name and closes.
@@ -90,5 +91,56 @@ func TestProxyFailsOver(t *testing.T) {
 	defer logsMu.Unlock()
 	if want := []string{"forwarding to " + addrA, "forwarding to " + addrB}; fmt.Sprint(logs) != fmt.Sprint(want) {
 		t.Errorf("logged %q, want %q", logs, want)
+	}
+}
+
+// TestProxyEndsWhenIdle: with Idle set, Serve returns once no connection was open for that
+// long, and not while one is.
+func TestProxyEndsWhenIdle(t *testing.T) {
+	addr, stop := echoServer(t, "a")
+	defer stop()
+	hold := make(chan struct{})
+	slow, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	go func() {
+		c, err := slow.Accept()
+		if err == nil {
+			<-hold
+			c.Close()
+		}
+	}()
+	endpoints := []string{slow.Addr().String(), addr}
+	p := &Proxy{
+		Endpoints: func(context.Context) ([]string, error) { return endpoints[:1], nil },
+		Log:       func(string, ...any) {},
+		Idle:      50 * time.Millisecond,
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(context.Background(), l) }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve ended (%v) while a connection was open", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(hold)
+	c.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve after idling: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not end 10 s after its last connection closed")
 	}
 }
