@@ -82,7 +82,11 @@ func (m *managementServer) StartRollout(stream grpc.ClientStreamingServer[apb.St
 	if err != nil {
 		return err
 	}
-	r, err := rollout.Start(newRolloutID(), kept.Release, meta.GetOptions(), l.nodeID, l.nodeID, v)
+	id, err := newRolloutID()
+	if err != nil {
+		return err
+	}
+	r, err := rollout.Start(id, kept.Release, meta.GetOptions(), l.nodeID, l.nodeID, v)
 	if err != nil {
 		return status.Errorf(codes.FailedPrecondition, "%v", err)
 	}
@@ -122,10 +126,12 @@ func receiveRolloutBundle(stream grpc.ClientStreamingServer[apb.StartRolloutRequ
 }
 
 // newRolloutID names a rollout: "rollout-" and 16 random hex digits.
-func newRolloutID() string {
+func newRolloutID() (string, error) {
 	b := make([]byte, 8)
-	rand.Read(b)
-	return "rollout-" + hex.EncodeToString(b)
+	if _, err := rand.Read(b); err != nil {
+		return "", status.Errorf(codes.Unavailable, "name the rollout: %v", err)
+	}
+	return "rollout-" + hex.EncodeToString(b), nil
 }
 
 // GetRollout implements apb.ManagementServer.
