@@ -89,7 +89,7 @@ func TestBuild(t *testing.T) {
 		if m.Version != "1.2.3-test" || m.SystemVerity != a.Verity.String() || m.KernelVersion != KernelVersion {
 			t.Errorf("manifest says version %q, verity %s, kernel %s; built %s, %s", m.Version, m.SystemVerity, m.KernelVersion, a.Verity, KernelVersion)
 		}
-		for want := range map[string]string{bundle.PartUKI: a.UKIPath, bundle.PartSystem: a.SystemImagePath} {
+		for _, want := range []string{bundle.PartUKI, bundle.PartSystem} { // the manifest's order
 			p, pr, err := r.Next()
 			if err != nil {
 				t.Fatal(err)

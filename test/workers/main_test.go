@@ -5,6 +5,7 @@ import (
 
 	"metropolis.dev/metropolis/build/mkimage"
 	"metropolis.dev/metropolis/launch/qemu"
+	"metropolis.dev/metropolis/node/update/bundle"
 	"metropolis.dev/metropolis/test/testenv"
 )
 
@@ -17,12 +18,17 @@ var suite = &testenv.Suite{
 	Setup:     setup,
 }
 
-// built is the image the tests boot and kube the kube binary (for kubectl); set once, before
-// any test runs.
+// built is the image the tests boot (release 1, trusting releaseKey) and kube the kube binary
+// (for kubectl); set once, before any test runs. signingKey signs the release a rollout test
+// moves the cluster to.
 var (
-	built *mkimage.Result
-	kube  string
+	built                  *mkimage.Result
+	kube, runtime          string
+	signingKey, releaseKey []byte
 )
+
+// release1 is the version of the image the tests boot.
+const release1 = "1.0.0-test"
 
 func TestMain(m *testing.M) { suite.Main(m) }
 
@@ -31,10 +37,12 @@ func setup(s *testenv.Suite) error {
 	if kube, err = s.KubeBinary(); err != nil {
 		return err
 	}
-	runtime, err := s.RuntimeDir()
-	if err != nil {
+	if runtime, err = s.RuntimeDir(); err != nil {
 		return err
 	}
-	built, err = s.Image(mkimage.Options{KubeBinary: kube, RuntimeDir: runtime})
+	if signingKey, releaseKey, err = bundle.GenerateKey(); err != nil {
+		return err
+	}
+	built, err = s.Image(mkimage.Options{KubeBinary: kube, RuntimeDir: runtime, Version: release1, ReleaseKeys: [][]byte{releaseKey}})
 	return err
 }

@@ -59,8 +59,8 @@ spec:
 
 // TestWorkers boots one controller+worker and one worker node from the image and runs pods on
 // them: a Deployment spread over both, reached through its Service by DNS name from a pod, its
-// logs and exec, a deleted pod recreated, and the pods of a worker removed from the cluster
-// rescheduled.
+// logs and exec, a deleted pod recreated, with METROPOLIS_TEST_ROLLOUT_K8S a rollout to
+// release 2 draining each node, and the pods of a worker removed from the cluster rescheduled.
 func TestWorkers(t *testing.T) {
 	suite.Require(t)
 	ctx := context.Background()
@@ -152,6 +152,11 @@ func TestWorkers(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("a rollout drains, updates and uncordons both nodes", func(t *testing.T) {
+		defer func() { pods, _ = runningPods(k, 2) }()
+		testRollout(t, ctx, mgmt, k, ids)
 	})
 
 	t.Run("the pods of a worker deleted from the cluster are rescheduled", func(t *testing.T) {
