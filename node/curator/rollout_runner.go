@@ -23,7 +23,7 @@ const tendTimeout = 30 * time.Second
 func (l *leader) runRollouts(logger logtree.LeveledLogger) {
 	t := time.NewTicker(l.cfg.RolloutInterval)
 	defer t.Stop()
-	// settled is the revision of a finished rollout whose targets are all cleared: nothing
+	// settled is the revision of a settled rollout whose targets are all cleared: nothing
 	// more to do until another rollout starts.
 	var settled int64
 	for {
@@ -44,13 +44,14 @@ func (l *leader) runRollouts(logger logtree.LeveledLogger) {
 }
 
 // tendRollout is one round of runRollouts. It returns the plan's revision if the plan is
-// finished and every node's target is cleared, else the settled revision it was given.
+// settled (rollout.Settled) and every node's target is cleared, else the settled revision it
+// was given.
 func (l *leader) tendRollout(ctx context.Context, logger logtree.LeveledLogger, settled int64) (int64, error) {
 	r, modRev, err := getRollout(ctx, l.etcd())
 	if err != nil || r == nil {
 		return settled, err
 	}
-	if rollout.Final(r.State) && r.Revision == settled {
+	if rollout.Settled(r) && r.Revision == settled {
 		return settled, nil
 	}
 	v, nodes, err := l.rolloutView(ctx, time.Now())
@@ -79,7 +80,7 @@ func (l *leader) tendRollout(ctx context.Context, logger logtree.LeveledLogger, 
 	if err := l.applyKubernetes(ctx, kube, next, v, logger); err != nil {
 		return settled, err
 	}
-	if rollout.Final(next.State) {
+	if rollout.Settled(next) {
 		return next.Revision, nil
 	}
 	return settled, nil

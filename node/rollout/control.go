@@ -111,7 +111,21 @@ func StateWords(s apb.RolloutState) string {
 	return "in an unknown state"
 }
 
-// Final reports whether a rollout will never change again, so another may start.
+// Final reports whether a rollout's state will never change again, so another may start.
 func Final(s apb.RolloutState) bool {
 	return s == apb.RolloutState_ROLLOUT_STATE_ABORTED || s == apb.RolloutState_ROLLOUT_STATE_DONE
+}
+
+// Settled reports whether nothing about r will change any more: it is final and no node is
+// in the middle of its update (an aborted rollout's installing nodes still finish theirs).
+func Settled(r *apb.Rollout) bool {
+	if !Final(r.GetState()) {
+		return false
+	}
+	for _, rn := range r.GetNodes() {
+		if inProgress(rn.GetPhase()) {
+			return false
+		}
+	}
+	return true
 }

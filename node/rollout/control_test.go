@@ -132,3 +132,22 @@ func TestChanges(t *testing.T) {
 		t.Errorf("changes of a plan to itself: %q", got)
 	}
 }
+
+func TestSettled(t *testing.T) {
+	r := plan(t, nil, map[string]apb.RolloutPhase{"m2": installing})
+	for _, tc := range []struct {
+		state apb.RolloutState
+		phase apb.RolloutPhase
+		want  bool
+	}{
+		{apb.RolloutState_ROLLOUT_STATE_RUNNING, done, false},
+		{apb.RolloutState_ROLLOUT_STATE_ABORTED, installing, false},
+		{apb.RolloutState_ROLLOUT_STATE_ABORTED, done, true},
+		{apb.RolloutState_ROLLOUT_STATE_DONE, done, true},
+	} {
+		r.State, r.Nodes[0].Phase = tc.state, tc.phase
+		if got := Settled(r); got != tc.want {
+			t.Errorf("%s with a node %s: settled %v, want %v", StateWords(tc.state), phaseShort(tc.phase), got, tc.want)
+		}
+	}
+}
