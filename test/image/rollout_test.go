@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/rollout"
@@ -31,6 +32,9 @@ func testRollouts(t *testing.T, c *testenv.VMCluster) {
 	ctx := context.Background()
 	mgmt := c.Mgmt
 	release2 := buildRelease(t, "2.0.0-test", "")
+	// A node that is not back within two boots halts the rollout, and the test with it, well
+	// before the default half hour would.
+	opts := &apb.RolloutOptions{NodeTimeout: durationpb.New(2 * bootTimeout)}
 
 	t.Run("a rollout whose bundle does not verify is refused", func(t *testing.T) {
 		data, err := os.ReadFile(release2.bundle)
@@ -58,12 +62,12 @@ func testRollouts(t *testing.T, c *testenv.VMCluster) {
 			t.Fatal(err)
 		}
 		before := softwareByNode(t, mgmt)
-		r, err := startRollout(ctx, mgmt, data, nil)
+		r, err := startRollout(ctx, mgmt, data, opts)
 		if err != nil {
 			t.Fatalf("start the rollout: %v", err)
 		}
 		started := time.Now()
-		r = waitRollout(t, mgmt, r, 2*bootTimeout, "the rollout halted", func(r *apb.Rollout) bool {
+		r = waitRollout(t, mgmt, r, 3*bootTimeout, "the rollout halted", func(r *apb.Rollout) bool {
 			return r.State == apb.RolloutState_ROLLOUT_STATE_HALTED
 		})
 		t.Logf("halted %s after the start: %s", time.Since(started).Round(time.Second), r.Reason)
@@ -97,7 +101,7 @@ func testRollouts(t *testing.T, c *testenv.VMCluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := startRollout(ctx, mgmt, data, nil)
+		r, err := startRollout(ctx, mgmt, data, opts)
 		if err != nil {
 			t.Fatalf("start the rollout: %v", err)
 		}
@@ -170,12 +174,26 @@ func waitRollout(t *testing.T, mgmt apb.ManagementClient, last *apb.Rollout, tim
 			t.Logf("[%6.1fs] %s", time.Since(started).Seconds(), c)
 		}
 		last = r
-		if !done(r) {
-			return fmt.Errorf("rollout %s is %s", r.Id, rollout.StateWords(r.State))
+		if done(r) {
+			return nil
 		}
-		return nil
+		if settled(r.State) {
+			// Nothing changes a halted, aborted or finished rollout any more: waiting out the
+			// timeout would only hide why it stopped.
+			t.Fatalf("waiting for %s: rollout %s is %s: %s", what, r.Id, rollout.StateWords(r.State), r.Reason)
+		}
+		return fmt.Errorf("rollout %s is %s", r.Id, rollout.StateWords(r.State))
 	})
 	return last
+}
+
+// settled says whether a rollout in state s stays there unless an operator acts.
+func settled(s apb.RolloutState) bool {
+	switch s {
+	case apb.RolloutState_ROLLOUT_STATE_HALTED, apb.RolloutState_ROLLOUT_STATE_ABORTED, apb.RolloutState_ROLLOUT_STATE_DONE:
+		return true
+	}
+	return false
 }
 
 // softwareByNode is every node's software report.
