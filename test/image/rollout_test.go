@@ -187,13 +187,10 @@ func waitRollout(t *testing.T, mgmt apb.ManagementClient, last *apb.Rollout, tim
 	return last
 }
 
-// settled says whether a rollout in state s stays there unless an operator acts.
+// settled says whether a rollout in state s stays there unless an operator acts: final, or
+// halted by a failure.
 func settled(s apb.RolloutState) bool {
-	switch s {
-	case apb.RolloutState_ROLLOUT_STATE_HALTED, apb.RolloutState_ROLLOUT_STATE_ABORTED, apb.RolloutState_ROLLOUT_STATE_DONE:
-		return true
-	}
-	return false
+	return rollout.Final(s) || s == apb.RolloutState_ROLLOUT_STATE_HALTED
 }
 
 // softwareByNode is every node's software report.
