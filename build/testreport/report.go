@@ -134,7 +134,21 @@ func (r *Report) writeRunning(w io.Writer, pkg string) {
 		if r.hasRunningChild(k) {
 			continue
 		}
-		fmt.Fprintf(w, "\n-- %s was still running; its last lines:\n%s\n", k, strings.Join(r.tails[k], "\n"))
+		if len(r.tails[k]) > 0 {
+			fmt.Fprintf(w, "\n-- %s was still running; its last lines:\n%s\n", k, strings.Join(r.tails[k], "\n"))
+			continue
+		}
+		// A test that printed nothing hangs in its first step; what led there is in the
+		// lines of the nearest enclosing test that printed any.
+		fmt.Fprintf(w, "\n-- %s was still running and had printed nothing", k)
+		for parent := k; strings.Contains(parent, "/"); {
+			parent = parent[:strings.LastIndex(parent, "/")]
+			if len(r.tails[parent]) > 0 {
+				fmt.Fprintf(w, "; the last lines of %s:\n%s", parent, strings.Join(r.tails[parent], "\n"))
+				break
+			}
+		}
+		fmt.Fprintln(w)
 	}
 }
 

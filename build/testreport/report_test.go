@@ -54,6 +54,18 @@ func TestSummary(t *testing.T) {
 		want:     []string{"package p panicked", "TestA/rollout (35m0s)", "-- p TestA/rollout was still running", "still waiting for the rollout done"},
 		unwanted: []string{"goroutine 984", "-- p TestA was still running"},
 	}, {
+		name: "a hung subtest that printed nothing is shown with its parent's last lines",
+		events: []Event{
+			ev("run", "p", "TestA", ""),
+			ev("output", "p", "TestA", "    a_test.go:5: node 3 leads the curator\n"),
+			ev("run", "p", "TestA/reboot", ""),
+			ev("output", "p", "TestA/reboot", "=== RUN   TestA/reboot\n"),
+			ev("output", "p", "", "panic: test timed out after 1h0m0s\n"),
+			ev("output", "p", "", "\n"),
+			ev("fail", "p", "", ""),
+		},
+		want: []string{"-- p TestA/reboot was still running and had printed nothing; the last lines of p TestA:", "node 3 leads the curator"},
+	}, {
 		name: "a build failure shows the package's own lines",
 		events: []Event{
 			ev("output", "p", "", "# p\n"),

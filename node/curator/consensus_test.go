@@ -206,3 +206,66 @@ func TestConsensusMembershipAndFailover(t *testing.T) {
 		t.Errorf("node %s still holds consensus_member", d.id)
 	}
 }
+
+// TestLeaderLeavesConsensus revokes consensus_member from the node whose curator leads, and
+// then deletes it: the leader cannot remove its own etcd member (its etcd client would hang
+// on the removed member), so it hands the leadership over and the client's retry reaches the
+// next leader, which does it. Both calls succeed within the call's deadline.
+func TestLeaderLeavesConsensus(t *testing.T) {
+	c := newTestCluster(t, 0)
+	b := c.addNode("127.0.0.2")
+	d := c.addNode("127.0.0.3")
+	joinConsensus(t, c, b)
+	dEtcd, _ := joinConsensus(t, c, d)
+	old := c.waitForLeader()
+	if old.node != c.first {
+		t.Fatalf("%s leads; the first node's curator, which started first, should", old.node.id)
+	}
+	mgmt := c.mgmt()
+
+	no := false
+	start := time.Now()
+	if _, err := mgmt.UpdateNodeRoles(callCtx(t), &apb.UpdateNodeRolesRequest{
+		NodeId: old.node.id, ConsensusMember: &no, KubernetesController: &no,
+	}); err != nil {
+		t.Fatalf("revoke consensus_member from the leader's node: %v", err)
+	}
+	t.Logf("the leader's node left consensus in %v", time.Since(start).Round(time.Millisecond))
+	remaining := dEtcd.client(t)
+	if got := etcdMembers(t, remaining); len(got) != 2 || got[old.node.id] {
+		t.Errorf("etcd members after revoking the leader's role = %v, want the other two", got)
+	}
+	if n := c.node(old.node.id); n.GetRoles().GetConsensusMember() {
+		t.Errorf("node %s still holds consensus_member", old.node.id)
+	}
+	if nl := c.waitForLeader(); nl == old {
+		t.Errorf("%s still leads after leaving consensus", old.node.id)
+	}
+
+	// Its roleserve would now stop the curator; the node record is another leader's to delete.
+	old.stop()
+	if _, err := mgmt.DeleteNode(callCtx(t), &apb.DeleteNodeRequest{NodeId: old.node.id, SkipSafetyChecks: true}); err != nil {
+		t.Fatalf("delete the former leader's node: %v", err)
+	}
+	if n := c.node(old.node.id); n.GetState() != apb.NodeState_NODE_STATE_DECOMMISSIONED {
+		t.Errorf("node %s is %v after deletion", old.node.id, n.GetState())
+	}
+}
+
+// TestLeaderDeletesItsOwnNode deletes the node whose curator leads while it is still a
+// consensus member: it hands the leadership over, as for a role revocation.
+func TestLeaderDeletesItsOwnNode(t *testing.T) {
+	c := newTestCluster(t, 0)
+	joinConsensus(t, c, c.addNode("127.0.0.2"))
+	bEtcd, _ := joinConsensus(t, c, c.addNode("127.0.0.3"))
+	old := c.waitForLeader()
+	if _, err := c.mgmt().DeleteNode(callCtx(t), &apb.DeleteNodeRequest{NodeId: old.node.id, SkipSafetyChecks: true}); err != nil {
+		t.Fatalf("delete the leader's node: %v", err)
+	}
+	if got := etcdMembers(t, bEtcd.client(t)); len(got) != 2 || got[old.node.id] {
+		t.Errorf("etcd members after deleting the leader's node = %v, want the other two", got)
+	}
+	if n := c.node(old.node.id); n.GetState() != apb.NodeState_NODE_STATE_DECOMMISSIONED {
+		t.Errorf("node %s is %v after deletion", old.node.id, n.GetState())
+	}
+}

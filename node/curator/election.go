@@ -42,14 +42,15 @@ func (s *Service) campaign(ctx context.Context) error {
 		return fmt.Errorf("campaign for leadership: %w", err)
 	}
 
-	lctx, lcancel := context.WithCancel(ctx)
-	defer lcancel()
-	stop := context.AfterFunc(session.Ctx(), lcancel)
+	lctx, lcancel := context.WithCancelCause(ctx)
+	defer lcancel(nil)
+	stop := context.AfterFunc(session.Ctx(), func() { lcancel(errLeaseExpired) })
 	defer stop()
 	l, err := newLeader(lctx, &s.cfg, s.nodeID, election.Key(), election.Rev())
 	if err != nil {
 		return fmt.Errorf("take up leadership: %w", err)
 	}
+	l.end = lcancel
 	s.leading.Store(l)
 	defer s.leading.CompareAndSwap(l, nil)
 	logger.Infof("leading the cluster as of etcd revision %d", election.Rev())
@@ -65,15 +66,18 @@ func (s *Service) campaign(ctx context.Context) error {
 		l.runRollouts(logger)
 	}()
 	defer background.Wait()
-	defer lcancel()
+	defer lcancel(nil)
 
-	select {
-	case <-ctx.Done():
+	// The leadership ends with ctx, with the lease (errLeaseExpired), or when a handler hands
+	// it over (leader.handOver); closing the session then deletes this candidate's key.
+	<-lctx.Done()
+	if ctx.Err() != nil {
 		return ctx.Err()
-	case <-session.Done():
-		return errors.New("lost leadership: the election lease expired")
 	}
+	return context.Cause(lctx)
 }
+
+var errLeaseExpired = errors.New("lost leadership: the election lease expired")
 
 // observeLeader follows the election in etcd and publishes who leads, for Discovery and for
 // the answers of a curator that does not lead. The leader is the candidate whose key was

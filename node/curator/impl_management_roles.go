@@ -25,7 +25,8 @@ const membershipTimeout = 30 * time.Second
 // etcd as a learner (the leader's promoter makes it a voter once its member runs) and keeps
 // the member list it must start with in the role; revoking it first removes the member. The
 // record is written last, so a call that fails half-way is repaired by repeating it: both
-// membership steps are idempotent.
+// membership steps are idempotent. Revoking it from the leader's own node hands the
+// leadership over first (leader.handOver): the caller's retry reaches the next leader.
 func (m *managementServer) UpdateNodeRoles(ctx context.Context, req *apb.UpdateNodeRolesRequest) (*apb.UpdateNodeRolesResponse, error) {
 	l, err := leaderFromContext(ctx)
 	if err != nil {
@@ -73,6 +74,9 @@ func (m *managementServer) UpdateNodeRoles(ctx context.Context, req *apb.UpdateN
 		}
 		roles.ConsensusMember = &cpb.ConsensusMember{Peers: peers}
 	case !want.consensus && cur.consensus:
+		if n.GetId() == l.nodeID {
+			return nil, l.handOver("update roles of", n.GetId())
+		}
 		if err := l.removeConsensusMember(ctx, "update roles of", n, nodes); err != nil {
 			return nil, err
 		}
@@ -174,6 +178,9 @@ func (m *managementServer) DeleteNode(ctx context.Context, req *apb.DeleteNodeRe
 	}
 	if next == nil {
 		return &apb.DeleteNodeResponse{}, nil // already DECOMMISSIONED
+	}
+	if n.GetId() == l.nodeID {
+		return nil, l.handOver("delete", n.GetId())
 	}
 	if err := l.removeConsensusMember(ctx, "delete", n, nodes); err != nil {
 		return nil, err

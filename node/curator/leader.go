@@ -2,6 +2,7 @@ package curator
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -35,6 +36,8 @@ type leader struct {
 	beats *heartbeats
 	// kubeAccess is the Kubernetes client rollouts use to cordon and drain nodes.
 	kubeAccess kubeAccess
+	// end ends this leadership with a cause (handOver); the campaign sets it.
+	end context.CancelCauseFunc
 	// mu serializes read-modify-write cycles on node records (and the etcd membership changes
 	// that go with them), so two concurrent calls cannot both act on the same old record.
 	mu sync.Mutex
@@ -63,6 +66,20 @@ func newLeader(ctx context.Context, cfg *Config, nodeID, electionKey string, ele
 }
 
 func (l *leader) etcd() *clientv3.Client { return l.cfg.Etcd }
+
+// handOver ends this leadership so that another consensus member's curator takes it, and
+// returns the codes.Unavailable a call that needs that gets: the leader cannot remove its own
+// node's etcd member, as its etcd client reaches only that member, which stops serving once
+// removed (and every call after it would hang). Clients repeat Unavailable calls by
+// themselves, and the repeat reaches the new leader, which does the work. step and nodeID
+// name the call for the error.
+func (l *leader) handOver(step, nodeID string) error {
+	if l.end != nil {
+		l.end(fmt.Errorf("handed the leadership over: %s node %s removes this node's etcd member", step, nodeID))
+	}
+	return nodeError(codes.Unavailable, step, nodeID,
+		"this node's curator leads and cannot remove its own etcd member; it handed the leadership over, and the call succeeds when repeated on the next leader")
+}
 
 // commit applies ops if this curator still leads. Losing the leadership, or etcd failing,
 // is codes.Unavailable: the caller retries and reaches the new leader.
