@@ -73,11 +73,13 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nconn.Close()
+		// The console log goes on across boots: count what earlier boots printed.
+		unlocks := strings.Count(readFile(t, console), "data storage unlocked")
 		if _, err := apb.NewNodeManagementClient(nconn).Reboot(callCtx, &apb.RebootRequest{}); err != nil {
 			t.Fatalf("reboot: %v", err)
 		}
 		waitForConsole(t, console, "for this node's half of the storage key", 1, bootTimeout)
-		waitForConsole(t, console, "data storage unlocked", 1, bootTimeout)
+		waitForConsole(t, console, "data storage unlocked", unlocks+1, bootTimeout)
 		eventually.Pass(t, bootTimeout, fmt.Sprintf("node %d UP again", num), func(ctx context.Context) error {
 			n, err := nodeAt(ctx, mgmt, c.Nodes[num-1].Address)
 			if err != nil {
