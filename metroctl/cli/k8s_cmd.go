@@ -7,7 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +22,8 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/metroctl/k8s"
 	"metropolis.dev/metropolis/node/kubernetes/apiproxy"
+	"metropolis.dev/metropolis/node/pki"
+	"metropolis.dev/metropolis/osbase/atomicfile"
 )
 
 func (s *session) k8sCommand() *cobra.Command {
@@ -27,7 +32,8 @@ func (s *session) k8sCommand() *cobra.Command {
 		Short: "Use the cluster's Kubernetes with kubectl",
 		Long: "Kubernetes access as the cluster owner (user metropolis:owner, a cluster-admin).\n\n" +
 			"'configure' adds a context to your kubeconfig whose credentials come from\n" +
-			"'metroctl k8s credential' (a fresh 1-hour client certificate per use). It points at\n" +
+			"'metroctl k8s credential' (a 1-hour client certificate, kept in the metroctl context\n" +
+			"and reused until 10 minutes before it expires). It points at\n" +
 			"a local 'metroctl k8s proxy' that the credential plugin starts when it is not\n" +
 			"running, which passes connections on to any controller that answers: kubectl keeps\n" +
 			"working when a controller goes away. --direct names one controller instead.",
@@ -141,8 +147,9 @@ func (s *session) k8sConfigureCommand() *cobra.Command {
 
 func (s *session) k8sCredentialCommand() *cobra.Command {
 	var ensureProxy string
+	var refresh bool
 	cmd := &cobra.Command{
-		Use:   "credential [--ensure-proxy HOST:PORT]",
+		Use:   "credential [--ensure-proxy HOST:PORT] [--refresh]",
 		Short: "Print a Kubernetes ExecCredential (kubectl runs this; see 'configure')",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -157,15 +164,11 @@ func (s *session) k8sCredentialCommand() *cobra.Command {
 					return err
 				}
 			}
-			res, keyPEM, err := s.kubernetesCredential(ctx)
+			cred, err := s.cachedKubernetesCredential(ctx, cmd.ErrOrStderr(), refresh)
 			if err != nil {
 				return err
 			}
-			cert, err := x509.ParseCertificate(res.Certificate)
-			if err != nil {
-				return fmt.Errorf("the cluster sent a certificate that does not parse: %w", err)
-			}
-			out, err := k8s.ExecCredential(cert, keyPEM)
+			out, err := cred.ExecCredential()
 			if err != nil {
 				return err
 			}
@@ -174,7 +177,63 @@ func (s *session) k8sCredentialCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&ensureProxy, "ensure-proxy", "", "first start a 'metroctl k8s proxy' on HOST:PORT unless one listens there")
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "ask the cluster for a new credential even if the cached one is still good")
 	return cmd
+}
+
+// cachedKubernetesCredential returns the context's cached Kubernetes credential while it is
+// good for more than k8s.RefreshBefore, else (or with refresh) a new one from the curator,
+// which it caches. A cache that cannot be read or written costs only the curator call: the
+// reason goes to errOut (kubectl shows a plugin's stderr), and the credential is still given.
+func (s *session) cachedKubernetesCredential(ctx context.Context, errOut io.Writer, refresh bool) (*k8s.CachedCredential, error) {
+	st, err := s.store()
+	if err != nil {
+		return nil, err
+	}
+	c, err := st.Resolve(s.contextName)
+	if err != nil {
+		return nil, err
+	}
+	if c.CA == nil {
+		return nil, fmt.Errorf("context %q pins no cluster CA yet (run metroctl cluster takeownership)", c.Name)
+	}
+	clusterCA := pki.Fingerprint(c.CA)
+	path := st.KubernetesCredentialPath(c.Name)
+	if !refresh {
+		data, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			fmt.Fprintf(errOut, "metroctl: not using the cached Kubernetes credential: %v\n", err)
+		default:
+			cached, err := k8s.ParseCachedCredential(data)
+			if err == nil {
+				err = k8s.Reusable(cached, clusterCA, time.Now())
+				if err == nil {
+					return cached, nil
+				}
+			} else {
+				// Only a damaged cache is worth a word; an expiring one is routine.
+				fmt.Fprintf(errOut, "metroctl: replacing the cached Kubernetes credential in %s: %v\n", path, err)
+			}
+		}
+	}
+	res, keyPEM, err := s.kubernetesCredential(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := k8s.NewCachedCredential(clusterCA, res.Certificate, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the cluster sent an unusable Kubernetes credential: %w", err)
+	}
+	data, err := cred.Marshal()
+	if err == nil {
+		err = atomicfile.Write(path, data, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintf(errOut, "metroctl: could not cache the Kubernetes credential (the next kubectl run asks the cluster again): %v\n", err)
+	}
+	return cred, nil
 }
 
 func (s *session) k8sProxyCommand() *cobra.Command {

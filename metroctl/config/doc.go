@@ -11,6 +11,8 @@
 //	contexts/NAME/owner-key.pem  owner private key, PKCS#8 PEM, mode 0600
 //	contexts/NAME/ca.pem         cluster CA certificate, once pinned
 //	contexts/NAME/owner.pem      owner certificate, once obtained
+//	contexts/NAME/kubernetes-credential.json
+//	                             the last Kubernetes client credential, mode 0600
 //
 // Files are small and kept separate so that the private key can have its own mode and so that
 // each step of taking ownership (pin CA, store certificate) is one atomic file write: every

@@ -21,6 +21,9 @@ const (
 	ownerKeyFileName  = "owner-key.pem"
 	caFileName        = "ca.pem"
 	ownerCertFileName = "owner.pem"
+	// kubeCredentialFileName is what `metroctl k8s credential` keeps between runs
+	// (metroctl/k8s.CachedCredential); the store only names it.
+	kubeCredentialFileName = "kubernetes-credential.json"
 )
 
 // Store is a metroctl configuration directory. It holds no state of its own besides the path:
@@ -141,6 +144,12 @@ func (s *Store) CreateContext(name string, ownerKey ed25519.PrivateKey, endpoint
 		return fmt.Errorf("create context %q: %w", name, err)
 	}
 	return nil
+}
+
+// KubernetesCredentialPath is where the context name keeps its cached Kubernetes credential
+// (written with mode 0600: it holds a private key).
+func (s *Store) KubernetesCredentialPath(name string) string {
+	return filepath.Join(s.contextDir(name), kubeCredentialFileName)
 }
 
 // DeleteContext removes the context name, and clears the current context if it was name.

@@ -1,6 +1,7 @@
 // Package k8s is metroctl's side of Kubernetes access: it writes the kubeconfig entries that
 // `metroctl k8s configure` adds (merged into an existing kubeconfig, other entries untouched),
-// and encodes the ExecCredential that `metroctl k8s credential` prints for kubectl.
+// encodes the ExecCredential that `metroctl k8s credential` prints for kubectl, and decides
+// when the credential it cached may be handed out again (CachedCredential, Reusable).
 // `metroctl k8s proxy` runs node/kubernetes/apiproxy.
 //
 // Why `metroctl k8s proxy`: a kubeconfig cluster has exactly one server URL, and neither kubectl nor an exec

@@ -205,6 +205,38 @@ func (c *cluster) credential() (*tls.Certificate, *x509.CertPool) {
 	return &cert, c.kubernetesCA()
 }
 
+// pluginCertificate runs `metroctl k8s credential` with args as kubectl would (stdout the
+// credential, stderr for people) and returns the certificate it printed and its stderr.
+func (c *cluster) pluginCertificate(t *testing.T, args ...string) (*x509.Certificate, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, metroctlBinary, append([]string{"--config-dir", c.configDir, "--context", c.Name, "k8s", "credential"}, args...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("metroctl k8s credential %v: %v\n%s", args, err, stderr.String())
+	}
+	var ec struct {
+		Status struct {
+			Cert string `json:"clientCertificateData"`
+			Key  string `json:"clientKeyData"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &ec); err != nil {
+		t.Fatalf("metroctl k8s credential %v printed no ExecCredential on stdout: %v", args, err)
+	}
+	pair, err := tls.X509KeyPair([]byte(ec.Status.Cert), []byte(ec.Status.Key))
+	if err != nil {
+		t.Fatalf("metroctl k8s credential %v: %v", args, err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, stderr.String()
+}
+
 // kubernetesCA is the CA that metroctl wrote into the kubeconfig.
 func (c *cluster) kubernetesCA() *x509.CertPool {
 	c.t.Helper()

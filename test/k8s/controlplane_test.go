@@ -65,6 +65,36 @@ func TestSingleController(t *testing.T) {
 		return err
 	})
 
+	t.Run("the credential plugin reuses its cached certificate", func(t *testing.T) {
+		// kubectl ran the plugin above; its certificate is cached, for this user only.
+		path := config.NewStore(c.configDir).KubernetesCredentialPath(c.Name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatalf("no cached credential after kubectl ran: %v", err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600 (it holds a private key)", path, fi.Mode().Perm())
+		}
+		first, _ := c.pluginCertificate(t)
+		if again, _ := c.pluginCertificate(t); !again.Equal(first) {
+			t.Error("a second run handed out another certificate instead of the cached one")
+		}
+		refreshed, _ := c.pluginCertificate(t, "--refresh")
+		if refreshed.Equal(first) {
+			t.Error("--refresh handed out the cached certificate")
+		}
+		if after, _ := c.pluginCertificate(t); !after.Equal(refreshed) {
+			t.Error("the run after --refresh did not reuse the refreshed certificate")
+		}
+		if err := os.WriteFile(path, []byte("not a credential"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		replaced, stderr := c.pluginCertificate(t)
+		if replaced.Equal(refreshed) || !strings.Contains(stderr, "replacing the cached Kubernetes credential") {
+			t.Errorf("with a damaged cache: the same certificate %v, stderr %q; want a new one and a note", replaced.Equal(refreshed), stderr)
+		}
+	})
+
 	t.Run("refuses foreign certificates", func(t *testing.T) {
 		store := config.NewStore(c.configDir)
 		mctx, err := store.LoadContext(c.Name)
