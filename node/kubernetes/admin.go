@@ -103,9 +103,25 @@ var curatorRole = map[string]any{
 	},
 }
 
+// networkPolicyRole is what a worker's NetworkPolicy enforcement reads (node/kubernetes/netpol).
+var networkPolicyRole = map[string]any{
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind":       "ClusterRole",
+	"metadata": map[string]any{
+		"name":   kpki.RoleNetworkPolicy,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"rules": []map[string]any{
+		rule("", []string{"pods", "namespaces"}, "get", "list", "watch"),
+		rule("networking.k8s.io", []string{"networkpolicies"}, "get", "list", "watch"),
+	},
+}
+
 // objects are the RBAC objects every controller makes sure exist: the curator's rollout role,
-// and the bindings that make the cluster owner a cluster-admin, let the apiserver use the
-// kubelets' API (logs, exec, port-forward), and give the curator its role.
+// the workers' NetworkPolicy role, and the bindings that make the cluster owner a cluster-admin, let the apiserver use the
+// kubelets' API (logs, exec, port-forward), and give the curator and the workers' proxy
+// identity their roles. A controller of an older release lacks the newer ones; the first
+// controller of a newer release adds them.
 var objects = []struct {
 	kind, path string
 	body       map[string]any
@@ -114,6 +130,8 @@ var objects = []struct {
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner)},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet)},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserCurator, kpki.UserCurator, kpki.UserCurator)},
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", networkPolicyRole},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNetworkPolicy, kpki.RoleNetworkPolicy, kpki.UserProxy)},
 }
 
 // bind creates the RBAC objects; one that exists already (another controller made it) is

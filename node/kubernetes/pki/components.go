@@ -22,6 +22,12 @@ const (
 	// UserCurator is the curator leader carrying out a rollout: it cordons, drains and
 	// uncordons nodes (bound to the ClusterRole of the same name, which allows only that).
 	UserCurator = "metropolis:curator"
+	// UserProxy is each worker's network runnables (service proxy, pod network, NetworkPolicy),
+	// bound by the default RBAC policy to system:node-proxier and by us to RoleNetworkPolicy.
+	UserProxy = "system:kube-proxy"
+	// RoleNetworkPolicy lets a worker read what NetworkPolicies are judged by: pods, namespaces
+	// and the policies.
+	RoleNetworkPolicy = "metropolis:network-policy"
 )
 
 // ServiceIP is the first address of the service range (10.96.0.0/12): the in-cluster

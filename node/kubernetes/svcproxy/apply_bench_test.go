@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
+	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 )
 
 // manyPorts is n service ports with two endpoints each.
@@ -33,11 +34,11 @@ func manyPorts(n int) []ServicePort {
 // BenchmarkApply measures one full sync (the whole table replaced) of N
 // services with two endpoints each, in a fresh namespace.
 func BenchmarkApply(b *testing.B) {
-	requireRoot(b)
+	netnstest.RequireRoot(b)
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(strconv.Itoa(n)+"x2", func(b *testing.B) {
 			ns := netnstest.New(b)
-			conn, err := OpenConn(int(ns))
+			conn, err := nftconn.Open(int(ns))
 			if err != nil {
 				b.Fatal(err)
 			}

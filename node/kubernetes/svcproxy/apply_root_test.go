@@ -7,15 +7,16 @@ import (
 	"github.com/google/nftables"
 
 	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
+	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 )
 
 // TestApplyLarge checks that sets bigger than one netlink message (the
 // services map, a service's endpoint map) arrive whole, and that a second
 // Apply replaces rather than adds.
 func TestApplyLarge(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	ns := netnstest.New(t)
-	conn, err := OpenConn(int(ns))
+	conn, err := nftconn.Open(int(ns))
 	if err != nil {
 		t.Fatal(err)
 	}

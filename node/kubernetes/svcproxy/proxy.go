@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -63,7 +64,7 @@ func New(cfg Config) (*Proxy, error) {
 // them, and services keep working in between.
 func (p *Proxy) Run(ctx context.Context) error {
 	log := supervisor.Logger(ctx)
-	conn, err := OpenConn(p.cfg.NetNS)
+	conn, err := nftconn.Open(p.cfg.NetNS)
 	if err != nil {
 		return err
 	}

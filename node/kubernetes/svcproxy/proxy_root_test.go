@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -24,12 +25,12 @@ import (
 // (prerouting), hairpin (pod1 reaching itself), NodePort, endpoint
 // changes, rejection without endpoints, and Service removal.
 func TestProxyKernel(t *testing.T) {
-	requireRoot(t)
-	node := newTestNode(t)
-	pod1, pod2, client := node.addPod(1), node.addPod(2), node.addPod(3)
-	node.routeVia("10.96.0.0/16", 1)
-	serve(t, pod1, 8080, "pod1")
-	serve(t, pod2, 8080, "pod2")
+	netnstest.RequireRoot(t)
+	node := netnstest.NewNode(t)
+	pod1, pod2, client := node.AddPod(1), node.AddPod(2), node.AddPod(3)
+	node.RouteVia("10.96.0.0/16", 1)
+	netnstest.Serve(t, pod1, 8080, "pod1")
+	netnstest.Serve(t, pod2, 8080, "pod2")
 
 	ctx := context.Background()
 	cs := fake.NewClientset()
@@ -45,7 +46,7 @@ func TestProxyKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := New(Config{Client: cs, NodeName: "test", NetNS: int(node.ns), MinSyncInterval: 50 * time.Millisecond,
+	p, err := New(Config{Client: cs, NodeName: "test", NetNS: int(node.NS), MinSyncInterval: 50 * time.Millisecond,
 		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16")}})
 	if err != nil {
 		t.Fatal(err)
@@ -55,17 +56,17 @@ func TestProxyKernel(t *testing.T) {
 	clusterIP := "10.96.0.10:80"
 	// Both backends answer, from the node, from a pod, and from pod1
 	// itself (half of its connections hairpin back to it).
-	expectAnswers(t, "node → ClusterIP", func() (string, error) { return ask(node.ns, clusterIP) }, "pod1", "pod2")
-	expectAnswers(t, "pod3 → ClusterIP", func() (string, error) { return ask(client, clusterIP) }, "pod1", "pod2")
-	expectAnswers(t, "pod1 → ClusterIP (hairpin)", func() (string, error) { return ask(pod1, clusterIP) }, "pod1", "pod2")
-	expectAnswers(t, "pod3 → NodePort", func() (string, error) { return ask(client, "10.99.3.1:30080") }, "pod1", "pod2")
+	expectAnswers(t, "node → ClusterIP", func() (string, error) { return netnstest.Ask(node.NS, clusterIP) }, "pod1", "pod2")
+	expectAnswers(t, "pod3 → ClusterIP", func() (string, error) { return netnstest.Ask(client, clusterIP) }, "pod1", "pod2")
+	expectAnswers(t, "pod1 → ClusterIP (hairpin)", func() (string, error) { return netnstest.Ask(pod1, clusterIP) }, "pod1", "pod2")
+	expectAnswers(t, "pod3 → NodePort", func() (string, error) { return netnstest.Ask(client, "10.99.3.1:30080") }, "pod1", "pod2")
 
 	// pod1 stops being ready: only pod2 answers.
 	slice.Endpoints = []discoveryv1.Endpoint{notReady("10.99.1.2"), ready("10.99.2.2")}
 	if _, err := cs.DiscoveryV1().EndpointSlices("default").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	expectAnswers(t, "node → ClusterIP after pod1 unready", func() (string, error) { return ask(node.ns, clusterIP) }, "pod2")
+	expectAnswers(t, "node → ClusterIP after pod1 unready", func() (string, error) { return netnstest.Ask(node.NS, clusterIP) }, "pod2")
 
 	// No ready endpoint: connections are refused (TCP reset), from the
 	// node and from a pod, at once rather than after a timeout.
@@ -73,7 +74,7 @@ func TestProxyKernel(t *testing.T) {
 	if _, err := cs.DiscoveryV1().EndpointSlices("default").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	expectRefused(t, "node → ClusterIP without endpoints", node.ns, clusterIP)
+	expectRefused(t, "node → ClusterIP without endpoints", node.NS, clusterIP)
 	expectRefused(t, "pod3 → ClusterIP without endpoints", client, clusterIP)
 
 	// The Service is gone: nothing answers.
@@ -81,13 +82,13 @@ func TestProxyKernel(t *testing.T) {
 	if _, err := cs.DiscoveryV1().EndpointSlices("default").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	expectAnswers(t, "node → ClusterIP with pod1 back", func() (string, error) { return ask(node.ns, clusterIP) }, "pod1")
+	expectAnswers(t, "node → ClusterIP with pod1 back", func() (string, error) { return netnstest.Ask(node.NS, clusterIP) }, "pod1")
 	if err := cs.CoreV1().Services("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		answer, err := ask(client, clusterIP)
+		answer, err := netnstest.Ask(client, clusterIP)
 		if err != nil {
 			t.Logf("after delete: %v (as expected)", err)
 			break
@@ -139,7 +140,7 @@ func expectRefused(t *testing.T, what string, ns netns.NsHandle, addr string) {
 	deadline := time.Now().Add(10 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
-		answer, err := ask(ns, addr)
+		answer, err := netnstest.Ask(ns, addr)
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			t.Logf("%s: %v", what, err)
 			return

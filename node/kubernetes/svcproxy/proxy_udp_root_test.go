@@ -19,11 +19,11 @@ import (
 // (as a resolver does) follows an endpoint change: the conntrack entry of
 // the removed endpoint must go, although that endpoint still answers.
 func TestProxyKernelUDP(t *testing.T) {
-	requireRoot(t)
-	node := newTestNode(t)
-	pod1, pod2, client := node.addPod(1), node.addPod(2), node.addPod(3)
-	serveUDP(t, pod1, 5353, "pod1")
-	serveUDP(t, pod2, 5353, "pod2")
+	netnstest.RequireRoot(t)
+	node := netnstest.NewNode(t)
+	pod1, pod2, client := node.AddPod(1), node.AddPod(2), node.AddPod(3)
+	netnstest.ServeUDP(t, pod1, 5353, "pod1")
+	netnstest.ServeUDP(t, pod2, 5353, "pod2")
 
 	ctx := context.Background()
 	cs := fake.NewClientset()
@@ -37,7 +37,7 @@ func TestProxyKernelUDP(t *testing.T) {
 	if _, err := cs.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Client: cs, NodeName: "test", NetNS: int(node.ns), MinSyncInterval: 50 * time.Millisecond})
+	p, err := New(Config{Client: cs, NodeName: "test", NetNS: int(node.NS), MinSyncInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

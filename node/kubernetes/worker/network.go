@@ -15,6 +15,7 @@ import (
 
 	"metropolis.dev/metropolis/node/kubernetes/clusterdns"
 	"metropolis.dev/metropolis/node/kubernetes/clusternet"
+	"metropolis.dev/metropolis/node/kubernetes/netpol"
 	"metropolis.dev/metropolis/node/kubernetes/svcproxy"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -39,8 +40,8 @@ func clientset(ca []byte, certKeyFile string) (*kubernetes.Clientset, error) {
 	})
 }
 
-// runNetwork starts the pod network, the service proxy and the cluster DNS, each a runnable of
-// its own.
+// runNetwork starts the pod network, the service proxy, NetworkPolicy enforcement and the
+// cluster DNS, each a runnable of its own.
 func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	proxyClient, err := clientset(creds.ca, filepath.Join(s.pkiDir(), proxyClientFile))
 	if err != nil {
@@ -64,6 +65,13 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	if err != nil {
 		return err
 	}
+	policies, err := netpol.New(netpol.Config{
+		Client: proxyClient, NodeName: s.cfg.NodeID,
+		ExtraPeers: []netpol.Peer{netpol.ClusterDNSPeer(netip.MustParseAddr(DNSAddress))},
+	})
+	if err != nil {
+		return err
+	}
 	if err := ensureDNSAddress(); err != nil {
 		return err
 	}
@@ -82,7 +90,7 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	for _, r := range []struct {
 		name string
 		run  supervisor.Runnable
-	}{{"podnet", podnet.Run}, {"services", services.Run}, {"resolvers", resolvers.run}, {"dns", dns.Run}} {
+	}{{"podnet", podnet.Run}, {"services", services.Run}, {"netpol", policies.Run}, {"resolvers", resolvers.run}, {"dns", dns.Run}} {
 		if err := supervisor.Run(ctx, r.name, r.run); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package svcproxy
+package netnstest
 
 import (
 	"context"
@@ -12,27 +12,27 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-
-	"metropolis.dev/metropolis/node/kubernetes/internal/netnstest"
 )
 
-// testNode is a "node" network namespace with pods: each pod is a network
+// Node is a "node" network namespace with pods: each pod is a network
 // namespace linked to the node by a veth pair, 10.99.<i>.1 on the node's
 // side and 10.99.<i>.2 in the pod, routed through the node.
-type testNode struct {
+type Node struct {
 	t  *testing.T
-	ns netns.NsHandle
+	NS netns.NsHandle
 }
 
-func requireRoot(t testing.TB) {
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and programs nf_tables in them")
 	}
 }
 
-func newTestNode(t *testing.T) *testNode {
-	n := &testNode{t: t, ns: netnstest.New(t)}
-	h := n.handle(n.ns)
+// NewNode makes a node namespace with forwarding on and reverse-path filtering off.
+func NewNode(t *testing.T) *Node {
+	n := &Node{t: t, NS: New(t)}
+	h := n.handle(n.NS)
 	lo, err := h.LinkByName("lo")
 	if err == nil {
 		err = h.LinkSetUp(lo)
@@ -40,7 +40,7 @@ func newTestNode(t *testing.T) *testNode {
 	if err != nil {
 		t.Fatalf("node lo up: %v", err)
 	}
-	err = netnstest.Do(n.ns, func() error {
+	err = Do(n.NS, func() error {
 		for _, kv := range [][2]string{
 			{"/proc/sys/net/ipv4/ip_forward", "1"},
 			{"/proc/sys/net/ipv4/conf/all/rp_filter", "0"},
@@ -58,7 +58,7 @@ func newTestNode(t *testing.T) *testNode {
 	return n
 }
 
-func (n *testNode) handle(ns netns.NsHandle) *netlink.Handle {
+func (n *Node) handle(ns netns.NsHandle) *netlink.Handle {
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		n.t.Fatalf("netlink handle: %v", err)
@@ -67,11 +67,11 @@ func (n *testNode) handle(ns netns.NsHandle) *netlink.Handle {
 	return h
 }
 
-// addPod makes pod i and returns its namespace.
-func (n *testNode) addPod(i int) netns.NsHandle {
+// AddPod makes pod i and returns its namespace.
+func (n *Node) AddPod(i int) netns.NsHandle {
 	t := n.t
-	pod := netnstest.New(t)
-	nodeH, podH := n.handle(n.ns), n.handle(pod)
+	pod := New(t)
+	nodeH, podH := n.handle(n.NS), n.handle(pod)
 	nodeSide, podSide := "pod"+strconv.Itoa(i), "eth0"
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nodeSide}, PeerName: "tmp" + strconv.Itoa(i), PeerNamespace: netlink.NsFd(pod)}
 	if err := nodeH.LinkAdd(veth); err != nil {
@@ -98,10 +98,10 @@ func (n *testNode) addPod(i int) netns.NsHandle {
 	return pod
 }
 
-// routeVia routes dst from the node through pod i's link, so that the
+// RouteVia routes dst from the node through pod i's link, so that the
 // node has a route to ClusterIPs as a real node has.
-func (n *testNode) routeVia(dst string, i int) {
-	h := n.handle(n.ns)
+func (n *Node) RouteVia(dst string, i int) {
+	h := n.handle(n.NS)
 	l, err := h.LinkByName("pod" + strconv.Itoa(i))
 	if err != nil {
 		n.t.Fatalf("link: %v", err)
@@ -120,10 +120,10 @@ func mustAddr(t testing.TB, s string) *netlink.Addr {
 	return a
 }
 
-// serve answers every TCP connection to :port in ns with name.
-func serve(t *testing.T, ns netns.NsHandle, port int, name string) {
+// Serve answers every TCP connection to :port in ns with name.
+func Serve(t *testing.T, ns netns.NsHandle, port int, name string) {
 	var l net.Listener
-	err := netnstest.Do(ns, func() (err error) {
+	err := Do(ns, func() (err error) {
 		l, err = net.Listen("tcp4", ":"+strconv.Itoa(port))
 		return err
 	})
@@ -143,10 +143,10 @@ func serve(t *testing.T, ns netns.NsHandle, port int, name string) {
 	}()
 }
 
-// ask connects from ns to addr and returns what the server said.
-func ask(ns netns.NsHandle, addr string) (string, error) {
+// Ask connects from ns to addr and returns what the server said.
+func Ask(ns netns.NsHandle, addr string) (string, error) {
 	var c net.Conn
-	err := netnstest.Do(ns, func() (err error) {
+	err := Do(ns, func() (err error) {
 		d := net.Dialer{Timeout: 500 * time.Millisecond}
 		c, err = d.DialContext(context.Background(), "tcp4", addr)
 		return err
@@ -166,10 +166,10 @@ func ask(ns netns.NsHandle, addr string) (string, error) {
 	return string(b), nil
 }
 
-// serveUDP answers every UDP datagram to :port in ns with name.
-func serveUDP(t *testing.T, ns netns.NsHandle, port int, name string) {
+// ServeUDP answers every UDP datagram to :port in ns with name.
+func ServeUDP(t *testing.T, ns netns.NsHandle, port int, name string) {
 	var c net.PacketConn
-	err := netnstest.Do(ns, func() (err error) {
+	err := Do(ns, func() (err error) {
 		c, err = net.ListenPacket("udp4", ":"+strconv.Itoa(port))
 		return err
 	})

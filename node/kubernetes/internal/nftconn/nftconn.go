@@ -1,4 +1,8 @@
-package svcproxy
+// Package nftconn opens the netlink connections through which the node's
+// nf_tables owners (svcproxy, netpol) replace their tables: lasting, in a
+// given network namespace, with socket buffers big enough for a whole table
+// in one batch.
+package nftconn
 
 import (
 	"fmt"
@@ -18,10 +22,10 @@ const (
 	receiveBuffer = 64 << 20
 )
 
-// OpenConn opens a lasting nftables connection to the network namespace
+// Open opens a lasting nftables connection to the network namespace
 // netNS (a file descriptor; 0 for our own) with buffers big enough for
-// Apply's batches. Close it with CloseLasting.
-func OpenConn(netNS int) (*nftables.Conn, error) {
+// a table's batch. Close it with CloseLasting.
+func Open(netNS int) (*nftables.Conn, error) {
 	conn, err := nftables.New(nftables.WithNetNSFd(netNS), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return nil, fmt.Errorf("opening nftables netlink connection: %w", err)
