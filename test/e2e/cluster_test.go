@@ -145,7 +145,7 @@ func (c *testCluster) managementEndpoint(i int) string {
 
 // stateDir is node i's state directory (standing in for its data partition).
 func (c *testCluster) stateDir(i int) string {
-	return filepath.Join(filepath.Dir(c.LogPath(i)), "state")
+	return testenv.HostedStateDir(c.Cluster, i)
 }
 
 // nodeIDsByIndex learns which node ID each node has, from the addresses the nodes reported.

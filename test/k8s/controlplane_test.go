@@ -163,6 +163,10 @@ func TestControllersFollowRolesAndFailOver(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("the credential plugin rides out etcd leader changes", func(t *testing.T) {
+		c.credentialsAcrossEtcdLeaderChanges(t, 100)
+	})
+
 	// The kubeconfig `metroctl k8s configure` writes by default: kubectl's credential plugin
 	// starts a local proxy, with no process run by hand.
 	c.stopAutoProxyAtEnd(t)
