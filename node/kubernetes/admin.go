@@ -117,26 +117,54 @@ var networkPolicyRole = map[string]any{
 	},
 }
 
-// objects are the RBAC objects every controller makes sure exist: the curator's rollout role,
-// the workers' NetworkPolicy role, and the bindings that make the cluster owner a cluster-admin, let the apiserver use the
-// kubelets' API (logs, exec, port-forward), and give the curator and the workers' proxy
-// identity their roles. A controller of an older release lacks the newer ones; the first
-// controller of a newer release adds them.
+// dnsService is the kube-dns Service: kubeadm's convention (the name, the label
+// k8s-app=kube-dns, the port names, 10.96.0.10), which charts and tools look for. It has no
+// selector and no endpoints; every worker answers on its ClusterIP itself, and the label
+// service.kubernetes.io/service-proxy-name tells service proxies (ours too) to leave it alone.
+var dnsService = map[string]any{
+	"apiVersion": "v1",
+	"kind":       "Service",
+	"metadata": map[string]any{
+		"name":      "kube-dns",
+		"namespace": "kube-system",
+		"labels": map[string]string{
+			"metropolis.dev/managed": "true", "k8s-app": "kube-dns", "kubernetes.io/name": "ClusterDNS",
+			"service.kubernetes.io/service-proxy-name": "metropolis-node-local",
+		},
+	},
+	"spec": map[string]any{
+		"clusterIP": kpki.DNSServiceIP.String(),
+		"ports": []map[string]any{
+			{"name": "dns", "port": 53, "protocol": "UDP"},
+			{"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+		},
+	},
+}
+
+// objects are what every controller makes sure exists: the curator's rollout role, the
+// workers' NetworkPolicy role, the bindings that make the cluster owner a cluster-admin, let
+// the apiserver use the kubelets' API (logs, exec, port-forward), and give the curator and the
+// workers' proxy identity their roles; and the kube-dns Service. A controller of an older
+// release lacks the newer ones; the first controller of a newer release adds them.
 var objects = []struct {
 	kind, path string
 	body       map[string]any
+	// optional objects that cannot be made are reported, not fatal: a cluster runs without
+	// them (kube-dns cannot have its ClusterIP if a Service holds it already).
+	optional bool
 }{
-	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", curatorRole},
-	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner)},
-	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet)},
-	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserCurator, kpki.UserCurator, kpki.UserCurator)},
-	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", networkPolicyRole},
-	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNetworkPolicy, kpki.RoleNetworkPolicy, kpki.UserProxy)},
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", curatorRole, false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner), false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet), false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserCurator, kpki.UserCurator, kpki.UserCurator), false},
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", networkPolicyRole, false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNetworkPolicy, kpki.RoleNetworkPolicy, kpki.UserProxy), false},
+	{"Service", "/api/v1/namespaces/kube-system/services", dnsService, true},
 }
 
-// bind creates the RBAC objects; one that exists already (another controller made it) is
-// fine.
-func (a *adminClient) bind(ctx context.Context) error {
+// bind creates the objects; one that exists already (another controller made it) is fine.
+// An optional one the apiserver refuses is passed to warnf.
+func (a *adminClient) bind(ctx context.Context, warnf func(string, ...any)) error {
 	for _, o := range objects {
 		name := o.body["metadata"].(map[string]any)["name"]
 		body, _ := json.Marshal(o.body) // a literal of maps and strings always marshals
@@ -145,7 +173,11 @@ func (a *adminClient) bind(ctx context.Context) error {
 			return fmt.Errorf("create %s %s: %w", o.kind, name, err)
 		}
 		if status != http.StatusCreated && status != http.StatusConflict {
-			return fmt.Errorf("create %s %s: apiserver says %d %s", o.kind, name, status, firstLine(resp))
+			err := fmt.Errorf("create %s %s: apiserver says %d %s", o.kind, name, status, firstLine(resp))
+			if !o.optional {
+				return err
+			}
+			warnf("%v (going on without it)", err)
 		}
 	}
 	return nil
@@ -156,7 +188,10 @@ func (a *adminClient) do(ctx context.Context, method, path string, body []byte) 
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
+	switch {
+	case method == http.MethodPatch:
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	case body != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	res, err := a.http.Do(req)

@@ -156,7 +156,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	logger.Infof("apiserver ready %.1fs after this controller started", time.Since(start).Seconds())
-	if err := admin.bind(ctx); err != nil {
+	if err := admin.bind(ctx, logger.Warningf); err != nil {
 		return err
 	}
 	if err := supervisor.Run(ctx, "node-sync", func(ctx context.Context) error { return s.syncNodes(ctx, admin) }); err != nil {

@@ -81,6 +81,10 @@ func TestWorkers(t *testing.T) {
 		return nodesReady(k, ids)
 	})
 
+	t.Run("Nodes show their OS image and role labels; the kube-dns Service exists", func(t *testing.T) {
+		testConventions(t, ctx, mgmt, k)
+	})
+
 	var pods map[string]string // pod name → node name
 	t.Run("a Deployment of two replicas spreads over both nodes", func(t *testing.T) {
 		must(t, k, workload, "apply", "-f", "-")

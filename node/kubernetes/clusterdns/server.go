@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ type Config struct {
 	// Listen is the host:port to serve on, UDP and TCP both (169.254.20.10:53 on a worker;
 	// port 0 picks a free port, the same for both, see Server.Addr).
 	Listen string
+	// AlsoListen are more host:port addresses served alike, with fixed ports (the kube-dns
+	// Service's ClusterIP on a worker).
+	AlsoListen []string
 	// Domain is the cluster domain, "cluster.local" when empty.
 	Domain string
 	// Upstreams are host:port resolvers for names outside Domain, asked in order. With none,
@@ -47,6 +51,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return nil, fmt.Errorf("clusterdns: Config.Listen %q is not host:port: %w", cfg.Listen, err)
+	}
+	for _, a := range cfg.AlsoListen {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "0" {
+			return nil, fmt.Errorf("clusterdns: Config.AlsoListen %.64q is not host:port with a fixed port", a)
+		}
 	}
 	if cfg.Domain == "" {
 		cfg.Domain = "cluster.local"
@@ -115,18 +124,10 @@ func (s *Server) Run(ctx context.Context) error {
 		fwd:    s.fwd,
 		log:    &rateLimitedLog{log: logger, interval: 10 * time.Second},
 	}
-	udp, tcp, err := listen(s.cfg.Listen)
-	if err != nil {
-		return err
-	}
-	servers := []*dns.Server{
-		{PacketConn: udp, Handler: h, UDPSize: dns.DefaultMsgSize},
-		{Listener: tcp, Handler: h, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second},
-	}
-	served := make(chan error, len(servers))
-	for _, srv := range servers {
-		go func() { served <- srv.ActivateAndServe() }()
-	}
+	var servers []*dns.Server
+	var sockets []io.Closer
+	// Closing the sockets also ends a server not yet started when ctx ended, which shutting
+	// down does not.
 	defer func() {
 		s.setAddr(nil)
 		for _, srv := range servers {
@@ -134,14 +135,31 @@ func (s *Server) Run(ctx context.Context) error {
 			_ = srv.ShutdownContext(shutdownCtx)
 			cancel()
 		}
-		// A server not yet started when ctx ended is not shut down by the above; closing its
-		// sockets ends it.
-		udp.Close()
-		tcp.Close()
+		for _, c := range sockets {
+			c.Close()
+		}
 	}()
+	var udp net.PacketConn
+	for i, addr := range append([]string{s.cfg.Listen}, s.cfg.AlsoListen...) {
+		u, tcp, err := listen(addr)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			udp = u
+		}
+		sockets = append(sockets, u, tcp)
+		servers = append(servers,
+			&dns.Server{PacketConn: u, Handler: h, UDPSize: dns.DefaultMsgSize},
+			&dns.Server{Listener: tcp, Handler: h, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
+	}
+	served := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { served <- srv.ActivateAndServe() }()
+	}
 	s.setAddr(udp.LocalAddr())
-	logger.Infof("Listening on %s (UDP and TCP), domain %s, upstreams %v; waiting for the Service and EndpointSlice caches",
-		udp.LocalAddr(), s.cfg.Domain, s.fwd.list())
+	logger.Infof("Listening on %s and %v (UDP and TCP), domain %s, upstreams %v; waiting for the Service and EndpointSlice caches",
+		udp.LocalAddr(), s.cfg.AlsoListen, s.cfg.Domain, s.fwd.list())
 
 	syncCtx, synced := context.WithCancel(ctx)
 	go logWhileSyncing(syncCtx, logger.Infof)
@@ -159,7 +177,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case err := <-served:
-		return fmt.Errorf("DNS listener on %s stopped: %w", udp.LocalAddr(), err)
+		return fmt.Errorf("a DNS listener stopped: %w", err)
 	}
 }
 

@@ -34,6 +34,11 @@ const (
 // "kubernetes" service, which pods dial by this address.
 var ServiceIP = net.IPv4(10, 96, 0, 1)
 
+// DNSServiceIP is the ClusterIP of the kube-dns Service in kube-system, which tools and charts
+// look up to find the cluster DNS. No pod stands behind it: every worker binds it next to its
+// own cluster DNS address and answers there, so the service proxy leaves it alone.
+var DNSServiceIP = net.IPv4(10, 96, 0, 10)
+
 // ServingRequest is the apiserver serving certificate of the controller at address: valid for
 // the address clients dial, the in-cluster names, the service IP and loopback (the components
 // on the same node).

@@ -16,6 +16,7 @@ import (
 	"metropolis.dev/metropolis/node/kubernetes/clusterdns"
 	"metropolis.dev/metropolis/node/kubernetes/clusternet"
 	"metropolis.dev/metropolis/node/kubernetes/netpol"
+	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
 	"metropolis.dev/metropolis/node/kubernetes/svcproxy"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -67,7 +68,10 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	}
 	policies, err := netpol.New(netpol.Config{
 		Client: proxyClient, NodeName: s.cfg.NodeID,
-		ExtraPeers: []netpol.Peer{netpol.ClusterDNSPeer(netip.MustParseAddr(DNSAddress))},
+		ExtraPeers: []netpol.Peer{
+			netpol.ClusterDNSPeer(netip.MustParseAddr(DNSAddress)),
+			netpol.ClusterDNSPeer(netip.MustParseAddr(kpki.DNSServiceIP.String())),
+		},
 	})
 	if err != nil {
 		return err
@@ -81,7 +85,8 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	}
 	dns, err := clusterdns.New(clusterdns.Config{
 		Client: proxyClient, Listen: net.JoinHostPort(DNSAddress, "53"), Domain: ClusterDomain,
-		Upstreams: upstreams,
+		AlsoListen: []string{net.JoinHostPort(kpki.DNSServiceIP.String(), "53")},
+		Upstreams:  upstreams,
 	})
 	if err != nil {
 		return err
@@ -98,8 +103,9 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	return nil
 }
 
-// ensureDNSAddress puts DNSAddress on a dummy interface of its own, so the cluster DNS can bind
-// it and pods reach it through their default route to the node.
+// ensureDNSAddress puts DNSAddress and the kube-dns Service's ClusterIP on a dummy interface of
+// its own, so the cluster DNS can bind them and pods reach them through their default route to
+// the node.
 func ensureDNSAddress() error {
 	link, err := netlink.LinkByName(dnsInterface)
 	if err != nil {
@@ -114,9 +120,11 @@ func ensureDNSAddress() error {
 			return err
 		}
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(DNSAddress), Mask: net.CIDRMask(32, 32)}}
-	if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
-		return fmt.Errorf("address %s on %s: %w", DNSAddress, dnsInterface, err)
+	for _, ip := range []net.IP{net.ParseIP(DNSAddress), kpki.DNSServiceIP} {
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}
+		if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("address %s on %s: %w", ip, dnsInterface, err)
+		}
 	}
 	return netlink.LinkSetUp(link)
 }

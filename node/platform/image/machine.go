@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -83,7 +84,35 @@ func writeEtc() error {
 	if err := os.WriteFile("/etc/machine-id", []byte(hex.EncodeToString(id)+"\n"), 0o444); err != nil {
 		return fmt.Errorf("write /etc/machine-id: %w", err)
 	}
+	// The release the system partition carries; an image without one is a build of the
+	// development tree.
+	version, err := os.ReadFile(layout.SystemVersionPath)
+	if err != nil {
+		version = []byte("dev")
+	}
+	if err := os.WriteFile("/etc/os-release", []byte(osRelease(string(version))), 0o644); err != nil {
+		return fmt.Errorf("write /etc/os-release: %w", err)
+	}
 	return nil
+}
+
+// osRelease is /etc/os-release for the release version: the kubelet (cAdvisor) reports its
+// PRETTY_NAME as the Node's OS image. Characters os-release(5) does not allow in a quoted value
+// are dropped, and the version is bounded.
+func osRelease(version string) string {
+	version = strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '`' || r == '$' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(version))
+	if len(version) > 64 {
+		version = version[:64]
+	}
+	if version == "" {
+		version = "dev"
+	}
+	return fmt.Sprintf("NAME=\"Metropolis\"\nID=metropolis\nVERSION=%q\nPRETTY_NAME=\"Metropolis %s\"\n", version, version)
 }
 
 // unmountForPowerOff unmounts what holds data (the data partition, the ESP) so a power off
