@@ -134,14 +134,15 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	timings := s.electionTimings(ctx)
 	runnables := []struct {
 		name string
 		run  supervisor.Runnable
 	}{
 		{"etcd-socket", proxy.Run},
 		{"apiserver", s.component("apiserver", s.apiserverArgs())},
-		{"controller-manager", s.component("controller-manager", s.controllerManagerArgs())},
-		{"scheduler", s.component("scheduler", s.schedulerArgs())},
+		{"controller-manager", s.component("controller-manager", s.controllerManagerArgs(timings))},
+		{"scheduler", s.component("scheduler", s.schedulerArgs(timings))},
 	}
 	for _, r := range runnables {
 		if err := supervisor.Run(ctx, r.name, r.run); err != nil {
@@ -223,36 +224,58 @@ func (s *Service) apiserverArgs() []string {
 	}
 }
 
-func (s *Service) controllerManagerArgs() []string {
+func (s *Service) controllerManagerArgs(timings leaseTimings) []string {
 	kc := s.path(controllerMgrConfig)
-	return []string{
-		"--kubeconfig=" + kc,
-		"--authentication-kubeconfig=" + kc,
-		"--authorization-kubeconfig=" + kc,
-		"--leader-elect=true",
+	return append(timings.args(),
+		"--kubeconfig="+kc,
+		"--authentication-kubeconfig="+kc,
+		"--authorization-kubeconfig="+kc,
+		// A controller-manager that stops (its controller's role revoked, the node shut
+		// down) hands its lease on at once instead of leaving it to expire.
+		"--feature-gates=ControllerManagerReleaseLeaderElectionLockOnExit=true",
 		"--bind-address=127.0.0.1",
-		"--service-account-private-key-file=" + s.path(saKeyFile),
-		"--root-ca-file=" + s.path(caFile),
+		"--service-account-private-key-file="+s.path(saKeyFile),
+		"--root-ca-file="+s.path(caFile),
 		"--use-service-account-credentials=true",
 		"--allocate-node-cidrs=true",
-		"--cluster-cidr=" + PodCIDR,
-		"--node-cidr-mask-size=" + strconv.Itoa(PodCIDRMaskSize),
-		"--service-cluster-ip-range=" + ServiceCIDR,
-		"--cert-dir=" + s.path("controller-manager-generated"),
+		"--cluster-cidr="+PodCIDR,
+		"--node-cidr-mask-size="+strconv.Itoa(PodCIDRMaskSize),
+		"--service-cluster-ip-range="+ServiceCIDR,
+		"--cert-dir="+s.path("controller-manager-generated"),
 		"--profiling=false",
-	}
+	)
 }
 
-func (s *Service) schedulerArgs() []string {
+func (s *Service) schedulerArgs(timings leaseTimings) []string {
 	kc := s.path(schedulerConfig)
-	return []string{
-		"--kubeconfig=" + kc,
-		"--authentication-kubeconfig=" + kc,
-		"--authorization-kubeconfig=" + kc,
-		"--leader-elect=true",
+	return append(timings.args(),
+		"--kubeconfig="+kc,
+		"--authentication-kubeconfig="+kc,
+		"--authorization-kubeconfig="+kc,
 		"--bind-address=127.0.0.1",
 		"--profiling=false",
+	)
+}
+
+// electionTimings measures what the components' leader election timings depend on: how many
+// controllers the cluster has and how fast the local etcd answers. What cannot be measured
+// within 15 s counts as a lone controller, whose timings are the most patient.
+func (s *Service) electionTimings(ctx context.Context) leaseTimings {
+	logger := supervisor.Logger(ctx)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	controllers, err := countControllers(ctx, s.cfg.Curator)
+	if err != nil {
+		logger.Warningf("count the cluster's Kubernetes controllers for the leader election timings: %v (taking this one as the only one)", err)
 	}
+	latency, err := etcdLatency(ctx, s.cfg.Etcd)
+	if err != nil {
+		logger.Warningf("measure etcd's latency for the leader election timings: %v", err)
+	}
+	t := electionTimings(controllers, latency)
+	logger.Infof("Leader election of controller-manager and scheduler: lease %v, renew deadline %v, retry %v (%d controllers, etcd read latency %v)",
+		t.lease, t.renew, t.retry, controllers, latency.Round(time.Millisecond))
+	return t
 }
 
 func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

@@ -48,3 +48,19 @@ func testConventions(t *testing.T, ctx context.Context, mgmt apb.ManagementClien
 	}
 	t.Logf("nodes: %s", must(t, k, "", "get", "nodes", "-o", "wide"))
 }
+
+// logElections logs how often the controller-manager's and scheduler's leases changed hands
+// since the cluster was launched (docs/benchmarks.md records it): each change is an election,
+// and on a cluster with one controller each one means a component lost its lease and
+// restarted.
+func logElections(t *testing.T, k *kubectl.Kubectl, launched time.Time) {
+	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
+		out, err := k.Run("", "get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.leaseTransitions} {.spec.leaseDurationSeconds}")
+		if err != nil {
+			t.Logf("lease %s: %v", lease, err)
+			continue
+		}
+		t.Logf("lease %s: transitions and lease seconds %q, %.1f min after the cluster was launched",
+			lease, strings.TrimSpace(out), time.Since(launched).Minutes())
+	}
+}

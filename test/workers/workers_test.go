@@ -68,6 +68,7 @@ func TestWorkers(t *testing.T) {
 		Name: "kworkers", Nodes: 2, ConsensusMembers: 1, MemoryMiB: 3072,
 		Image: built.ImagePath, WaitTimeout: launchTimeout,
 	})
+	launched := time.Now()
 	mgmt := c.Mgmt
 	ids := nodeIDs(t, ctx, mgmt)
 	yes := true
@@ -161,6 +162,8 @@ func TestWorkers(t *testing.T) {
 	t.Run("NetworkPolicy is enforced on both workers", func(t *testing.T) {
 		testNetworkPolicy(t, k, ids, pods)
 	})
+
+	logElections(t, k, launched)
 
 	t.Run("a rollout drains, updates and uncordons both nodes", func(t *testing.T) {
 		defer func() { pods, _ = runningPods(k, 2) }()
