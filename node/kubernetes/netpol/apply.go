@@ -7,6 +7,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 )
 
 // TableName is the name of our table in the ip family.
@@ -231,3 +233,8 @@ func ctMarkSetGeneration(mark uint32) []expr.Any {
 		&expr.Ct{Key: expr.CtKeyMARK, Register: unix.NFT_REG_1, SourceRegister: true},
 	}
 }
+
+// OpenConn opens the lasting netlink connection Apply needs, in the network namespace netNS (a
+// file descriptor; 0 for the node program's own), with buffers for a whole table in one batch.
+// Close it with CloseLasting.
+func OpenConn(netNS int) (*nftables.Conn, error) { return nftconn.Open(netNS) }

@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -62,7 +61,7 @@ func New(cfg Config) (*Controller, error) {
 // replaces it, and policies stay enforced in between.
 func (c *Controller) Run(ctx context.Context) error {
 	log := supervisor.Logger(ctx)
-	conn, err := nftconn.Open(c.cfg.NetNS)
+	conn, err := OpenConn(c.cfg.NetNS)
 	if err != nil {
 		return err
 	}
