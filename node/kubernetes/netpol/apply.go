@@ -68,8 +68,8 @@ func (b *builder) build(rules []Rules, mark uint32) error {
 				continue
 			}
 			elems[d.dir+"-isolated"] = append(elems[d.dir+"-isolated"], nftables.SetElement{Key: r.IP.AsSlice()})
-			for _, a := range d.allows {
-				elems[d.dir+"-allow"] = append(elems[d.dir+"-allow"], allowElement(r, a))
+			for _, e := range disjointElements(d.allows) {
+				elems[d.dir+"-allow"] = append(elems[d.dir+"-allow"], setElement(r, e))
 			}
 		}
 	}
@@ -124,21 +124,17 @@ func (b *builder) build(rules []Rules, mark uint32) error {
 	return nil
 }
 
-// allowElement is the set element for a: the pod's address, then ranges of
-// peers, protocols (all of them for AllPorts) and ports.
-func allowElement(r Rules, a Allow) nftables.SetElement {
-	protoFrom, protoTo := byte(a.Ports.Protocol), byte(a.Ports.Protocol)
-	if a.Ports.IsAll() {
-		protoFrom, protoTo = 0, 255
-	}
+// setElement is e as a set element of pod r: its address, then the ranges of peers,
+// protocols and ports.
+func setElement(r Rules, e element) nftables.SetElement {
 	key := func(peer []byte, proto byte, port uint16) []byte {
 		k := append(r.IP.AsSlice(), peer...)
 		k = append(k, proto, 0, 0, 0)
 		return append(k, byte(port>>8), byte(port), 0, 0)
 	}
 	return nftables.SetElement{
-		Key:    key(a.Peer.From.AsSlice(), protoFrom, a.Ports.From),
-		KeyEnd: key(a.Peer.To.AsSlice(), protoTo, a.Ports.To),
+		Key:    key(e.peer.From.AsSlice(), e.protoFrom, e.portFrom),
+		KeyEnd: key(e.peer.To.AsSlice(), e.protoTo, e.portTo),
 	}
 }
 
