@@ -74,7 +74,7 @@ func (b *builder) build(rules []Rules, mark uint32) error {
 		}
 	}
 	for _, name := range []string{"ingress-isolated", "ingress-allow", "egress-isolated", "egress-allow"} {
-		if err := b.addSet(sets[name], elems[name]); err != nil {
+		if err := nftconn.AddSet(b.conn, sets[name], elems[name]); err != nil {
 			return fmt.Errorf("adding set %s: %w", name, err)
 		}
 	}
@@ -144,26 +144,6 @@ func (b *builder) rule(c *nftables.Chain, exprs ...[]expr.Any) {
 		all = append(all, e...)
 	}
 	b.conn.AddRule(&nftables.Rule{Table: b.table, Chain: c, Exprs: all})
-}
-
-// setElementsPerMessage keeps each element message well under netlink's
-// 64 KiB attribute limit (a range element is about 80 bytes).
-const setElementsPerMessage = 256
-
-// addSet adds set with elems, spread over as many messages as needed.
-func (b *builder) addSet(set *nftables.Set, elems []nftables.SetElement) error {
-	first := elems[:min(len(elems), setElementsPerMessage)]
-	if err := b.conn.AddSet(set, first); err != nil {
-		return err
-	}
-	for rest := elems[len(first):]; len(rest) > 0; {
-		n := min(len(rest), setElementsPerMessage)
-		if err := b.conn.SetAddElements(set, rest[:n]); err != nil {
-			return err
-		}
-		rest = rest[n:]
-	}
-	return nil
 }
 
 // icmpAdminProhibited is ICMP destination unreachable's code 13,

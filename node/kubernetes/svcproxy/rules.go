@@ -8,6 +8,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 )
 
 // TableName is the name of our table in both the ip and ip6 families.
@@ -123,7 +125,7 @@ func (b *builder) build(ports []ServicePort) error {
 		set   *nftables.Set
 		elems []nftables.SetElement
 	}{{services, serviceElems}, {noEndpoints, noEndpointElems}, {nodePorts, nodePortElems}, {noEndpointNodePorts, noEndpointNodePortElems}} {
-		if err := b.addSet(s.set, s.elems); err != nil {
+		if err := nftconn.AddSet(b.conn, s.set, s.elems); err != nil {
 			return fmt.Errorf("adding set %s: %w", s.set.Name, err)
 		}
 	}
@@ -172,24 +174,4 @@ func (b *builder) rejectRules(c *nftables.Chain, load []expr.Any, set *nftables.
 		&expr.Reject{Type: unix.NFT_REJECT_TCP_RST},
 	})
 	b.rule(c, load, []expr.Any{lookup, &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: b.f.portUnreac}})
-}
-
-// setElementsPerMessage keeps each element message well under netlink's
-// 64 KiB attribute limit (a verdict map element is under 100 bytes).
-const setElementsPerMessage = 256
-
-// addSet adds set with elems, spread over as many messages as needed.
-func (b *builder) addSet(set *nftables.Set, elems []nftables.SetElement) error {
-	first := elems[:min(len(elems), setElementsPerMessage)]
-	if err := b.conn.AddSet(set, first); err != nil {
-		return err
-	}
-	for rest := elems[len(first):]; len(rest) > 0; {
-		n := min(len(rest), setElementsPerMessage)
-		if err := b.conn.SetAddElements(set, rest[:n]); err != nil {
-			return err
-		}
-		rest = rest[n:]
-	}
-	return nil
 }

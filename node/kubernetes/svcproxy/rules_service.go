@@ -8,6 +8,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/node/kubernetes/internal/nftconn"
 )
 
 // serviceChains adds the chains of service port number i (which has
@@ -50,7 +52,7 @@ func (b *builder) serviceChains(i int, p ServicePort) (string, error) {
 	for k, name := range endpointChains {
 		elems[k] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(k)), VerdictData: verdict(expr.VerdictGoto, name)}
 	}
-	if err := b.addSet(pick, elems); err != nil {
+	if err := nftconn.AddSet(b.conn, pick, elems); err != nil {
 		return "", fmt.Errorf("adding endpoint map of %s: %w", p.Name, err)
 	}
 	b.rule(svc, []expr.Any{

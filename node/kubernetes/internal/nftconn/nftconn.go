@@ -61,3 +61,24 @@ func bigBuffers(c *netlink.Conn) error {
 	}
 	return nil
 }
+
+// setElementsPerMessage keeps each element message well under netlink's 64 KiB attribute limit
+// (a verdict map element is under 100 bytes, a concatenated range element about 80).
+const setElementsPerMessage = 256
+
+// AddSet adds set with elems to conn's batch, spread over as many messages as needed: the
+// library cannot split them itself, and one message must stay under 64 KiB.
+func AddSet(conn *nftables.Conn, set *nftables.Set, elems []nftables.SetElement) error {
+	first := elems[:min(len(elems), setElementsPerMessage)]
+	if err := conn.AddSet(set, first); err != nil {
+		return err
+	}
+	for rest := elems[len(first):]; len(rest) > 0; {
+		n := min(len(rest), setElementsPerMessage)
+		if err := conn.SetAddElements(set, rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
