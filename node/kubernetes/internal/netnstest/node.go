@@ -18,7 +18,7 @@ import (
 // namespace linked to the node by a veth pair, 10.99.<i>.1 on the node's
 // side and 10.99.<i>.2 in the pod, routed through the node.
 type Node struct {
-	t  *testing.T
+	t  testing.TB
 	NS netns.NsHandle
 }
 
@@ -30,7 +30,7 @@ func RequireRoot(t testing.TB) {
 }
 
 // NewNode makes a node namespace with forwarding on and reverse-path filtering off.
-func NewNode(t *testing.T) *Node {
+func NewNode(t testing.TB) *Node {
 	n := &Node{t: t, NS: New(t)}
 	h := n.handle(n.NS)
 	lo, err := h.LinkByName("lo")
