@@ -101,10 +101,21 @@ func testRollouts(t *testing.T, c *testenv.VMCluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := startRollout(ctx, mgmt, data, opts)
-		if err != nil {
-			t.Fatalf("start the rollout: %v", err)
-		}
+		// The node the broken release rolled back may still be rebooting, and the cluster
+		// rightly refuses a rollout while a consensus member is unhealthy: wait until it
+		// accepts, failing at once on any other refusal.
+		var r *apb.Rollout
+		eventually.Pass(t, 2*bootTimeout, "the cluster accepting the rollout (every consensus member healthy)", func(context.Context) error {
+			var err error
+			r, err = startRollout(ctx, mgmt, data, opts)
+			if status.Code(err) == codes.FailedPrecondition && strings.Contains(err.Error(), "not healthy") {
+				return err
+			}
+			if err != nil {
+				t.Fatalf("start the rollout: %v", err)
+			}
+			return nil
+		})
 		started := time.Now()
 		if last := r.Nodes[len(r.Nodes)-1].NodeId; last != leader.NodeID {
 			t.Errorf("the plan updates %s last, not the leader %s", last, leader.NodeID)
