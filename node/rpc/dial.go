@@ -89,11 +89,13 @@ func DialCuratorAt(addrs *CuratorAddresses, ca *x509.Certificate, clientCert *pk
 	if ca == nil {
 		return nil, errors.New("dial curator: no cluster CA certificate to verify servers with")
 	}
+	leader := &leaderResolverBuilder{addrs: addrs}
 	base := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(clientTLSConfig(ca, clientCert))), clientKeepalive(),
-		grpc.WithResolvers(&leaderResolverBuilder{addrs: addrs}),
+		grpc.WithResolvers(leader),
 		grpc.WithDefaultCallOptions(grpc.WaitForReady(true)),
-		grpc.WithChainUnaryInterceptor(retryUnavailable),
+		grpc.WithChainUnaryInterceptor(retryUnavailable(leader.notLeader)),
+		grpc.WithChainStreamInterceptor(reportUnavailableStreams(leader.notLeader)),
 	}
 	return grpc.NewClient(leaderScheme+":///curator", append(base, opts...)...)
 }

@@ -125,6 +125,32 @@ func TestDialCuratorFollowsTheLeader(t *testing.T) {
 	eventuallyAnsweredBy(t, conn, b.nodeID)
 }
 
+// TestDialCuratorLeavesACuratorNamingARefusingLeader: the first curator the client asks keeps
+// naming a former leader (as a node whose etcd member was removed does: it no longer learns
+// who leads), and that former leader refuses every call. The failing calls make the resolver
+// give the stale curator up after its quiet timeout and ask the next, which names the leader.
+func TestDialCuratorLeavesACuratorNamingARefusingLeader(t *testing.T) {
+	ca := newCA(t)
+	stale, current := &memory.Value[*apb.GetCurrentLeaderResponse]{}, &memory.Value[*apb.GetCurrentLeaderResponse]{}
+	s := startFakeCurator(t, ca, stale)
+	former := startFakeCurator(t, ca, current)
+	leader := startFakeCurator(t, ca, current)
+	stale.Set(former.leadership())
+	current.Set(leader.leadership())
+
+	conn, err := DialCurator([]string{s.addr, leader.addr}, ca.Certificate(), ownerCert(t, ca, testValidity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), leaderQuietTimeout+callTimeout)
+	defer cancel()
+	got, err := ticketFrom(ctx, conn)
+	if err != nil || got != leader.nodeID {
+		t.Fatalf("answered by %q (%v), want the leader %s", got, err, leader.nodeID)
+	}
+}
+
 // TestDialCuratorWaitsOutAnElection starts with no leader known: a call waits instead of
 // failing, and completes once a leader is named.
 func TestDialCuratorWaitsOutAnElection(t *testing.T) {

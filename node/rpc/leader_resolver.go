@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -31,6 +32,20 @@ const (
 
 type leaderResolverBuilder struct {
 	addrs *CuratorAddresses
+	// built is the connection's resolver once gRPC built it, for notLeader.
+	built atomic.Pointer[leaderResolver]
+}
+
+// notLeader is the connection's calls telling the resolver that the address it gave did not
+// serve as the leader (a call ended with codes.Unavailable): the same hint as gRPC's
+// ResolveNow after a transport failure. Without it, a curator whose Discovery stream keeps
+// naming a former leader (its own etcd member was removed and it no longer learns who leads)
+// would hold the connection on a curator that refuses every call, because that curator is
+// reachable and its stream stays open.
+func (b *leaderResolverBuilder) notLeader() {
+	if r := b.built.Load(); r != nil {
+		r.ResolveNow(resolver.ResolveNowOptions{})
+	}
 }
 
 func (b *leaderResolverBuilder) Scheme() string { return leaderScheme }
@@ -45,6 +60,7 @@ func (b *leaderResolverBuilder) Build(_ resolver.Target, cc resolver.ClientConn,
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
+	b.built.Store(r)
 	go r.run(ctx)
 	return r, nil
 }
@@ -132,13 +148,19 @@ func (r *leaderResolver) follow(ctx context.Context, ep string) (named bool, err
 	defer cancel()
 	quiet := time.AfterFunc(leaderQuietTimeout, cancel)
 	defer quiet.Stop()
+	// armed says the quiet timer runs. A hint arms it only if it is not running already:
+	// calls that keep failing keep hinting, and must not push the deadline away.
+	var armed atomic.Bool
+	armed.Store(true)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-r.kick:
-				quiet.Reset(leaderQuietTimeout)
+				if !armed.Swap(true) {
+					quiet.Reset(leaderQuietTimeout)
+				}
 			}
 		}
 	}()
@@ -154,6 +176,7 @@ func (r *leaderResolver) follow(ctx context.Context, ep string) (named bool, err
 			return named, fmt.Errorf("curator at %s: leader stream: %w", ep, err)
 		}
 		quiet.Stop()
+		armed.Store(false)
 		addr, err := leaderAddress(resp, ep)
 		if err != nil {
 			return named, fmt.Errorf("curator at %s: %w", ep, err)
