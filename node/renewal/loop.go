@@ -16,9 +16,13 @@ import (
 // A due certificate still has a third of its lifetime left: no hurry, but no reason to wait long.
 const DefaultRetry = time.Minute
 
-// Validity is when a certificate is valid.
+// Validity is when a certificate is valid, and whether it is outdated before that.
 type Validity struct {
 	NotBefore, NotAfter time.Time
+	// Outdated, if not empty, says why the certificate should be replaced before it is due
+	// (e.g. it does not name the node's address): it is renewed at once, and while its
+	// successors are outdated too, again after every Retry.
+	Outdated string
 }
 
 func (v Validity) equal(o Validity) bool {
@@ -57,13 +61,24 @@ func (l *Loop) Run(ctx context.Context) error {
 	logger := supervisor.Logger(ctx)
 	clk := l.clock()
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
-	var retryAt time.Time // zero: wait for the certificate to be due
+	var retryAt time.Time         // zero: wait for the certificate to be due
+	var outdatedTriedAt time.Time // the last renewal of an outdated certificate
 	for {
 		v, err := l.Current()
 		if err != nil {
 			return fmt.Errorf("%s: %w", l.What, err)
 		}
 		due := pki.RenewAt(v.NotBefore, v.NotAfter)
+		if v.Outdated != "" {
+			early := clk.Now()
+			if !outdatedTriedAt.IsZero() {
+				early = outdatedTriedAt.Add(l.retry())
+			}
+			if early.Before(due) {
+				due = early
+				logger.Infof("%s %s: renewing it at %s", l.What, v.Outdated, formatTime(due))
+			}
+		}
 		wake := due
 		if !retryAt.IsZero() && retryAt.After(wake) {
 			wake = retryAt
@@ -78,6 +93,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			continue // replaced meanwhile: wait for the new one to be due
 		}
 		err = l.Renew(ctx)
+		if v.Outdated != "" {
+			outdatedTriedAt = clk.Now()
+		}
 		var restart restartError
 		switch {
 		case err == nil:

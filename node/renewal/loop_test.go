@@ -18,6 +18,8 @@ import (
 type cert struct {
 	clk      *clocktesting.FakeClock
 	lifetime time.Duration
+	// outdated are the Outdated reasons of the next successors, in order; then none.
+	outdated []string
 
 	mu       sync.Mutex
 	current  Validity
@@ -26,7 +28,7 @@ type cert struct {
 }
 
 func newCert(clk *clocktesting.FakeClock, lifetime time.Duration) *cert {
-	return &cert{clk: clk, lifetime: lifetime, current: Validity{clk.Now(), clk.Now().Add(lifetime)}}
+	return &cert{clk: clk, lifetime: lifetime, current: Validity{NotBefore: clk.Now(), NotAfter: clk.Now().Add(lifetime)}}
 }
 
 func (c *cert) Current() (Validity, error) {
@@ -46,7 +48,10 @@ func (c *cert) Renew(context.Context) error {
 			return err
 		}
 	}
-	c.current = Validity{c.clk.Now(), c.clk.Now().Add(c.lifetime)}
+	c.current = Validity{NotBefore: c.clk.Now(), NotAfter: c.clk.Now().Add(c.lifetime)}
+	if len(c.outdated) > 0 {
+		c.current.Outdated, c.outdated = c.outdated[0], c.outdated[1:]
+	}
 	return nil
 }
 
@@ -139,6 +144,26 @@ func TestFailedRenewalIsRetried(t *testing.T) {
 	}
 }
 
+// TestOutdatedIsRenewedAtOnce: a certificate that does not name the node's address is renewed
+// at once; a successor still outdated (the curator did not know the address yet) after Retry;
+// one that is not, when it is due.
+func TestOutdatedIsRenewedAtOnce(t *testing.T) {
+	clk := clocktesting.NewFakeClock(start)
+	c := newCert(clk, 3*time.Hour)
+	c.replace(Validity{NotBefore: start, NotAfter: start.Add(3 * time.Hour), Outdated: "does not name 10.0.0.3"})
+	c.outdated = []string{"does not name 10.0.0.3"}
+	run(t, &Loop{What: "test certificate", Current: c.Current, Renew: c.Renew, Clock: clk, Retry: 5 * time.Minute})
+
+	advance(t, clk, 0)
+	advance(t, clk, 5*time.Minute)
+	advance(t, clk, 2*time.Hour)
+	waitForSleep(t, clk)
+	want := []time.Time{start, start.Add(5 * time.Minute), start.Add(2*time.Hour + 5*time.Minute)}
+	if got := c.renewedAt(); !equalTimes(got, want) {
+		t.Fatalf("renewed at %v, want %v", got, want)
+	}
+}
+
 // TestReplacedMeanwhileIsNotRenewed: a certificate replaced while the loop slept (a join handed
 // out a fresh one) is not renewed when the old one would have been due.
 func TestReplacedMeanwhileIsNotRenewed(t *testing.T) {
@@ -147,7 +172,7 @@ func TestReplacedMeanwhileIsNotRenewed(t *testing.T) {
 	run(t, &Loop{What: "test certificate", Current: c.Current, Renew: c.Renew, Clock: clk})
 
 	waitForSleep(t, clk)
-	c.replace(Validity{start.Add(time.Hour), start.Add(4 * time.Hour)}) // due at 3 h
+	c.replace(Validity{NotBefore: start.Add(time.Hour), NotAfter: start.Add(4 * time.Hour)}) // due at 3 h
 	advance(t, clk, 2*time.Hour)
 	advance(t, clk, time.Hour)
 	waitForSleep(t, clk)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,11 +27,27 @@ func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClie
 		What: "node certificate", Clock: s.cfg.Clock,
 		Current: func() (renewal.Validity, error) {
 			leaf := s.cfg.NodeCertificate.Current().Leaf
-			return renewal.Validity{NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}, nil
+			return renewal.Validity{NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Outdated: lacksAddress(leaf, s.cfg.Address)}, nil
 		},
 		Renew: func(ctx context.Context) error { return s.renewNodeCertificate(ctx, cur) },
 	}
 	return loop.Run(ctx)
+}
+
+// lacksAddress says why a node certificate is outdated if it does not name the node's address
+// (issued before the curator knew it, or before a DHCP change): clients that dial the node by
+// address and verify it by it (a Prometheus server scraping node/metrics) would refuse it.
+// Empty if it names addr, or if the node has no address to name.
+func lacksAddress(leaf *x509.Certificate, addr net.IP) string {
+	if addr == nil || addr.IsUnspecified() {
+		return ""
+	}
+	for _, ip := range leaf.IPAddresses {
+		if ip.Equal(addr) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("does not name this node's address %s", addr)
 }
 
 // renewNodeCertificate has the curator issue a node certificate for this node's key and, if
