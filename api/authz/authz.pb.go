@@ -77,6 +77,10 @@ const (
 	// (NodeManagement.FetchBundle). Held by node certificates only: nodes hand a rollout's
 	// bundle on to each other, so it is uploaded to the cluster once.
 	Permission_PERMISSION_FETCH_BUNDLE Permission = 14
+	// Obtain a metrics credential (Management.IssueMetricsCredential): a client certificate
+	// that reads every node's metrics endpoints (node/metrics) and nothing else. What it reads
+	// reveals the cluster's shape and load, not its secrets.
+	Permission_PERMISSION_ISSUE_METRICS_CREDENTIAL Permission = 15
 )
 
 // Enum value maps for Permission.
@@ -97,23 +101,25 @@ var (
 		12: "PERMISSION_NODE_UPDATE",
 		13: "PERMISSION_CLUSTER_UPDATE",
 		14: "PERMISSION_FETCH_BUNDLE",
+		15: "PERMISSION_ISSUE_METRICS_CREDENTIAL",
 	}
 	Permission_value = map[string]int32{
-		"PERMISSION_UNSPECIFIED":           0,
-		"PERMISSION_GET_REGISTER_TICKET":   1,
-		"PERMISSION_READ_CLUSTER_STATUS":   2,
-		"PERMISSION_APPROVE_NODE":          3,
-		"PERMISSION_UPDATE_NODE_ROLES":     4,
-		"PERMISSION_UPDATE_NODE_LABELS":    5,
-		"PERMISSION_DELETE_NODE":           6,
-		"PERMISSION_READ_NODE_LOGS":        7,
-		"PERMISSION_NODE_POWER":            8,
-		"PERMISSION_NODE_CALL_CURATOR":     9,
-		"PERMISSION_KUBERNETES_CREDENTIAL": 10,
-		"PERMISSION_NODE_LOAD_IMAGE":       11,
-		"PERMISSION_NODE_UPDATE":           12,
-		"PERMISSION_CLUSTER_UPDATE":        13,
-		"PERMISSION_FETCH_BUNDLE":          14,
+		"PERMISSION_UNSPECIFIED":              0,
+		"PERMISSION_GET_REGISTER_TICKET":      1,
+		"PERMISSION_READ_CLUSTER_STATUS":      2,
+		"PERMISSION_APPROVE_NODE":             3,
+		"PERMISSION_UPDATE_NODE_ROLES":        4,
+		"PERMISSION_UPDATE_NODE_LABELS":       5,
+		"PERMISSION_DELETE_NODE":              6,
+		"PERMISSION_READ_NODE_LOGS":           7,
+		"PERMISSION_NODE_POWER":               8,
+		"PERMISSION_NODE_CALL_CURATOR":        9,
+		"PERMISSION_KUBERNETES_CREDENTIAL":    10,
+		"PERMISSION_NODE_LOAD_IMAGE":          11,
+		"PERMISSION_NODE_UPDATE":              12,
+		"PERMISSION_CLUSTER_UPDATE":           13,
+		"PERMISSION_FETCH_BUNDLE":             14,
+		"PERMISSION_ISSUE_METRICS_CREDENTIAL": 15,
 	}
 )
 
@@ -233,7 +239,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xe8\x03\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\x91\x04\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -251,7 +257,8 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	"\x1aPERMISSION_NODE_LOAD_IMAGE\x10\v\x12\x1a\n" +
 	"\x16PERMISSION_NODE_UPDATE\x10\f\x12\x1d\n" +
 	"\x19PERMISSION_CLUSTER_UPDATE\x10\r\x12\x1b\n" +
-	"\x17PERMISSION_FETCH_BUNDLE\x10\x0e:W\n" +
+	"\x17PERMISSION_FETCH_BUNDLE\x10\x0e\x12'\n" +
+	"#PERMISSION_ISSUE_METRICS_CREDENTIAL\x10\x0f:W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

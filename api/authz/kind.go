@@ -52,7 +52,8 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_KUBERNETES_CREDENTIAL,
 			Permission_PERMISSION_NODE_LOAD_IMAGE,
 			Permission_PERMISSION_NODE_UPDATE,
-			Permission_PERMISSION_CLUSTER_UPDATE:
+			Permission_PERMISSION_CLUSTER_UPDATE,
+			Permission_PERMISSION_ISSUE_METRICS_CREDENTIAL:
 			return true
 		}
 	case KindNode:

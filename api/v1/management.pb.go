@@ -487,6 +487,124 @@ func (x *GetKubernetesCredentialResponse) GetEndpoints() []string {
 	return nil
 }
 
+type IssueMetricsCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scraper's Ed25519 public key, PKIX DER (x509.MarshalPKIXPublicKey).
+	PublicKey []byte `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The certificate's common name, e.g. "prometheus": letters, digits and ._@- only.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// How long the certificate lasts, in seconds; 0 means 90 days.
+	ValiditySeconds int64 `protobuf:"varint,3,opt,name=validity_seconds,json=validitySeconds,proto3" json:"validity_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *IssueMetricsCredentialRequest) Reset() {
+	*x = IssueMetricsCredentialRequest{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueMetricsCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueMetricsCredentialRequest) ProtoMessage() {}
+
+func (x *IssueMetricsCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueMetricsCredentialRequest.ProtoReflect.Descriptor instead.
+func (*IssueMetricsCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *IssueMetricsCredentialRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *IssueMetricsCredentialRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IssueMetricsCredentialRequest) GetValiditySeconds() int64 {
+	if x != nil {
+		return x.ValiditySeconds
+	}
+	return 0
+}
+
+type IssueMetricsCredentialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client certificate (DER), of kind metrics (OU metropolis:metrics).
+	Certificate []byte `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// The cluster CA certificate (DER): what the scraper trusts for the nodes' serving
+	// certificates.
+	CaCertificate []byte `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueMetricsCredentialResponse) Reset() {
+	*x = IssueMetricsCredentialResponse{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueMetricsCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueMetricsCredentialResponse) ProtoMessage() {}
+
+func (x *IssueMetricsCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueMetricsCredentialResponse.ProtoReflect.Descriptor instead.
+func (*IssueMetricsCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *IssueMetricsCredentialResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *IssueMetricsCredentialResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
 type GetRegisterTicketRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -495,7 +613,7 @@ type GetRegisterTicketRequest struct {
 
 func (x *GetRegisterTicketRequest) Reset() {
 	*x = GetRegisterTicketRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +625,7 @@ func (x *GetRegisterTicketRequest) String() string {
 func (*GetRegisterTicketRequest) ProtoMessage() {}
 
 func (x *GetRegisterTicketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +638,7 @@ func (x *GetRegisterTicketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisterTicketRequest.ProtoReflect.Descriptor instead.
 func (*GetRegisterTicketRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{8}
 }
 
 type GetRegisterTicketResponse struct {
@@ -533,7 +651,7 @@ type GetRegisterTicketResponse struct {
 
 func (x *GetRegisterTicketResponse) Reset() {
 	*x = GetRegisterTicketResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +663,7 @@ func (x *GetRegisterTicketResponse) String() string {
 func (*GetRegisterTicketResponse) ProtoMessage() {}
 
 func (x *GetRegisterTicketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +676,7 @@ func (x *GetRegisterTicketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisterTicketResponse.ProtoReflect.Descriptor instead.
 func (*GetRegisterTicketResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRegisterTicketResponse) GetTicket() []byte {
@@ -576,7 +694,7 @@ type GetClusterInfoRequest struct {
 
 func (x *GetClusterInfoRequest) Reset() {
 	*x = GetClusterInfoRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +706,7 @@ func (x *GetClusterInfoRequest) String() string {
 func (*GetClusterInfoRequest) ProtoMessage() {}
 
 func (x *GetClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +719,7 @@ func (x *GetClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{10}
 }
 
 type GetClusterInfoResponse struct {
@@ -621,7 +739,7 @@ type GetClusterInfoResponse struct {
 
 func (x *GetClusterInfoResponse) Reset() {
 	*x = GetClusterInfoResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +751,7 @@ func (x *GetClusterInfoResponse) String() string {
 func (*GetClusterInfoResponse) ProtoMessage() {}
 
 func (x *GetClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +764,7 @@ func (x *GetClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetClusterInfoResponse) GetClusterId() string {
@@ -680,7 +798,7 @@ type GetNodesRequest struct {
 
 func (x *GetNodesRequest) Reset() {
 	*x = GetNodesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +810,7 @@ func (x *GetNodesRequest) String() string {
 func (*GetNodesRequest) ProtoMessage() {}
 
 func (x *GetNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +823,7 @@ func (x *GetNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodesRequest.ProtoReflect.Descriptor instead.
 func (*GetNodesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetNodesRequest) GetStates() []NodeState {
@@ -724,7 +842,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +854,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +867,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetNodeRequest) GetNodeId() string {
@@ -782,7 +900,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +912,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +925,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Node) GetId() string {
@@ -883,7 +1001,7 @@ type ApproveNodeRequest struct {
 
 func (x *ApproveNodeRequest) Reset() {
 	*x = ApproveNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1013,7 @@ func (x *ApproveNodeRequest) String() string {
 func (*ApproveNodeRequest) ProtoMessage() {}
 
 func (x *ApproveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1026,7 @@ func (x *ApproveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveNodeRequest.ProtoReflect.Descriptor instead.
 func (*ApproveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApproveNodeRequest) GetNode() isApproveNodeRequest_Node {
@@ -960,7 +1078,7 @@ type ApproveNodeResponse struct {
 
 func (x *ApproveNodeResponse) Reset() {
 	*x = ApproveNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1090,7 @@ func (x *ApproveNodeResponse) String() string {
 func (*ApproveNodeResponse) ProtoMessage() {}
 
 func (x *ApproveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1103,7 @@ func (x *ApproveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveNodeResponse.ProtoReflect.Descriptor instead.
 func (*ApproveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{16}
 }
 
 type UpdateNodeRolesRequest struct {
@@ -1001,7 +1119,7 @@ type UpdateNodeRolesRequest struct {
 
 func (x *UpdateNodeRolesRequest) Reset() {
 	*x = UpdateNodeRolesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1131,7 @@ func (x *UpdateNodeRolesRequest) String() string {
 func (*UpdateNodeRolesRequest) ProtoMessage() {}
 
 func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1144,7 @@ func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateNodeRolesRequest) GetNodeId() string {
@@ -1065,7 +1183,7 @@ type UpdateNodeRolesResponse struct {
 
 func (x *UpdateNodeRolesResponse) Reset() {
 	*x = UpdateNodeRolesResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1195,7 @@ func (x *UpdateNodeRolesResponse) String() string {
 func (*UpdateNodeRolesResponse) ProtoMessage() {}
 
 func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1208,7 @@ func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{18}
 }
 
 type UpdateNodeLabelsRequest struct {
@@ -1109,7 +1227,7 @@ type UpdateNodeLabelsRequest struct {
 
 func (x *UpdateNodeLabelsRequest) Reset() {
 	*x = UpdateNodeLabelsRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1239,7 @@ func (x *UpdateNodeLabelsRequest) String() string {
 func (*UpdateNodeLabelsRequest) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1252,7 @@ func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateNodeLabelsRequest) GetNodeId() string {
@@ -1166,7 +1284,7 @@ type UpdateNodeLabelsResponse struct {
 
 func (x *UpdateNodeLabelsResponse) Reset() {
 	*x = UpdateNodeLabelsResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1296,7 @@ func (x *UpdateNodeLabelsResponse) String() string {
 func (*UpdateNodeLabelsResponse) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1309,7 @@ func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{20}
 }
 
 type DeleteNodeRequest struct {
@@ -1207,7 +1325,7 @@ type DeleteNodeRequest struct {
 
 func (x *DeleteNodeRequest) Reset() {
 	*x = DeleteNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1337,7 @@ func (x *DeleteNodeRequest) String() string {
 func (*DeleteNodeRequest) ProtoMessage() {}
 
 func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1350,7 @@ func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteNodeRequest) GetNodeId() string {
@@ -1257,7 +1375,7 @@ type DeleteNodeResponse struct {
 
 func (x *DeleteNodeResponse) Reset() {
 	*x = DeleteNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1387,7 @@ func (x *DeleteNodeResponse) String() string {
 func (*DeleteNodeResponse) ProtoMessage() {}
 
 func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1400,7 @@ func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{22}
 }
 
 var File_metropolis_api_v1_management_proto protoreflect.FileDescriptor
@@ -1309,7 +1427,15 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x1fGetKubernetesCredentialResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12\x1c\n" +
-	"\tendpoints\x18\x03 \x03(\tR\tendpoints\"\x1a\n" +
+	"\tendpoints\x18\x03 \x03(\tR\tendpoints\"}\n" +
+	"\x1dIssueMetricsCredentialRequest\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12)\n" +
+	"\x10validity_seconds\x18\x03 \x01(\x03R\x0fvaliditySeconds\"i\n" +
+	"\x1eIssueMetricsCredentialResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\"\x1a\n" +
 	"\x18GetRegisterTicketRequest\"3\n" +
 	"\x19GetRegisterTicketResponse\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\fR\x06ticket\"\x17\n" +
@@ -1373,7 +1499,8 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x17NODE_HEALTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_HEALTH_UNKNOWN\x10\x01\x12\x17\n" +
 	"\x13NODE_HEALTH_HEALTHY\x10\x02\x12!\n" +
-	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xf4\t\n" +
+	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xfd\n" +
+	"\n" +
 	"\n" +
 	"Management\x12w\n" +
 	"\x11GetRegisterTicket\x12+.metropolis.api.v1.GetRegisterTicketRequest\x1a,.metropolis.api.v1.GetRegisterTicketResponse\"\a\xba\x80\x19\x03\n" +
@@ -1395,7 +1522,9 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x01\x06\x12\x89\x01\n" +
 	"\x17GetKubernetesCredential\x121.metropolis.api.v1.GetKubernetesCredentialRequest\x1a2.metropolis.api.v1.GetKubernetesCredentialResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\n" +
-	"\x12]\n" +
+	"\x12\x86\x01\n" +
+	"\x16IssueMetricsCredential\x120.metropolis.api.v1.IssueMetricsCredentialRequest\x1a1.metropolis.api.v1.IssueMetricsCredentialResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x0f\x12]\n" +
 	"\fStartRollout\x12&.metropolis.api.v1.StartRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
 	"\x01\r(\x01\x12Y\n" +
 	"\n" +
@@ -1417,7 +1546,7 @@ func file_metropolis_api_v1_management_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_management_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_metropolis_api_v1_management_proto_goTypes = []any{
 	(RolloutCommand)(0),                     // 0: metropolis.api.v1.RolloutCommand
 	(NodeHealth)(0),                         // 1: metropolis.api.v1.NodeHealth
@@ -1427,68 +1556,72 @@ var file_metropolis_api_v1_management_proto_goTypes = []any{
 	(*ControlRolloutRequest)(nil),           // 5: metropolis.api.v1.ControlRolloutRequest
 	(*GetKubernetesCredentialRequest)(nil),  // 6: metropolis.api.v1.GetKubernetesCredentialRequest
 	(*GetKubernetesCredentialResponse)(nil), // 7: metropolis.api.v1.GetKubernetesCredentialResponse
-	(*GetRegisterTicketRequest)(nil),        // 8: metropolis.api.v1.GetRegisterTicketRequest
-	(*GetRegisterTicketResponse)(nil),       // 9: metropolis.api.v1.GetRegisterTicketResponse
-	(*GetClusterInfoRequest)(nil),           // 10: metropolis.api.v1.GetClusterInfoRequest
-	(*GetClusterInfoResponse)(nil),          // 11: metropolis.api.v1.GetClusterInfoResponse
-	(*GetNodesRequest)(nil),                 // 12: metropolis.api.v1.GetNodesRequest
-	(*GetNodeRequest)(nil),                  // 13: metropolis.api.v1.GetNodeRequest
-	(*Node)(nil),                            // 14: metropolis.api.v1.Node
-	(*ApproveNodeRequest)(nil),              // 15: metropolis.api.v1.ApproveNodeRequest
-	(*ApproveNodeResponse)(nil),             // 16: metropolis.api.v1.ApproveNodeResponse
-	(*UpdateNodeRolesRequest)(nil),          // 17: metropolis.api.v1.UpdateNodeRolesRequest
-	(*UpdateNodeRolesResponse)(nil),         // 18: metropolis.api.v1.UpdateNodeRolesResponse
-	(*UpdateNodeLabelsRequest)(nil),         // 19: metropolis.api.v1.UpdateNodeLabelsRequest
-	(*UpdateNodeLabelsResponse)(nil),        // 20: metropolis.api.v1.UpdateNodeLabelsResponse
-	(*DeleteNodeRequest)(nil),               // 21: metropolis.api.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),              // 22: metropolis.api.v1.DeleteNodeResponse
-	nil,                                     // 23: metropolis.api.v1.Node.LabelsEntry
-	nil,                                     // 24: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	(*RolloutOptions)(nil),                  // 25: metropolis.api.v1.RolloutOptions
-	(NodeState)(0),                          // 26: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                       // 27: metropolis.api.v1.NodeRoles
-	(*NodeStatus)(nil),                      // 28: metropolis.api.v1.NodeStatus
-	(*durationpb.Duration)(nil),             // 29: google.protobuf.Duration
-	(*Rollout)(nil),                         // 30: metropolis.api.v1.Rollout
+	(*IssueMetricsCredentialRequest)(nil),   // 8: metropolis.api.v1.IssueMetricsCredentialRequest
+	(*IssueMetricsCredentialResponse)(nil),  // 9: metropolis.api.v1.IssueMetricsCredentialResponse
+	(*GetRegisterTicketRequest)(nil),        // 10: metropolis.api.v1.GetRegisterTicketRequest
+	(*GetRegisterTicketResponse)(nil),       // 11: metropolis.api.v1.GetRegisterTicketResponse
+	(*GetClusterInfoRequest)(nil),           // 12: metropolis.api.v1.GetClusterInfoRequest
+	(*GetClusterInfoResponse)(nil),          // 13: metropolis.api.v1.GetClusterInfoResponse
+	(*GetNodesRequest)(nil),                 // 14: metropolis.api.v1.GetNodesRequest
+	(*GetNodeRequest)(nil),                  // 15: metropolis.api.v1.GetNodeRequest
+	(*Node)(nil),                            // 16: metropolis.api.v1.Node
+	(*ApproveNodeRequest)(nil),              // 17: metropolis.api.v1.ApproveNodeRequest
+	(*ApproveNodeResponse)(nil),             // 18: metropolis.api.v1.ApproveNodeResponse
+	(*UpdateNodeRolesRequest)(nil),          // 19: metropolis.api.v1.UpdateNodeRolesRequest
+	(*UpdateNodeRolesResponse)(nil),         // 20: metropolis.api.v1.UpdateNodeRolesResponse
+	(*UpdateNodeLabelsRequest)(nil),         // 21: metropolis.api.v1.UpdateNodeLabelsRequest
+	(*UpdateNodeLabelsResponse)(nil),        // 22: metropolis.api.v1.UpdateNodeLabelsResponse
+	(*DeleteNodeRequest)(nil),               // 23: metropolis.api.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),              // 24: metropolis.api.v1.DeleteNodeResponse
+	nil,                                     // 25: metropolis.api.v1.Node.LabelsEntry
+	nil,                                     // 26: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	(*RolloutOptions)(nil),                  // 27: metropolis.api.v1.RolloutOptions
+	(NodeState)(0),                          // 28: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                       // 29: metropolis.api.v1.NodeRoles
+	(*NodeStatus)(nil),                      // 30: metropolis.api.v1.NodeStatus
+	(*durationpb.Duration)(nil),             // 31: google.protobuf.Duration
+	(*Rollout)(nil),                         // 32: metropolis.api.v1.Rollout
 }
 var file_metropolis_api_v1_management_proto_depIdxs = []int32{
 	3,  // 0: metropolis.api.v1.StartRolloutRequest.metadata:type_name -> metropolis.api.v1.StartRolloutMetadata
-	25, // 1: metropolis.api.v1.StartRolloutMetadata.options:type_name -> metropolis.api.v1.RolloutOptions
+	27, // 1: metropolis.api.v1.StartRolloutMetadata.options:type_name -> metropolis.api.v1.RolloutOptions
 	0,  // 2: metropolis.api.v1.ControlRolloutRequest.command:type_name -> metropolis.api.v1.RolloutCommand
-	26, // 3: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
-	26, // 4: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	27, // 5: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
-	23, // 6: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
-	28, // 7: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	28, // 3: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
+	28, // 4: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	29, // 5: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
+	25, // 6: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
+	30, // 7: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
 	1,  // 8: metropolis.api.v1.Node.health:type_name -> metropolis.api.v1.NodeHealth
-	29, // 9: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
-	24, // 10: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	8,  // 11: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
-	10, // 12: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
-	12, // 13: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
-	13, // 14: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
-	15, // 15: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
-	17, // 16: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
-	19, // 17: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
-	21, // 18: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
+	31, // 9: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
+	26, // 10: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	10, // 11: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
+	12, // 12: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
+	14, // 13: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
+	15, // 14: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
+	17, // 15: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
+	19, // 16: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
+	21, // 17: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
+	23, // 18: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
 	6,  // 19: metropolis.api.v1.Management.GetKubernetesCredential:input_type -> metropolis.api.v1.GetKubernetesCredentialRequest
-	2,  // 20: metropolis.api.v1.Management.StartRollout:input_type -> metropolis.api.v1.StartRolloutRequest
-	4,  // 21: metropolis.api.v1.Management.GetRollout:input_type -> metropolis.api.v1.GetRolloutRequest
-	5,  // 22: metropolis.api.v1.Management.ControlRollout:input_type -> metropolis.api.v1.ControlRolloutRequest
-	9,  // 23: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
-	11, // 24: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
-	14, // 25: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
-	14, // 26: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
-	16, // 27: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
-	18, // 28: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
-	20, // 29: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
-	22, // 30: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
-	7,  // 31: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
-	30, // 32: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
-	30, // 33: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
-	30, // 34: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
-	23, // [23:35] is the sub-list for method output_type
-	11, // [11:23] is the sub-list for method input_type
+	8,  // 20: metropolis.api.v1.Management.IssueMetricsCredential:input_type -> metropolis.api.v1.IssueMetricsCredentialRequest
+	2,  // 21: metropolis.api.v1.Management.StartRollout:input_type -> metropolis.api.v1.StartRolloutRequest
+	4,  // 22: metropolis.api.v1.Management.GetRollout:input_type -> metropolis.api.v1.GetRolloutRequest
+	5,  // 23: metropolis.api.v1.Management.ControlRollout:input_type -> metropolis.api.v1.ControlRolloutRequest
+	11, // 24: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
+	13, // 25: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
+	16, // 26: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
+	16, // 27: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
+	18, // 28: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
+	20, // 29: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
+	22, // 30: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
+	24, // 31: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
+	7,  // 32: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
+	9,  // 33: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
+	32, // 34: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
+	32, // 35: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
+	32, // 36: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
+	24, // [24:37] is the sub-list for method output_type
+	11, // [11:24] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1505,18 +1638,18 @@ func file_metropolis_api_v1_management_proto_init() {
 		(*StartRolloutRequest_Metadata)(nil),
 		(*StartRolloutRequest_Chunk)(nil),
 	}
-	file_metropolis_api_v1_management_proto_msgTypes[13].OneofWrappers = []any{
+	file_metropolis_api_v1_management_proto_msgTypes[15].OneofWrappers = []any{
 		(*ApproveNodeRequest_NodeId)(nil),
 		(*ApproveNodeRequest_PublicKey)(nil),
 	}
-	file_metropolis_api_v1_management_proto_msgTypes[15].OneofWrappers = []any{}
+	file_metropolis_api_v1_management_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_management_proto_rawDesc), len(file_metropolis_api_v1_management_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	Management_UpdateNodeLabels_FullMethodName        = "/metropolis.api.v1.Management/UpdateNodeLabels"
 	Management_DeleteNode_FullMethodName              = "/metropolis.api.v1.Management/DeleteNode"
 	Management_GetKubernetesCredential_FullMethodName = "/metropolis.api.v1.Management/GetKubernetesCredential"
+	Management_IssueMetricsCredential_FullMethodName  = "/metropolis.api.v1.Management/IssueMetricsCredential"
 	Management_StartRollout_FullMethodName            = "/metropolis.api.v1.Management/StartRollout"
 	Management_GetRollout_FullMethodName              = "/metropolis.api.v1.Management/GetRollout"
 	Management_ControlRollout_FullMethodName          = "/metropolis.api.v1.Management/ControlRollout"
@@ -95,6 +96,14 @@ type ManagementClient interface {
 	// (the Kubernetes PKI does not exist), and codes.InvalidArgument for a key that is not an
 	// ECDSA P-256, RSA or Ed25519 PKIX key.
 	GetKubernetesCredential(ctx context.Context, in *GetKubernetesCredentialRequest, opts ...grpc.CallOption) (*GetKubernetesCredentialResponse, error)
+	// IssueMetricsCredential issues a client certificate for a metrics scraper (a Prometheus
+	// server) from the cluster CA, for a public key the caller holds. It reads every node's
+	// metrics endpoints and the discovery document there (docs/observability.md) and carries no
+	// permission on this API. It lasts validity_seconds (1 to 31,622,400, a leap year; 0 means
+	// 90 days) and nothing revokes it before that: give each scraper its own and keep it short.
+	// codes.InvalidArgument for a key that is not Ed25519, a name that is not a user-style name,
+	// or a validity out of range.
+	IssueMetricsCredential(ctx context.Context, in *IssueMetricsCredentialRequest, opts ...grpc.CallOption) (*IssueMetricsCredentialResponse, error)
 	// StartRollout uploads a release bundle to the curator leader's node, which checks it as
 	// a node would before an update (signed by a release key the node's image trusts, every
 	// part matching the manifest) and keeps it; then it stores a rollout plan moving every node
@@ -223,6 +232,16 @@ func (c *managementClient) GetKubernetesCredential(ctx context.Context, in *GetK
 	return out, nil
 }
 
+func (c *managementClient) IssueMetricsCredential(ctx context.Context, in *IssueMetricsCredentialRequest, opts ...grpc.CallOption) (*IssueMetricsCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueMetricsCredentialResponse)
+	err := c.cc.Invoke(ctx, Management_IssueMetricsCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *managementClient) StartRollout(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StartRolloutRequest, Rollout], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Management_ServiceDesc.Streams[1], Management_StartRollout_FullMethodName, cOpts...)
@@ -325,6 +344,14 @@ type ManagementServer interface {
 	// (the Kubernetes PKI does not exist), and codes.InvalidArgument for a key that is not an
 	// ECDSA P-256, RSA or Ed25519 PKIX key.
 	GetKubernetesCredential(context.Context, *GetKubernetesCredentialRequest) (*GetKubernetesCredentialResponse, error)
+	// IssueMetricsCredential issues a client certificate for a metrics scraper (a Prometheus
+	// server) from the cluster CA, for a public key the caller holds. It reads every node's
+	// metrics endpoints and the discovery document there (docs/observability.md) and carries no
+	// permission on this API. It lasts validity_seconds (1 to 31,622,400, a leap year; 0 means
+	// 90 days) and nothing revokes it before that: give each scraper its own and keep it short.
+	// codes.InvalidArgument for a key that is not Ed25519, a name that is not a user-style name,
+	// or a validity out of range.
+	IssueMetricsCredential(context.Context, *IssueMetricsCredentialRequest) (*IssueMetricsCredentialResponse, error)
 	// StartRollout uploads a release bundle to the curator leader's node, which checks it as
 	// a node would before an update (signed by a release key the node's image trusts, every
 	// part matching the manifest) and keeps it; then it stores a rollout plan moving every node
@@ -380,6 +407,9 @@ func (UnimplementedManagementServer) DeleteNode(context.Context, *DeleteNodeRequ
 }
 func (UnimplementedManagementServer) GetKubernetesCredential(context.Context, *GetKubernetesCredentialRequest) (*GetKubernetesCredentialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetKubernetesCredential not implemented")
+}
+func (UnimplementedManagementServer) IssueMetricsCredential(context.Context, *IssueMetricsCredentialRequest) (*IssueMetricsCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueMetricsCredential not implemented")
 }
 func (UnimplementedManagementServer) StartRollout(grpc.ClientStreamingServer[StartRolloutRequest, Rollout]) error {
 	return status.Error(codes.Unimplemented, "method StartRollout not implemented")
@@ -566,6 +596,24 @@ func _Management_GetKubernetesCredential_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Management_IssueMetricsCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueMetricsCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).IssueMetricsCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_IssueMetricsCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).IssueMetricsCredential(ctx, req.(*IssueMetricsCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Management_StartRollout_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(ManagementServer).StartRollout(&grpc.GenericServerStream[StartRolloutRequest, Rollout]{ServerStream: stream})
 }
@@ -640,6 +688,10 @@ var Management_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetKubernetesCredential",
 			Handler:    _Management_GetKubernetesCredential_Handler,
+		},
+		{
+			MethodName: "IssueMetricsCredential",
+			Handler:    _Management_IssueMetricsCredential_Handler,
 		},
 		{
 			MethodName: "ControlRollout",

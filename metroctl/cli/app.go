@@ -92,7 +92,7 @@ func (a *App) RootCommand() *cobra.Command {
 	flags.DurationVar(&s.timeout, "timeout", 30*time.Second, "how long a command may take talking to the cluster")
 	mustRegisterCompletion(root, "context", s.completeContextNames)
 
-	root.AddCommand(s.configCommand(), s.clusterCommand(), s.nodeCommand(), s.k8sCommand())
+	root.AddCommand(s.configCommand(), s.clusterCommand(), s.nodeCommand(), s.k8sCommand(), s.metricsCommand())
 	return root
 }
 

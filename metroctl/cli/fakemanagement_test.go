@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/x509"
 	"slices"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -137,4 +140,20 @@ func (m fakeManagement) DeleteNode(ctx context.Context, req *apb.DeleteNodeReque
 		n.Roles = &apb.NodeRoles{}
 		return nil
 	})
+}
+
+func (m fakeManagement) IssueMetricsCredential(ctx context.Context, req *apb.IssueMetricsCredentialRequest) (*apb.IssueMetricsCredentialResponse, error) {
+	if err := m.f.checkOwner(ctx); err != nil {
+		return nil, err
+	}
+	m.f.record("IssueMetricsCredential", req)
+	pub, err := x509.ParsePKIXPublicKey(req.PublicKey)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "public_key: %v", err)
+	}
+	cert, err := m.f.ca.IssueMetricsCertificate(req.Name, pub.(ed25519.PublicKey), time.Duration(req.ValiditySeconds)*time.Second)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &apb.IssueMetricsCredentialResponse{Certificate: cert.Raw, CaCertificate: m.f.ca.Certificate().Raw}, nil
 }

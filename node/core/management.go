@@ -75,7 +75,7 @@ func (n *Node) LoadImage(ctx context.Context, path string) ([]string, error) {
 // serveManagement serves the node management API with the node's certificate. The owner may
 // call it, and other nodes only to fetch rollout bundles (declared per method in the API),
 // and only while this node knows them as UP nodes of its cluster.
-func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, bundles *update.Keeper) error {
+func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, bundles *update.Keeper, extra []grpc.ServerOption) error {
 	cfg := nodemgmt.Config{
 		Logs: n.logs, Runnables: n, Self: n, Started: n.started, Power: n.plat,
 		Logger: supervisor.Logger(ctx),
@@ -93,7 +93,7 @@ func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *
 	if err != nil {
 		return err
 	}
-	g := grpc.NewServer(rpc.ServerOptions(ca, cert, n.checkCallingNode)...)
+	g := grpc.NewServer(append(rpc.ServerOptions(ca, cert, n.checkCallingNode), extra...)...)
 	srv.Register(g)
 	lis, err := net.Listen("tcp", fmt.Sprintf(":%d", ports.NodeManagement))
 	if err != nil {

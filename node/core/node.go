@@ -93,13 +93,19 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	renewable := pki.NewRenewable(tlsCert)
+	program := newProgramMetrics(n, renewable)
+	if err := supervisor.Run(ctx, "metrics", func(ctx context.Context) error {
+		return serveMetrics(ctx, ca, renewable, program)
+	}); err != nil {
+		return err
+	}
 	// Rollout bundles live on the data partition, next to the rest of the node's state.
 	var bundles *update.Keeper
 	if u := n.plat.Updates(); u != nil {
 		bundles = update.NewKeeper(filepath.Join(stateDir, "bundles"), u.Keys())
 	}
 	if err := supervisor.Run(ctx, "nodemgmt", func(ctx context.Context) error {
-		return n.serveManagement(ctx, ca, renewable, bundles)
+		return n.serveManagement(ctx, ca, renewable, bundles, program.serverOptions())
 	}); err != nil {
 		return err
 	}
@@ -107,12 +113,14 @@ func (n *Node) Run(ctx context.Context) error {
 	cfg := roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: renewable, CA: ca, Address: addr,
 		Curators: rec.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
-		OnMemberReady: n.bootstrapOnce(store, rec.Bootstrap, nodeKey, joinKey, addr),
+		OnMemberReady:    n.bootstrapOnce(store, rec.Bootstrap, nodeKey, joinKey, addr),
+		RPCServerOptions: program.serverOptions(),
 	}
 	if u := n.plat.Updates(); u != nil {
 		cfg.Software, cfg.Bundles = u, bundles
 	}
 	roles := roleserve.New(cfg)
+	program.registry.MustRegister(roles.Collectors()...)
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	// What the node learns while it runs is kept by watching the values that publish it.
 	for _, k := range []struct {

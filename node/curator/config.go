@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"google.golang.org/grpc"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"metropolis.dev/metropolis/node/pki"
@@ -52,6 +54,9 @@ type Config struct {
 	NodeCertificate *pki.Renewable
 	// ListenAddress is where the gRPC services listen, e.g. ":7835" (ports.Curator).
 	ListenAddress string
+	// ServerOptions are added to the gRPC server's own, after its authorization: the node's
+	// RPC metrics (node/metrics).
+	ServerOptions []grpc.ServerOption
 	// AdvertiseAddress is host:port at which other nodes and clients reach this curator; it
 	// is what Discovery hands out while this curator leads.
 	AdvertiseAddress string

@@ -59,7 +59,7 @@ func (s *Service) Run(ctx context.Context) error {
 	opts := append(rpc.ServerOptions(ca, s.cfg.NodeCertificate, s.checkNode),
 		grpc.ChainUnaryInterceptor(s.gateUnary),
 		grpc.ChainStreamInterceptor(s.gateStream))
-	srv := grpc.NewServer(opts...)
+	srv := grpc.NewServer(append(opts, s.cfg.ServerOptions...)...)
 	apb.RegisterDiscoveryServer(srv, &discoveryServer{s: s, ca: ca})
 	apb.RegisterAAAServer(srv, &aaaServer{})
 	apb.RegisterManagementServer(srv, &managementServer{})

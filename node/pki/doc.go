@@ -15,6 +15,7 @@
 //	OU=metropolis:node     CN=<node ID>   ServerAuth+ClientAuth  DNS SAN <node ID>, IP SANs
 //	OU=metropolis:user     CN=<user name> ClientAuth only
 //	OU=metropolis:service  CN=<given>     usage per ServiceUsage, SANs as given
+//	OU=metropolis:metrics  CN=<given>     ClientAuth only (a scraper: node/metrics)
 //
 // Verification insists on the kind, so a node certificate never passes as a user (or service)
 // and vice versa; a node certificate must also name the node ID of its own public key. The OU

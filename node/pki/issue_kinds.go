@@ -53,6 +53,28 @@ func (ca *CA) IssueUserCertificate(userName string, pub ed25519.PublicKey, valid
 	return cert, nil
 }
 
+// IssueMetricsCertificate issues a client-only certificate for the metrics scraper name (e.g.
+// "prometheus") holding pub, valid for validity: it reads the nodes' metrics endpoints
+// (node/metrics) and holds no permission on the API.
+func (ca *CA) IssueMetricsCertificate(name string, pub ed25519.PublicKey, validity time.Duration) (*x509.Certificate, error) {
+	if err := checkUserName(name); err != nil {
+		return nil, fmt.Errorf("issue metrics certificate: %w", err)
+	}
+	if identity.ValidateNodeID(name) == nil {
+		return nil, fmt.Errorf("issue metrics certificate: name %q is a node ID; only node certificates may carry one", name)
+	}
+	cert, err := ca.issue(leafRequest{
+		kind:        KindMetrics,
+		commonName:  name,
+		extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		publicKey:   pub,
+	}, validity, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("issue metrics certificate for %q: %w", name, err)
+	}
+	return cert, nil
+}
+
 // ServiceUsage says what a service certificate is for.
 type ServiceUsage int
 
@@ -143,7 +165,7 @@ func checkUserName(name string) error {
 		return errors.New("user name must not be empty")
 	}
 	if len(name) > maxCommonNameLength {
-		return fmt.Errorf("user name %q: %d bytes, more than %d", name, len(name), maxCommonNameLength)
+		return fmt.Errorf("user name %.16q…: %d bytes, more than %d", name, len(name), maxCommonNameLength)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

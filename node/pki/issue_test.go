@@ -25,6 +25,10 @@ func TestIssuedCertificatesCarryTheirKindNamesAndUsages(t *testing.T) {
 	server, _ := serviceCert(t, ca, ServiceServer)
 	client, _ := serviceCert(t, ca, ServiceClient)
 	peer, _ := serviceCert(t, ca, ServicePeer)
+	metrics, err := ca.IssueMetricsCertificate("prometheus", nodePub, testValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
 	serverAuth, clientAuth := x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth
 
 	cases := []struct {
@@ -41,6 +45,7 @@ func TestIssuedCertificatesCarryTheirKindNamesAndUsages(t *testing.T) {
 		{"service server: server only", server, KindService, "etcd", []x509.ExtKeyUsage{serverAuth}, []string{"etcd.local"}, 0},
 		{"service client: client only", client, KindService, "etcd", []x509.ExtKeyUsage{clientAuth}, []string{"etcd.local"}, 0},
 		{"service peer: both", peer, KindService, "etcd", []x509.ExtKeyUsage{serverAuth, clientAuth}, []string{"etcd.local"}, 0},
+		{"metrics: named by the scraper, client only", metrics, KindMetrics, "prometheus", []x509.ExtKeyUsage{clientAuth}, nil, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -115,6 +120,8 @@ func TestIssuanceRefusesBadRequests(t *testing.T) {
 		{"malformed IP", func() error { _, err := ca.IssueNodeCertificate(pub, []net.IP{{1, 2, 3}}, time.Hour); return err }, "IP address 0: malformed (3 bytes)"},
 		{"empty user name", func() error { _, err := ca.IssueUserCertificate("", pub, time.Hour); return err }, "user name must not be empty"},
 		{"user name with space", func() error { _, err := ca.IssueUserCertificate("a b", pub, time.Hour); return err }, `character ' ' at position 1`},
+		{"metrics name with space", func() error { _, err := ca.IssueMetricsCertificate("a b", pub, time.Hour); return err }, `character ' ' at position 1`},
+		{"metrics name that is a node ID", func() error { _, err := ca.IssueMetricsCertificate(identity.NodeID(pub), pub, time.Hour); return err }, "is a node ID"},
 		{"short user key", func() error { _, err := ca.IssueUserCertificate("owner", pub[:1], time.Hour); return err }, "want 32 bytes of ed25519, got 1"},
 		{"service with a node ID as CN", service(func(r *ServiceRequest) { r.CommonName = nodeIDLike }), "is a node ID"},
 		{"service with a node ID as DNS name", service(func(r *ServiceRequest) { r.DNSNames = []string{nodeIDLike} }), "is a node ID"},

@@ -15,6 +15,9 @@ const (
 	KindUser
 	// KindService is a component such as an etcd peer or a Kubernetes controller.
 	KindService
+	// KindMetrics is a metrics scraper (a Prometheus server): it may read the nodes' metrics
+	// endpoints and nothing else, and the API treats it as anonymous.
+	KindMetrics
 )
 
 // Subject organizational units that mark each kind; see the package documentation.
@@ -22,6 +25,7 @@ const (
 	ouNode    = "metropolis:node"
 	ouUser    = "metropolis:user"
 	ouService = "metropolis:service"
+	ouMetrics = "metropolis:metrics"
 	ouCA      = "metropolis:ca"
 )
 
@@ -33,6 +37,8 @@ func (k Kind) String() string {
 		return "user"
 	case KindService:
 		return "service"
+	case KindMetrics:
+		return "metrics"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -46,6 +52,8 @@ func (k Kind) ou() string {
 		return ouUser
 	case KindService:
 		return ouService
+	case KindMetrics:
+		return ouMetrics
 	default:
 		panic(fmt.Sprintf("pki: no OU for %v", k))
 	}
@@ -65,6 +73,8 @@ func KindOf(cert *x509.Certificate) (Kind, error) {
 		return KindUser, nil
 	case ouService:
 		return KindService, nil
+	case ouMetrics:
+		return KindMetrics, nil
 	case ouCA:
 		return 0, fmt.Errorf("certificate is the CA certificate, not a leaf")
 	default:

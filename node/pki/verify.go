@@ -162,3 +162,8 @@ func VerifyUser(cert, ca *x509.Certificate, now time.Time) (userName string, err
 func VerifyService(cert, ca *x509.Certificate, purpose Purpose, now time.Time) (commonName string, err error) {
 	return verifyKind(KindService, cert, ca, purpose, now)
 }
+
+// VerifyMetrics verifies cert as a metrics scraper's client certificate and returns its name.
+func VerifyMetrics(cert, ca *x509.Certificate, now time.Time) (name string, err error) {
+	return verifyKind(KindMetrics, cert, ca, PurposeClient, now)
+}

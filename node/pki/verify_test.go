@@ -27,6 +27,11 @@ func TestVerify(t *testing.T) {
 	foreignNode, _ := nodeCert(t, otherCA)
 	foreignNode2, _ := nodeCert(t, differentlyNamedCA)
 	impostor := forgeNodeWithWrongID(t, ca)
+	scraperPub, _ := newKey(t)
+	scraper, err := ca.IssueMetricsCertificate("prometheus", scraperPub, testValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
 	critical := forgeWithCriticalExtension(t, ca)
 
 	shortCA, err := NewCA("short-lived CA", testValidity+time.Hour)
@@ -44,6 +49,7 @@ func TestVerify(t *testing.T) {
 		return func(c, ca *x509.Certificate, now time.Time) (string, error) { return VerifyService(c, ca, p, now) }
 	}
 	asUser := verifyFunc(VerifyUser)
+	asMetrics := verifyFunc(VerifyMetrics)
 
 	cases := []struct {
 		name     string
@@ -58,6 +64,11 @@ func TestVerify(t *testing.T) {
 		{"valid node certificate verifies as client", asNode(PurposeClient), node, ca.Certificate(), now, nodeID, ""},
 		{"valid user certificate verifies", asUser, user, ca.Certificate(), now, "owner", ""},
 		{"server-only service verifies as server", asService(PurposeServer), serverOnly, ca.Certificate(), now, "etcd", ""},
+		{"valid metrics certificate verifies", asMetrics, scraper, ca.Certificate(), now, "prometheus", ""},
+		{"user certificate presented as a scraper is rejected", asMetrics, user, ca.Certificate(), now, "", "certificate is a user certificate, not a metrics certificate"},
+		{"node certificate presented as a scraper is rejected", asMetrics, node, ca.Certificate(), now, "", "certificate is a node certificate, not a metrics certificate"},
+		{"metrics certificate presented as a user is rejected", asUser, scraper, ca.Certificate(), now, "", "certificate is a metrics certificate, not a user certificate"},
+		{"metrics certificate from another cluster is rejected", asMetrics, foreignScraper(t, otherCA), ca.Certificate(), now, "", "not signed by cluster CA: "},
 		{"just before expiry is still valid", asNode(PurposeServer), node, ca.Certificate(), node.NotAfter, nodeID, ""},
 
 		{"node from a CA with the same name is rejected", asNode(PurposeServer), foreignNode, ca.Certificate(), now, "", "not signed by cluster CA: "},
@@ -131,6 +142,16 @@ func forgeWithCriticalExtension(t *testing.T, ca *CA) *x509.Certificate {
 		t.Fatal(err)
 	}
 	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func foreignScraper(t *testing.T, ca *CA) *x509.Certificate {
+	t.Helper()
+	pub, _ := newKey(t)
+	cert, err := ca.IssueMetricsCertificate("prometheus", pub, testValidity)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,9 @@ const (
 	Curator Port = 7835
 	// NodeManagement serves the per-node API: status, logs, reboot, shutdown.
 	NodeManagement Port = 7836
+	// Metrics serves Prometheus metrics per component (node/metrics) over mutual TLS, to
+	// metrics credentials only.
+	Metrics Port = 7837
 	// KubernetesAPI is the Kubernetes apiserver on controller nodes.
 	KubernetesAPI Port = 6443
 	// KubernetesAPIProxy is, on worker nodes, a loopback-only listener that passes connections

@@ -156,6 +156,7 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 		Etcd:             st.Client,
 		NodeCertificate:  s.cfg.NodeCertificate,
 		ListenAddress:    fmt.Sprintf(":%d", ports.Curator),
+		ServerOptions:    s.cfg.RPCServerOptions,
 		AdvertiseAddress: fmt.Sprintf("%s:%d", s.cfg.Address, ports.Curator),
 		Bundles:          bundleKeeper(s.cfg.Bundles),
 	})

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"k8s.io/utils/clock"
@@ -65,6 +67,8 @@ type Config struct {
 	// curator that runs here keeps uploaded bundles with it, and what it keeps is reported
 	// with the node's status for other nodes to fetch.
 	Bundles *update.Keeper
+	// RPCServerOptions are added to the curator's gRPC server (curator.Config.ServerOptions).
+	RPCServerOptions []grpc.ServerOption
 	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
 	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
 	RunDir string
@@ -104,16 +108,27 @@ type Service struct {
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
 	// member whose role was removed.
 	removeConsensusData atomic.Bool
+	// heartbeats counts heartbeats by outcome (Collectors).
+	heartbeats *prometheus.CounterVec
 }
 
 // New returns the role workers of an enrolled node.
 func New(cfg Config) *Service {
 	s := &Service{cfg: cfg, curators: rpc.NewCuratorAddresses(cfg.Curators)}
+	s.heartbeats = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "metropolis_heartbeats_total",
+		Help: "Heartbeats this node sent to the curator leader, by result: answered, or failed (the stream broke; a leader change does that).",
+	}, []string{"result"})
 	if cfg.BootstrapConsensus || ConsensusDataExists(cfg.StateDir) {
 		// This node's own curator is one to ask, and may be the only one reachable.
 		s.curators.Add(net.JoinHostPort(cfg.Address.String(), strconv.Itoa(int(ports.Curator))))
 	}
 	return s
+}
+
+// Collectors are the role workers' metrics, for the node program's registry (node/metrics).
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.heartbeats}
 }
 
 // Run dials the curator leader and runs the watcher and the workers as one group.

@@ -32,11 +32,14 @@ func (s *Service) heartbeat(ctx context.Context, cur cpb.CuratorClient) error {
 	defer ticker.Stop()
 	for {
 		if err := stream.Send(&cpb.HeartbeatUpdateRequest{}); err != nil {
+			s.heartbeats.WithLabelValues("failed").Inc()
 			return fmt.Errorf("send heartbeat: %w", err)
 		}
 		if _, err := stream.Recv(); err != nil {
+			s.heartbeats.WithLabelValues("failed").Inc()
 			return fmt.Errorf("heartbeat answer: %w", err)
 		}
+		s.heartbeats.WithLabelValues("answered").Inc()
 		s.heartbeating.Set(true)
 		select {
 		case <-ctx.Done():

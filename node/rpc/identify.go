@@ -12,9 +12,9 @@ import (
 )
 
 // errServiceCertificate is why a cluster service certificate (etcd peer, Kubernetes component)
-// makes its holder anonymous here: services talk to their own servers, not to the Metropolis
-// API.
-var errServiceCertificate = errors.New("service certificates carry no Metropolis API permissions")
+// or a metrics scraper's makes its holder anonymous here: services talk to their own servers
+// and scrapers to the metrics port (node/metrics), not to the Metropolis API.
+var errServiceCertificate = errors.New("service and metrics certificates carry no Metropolis API permissions")
 
 // identify classifies the client side of a TLS connection against the cluster CA at now. It is
 // the whole "who is calling" decision, kept free of gRPC so that tests can drive it directly.

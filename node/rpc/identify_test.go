@@ -24,6 +24,10 @@ func TestIdentifyClassifiesCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics, err := ca.IssueMetricsCertificate("prometheus", servicePub, testValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, selfPriv := newKey(t)
 	selfSigned, err := SelfSignedCertificate(selfPriv)
 	if err != nil {
@@ -43,7 +47,8 @@ func TestIdentifyClassifiesCertificates(t *testing.T) {
 		{"self-signed certificate is anonymous", selfSigned.Leaf, authz.KindAnonymous, "", "not signed by cluster CA"},
 		{"certificate from another CA is anonymous", ownerCert(t, otherCA, testValidity).Leaf, authz.KindAnonymous, "", "not signed by cluster CA"},
 		{"expired certificate is anonymous", expiredOwnerCert(t, ca).Leaf, authz.KindAnonymous, "", "expired"},
-		{"service certificate is anonymous", service, authz.KindAnonymous, "", "service certificates"},
+		{"service certificate is anonymous", service, authz.KindAnonymous, "", "service and metrics certificates carry no"},
+		{"metrics certificate is anonymous", metrics, authz.KindAnonymous, "", "service and metrics certificates carry no"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var state tls.ConnectionState

@@ -65,6 +65,7 @@ func testAuthorization(t *testing.T, c *testCluster, deleted int) {
 		{"an owner certificate from another CA", foreignOwnerCredentials(t), outcomes{unauth, unauth, unauth, anybody, unauth}},
 		{"a node certificate", c.nodeCredentials(t, member), outcomes{denied, denied, ok, anybody, denied}},
 		{"the owner certificate", c.owner, outcomes{ok, ok, denied, anybody, ok}},
+		{"a metrics certificate", c.metricsCredential(t), outcomes{unauth, unauth, unauth, anybody, unauth}},
 		{"a deleted node's certificate", c.nodeCredentials(t, deleted), outcomes{denied, denied, denied, anybody, denied}},
 	}
 	for _, caller := range callers {

@@ -37,6 +37,7 @@ func TestSecurity(t *testing.T) {
 
 	t.Run("each kind of caller may call only what it is granted", func(t *testing.T) { testAuthorization(t, c, deleted) })
 	t.Run("a deleted node cannot rejoin", func(t *testing.T) { testDeletedNodeStaysOut(t, c, deleted) })
+	t.Run("metrics are served to metrics credentials only", func(t *testing.T) { testMetrics(t, c, deleted) })
 }
 
 // nodeWithoutRoles returns the number of a node that holds no role.
