@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
+	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/metrics"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/osbase/logtree"
@@ -42,7 +43,7 @@ func (m *programMetrics) serverOptions() []grpc.ServerOption {
 // serveMetrics serves the node's metrics (node/metrics): the node program's, its etcd
 // member's (etcd registers in the default registry; a node without a member reports its
 // metrics unset) and the machine's.
-func serveMetrics(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, program *programMetrics) error {
+func serveMetrics(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, program *programMetrics, members func() ([]metrics.Member, bool)) error {
 	system, err := metrics.SystemGatherer(slog.New(logtree.NewSlogHandler(supervisor.Logger(ctx))))
 	if err != nil {
 		return err
@@ -54,5 +55,41 @@ func serveMetrics(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable
 			"etcd":   metrics.Prefixed(prometheus.DefaultGatherer, "etcd_", "grpc_server_"),
 			"system": system,
 		},
+		Members: members,
 	}.Run(ctx)
+}
+
+// metricsMembers lists the cluster's UP nodes for the metrics discovery document, as roleserve
+// last heard them; false before the node knows its roles' service or has heard the nodes.
+func (n *Node) metricsMembers() ([]metrics.Member, bool) {
+	v := n.self.Load()
+	if v == nil || v.roles == nil {
+		return nil, false
+	}
+	nodes, ok := v.roles.UpNodes()
+	if !ok {
+		return nil, false
+	}
+	members := make([]metrics.Member, 0, len(nodes))
+	for _, node := range nodes {
+		members = append(members, metrics.Member{
+			ID: node.GetId(), Address: node.GetStatus().GetExternalAddress(), Roles: roleNames(node.GetRoles()),
+		})
+	}
+	return members, true
+}
+
+// roleNames names the roles r holds as the API does.
+func roleNames(r *cpb.NodeRoles) []string {
+	var names []string
+	if r.GetConsensusMember() != nil {
+		names = append(names, "ConsensusMember")
+	}
+	if r.GetKubernetesController() != nil {
+		names = append(names, "KubernetesController")
+	}
+	if r.GetKubernetesWorker() != nil {
+		names = append(names, "KubernetesWorker")
+	}
+	return names
 }

@@ -95,7 +95,7 @@ func (n *Node) Run(ctx context.Context) error {
 	renewable := pki.NewRenewable(tlsCert)
 	program := newProgramMetrics(n, renewable)
 	if err := supervisor.Run(ctx, "metrics", func(ctx context.Context) error {
-		return serveMetrics(ctx, ca, renewable, program)
+		return serveMetrics(ctx, ca, renewable, program, n.metricsMembers)
 	}); err != nil {
 		return err
 	}

@@ -28,12 +28,16 @@ type Config struct {
 	Certificate *pki.Renewable
 	// Components are served at /metrics/NAME, each from its own gatherer.
 	Components map[string]prometheus.Gatherer
+	// Members are the cluster's UP nodes as this node last heard, and false before it has
+	// heard: the discovery document served at /discovery. Nil: not served.
+	Members func() ([]Member, bool)
 	// Now is the clock certificates are checked against; nil means time.Now.
 	Now func() time.Time
 }
 
-// Handler serves the components, each at /metrics/NAME, to metrics credentials only; and at
-// /metrics/ the list of component names, one per line.
+// Handler serves the components, each at /metrics/NAME, to metrics credentials only; at
+// /metrics/ the list of component names, one per line; and at /discovery the cluster's
+// targets for Prometheus' HTTP service discovery.
 func (c Config) Handler() http.Handler {
 	now := c.Now
 	if now == nil {
@@ -52,6 +56,22 @@ func (c Config) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics/{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, strings.Join(names, "\n"))
 	})
+	if c.Members != nil {
+		mux.HandleFunc("GET /discovery", func(w http.ResponseWriter, _ *http.Request) {
+			members, ok := c.Members()
+			if !ok {
+				http.Error(w, errNoMembers.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			data, err := marshalDiscovery(members)
+			if err != nil {
+				http.Error(w, "render the discovery document: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(data) // a scraper that went away needs no answer
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, refused := authorize(r.TLS, c.CA, now()); refused != nil {
 			http.Error(w, refused.message, refused.status)

@@ -12,6 +12,10 @@ import (
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
+// OutdatedRetry is the first wait before an outdated certificate's successor, outdated too, is
+// renewed again.
+const OutdatedRetry = 10 * time.Second
+
 // DefaultRetry is how long a failed renewal waits for the next attempt when Loop.Retry is zero.
 // A due certificate still has a third of its lifetime left: no hurry, but no reason to wait long.
 const DefaultRetry = time.Minute
@@ -21,7 +25,8 @@ type Validity struct {
 	NotBefore, NotAfter time.Time
 	// Outdated, if not empty, says why the certificate should be replaced before it is due
 	// (e.g. it does not name the node's address): it is renewed at once, and while its
-	// successors are outdated too, again after every Retry.
+	// successors are outdated too, again after OutdatedRetry, doubling up to Retry (what
+	// made it outdated is usually fixed within seconds, e.g. the curator learning the address).
 	Outdated string
 }
 
@@ -63,6 +68,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	var retryAt time.Time         // zero: wait for the certificate to be due
 	var outdatedTriedAt time.Time // the last renewal of an outdated certificate
+	outdatedWait := min(OutdatedRetry, l.retry())
 	for {
 		v, err := l.Current()
 		if err != nil {
@@ -72,7 +78,8 @@ func (l *Loop) Run(ctx context.Context) error {
 		if v.Outdated != "" {
 			early := clk.Now()
 			if !outdatedTriedAt.IsZero() {
-				early = outdatedTriedAt.Add(l.retry())
+				early = outdatedTriedAt.Add(outdatedWait)
+				outdatedWait = min(2*outdatedWait, l.retry())
 			}
 			if early.Before(due) {
 				due = early

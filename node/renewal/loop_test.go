@@ -145,20 +145,22 @@ func TestFailedRenewalIsRetried(t *testing.T) {
 }
 
 // TestOutdatedIsRenewedAtOnce: a certificate that does not name the node's address is renewed
-// at once; a successor still outdated (the curator did not know the address yet) after Retry;
-// one that is not, when it is due.
+// at once; successors still outdated (the curator did not know the address yet) after
+// OutdatedRetry, then twice that; one that is not, when it is due.
 func TestOutdatedIsRenewedAtOnce(t *testing.T) {
 	clk := clocktesting.NewFakeClock(start)
 	c := newCert(clk, 3*time.Hour)
 	c.replace(Validity{NotBefore: start, NotAfter: start.Add(3 * time.Hour), Outdated: "does not name 10.0.0.3"})
-	c.outdated = []string{"does not name 10.0.0.3"}
+	c.outdated = []string{"does not name 10.0.0.3", "does not name 10.0.0.3"}
 	run(t, &Loop{What: "test certificate", Current: c.Current, Renew: c.Renew, Clock: clk, Retry: 5 * time.Minute})
 
 	advance(t, clk, 0)
-	advance(t, clk, 5*time.Minute)
+	advance(t, clk, OutdatedRetry)
+	advance(t, clk, 2*OutdatedRetry)
 	advance(t, clk, 2*time.Hour)
 	waitForSleep(t, clk)
-	want := []time.Time{start, start.Add(5 * time.Minute), start.Add(2*time.Hour + 5*time.Minute)}
+	third := start.Add(3 * OutdatedRetry)
+	want := []time.Time{start, start.Add(OutdatedRetry), third, third.Add(2 * time.Hour)}
 	if got := c.renewedAt(); !equalTimes(got, want) {
 		t.Fatalf("renewed at %v, want %v", got, want)
 	}

@@ -23,12 +23,16 @@ func (s *Service) followCurators(ctx context.Context, cur cpb.CuratorClient) err
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	var published []string
 	defer s.upNodes.Store(nil)
+	defer s.upNodeList.Store(nil)
 	return upnodes.Follow(ctx, cur, 0, func(nodes upnodes.Set) error {
 		ids := make(map[string]bool, len(nodes))
-		for id := range nodes {
+		whole := make([]*cpb.Node, 0, len(nodes))
+		for id, n := range nodes {
 			ids[id] = true
+			whole = append(whole, n)
 		}
 		s.upNodes.Store(&ids)
+		s.upNodeList.Store(&whole)
 		list := curatorAddresses(nodes)
 		s.curators.Add(list...)
 		if len(list) > 0 && !slices.Equal(list, published) {
@@ -49,6 +53,16 @@ func curatorAddresses(nodes upnodes.Set) []string {
 	}
 	slices.Sort(list)
 	return list
+}
+
+// UpNodes returns the cluster's UP nodes as this node last heard from the curator, and false
+// before it has heard (or while it is not following them). The nodes must not be changed.
+func (s *Service) UpNodes() ([]*cpb.Node, bool) {
+	list := s.upNodeList.Load()
+	if list == nil {
+		return nil, false
+	}
+	return *list, true
 }
 
 // IsUpNode reports whether nodeID is an UP node of the cluster, as this node last heard from

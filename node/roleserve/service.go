@@ -98,6 +98,8 @@ type Service struct {
 	// upNodes is the IDs of the cluster's UP nodes as last seen (IsUpNode); nil before the
 	// first complete set.
 	upNodes atomic.Pointer[map[string]bool]
+	// upNodeList is the same nodes whole (UpNodes), for the metrics discovery document.
+	upNodeList atomic.Pointer[[]*cpb.Node]
 	// localEtcd is this node's etcd member once it votes, nil otherwise; the Kubernetes
 	// control plane runs on it.
 	localEtcd memory.Value[*consensus.Status]

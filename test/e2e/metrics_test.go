@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -182,6 +183,10 @@ func testMetrics(t *testing.T, c *testCluster, skip int) {
 		}
 	})
 
+	t.Run("the discovery document lists every UP node's components, and each answers", func(t *testing.T) {
+		testMetricsDiscovery(t, c, scraper, skip)
+	})
+
 	t.Run("heartbeats are counted as they go", func(t *testing.T) {
 		answered := func(ctx context.Context) (float64, error) {
 			node, _, _, err := c.scrape(ctx, member, "node", scraper)
@@ -226,4 +231,72 @@ func testMetrics(t *testing.T, c *testCluster, skip int) {
 			})
 		}
 	})
+}
+
+// testMetricsDiscovery does what a Prometheus server with http_sd_configs does: it reads the
+// targets from one node and scrapes each at the path its labels name.
+func testMetricsDiscovery(t *testing.T, c *testCluster, scraper *tls.Certificate, deleted int) {
+	var groups []struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.ClientConfig(c.ca, scraper, "")}}
+	defer client.CloseIdleConnections()
+	url := fmt.Sprintf("https://%s/discovery", net.JoinHostPort(c.Addresses[0], strconv.Itoa(int(ports.Metrics))))
+	eventually.Pass(t, time.Minute, "the discovery document from node 1", func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+			return fmt.Errorf("%s: %s", res.Status, body)
+		}
+		return json.NewDecoder(res.Body).Decode(&groups)
+	})
+	want := make(map[string]bool) // node ID + " " + component
+	for i := 1; i <= c.Nodes(); i++ {
+		if i == deleted {
+			continue
+		}
+		n, err := c.node(callContext(t), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[n.Id+" node"], want[n.Id+" system"] = true, true
+		if n.Roles.GetConsensusMember() {
+			want[n.Id+" etcd"] = true
+		}
+	}
+	for _, g := range groups {
+		key := g.Labels["node_id"] + " " + g.Labels["component"]
+		if !want[key] {
+			t.Errorf("unexpected or repeated target group %v", g)
+			continue
+		}
+		delete(want, key)
+		if len(g.Targets) != 1 || g.Labels["__scheme__"] != "https" {
+			t.Errorf("group %s: targets %v, scheme %q; want one target over https", key, g.Targets, g.Labels["__scheme__"])
+			continue
+		}
+		host, _, _ := net.SplitHostPort(g.Targets[0])
+		i := c.indexOfAddress(host)
+		if i == 0 {
+			t.Errorf("group %s: target %s is no node's address", key, g.Targets[0])
+			continue
+		}
+		families, status, reason, err := c.scrape(callContext(t), i, strings.TrimPrefix(g.Labels["__metrics_path__"], "/metrics/"), scraper)
+		if err != nil || len(families) == 0 {
+			t.Errorf("group %s: scraping %s%s: %v %d %s", key, g.Targets[0], g.Labels["__metrics_path__"], err, status, reason)
+		}
+	}
+	for key := range want {
+		t.Errorf("the document lacks %s", key)
+	}
+	t.Logf("%d target groups, each scraped", len(groups))
 }
