@@ -13,6 +13,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	_ "metropolis.dev/metropolis/api/authz"
 	reflect "reflect"
 	sync "sync"
@@ -145,7 +146,7 @@ func (x GetLogsRequest_BacklogMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_BacklogMode.Descriptor instead.
 func (GetLogsRequest_BacklogMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15, 0}
 }
 
 // StreamMode says whether to keep sending new entries after the backlog.
@@ -200,7 +201,7 @@ func (x GetLogsRequest_StreamMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_StreamMode.Descriptor instead.
 func (GetLogsRequest_StreamMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5, 1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15, 1}
 }
 
 // EntryKind selects leveled or raw entries.
@@ -253,7 +254,713 @@ func (x LogFilter_EntryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LogFilter_EntryKind.Descriptor instead.
 func (LogFilter_EntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16, 0}
+}
+
+type GetProcessesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProcessesRequest) Reset() {
+	*x = GetProcessesRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProcessesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProcessesRequest) ProtoMessage() {}
+
+func (x *GetProcessesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProcessesRequest.ProtoReflect.Descriptor instead.
+func (*GetProcessesRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+}
+
+type GetProcessesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the processes were read.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// The node's CPUs: 100% of one CPU is one CPU second per second.
+	Cpus          int32      `protobuf:"varint,2,opt,name=cpus,proto3" json:"cpus,omitempty"`
+	Processes     []*Process `protobuf:"bytes,3,rep,name=processes,proto3" json:"processes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProcessesResponse) Reset() {
+	*x = GetProcessesResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProcessesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProcessesResponse) ProtoMessage() {}
+
+func (x *GetProcessesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProcessesResponse.ProtoReflect.Descriptor instead.
+func (*GetProcessesResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetProcessesResponse) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *GetProcessesResponse) GetCpus() int32 {
+	if x != nil {
+		return x.Cpus
+	}
+	return 0
+}
+
+func (x *GetProcessesResponse) GetProcesses() []*Process {
+	if x != nil {
+		return x.Processes
+	}
+	return nil
+}
+
+type Process struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Pid       int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	ParentPid int32                  `protobuf:"varint,2,opt,name=parent_pid,json=parentPid,proto3" json:"parent_pid,omitempty"`
+	// The kernel's name for it (comm, at most 15 bytes).
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// Its command line, cut to 4 KiB in all; empty for kernel threads.
+	CommandLine []string `protobuf:"bytes,4,rep,name=command_line,json=commandLine,proto3" json:"command_line,omitempty"`
+	// The kernel's state letter: R running, S sleeping, D waiting on I/O, Z zombie, ...
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// User and system CPU time since it started, in seconds.
+	CpuSeconds float64 `protobuf:"fixed64,6,opt,name=cpu_seconds,json=cpuSeconds,proto3" json:"cpu_seconds,omitempty"`
+	// Resident and virtual memory.
+	ResidentBytes uint64 `protobuf:"varint,7,opt,name=resident_bytes,json=residentBytes,proto3" json:"resident_bytes,omitempty"`
+	VirtualBytes  uint64 `protobuf:"varint,8,opt,name=virtual_bytes,json=virtualBytes,proto3" json:"virtual_bytes,omitempty"`
+	Threads       int32  `protobuf:"varint,9,opt,name=threads,proto3" json:"threads,omitempty"`
+	// Its cgroup (v2 path), e.g. /kubepods.slice/.../cri-containerd-ID.scope.
+	Cgroup string `protobuf:"bytes,10,opt,name=cgroup,proto3" json:"cgroup,omitempty"`
+	// The UID of the Kubernetes pod it belongs to, read from its cgroup; empty for the node's
+	// own processes.
+	PodUid        string                 `protobuf:"bytes,11,opt,name=pod_uid,json=podUid,proto3" json:"pod_uid,omitempty"`
+	Started       *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=started,proto3" json:"started,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Process) Reset() {
+	*x = Process{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Process) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Process) ProtoMessage() {}
+
+func (x *Process) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Process.ProtoReflect.Descriptor instead.
+func (*Process) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Process) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *Process) GetParentPid() int32 {
+	if x != nil {
+		return x.ParentPid
+	}
+	return 0
+}
+
+func (x *Process) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Process) GetCommandLine() []string {
+	if x != nil {
+		return x.CommandLine
+	}
+	return nil
+}
+
+func (x *Process) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Process) GetCpuSeconds() float64 {
+	if x != nil {
+		return x.CpuSeconds
+	}
+	return 0
+}
+
+func (x *Process) GetResidentBytes() uint64 {
+	if x != nil {
+		return x.ResidentBytes
+	}
+	return 0
+}
+
+func (x *Process) GetVirtualBytes() uint64 {
+	if x != nil {
+		return x.VirtualBytes
+	}
+	return 0
+}
+
+func (x *Process) GetThreads() int32 {
+	if x != nil {
+		return x.Threads
+	}
+	return 0
+}
+
+func (x *Process) GetCgroup() string {
+	if x != nil {
+		return x.Cgroup
+	}
+	return ""
+}
+
+func (x *Process) GetPodUid() string {
+	if x != nil {
+		return x.PodUid
+	}
+	return ""
+}
+
+func (x *Process) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
+type GetMemoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMemoryRequest) Reset() {
+	*x = GetMemoryRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMemoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMemoryRequest) ProtoMessage() {}
+
+func (x *GetMemoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMemoryRequest.ProtoReflect.Descriptor instead.
+func (*GetMemoryRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
+}
+
+type GetMemoryResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TotalBytes uint64                 `protobuf:"varint,1,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	// What can be given to new work without swapping (MemAvailable).
+	AvailableBytes uint64 `protobuf:"varint,2,opt,name=available_bytes,json=availableBytes,proto3" json:"available_bytes,omitempty"`
+	FreeBytes      uint64 `protobuf:"varint,3,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	BuffersBytes   uint64 `protobuf:"varint,4,opt,name=buffers_bytes,json=buffersBytes,proto3" json:"buffers_bytes,omitempty"`
+	CachedBytes    uint64 `protobuf:"varint,5,opt,name=cached_bytes,json=cachedBytes,proto3" json:"cached_bytes,omitempty"`
+	SwapTotalBytes uint64 `protobuf:"varint,6,opt,name=swap_total_bytes,json=swapTotalBytes,proto3" json:"swap_total_bytes,omitempty"`
+	SwapFreeBytes  uint64 `protobuf:"varint,7,opt,name=swap_free_bytes,json=swapFreeBytes,proto3" json:"swap_free_bytes,omitempty"`
+	// Pressure stall information; absent where the kernel has none.
+	CpuPressure    *Pressure `protobuf:"bytes,8,opt,name=cpu_pressure,json=cpuPressure,proto3" json:"cpu_pressure,omitempty"`
+	MemoryPressure *Pressure `protobuf:"bytes,9,opt,name=memory_pressure,json=memoryPressure,proto3" json:"memory_pressure,omitempty"`
+	IoPressure     *Pressure `protobuf:"bytes,10,opt,name=io_pressure,json=ioPressure,proto3" json:"io_pressure,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetMemoryResponse) Reset() {
+	*x = GetMemoryResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMemoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMemoryResponse) ProtoMessage() {}
+
+func (x *GetMemoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMemoryResponse.ProtoReflect.Descriptor instead.
+func (*GetMemoryResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetMemoryResponse) GetTotalBytes() uint64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetAvailableBytes() uint64 {
+	if x != nil {
+		return x.AvailableBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetFreeBytes() uint64 {
+	if x != nil {
+		return x.FreeBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetBuffersBytes() uint64 {
+	if x != nil {
+		return x.BuffersBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetCachedBytes() uint64 {
+	if x != nil {
+		return x.CachedBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetSwapTotalBytes() uint64 {
+	if x != nil {
+		return x.SwapTotalBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetSwapFreeBytes() uint64 {
+	if x != nil {
+		return x.SwapFreeBytes
+	}
+	return 0
+}
+
+func (x *GetMemoryResponse) GetCpuPressure() *Pressure {
+	if x != nil {
+		return x.CpuPressure
+	}
+	return nil
+}
+
+func (x *GetMemoryResponse) GetMemoryPressure() *Pressure {
+	if x != nil {
+		return x.MemoryPressure
+	}
+	return nil
+}
+
+func (x *GetMemoryResponse) GetIoPressure() *Pressure {
+	if x != nil {
+		return x.IoPressure
+	}
+	return nil
+}
+
+// Pressure is one resource's line of /proc/pressure: the share of time some (or all, full)
+// non-idle tasks were stalled on it.
+type Pressure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Some          *PressureStall         `protobuf:"bytes,1,opt,name=some,proto3" json:"some,omitempty"`
+	Full          *PressureStall         `protobuf:"bytes,2,opt,name=full,proto3" json:"full,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pressure) Reset() {
+	*x = Pressure{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pressure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pressure) ProtoMessage() {}
+
+func (x *Pressure) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pressure.ProtoReflect.Descriptor instead.
+func (*Pressure) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Pressure) GetSome() *PressureStall {
+	if x != nil {
+		return x.Some
+	}
+	return nil
+}
+
+func (x *Pressure) GetFull() *PressureStall {
+	if x != nil {
+		return x.Full
+	}
+	return nil
+}
+
+type PressureStall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Percent of the last 10, 60 and 300 seconds.
+	Avg10  float64 `protobuf:"fixed64,1,opt,name=avg10,proto3" json:"avg10,omitempty"`
+	Avg60  float64 `protobuf:"fixed64,2,opt,name=avg60,proto3" json:"avg60,omitempty"`
+	Avg300 float64 `protobuf:"fixed64,3,opt,name=avg300,proto3" json:"avg300,omitempty"`
+	// Total stall time since boot, in microseconds.
+	TotalMicroseconds uint64 `protobuf:"varint,4,opt,name=total_microseconds,json=totalMicroseconds,proto3" json:"total_microseconds,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *PressureStall) Reset() {
+	*x = PressureStall{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PressureStall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PressureStall) ProtoMessage() {}
+
+func (x *PressureStall) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PressureStall.ProtoReflect.Descriptor instead.
+func (*PressureStall) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PressureStall) GetAvg10() float64 {
+	if x != nil {
+		return x.Avg10
+	}
+	return 0
+}
+
+func (x *PressureStall) GetAvg60() float64 {
+	if x != nil {
+		return x.Avg60
+	}
+	return 0
+}
+
+func (x *PressureStall) GetAvg300() float64 {
+	if x != nil {
+		return x.Avg300
+	}
+	return 0
+}
+
+func (x *PressureStall) GetTotalMicroseconds() uint64 {
+	if x != nil {
+		return x.TotalMicroseconds
+	}
+	return 0
+}
+
+type GetMountsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMountsRequest) Reset() {
+	*x = GetMountsRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMountsRequest) ProtoMessage() {}
+
+func (x *GetMountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMountsRequest.ProtoReflect.Descriptor instead.
+func (*GetMountsRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
+}
+
+type GetMountsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mounts        []*Mount               `protobuf:"bytes,1,rep,name=mounts,proto3" json:"mounts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMountsResponse) Reset() {
+	*x = GetMountsResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMountsResponse) ProtoMessage() {}
+
+func (x *GetMountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMountsResponse.ProtoReflect.Descriptor instead.
+func (*GetMountsResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetMountsResponse) GetMounts() []*Mount {
+	if x != nil {
+		return x.Mounts
+	}
+	return nil
+}
+
+type Mount struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MountPoint string                 `protobuf:"bytes,1,opt,name=mount_point,json=mountPoint,proto3" json:"mount_point,omitempty"`
+	Source     string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Filesystem string                 `protobuf:"bytes,3,opt,name=filesystem,proto3" json:"filesystem,omitempty"`
+	ReadOnly   bool                   `protobuf:"varint,4,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	// Size, free space, and what unprivileged users may still write; zero where the filesystem
+	// has no size (proc, sysfs).
+	SizeBytes      uint64 `protobuf:"varint,5,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	FreeBytes      uint64 `protobuf:"varint,6,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	AvailableBytes uint64 `protobuf:"varint,7,opt,name=available_bytes,json=availableBytes,proto3" json:"available_bytes,omitempty"`
+	Inodes         uint64 `protobuf:"varint,8,opt,name=inodes,proto3" json:"inodes,omitempty"`
+	InodesFree     uint64 `protobuf:"varint,9,opt,name=inodes_free,json=inodesFree,proto3" json:"inodes_free,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Mount) Reset() {
+	*x = Mount{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mount) ProtoMessage() {}
+
+func (x *Mount) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mount.ProtoReflect.Descriptor instead.
+func (*Mount) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Mount) GetMountPoint() string {
+	if x != nil {
+		return x.MountPoint
+	}
+	return ""
+}
+
+func (x *Mount) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Mount) GetFilesystem() string {
+	if x != nil {
+		return x.Filesystem
+	}
+	return ""
+}
+
+func (x *Mount) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *Mount) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *Mount) GetFreeBytes() uint64 {
+	if x != nil {
+		return x.FreeBytes
+	}
+	return 0
+}
+
+func (x *Mount) GetAvailableBytes() uint64 {
+	if x != nil {
+		return x.AvailableBytes
+	}
+	return 0
+}
+
+func (x *Mount) GetInodes() uint64 {
+	if x != nil {
+		return x.Inodes
+	}
+	return 0
+}
+
+func (x *Mount) GetInodesFree() uint64 {
+	if x != nil {
+		return x.InodesFree
+	}
+	return 0
 }
 
 type FetchBundleRequest struct {
@@ -266,7 +973,7 @@ type FetchBundleRequest struct {
 
 func (x *FetchBundleRequest) Reset() {
 	*x = FetchBundleRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +985,7 @@ func (x *FetchBundleRequest) String() string {
 func (*FetchBundleRequest) ProtoMessage() {}
 
 func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +998,7 @@ func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundleRequest.ProtoReflect.Descriptor instead.
 func (*FetchBundleRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FetchBundleRequest) GetSha256() []byte {
@@ -312,7 +1019,7 @@ type FetchBundleResponse struct {
 
 func (x *FetchBundleResponse) Reset() {
 	*x = FetchBundleResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +1031,7 @@ func (x *FetchBundleResponse) String() string {
 func (*FetchBundleResponse) ProtoMessage() {}
 
 func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +1044,7 @@ func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundleResponse.ProtoReflect.Descriptor instead.
 func (*FetchBundleResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FetchBundleResponse) GetChunk() []byte {
@@ -362,7 +1069,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +1081,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +1094,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
 }
 
 // Runnable is one long-lived service in a node's supervision tree.
@@ -404,7 +1111,7 @@ type Runnable struct {
 
 func (x *Runnable) Reset() {
 	*x = Runnable{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +1123,7 @@ func (x *Runnable) String() string {
 func (*Runnable) ProtoMessage() {}
 
 func (x *Runnable) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +1136,7 @@ func (x *Runnable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runnable.ProtoReflect.Descriptor instead.
 func (*Runnable) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Runnable) GetDn() string {
@@ -475,7 +1182,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +1194,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +1207,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatusResponse) GetNodeId() string {
@@ -562,7 +1269,7 @@ type GetLogsRequest struct {
 
 func (x *GetLogsRequest) Reset() {
 	*x = GetLogsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +1281,7 @@ func (x *GetLogsRequest) String() string {
 func (*GetLogsRequest) ProtoMessage() {}
 
 func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +1294,7 @@ func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
 func (*GetLogsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetLogsRequest) GetDn() string {
@@ -642,7 +1349,7 @@ type LogFilter struct {
 
 func (x *LogFilter) Reset() {
 	*x = LogFilter{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +1361,7 @@ func (x *LogFilter) String() string {
 func (*LogFilter) ProtoMessage() {}
 
 func (x *LogFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +1374,7 @@ func (x *LogFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFilter.ProtoReflect.Descriptor instead.
 func (*LogFilter) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogFilter) GetWithChildren() bool {
@@ -703,7 +1410,7 @@ type GetLogsResponse struct {
 
 func (x *GetLogsResponse) Reset() {
 	*x = GetLogsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +1422,7 @@ func (x *GetLogsResponse) String() string {
 func (*GetLogsResponse) ProtoMessage() {}
 
 func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +1435,7 @@ func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
 func (*GetLogsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetLogsResponse) GetBacklogEntries() []*LogEntry {
@@ -753,7 +1460,7 @@ type RebootRequest struct {
 
 func (x *RebootRequest) Reset() {
 	*x = RebootRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +1472,7 @@ func (x *RebootRequest) String() string {
 func (*RebootRequest) ProtoMessage() {}
 
 func (x *RebootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +1485,7 @@ func (x *RebootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootRequest.ProtoReflect.Descriptor instead.
 func (*RebootRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{18}
 }
 
 type RebootResponse struct {
@@ -789,7 +1496,7 @@ type RebootResponse struct {
 
 func (x *RebootResponse) Reset() {
 	*x = RebootResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1508,7 @@ func (x *RebootResponse) String() string {
 func (*RebootResponse) ProtoMessage() {}
 
 func (x *RebootResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1521,7 @@ func (x *RebootResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootResponse.ProtoReflect.Descriptor instead.
 func (*RebootResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{19}
 }
 
 type ShutdownRequest struct {
@@ -825,7 +1532,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1544,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1557,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{20}
 }
 
 type ShutdownResponse struct {
@@ -861,7 +1568,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1580,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1593,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21}
 }
 
 // LoadImageRequest is one message of a LoadImage upload: the first carries metadata, every
@@ -904,7 +1611,7 @@ type LoadImageRequest struct {
 
 func (x *LoadImageRequest) Reset() {
 	*x = LoadImageRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1623,7 @@ func (x *LoadImageRequest) String() string {
 func (*LoadImageRequest) ProtoMessage() {}
 
 func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1636,7 @@ func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageRequest.ProtoReflect.Descriptor instead.
 func (*LoadImageRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LoadImageRequest) GetPart() isLoadImageRequest_Part {
@@ -989,7 +1696,7 @@ type LoadImageMetadata struct {
 
 func (x *LoadImageMetadata) Reset() {
 	*x = LoadImageMetadata{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1708,7 @@ func (x *LoadImageMetadata) String() string {
 func (*LoadImageMetadata) ProtoMessage() {}
 
 func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1721,7 @@ func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageMetadata.ProtoReflect.Descriptor instead.
 func (*LoadImageMetadata) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LoadImageMetadata) GetName() string {
@@ -1041,7 +1748,7 @@ type LoadImageResponse struct {
 
 func (x *LoadImageResponse) Reset() {
 	*x = LoadImageResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1760,7 @@ func (x *LoadImageResponse) String() string {
 func (*LoadImageResponse) ProtoMessage() {}
 
 func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1773,7 @@ func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageResponse.ProtoReflect.Descriptor instead.
 func (*LoadImageResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LoadImageResponse) GetImages() []*LoadedImage {
@@ -1090,7 +1797,7 @@ type LoadedImage struct {
 
 func (x *LoadedImage) Reset() {
 	*x = LoadedImage{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1809,7 @@ func (x *LoadedImage) String() string {
 func (*LoadedImage) ProtoMessage() {}
 
 func (x *LoadedImage) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1822,7 @@ func (x *LoadedImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadedImage.ProtoReflect.Descriptor instead.
 func (*LoadedImage) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LoadedImage) GetName() string {
@@ -1136,7 +1843,71 @@ var File_metropolis_api_v1_nodemanagement_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\n" +
-	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\",\n" +
+	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\x15\n" +
+	"\x13GetProcessesRequest\"\x94\x01\n" +
+	"\x14GetProcessesResponse\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04cpus\x18\x02 \x01(\x05R\x04cpus\x128\n" +
+	"\tprocesses\x18\x03 \x03(\v2\x1a.metropolis.api.v1.ProcessR\tprocesses\"\xf5\x02\n" +
+	"\aProcess\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x1d\n" +
+	"\n" +
+	"parent_pid\x18\x02 \x01(\x05R\tparentPid\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12!\n" +
+	"\fcommand_line\x18\x04 \x03(\tR\vcommandLine\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x1f\n" +
+	"\vcpu_seconds\x18\x06 \x01(\x01R\n" +
+	"cpuSeconds\x12%\n" +
+	"\x0eresident_bytes\x18\a \x01(\x04R\rresidentBytes\x12#\n" +
+	"\rvirtual_bytes\x18\b \x01(\x04R\fvirtualBytes\x12\x18\n" +
+	"\athreads\x18\t \x01(\x05R\athreads\x12\x16\n" +
+	"\x06cgroup\x18\n" +
+	" \x01(\tR\x06cgroup\x12\x17\n" +
+	"\apod_uid\x18\v \x01(\tR\x06podUid\x124\n" +
+	"\astarted\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\astarted\"\x12\n" +
+	"\x10GetMemoryRequest\"\xda\x03\n" +
+	"\x11GetMemoryResponse\x12\x1f\n" +
+	"\vtotal_bytes\x18\x01 \x01(\x04R\n" +
+	"totalBytes\x12'\n" +
+	"\x0favailable_bytes\x18\x02 \x01(\x04R\x0eavailableBytes\x12\x1d\n" +
+	"\n" +
+	"free_bytes\x18\x03 \x01(\x04R\tfreeBytes\x12#\n" +
+	"\rbuffers_bytes\x18\x04 \x01(\x04R\fbuffersBytes\x12!\n" +
+	"\fcached_bytes\x18\x05 \x01(\x04R\vcachedBytes\x12(\n" +
+	"\x10swap_total_bytes\x18\x06 \x01(\x04R\x0eswapTotalBytes\x12&\n" +
+	"\x0fswap_free_bytes\x18\a \x01(\x04R\rswapFreeBytes\x12>\n" +
+	"\fcpu_pressure\x18\b \x01(\v2\x1b.metropolis.api.v1.PressureR\vcpuPressure\x12D\n" +
+	"\x0fmemory_pressure\x18\t \x01(\v2\x1b.metropolis.api.v1.PressureR\x0ememoryPressure\x12<\n" +
+	"\vio_pressure\x18\n" +
+	" \x01(\v2\x1b.metropolis.api.v1.PressureR\n" +
+	"ioPressure\"v\n" +
+	"\bPressure\x124\n" +
+	"\x04some\x18\x01 \x01(\v2 .metropolis.api.v1.PressureStallR\x04some\x124\n" +
+	"\x04full\x18\x02 \x01(\v2 .metropolis.api.v1.PressureStallR\x04full\"\x82\x01\n" +
+	"\rPressureStall\x12\x14\n" +
+	"\x05avg10\x18\x01 \x01(\x01R\x05avg10\x12\x14\n" +
+	"\x05avg60\x18\x02 \x01(\x01R\x05avg60\x12\x16\n" +
+	"\x06avg300\x18\x03 \x01(\x01R\x06avg300\x12-\n" +
+	"\x12total_microseconds\x18\x04 \x01(\x04R\x11totalMicroseconds\"\x12\n" +
+	"\x10GetMountsRequest\"E\n" +
+	"\x11GetMountsResponse\x120\n" +
+	"\x06mounts\x18\x01 \x03(\v2\x18.metropolis.api.v1.MountR\x06mounts\"\x9d\x02\n" +
+	"\x05Mount\x12\x1f\n" +
+	"\vmount_point\x18\x01 \x01(\tR\n" +
+	"mountPoint\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1e\n" +
+	"\n" +
+	"filesystem\x18\x03 \x01(\tR\n" +
+	"filesystem\x12\x1b\n" +
+	"\tread_only\x18\x04 \x01(\bR\breadOnly\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x05 \x01(\x04R\tsizeBytes\x12\x1d\n" +
+	"\n" +
+	"free_bytes\x18\x06 \x01(\x04R\tfreeBytes\x12'\n" +
+	"\x0favailable_bytes\x18\a \x01(\x04R\x0eavailableBytes\x12\x16\n" +
+	"\x06inodes\x18\b \x01(\x04R\x06inodes\x12\x1f\n" +
+	"\vinodes_free\x18\t \x01(\x04R\n" +
+	"inodesFree\",\n" +
 	"\x12FetchBundleRequest\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\fR\x06sha256\"?\n" +
 	"\x13FetchBundleResponse\x12\x14\n" +
@@ -1206,7 +1977,7 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x16RUNNABLE_STATE_HEALTHY\x10\x02\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DONE\x10\x03\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DEAD\x10\x04\x12\x1b\n" +
-	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xb6\x05\n" +
+	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xe2\a\n" +
 	"\x0eNodeManagement\x12_\n" +
 	"\tGetStatus\x12#.metropolis.api.v1.GetStatusRequest\x1a$.metropolis.api.v1.GetStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12[\n" +
@@ -1222,7 +1993,13 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"UpdateNode\x12$.metropolis.api.v1.UpdateNodeRequest\x1a%.metropolis.api.v1.UpdateNodeResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\f(\x01\x12g\n" +
 	"\vFetchBundle\x12%.metropolis.api.v1.FetchBundleRequest\x1a&.metropolis.api.v1.FetchBundleResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\x0e0\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\x0e0\x01\x12h\n" +
+	"\fGetProcesses\x12&.metropolis.api.v1.GetProcessesRequest\x1a'.metropolis.api.v1.GetProcessesResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x10\x12_\n" +
+	"\tGetMemory\x12#.metropolis.api.v1.GetMemoryRequest\x1a$.metropolis.api.v1.GetMemoryResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x10\x12_\n" +
+	"\tGetMounts\x12#.metropolis.api.v1.GetMountsRequest\x1a$.metropolis.api.v1.GetMountsResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x10B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_nodemanagement_proto_rawDescOnce sync.Once
@@ -1237,72 +2014,98 @@ func file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_nodemanagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(RunnableState)(0),              // 0: metropolis.api.v1.RunnableState
 	(GetLogsRequest_BacklogMode)(0), // 1: metropolis.api.v1.GetLogsRequest.BacklogMode
 	(GetLogsRequest_StreamMode)(0),  // 2: metropolis.api.v1.GetLogsRequest.StreamMode
 	(LogFilter_EntryKind)(0),        // 3: metropolis.api.v1.LogFilter.EntryKind
-	(*FetchBundleRequest)(nil),      // 4: metropolis.api.v1.FetchBundleRequest
-	(*FetchBundleResponse)(nil),     // 5: metropolis.api.v1.FetchBundleResponse
-	(*GetStatusRequest)(nil),        // 6: metropolis.api.v1.GetStatusRequest
-	(*Runnable)(nil),                // 7: metropolis.api.v1.Runnable
-	(*GetStatusResponse)(nil),       // 8: metropolis.api.v1.GetStatusResponse
-	(*GetLogsRequest)(nil),          // 9: metropolis.api.v1.GetLogsRequest
-	(*LogFilter)(nil),               // 10: metropolis.api.v1.LogFilter
-	(*GetLogsResponse)(nil),         // 11: metropolis.api.v1.GetLogsResponse
-	(*RebootRequest)(nil),           // 12: metropolis.api.v1.RebootRequest
-	(*RebootResponse)(nil),          // 13: metropolis.api.v1.RebootResponse
-	(*ShutdownRequest)(nil),         // 14: metropolis.api.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),        // 15: metropolis.api.v1.ShutdownResponse
-	(*LoadImageRequest)(nil),        // 16: metropolis.api.v1.LoadImageRequest
-	(*LoadImageMetadata)(nil),       // 17: metropolis.api.v1.LoadImageMetadata
-	(*LoadImageResponse)(nil),       // 18: metropolis.api.v1.LoadImageResponse
-	(*LoadedImage)(nil),             // 19: metropolis.api.v1.LoadedImage
-	(NodeState)(0),                  // 20: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),               // 21: metropolis.api.v1.NodeRoles
-	(*durationpb.Duration)(nil),     // 22: google.protobuf.Duration
-	(*NodeSoftware)(nil),            // 23: metropolis.api.v1.NodeSoftware
-	(LogSeverity)(0),                // 24: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 25: metropolis.api.v1.LogEntry
-	(*UpdateNodeRequest)(nil),       // 26: metropolis.api.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),      // 27: metropolis.api.v1.UpdateNodeResponse
+	(*GetProcessesRequest)(nil),     // 4: metropolis.api.v1.GetProcessesRequest
+	(*GetProcessesResponse)(nil),    // 5: metropolis.api.v1.GetProcessesResponse
+	(*Process)(nil),                 // 6: metropolis.api.v1.Process
+	(*GetMemoryRequest)(nil),        // 7: metropolis.api.v1.GetMemoryRequest
+	(*GetMemoryResponse)(nil),       // 8: metropolis.api.v1.GetMemoryResponse
+	(*Pressure)(nil),                // 9: metropolis.api.v1.Pressure
+	(*PressureStall)(nil),           // 10: metropolis.api.v1.PressureStall
+	(*GetMountsRequest)(nil),        // 11: metropolis.api.v1.GetMountsRequest
+	(*GetMountsResponse)(nil),       // 12: metropolis.api.v1.GetMountsResponse
+	(*Mount)(nil),                   // 13: metropolis.api.v1.Mount
+	(*FetchBundleRequest)(nil),      // 14: metropolis.api.v1.FetchBundleRequest
+	(*FetchBundleResponse)(nil),     // 15: metropolis.api.v1.FetchBundleResponse
+	(*GetStatusRequest)(nil),        // 16: metropolis.api.v1.GetStatusRequest
+	(*Runnable)(nil),                // 17: metropolis.api.v1.Runnable
+	(*GetStatusResponse)(nil),       // 18: metropolis.api.v1.GetStatusResponse
+	(*GetLogsRequest)(nil),          // 19: metropolis.api.v1.GetLogsRequest
+	(*LogFilter)(nil),               // 20: metropolis.api.v1.LogFilter
+	(*GetLogsResponse)(nil),         // 21: metropolis.api.v1.GetLogsResponse
+	(*RebootRequest)(nil),           // 22: metropolis.api.v1.RebootRequest
+	(*RebootResponse)(nil),          // 23: metropolis.api.v1.RebootResponse
+	(*ShutdownRequest)(nil),         // 24: metropolis.api.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),        // 25: metropolis.api.v1.ShutdownResponse
+	(*LoadImageRequest)(nil),        // 26: metropolis.api.v1.LoadImageRequest
+	(*LoadImageMetadata)(nil),       // 27: metropolis.api.v1.LoadImageMetadata
+	(*LoadImageResponse)(nil),       // 28: metropolis.api.v1.LoadImageResponse
+	(*LoadedImage)(nil),             // 29: metropolis.api.v1.LoadedImage
+	(*timestamppb.Timestamp)(nil),   // 30: google.protobuf.Timestamp
+	(NodeState)(0),                  // 31: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),               // 32: metropolis.api.v1.NodeRoles
+	(*durationpb.Duration)(nil),     // 33: google.protobuf.Duration
+	(*NodeSoftware)(nil),            // 34: metropolis.api.v1.NodeSoftware
+	(LogSeverity)(0),                // 35: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 36: metropolis.api.v1.LogEntry
+	(*UpdateNodeRequest)(nil),       // 37: metropolis.api.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 38: metropolis.api.v1.UpdateNodeResponse
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
-	0,  // 0: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
-	20, // 1: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
-	21, // 2: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
-	22, // 3: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	7,  // 4: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
-	23, // 5: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
-	1,  // 6: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
-	2,  // 7: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
-	10, // 8: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
-	3,  // 9: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	24, // 10: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	25, // 11: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	25, // 12: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	17, // 13: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
-	19, // 14: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
-	6,  // 15: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	9,  // 16: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	12, // 17: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	14, // 18: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	16, // 19: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
-	26, // 20: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
-	4,  // 21: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
-	8,  // 22: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	11, // 23: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	13, // 24: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	15, // 25: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	18, // 26: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
-	27, // 27: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
-	5,  // 28: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	30, // 0: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
+	6,  // 1: metropolis.api.v1.GetProcessesResponse.processes:type_name -> metropolis.api.v1.Process
+	30, // 2: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
+	9,  // 3: metropolis.api.v1.GetMemoryResponse.cpu_pressure:type_name -> metropolis.api.v1.Pressure
+	9,  // 4: metropolis.api.v1.GetMemoryResponse.memory_pressure:type_name -> metropolis.api.v1.Pressure
+	9,  // 5: metropolis.api.v1.GetMemoryResponse.io_pressure:type_name -> metropolis.api.v1.Pressure
+	10, // 6: metropolis.api.v1.Pressure.some:type_name -> metropolis.api.v1.PressureStall
+	10, // 7: metropolis.api.v1.Pressure.full:type_name -> metropolis.api.v1.PressureStall
+	13, // 8: metropolis.api.v1.GetMountsResponse.mounts:type_name -> metropolis.api.v1.Mount
+	0,  // 9: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
+	31, // 10: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
+	32, // 11: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
+	33, // 12: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	17, // 13: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
+	34, // 14: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
+	1,  // 15: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
+	2,  // 16: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
+	20, // 17: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
+	3,  // 18: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
+	35, // 19: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	36, // 20: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	36, // 21: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	27, // 22: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	29, // 23: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	16, // 24: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	19, // 25: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	22, // 26: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	24, // 27: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	26, // 28: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	37, // 29: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
+	14, // 30: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
+	4,  // 31: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
+	7,  // 32: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
+	11, // 33: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
+	18, // 34: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	21, // 35: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	23, // 36: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	25, // 37: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	28, // 38: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	38, // 39: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
+	15, // 40: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
+	5,  // 41: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
+	8,  // 42: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
+	12, // 43: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
+	34, // [34:44] is the sub-list for method output_type
+	24, // [24:34] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_nodemanagement_proto_init() }
@@ -1313,7 +2116,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
 	file_metropolis_api_v1_update_proto_init()
-	file_metropolis_api_v1_nodemanagement_proto_msgTypes[12].OneofWrappers = []any{
+	file_metropolis_api_v1_nodemanagement_proto_msgTypes[22].OneofWrappers = []any{
 		(*LoadImageRequest_Metadata)(nil),
 		(*LoadImageRequest_Chunk)(nil),
 	}
@@ -1323,7 +2126,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_nodemanagement_proto_rawDesc), len(file_metropolis_api_v1_nodemanagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   16,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

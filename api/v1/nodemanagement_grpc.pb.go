@@ -22,13 +22,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NodeManagement_GetStatus_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetStatus"
-	NodeManagement_GetLogs_FullMethodName     = "/metropolis.api.v1.NodeManagement/GetLogs"
-	NodeManagement_Reboot_FullMethodName      = "/metropolis.api.v1.NodeManagement/Reboot"
-	NodeManagement_Shutdown_FullMethodName    = "/metropolis.api.v1.NodeManagement/Shutdown"
-	NodeManagement_LoadImage_FullMethodName   = "/metropolis.api.v1.NodeManagement/LoadImage"
-	NodeManagement_UpdateNode_FullMethodName  = "/metropolis.api.v1.NodeManagement/UpdateNode"
-	NodeManagement_FetchBundle_FullMethodName = "/metropolis.api.v1.NodeManagement/FetchBundle"
+	NodeManagement_GetStatus_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetStatus"
+	NodeManagement_GetLogs_FullMethodName      = "/metropolis.api.v1.NodeManagement/GetLogs"
+	NodeManagement_Reboot_FullMethodName       = "/metropolis.api.v1.NodeManagement/Reboot"
+	NodeManagement_Shutdown_FullMethodName     = "/metropolis.api.v1.NodeManagement/Shutdown"
+	NodeManagement_LoadImage_FullMethodName    = "/metropolis.api.v1.NodeManagement/LoadImage"
+	NodeManagement_UpdateNode_FullMethodName   = "/metropolis.api.v1.NodeManagement/UpdateNode"
+	NodeManagement_FetchBundle_FullMethodName  = "/metropolis.api.v1.NodeManagement/FetchBundle"
+	NodeManagement_GetProcesses_FullMethodName = "/metropolis.api.v1.NodeManagement/GetProcesses"
+	NodeManagement_GetMemory_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetMemory"
+	NodeManagement_GetMounts_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetMounts"
 )
 
 // NodeManagementClient is the client API for NodeManagement service.
@@ -103,6 +106,16 @@ type NodeManagementClient interface {
 	// another node of the cluster (node certificates only). codes.NotFound if the node does not
 	// keep it. The caller checks what it receives as any bundle: against its own trusted keys.
 	FetchBundle(ctx context.Context, in *FetchBundleRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FetchBundleResponse], error)
+	// GetProcesses lists the node's processes as they are now: what `ps` and `top` show. CPU
+	// time is cumulative: a client that wants a rate asks twice and divides by the time between
+	// the answers' timestamps (as `metroctl node top` does).
+	GetProcesses(ctx context.Context, in *GetProcessesRequest, opts ...grpc.CallOption) (*GetProcessesResponse, error)
+	// GetMemory reports the node's memory (from /proc/meminfo) and the kernel's pressure stall
+	// information for CPU, memory and I/O.
+	GetMemory(ctx context.Context, in *GetMemoryRequest, opts ...grpc.CallOption) (*GetMemoryResponse, error)
+	// GetMounts lists the node's mounts with the size and use of each filesystem: what
+	// `findmnt` and `df` show.
+	GetMounts(ctx context.Context, in *GetMountsRequest, opts ...grpc.CallOption) (*GetMountsResponse, error)
 }
 
 type nodeManagementClient struct {
@@ -207,6 +220,36 @@ func (c *nodeManagementClient) FetchBundle(ctx context.Context, in *FetchBundleR
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeManagement_FetchBundleClient = grpc.ServerStreamingClient[FetchBundleResponse]
 
+func (c *nodeManagementClient) GetProcesses(ctx context.Context, in *GetProcessesRequest, opts ...grpc.CallOption) (*GetProcessesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProcessesResponse)
+	err := c.cc.Invoke(ctx, NodeManagement_GetProcesses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeManagementClient) GetMemory(ctx context.Context, in *GetMemoryRequest, opts ...grpc.CallOption) (*GetMemoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMemoryResponse)
+	err := c.cc.Invoke(ctx, NodeManagement_GetMemory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeManagementClient) GetMounts(ctx context.Context, in *GetMountsRequest, opts ...grpc.CallOption) (*GetMountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMountsResponse)
+	err := c.cc.Invoke(ctx, NodeManagement_GetMounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeManagementServer is the server API for NodeManagement service.
 // All implementations must embed UnimplementedNodeManagementServer
 // for forward compatibility.
@@ -279,6 +322,16 @@ type NodeManagementServer interface {
 	// another node of the cluster (node certificates only). codes.NotFound if the node does not
 	// keep it. The caller checks what it receives as any bundle: against its own trusted keys.
 	FetchBundle(*FetchBundleRequest, grpc.ServerStreamingServer[FetchBundleResponse]) error
+	// GetProcesses lists the node's processes as they are now: what `ps` and `top` show. CPU
+	// time is cumulative: a client that wants a rate asks twice and divides by the time between
+	// the answers' timestamps (as `metroctl node top` does).
+	GetProcesses(context.Context, *GetProcessesRequest) (*GetProcessesResponse, error)
+	// GetMemory reports the node's memory (from /proc/meminfo) and the kernel's pressure stall
+	// information for CPU, memory and I/O.
+	GetMemory(context.Context, *GetMemoryRequest) (*GetMemoryResponse, error)
+	// GetMounts lists the node's mounts with the size and use of each filesystem: what
+	// `findmnt` and `df` show.
+	GetMounts(context.Context, *GetMountsRequest) (*GetMountsResponse, error)
 	mustEmbedUnimplementedNodeManagementServer()
 }
 
@@ -309,6 +362,15 @@ func (UnimplementedNodeManagementServer) UpdateNode(grpc.ClientStreamingServer[U
 }
 func (UnimplementedNodeManagementServer) FetchBundle(*FetchBundleRequest, grpc.ServerStreamingServer[FetchBundleResponse]) error {
 	return status.Error(codes.Unimplemented, "method FetchBundle not implemented")
+}
+func (UnimplementedNodeManagementServer) GetProcesses(context.Context, *GetProcessesRequest) (*GetProcessesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProcesses not implemented")
+}
+func (UnimplementedNodeManagementServer) GetMemory(context.Context, *GetMemoryRequest) (*GetMemoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMemory not implemented")
+}
+func (UnimplementedNodeManagementServer) GetMounts(context.Context, *GetMountsRequest) (*GetMountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMounts not implemented")
 }
 func (UnimplementedNodeManagementServer) mustEmbedUnimplementedNodeManagementServer() {}
 func (UnimplementedNodeManagementServer) testEmbeddedByValue()                        {}
@@ -421,6 +483,60 @@ func _NodeManagement_FetchBundle_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeManagement_FetchBundleServer = grpc.ServerStreamingServer[FetchBundleResponse]
 
+func _NodeManagement_GetProcesses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProcessesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeManagementServer).GetProcesses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeManagement_GetProcesses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeManagementServer).GetProcesses(ctx, req.(*GetProcessesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeManagement_GetMemory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMemoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeManagementServer).GetMemory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeManagement_GetMemory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeManagementServer).GetMemory(ctx, req.(*GetMemoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeManagement_GetMounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeManagementServer).GetMounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeManagement_GetMounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeManagementServer).GetMounts(ctx, req.(*GetMountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeManagement_ServiceDesc is the grpc.ServiceDesc for NodeManagement service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -439,6 +555,18 @@ var NodeManagement_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Shutdown",
 			Handler:    _NodeManagement_Shutdown_Handler,
+		},
+		{
+			MethodName: "GetProcesses",
+			Handler:    _NodeManagement_GetProcesses_Handler,
+		},
+		{
+			MethodName: "GetMemory",
+			Handler:    _NodeManagement_GetMemory_Handler,
+		},
+		{
+			MethodName: "GetMounts",
+			Handler:    _NodeManagement_GetMounts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

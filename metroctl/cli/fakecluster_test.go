@@ -40,6 +40,8 @@ type fakeCluster struct {
 	nodes    map[string]*apb.Node
 	calls    []string
 	requests []proto.Message
+	// processCalls counts GetProcesses calls (node_introspect_cmd_test.go).
+	processCalls int
 	// rollout is the latest rollout (nil: none); rolloutBytes the bytes of the last bundle
 	// uploaded; rolloutWatch, if set, is what a GetRollout watch sends after the current plan.
 	rollout      *apb.Rollout

@@ -21,6 +21,7 @@ func (s *session) nodeCommand() *cobra.Command {
 		s.nodeRoleCommand(true), s.nodeRoleCommand(false), s.nodeDeleteCommand(),
 		s.nodeLabelCommand(), s.nodeLogsCommand(), s.nodePowerCommand(true), s.nodePowerCommand(false),
 		s.nodeLoadImageCommand(), s.nodeUpdateCommand())
+	cmd.AddCommand(s.nodeIntrospectionCommands()...)
 	return cmd
 }
 

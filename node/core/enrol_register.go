@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -27,7 +28,7 @@ const approvalPoll = time.Second
 // parameters, waits to be approved, commits its half of the storage key and gets its node
 // certificate. It returns the membership to keep. The cluster half comes from the sealed
 // record, so that a node that crashed after committing commits the same half again.
-func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey, clusterHalf []byte) (*membership, error) {
+func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey, clusterHalf []byte, addr net.IP) (*membership, error) {
 	logger := supervisor.Logger(ctx)
 	ca, err := pki.ParseCertificateDER(params.CaCertificate)
 	if err != nil {
@@ -57,9 +58,13 @@ func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey
 	}
 	logger.Infof("registered; waiting for an operator to approve %s (metroctl node approve %s)", nodeID, nodeID)
 
+	var address string
+	if addr != nil {
+		address = addr.String()
+	}
 	var res *cpb.CommitNodeResponse
 	if err := retryCall(ctx, "commit node "+nodeID, func(ctx context.Context) error {
-		res, err = cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf})
+		res, err = cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf, ExternalAddress: address})
 		return err
 	}); err != nil {
 		return nil, err

@@ -206,7 +206,7 @@ func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, n
 		n.logger(ctx).Infof("bootstrapping a new cluster")
 		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, rec.ClusterHalf)
 	case enrolRegister:
-		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, rec.ClusterHalf)
+		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, rec.ClusterHalf, addr)
 	}
 	if err != nil {
 		return sealedRecord{}, err

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"net"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
+	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/rpc"
 )
@@ -76,6 +79,20 @@ func (c *curatorServer) RegisterNode(ctx context.Context, req *cpb.RegisterNodeR
 	return &cpb.RegisterNodeResponse{}, nil
 }
 
+// withAddress is n, or if n has not reported an address and addr is one, a copy of n that
+// has: the address its certificate should name.
+func withAddress(n *cpb.NodeRecord, addr net.IP) *cpb.NodeRecord {
+	if addr == nil || n.GetStatus().GetExternalAddress() != "" {
+		return n
+	}
+	c := proto.Clone(n).(*cpb.NodeRecord)
+	if c.Status == nil {
+		c.Status = &apb.NodeStatus{}
+	}
+	c.Status.ExternalAddress = addr.String()
+	return c
+}
+
 func (c *curatorServer) CommitNode(ctx context.Context, req *cpb.CommitNodeRequest) (*cpb.CommitNodeResponse, error) {
 	l, err := leaderFromContext(ctx)
 	if err != nil {
@@ -88,6 +105,12 @@ func (c *curatorServer) CommitNode(ctx context.Context, req *cpb.CommitNodeReque
 	id := identity.NodeID(pub)
 	if k := len(req.GetClusterUnlockKey()); k < minUnlockKeyBytes || k > maxUnlockKeyBytes {
 		return nil, nodeError(codes.InvalidArgument, "commit", id, "cluster_unlock_key: %d bytes, want %d to %d", k, minUnlockKeyBytes, maxUnlockKeyBytes)
+	}
+	var addr net.IP
+	if a := req.GetExternalAddress(); a != "" {
+		if addr = net.ParseIP(a); addr == nil {
+			return nil, nodeError(codes.InvalidArgument, "commit", id, "external_address: %.64q is not an IP address", a)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,7 +131,7 @@ func (c *curatorServer) CommitNode(ctx context.Context, req *cpb.CommitNodeReque
 		}
 		n = next
 	}
-	cert, err := issueNodeCertificate(l.ca, n)
+	cert, err := issueNodeCertificate(l.ca, withAddress(n, addr))
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "commit node %s: %v", id, err)
 	}

@@ -68,6 +68,19 @@ func TestNodeLifecycle(t *testing.T) {
 	if _, err := c.commit(n); err != nil {
 		t.Fatalf("committing again with the same key: %v, want the certificate again", err)
 	}
+	// A node that sends its address at commit gets a certificate naming it, before it has
+	// reported any status; an address that is none is refused.
+	withAddr, err := cpb.NewCuratorClient(c.dial(selfSigned(t, n.key))).CommitNode(callCtx(t),
+		&cpb.CommitNodeRequest{ClusterUnlockKey: n.unlockKey, ExternalAddress: "10.9.8.7"})
+	if err != nil {
+		t.Fatalf("commit with an address: %v", err)
+	}
+	if cert, err := pki.ParseCertificateDER(withAddr.GetNodeCertificate()); err != nil || len(cert.IPAddresses) != 1 || cert.IPAddresses[0].String() != "10.9.8.7" {
+		t.Errorf("certificate from a commit with address 10.9.8.7 names %v (%v)", cert.IPAddresses, err)
+	}
+	_, err = cpb.NewCuratorClient(c.dial(selfSigned(t, n.key))).CommitNode(callCtx(t),
+		&cpb.CommitNodeRequest{ClusterUnlockKey: n.unlockKey, ExternalAddress: "not-an-address"})
+	expectCode(t, "commit with a malformed address", err, codes.InvalidArgument, `external_address: "not-an-address" is not an IP address`)
 	_, err = cpb.NewCuratorClient(c.dial(selfSigned(t, n.key))).CommitNode(callCtx(t),
 		&cpb.CommitNodeRequest{ClusterUnlockKey: []byte("another unlock key")})
 	expectCode(t, "commit again with another unlock key", err, codes.AlreadyExists, "already committed")

@@ -70,6 +70,9 @@ type Config struct {
 	// on the node a directory on the data partition, since archives may be gigabytes.
 	// Required with Images.
 	SpoolDir string
+	// ProcRoot is where the proc filesystem that GetProcesses, GetMemory and GetMounts read is
+	// mounted; empty: /proc.
+	ProcRoot string
 	// MaxImageArchiveSize bounds one upload; 0 means DefaultMaxImageArchiveSize.
 	MaxImageArchiveSize int64
 	// Updates installs release bundles (UpdateNode) and reports the node's software

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,70 +14,24 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
-	apb "metropolis.dev/metropolis/api/v1"
-	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/osbase/eventually"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
-// metricsCredential asks the cluster for a scraper's certificate, as `metroctl metrics
-// credential` does.
+// metricsCredential asks the cluster for a scraper's certificate.
 func (c *testCluster) metricsCredential(t *testing.T) *tls.Certificate {
 	t.Helper()
-	pub, key, err := identity.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.mgmt.IssueMetricsCredential(callContext(t), &apb.IssueMetricsCredentialRequest{PublicKey: der, Name: "prometheus"})
-	if err != nil {
-		t.Fatalf("issue a metrics credential: %v", err)
-	}
-	cert, err := x509.ParseCertificate(res.Certificate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCert, err := pki.TLSCertificate(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tlsCert
+	return testenv.MetricsCredential(t, callContext(t), c.mgmt)
 }
 
 // scrape fetches a component's metrics from node i presenting cert (nil: none). It answers
 // the parsed families when the node served them, or the HTTP status and body when it refused.
 func (c *testCluster) scrape(ctx context.Context, i int, component string, cert *tls.Certificate) (map[string]*dto.MetricFamily, int, string, error) {
-	// No server name: like Prometheus, the client verifies the node by the IP address it
-	// dials, which the node's certificate carries.
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.ClientConfig(c.ca, cert, "")}}
-	defer client.CloseIdleConnections()
-	url := fmt.Sprintf("https://%s/metrics/%s", net.JoinHostPort(c.Addresses[i-1], strconv.Itoa(int(ports.Metrics))), component)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		return nil, res.StatusCode, strings.TrimSpace(string(body)), nil
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(res.Body)
-	if err != nil {
-		return nil, res.StatusCode, "", fmt.Errorf("%s does not parse as Prometheus text: %w", url, err)
-	}
-	return families, res.StatusCode, "", nil
+	s, err := testenv.ScrapeMetrics(ctx, c.ca, cert, c.Addresses[i-1], "/metrics/"+component)
+	return s.Families, s.Status, s.Refusal, err
 }
 
 // hasSeries reports whether family name has a series whose labels satisfy match.
@@ -93,36 +46,6 @@ func hasSeries(families map[string]*dto.MetricFamily, name string, match func(ma
 		}
 	}
 	return false
-}
-
-// value is the value of the series of family name whose labels include want, or an error
-// naming what is missing.
-func value(families map[string]*dto.MetricFamily, name string, want map[string]string) (float64, error) {
-	mf, ok := families[name]
-	if !ok {
-		return 0, fmt.Errorf("no %s among %d families", name, len(families))
-	}
-next:
-	for _, m := range mf.Metric {
-		labels := make(map[string]string)
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), nil
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), nil
-		case m.Untyped != nil:
-			return m.Untyped.GetValue(), nil
-		}
-	}
-	return 0, fmt.Errorf("no %s series with labels %v", name, want)
 }
 
 // testMetrics scrapes every component of every node with a metrics credential, checks that
@@ -153,7 +76,7 @@ func testMetrics(t *testing.T, c *testCluster, skip int) {
 				{"metropolis_node_certificate_expiry_timestamp_seconds", nil, float64(time.Now().Unix())},
 				{"go_goroutines", nil, 1},
 			} {
-				if v, err := value(node, check.name, check.labels); err != nil || v < check.min {
+				if v, err := testenv.MetricValue(node, check.name, check.labels); err != nil || v < check.min {
 					t.Errorf("node %d: %s%v = %v (%v), want at least %v", i, check.name, check.labels, v, err, check.min)
 				}
 			}
@@ -168,7 +91,7 @@ func testMetrics(t *testing.T, c *testCluster, skip int) {
 			}
 			t.Logf("node %d serves %d families at /metrics/node, %d at /metrics/system", i, len(node), len(system))
 			for _, name := range []string{"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_load1", "node_network_receive_bytes_total"} {
-				if _, err := value(system, name, nil); err != nil {
+				if _, err := testenv.MetricValue(system, name, nil); err != nil {
 					t.Errorf("node %d system: %v", i, err)
 				}
 			}
@@ -178,7 +101,7 @@ func testMetrics(t *testing.T, c *testCluster, skip int) {
 			t.Fatal(err)
 		}
 		t.Logf("node %d serves %d families at /metrics/etcd", member, len(etcd))
-		if v, err := value(etcd, "etcd_server_has_leader", nil); err != nil || v != 1 {
+		if v, err := testenv.MetricValue(etcd, "etcd_server_has_leader", nil); err != nil || v != 1 {
 			t.Errorf("consensus member %d: etcd_server_has_leader = %v (%v), want 1", member, v, err)
 		}
 	})
@@ -193,7 +116,7 @@ func testMetrics(t *testing.T, c *testCluster, skip int) {
 			if err != nil {
 				return 0, err
 			}
-			return value(node, "metropolis_heartbeats_total", map[string]string{"result": "answered"})
+			return testenv.MetricValue(node, "metropolis_heartbeats_total", map[string]string{"result": "answered"})
 		}
 		first, err := answered(callContext(t))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -42,6 +43,7 @@ func securedCalls() []securedCall {
 		{"Curator.Watch", func(o outcomes) codes.Code { return o.nodeOnly }, callWatch},
 		{"Discovery.GetCACertificate", func(o outcomes) codes.Code { return o.open }, callGetCACertificate},
 		{"NodeManagement.GetStatus", func(o outcomes) codes.Code { return o.nodeManagement }, callNodeStatus},
+		{"NodeManagement.GetProcesses", func(o outcomes) codes.Code { return o.nodeManagement }, callGetProcesses},
 	}
 }
 
@@ -144,6 +146,25 @@ func callGetCACertificate(ctx context.Context, c *testCluster, cert *tls.Certifi
 		return fmt.Errorf("the cluster returned another CA certificate than the one metroctl pinned")
 	}
 	return nil
+}
+
+// callGetProcesses reads node 1's processes, which include its node program.
+func callGetProcesses(ctx context.Context, c *testCluster, cert *tls.Certificate) error {
+	conn, err := rpc.DialNode(c.managementEndpoint(1), c.ids[0], c.ca, cert)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	res, err := apb.NewNodeManagementClient(conn).GetProcesses(ctx, &apb.GetProcessesRequest{})
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Processes {
+		if strings.Contains(strings.Join(p.CommandLine, " "), "metropolis-node") && p.ResidentBytes > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("node 1 lists %d processes, none of them a node program with its memory", len(res.Processes))
 }
 
 func callNodeStatus(ctx context.Context, c *testCluster, cert *tls.Certificate) error {

@@ -144,6 +144,10 @@ func TestWorkers(t *testing.T) {
 		})
 	})
 
+	t.Run("a worker lists its processes (the kubelet with its memory), memory and mounts", func(t *testing.T) {
+		testIntrospection(t, c, ids[len(ids)-1])
+	})
+
 	t.Run("a deleted pod is recreated", func(t *testing.T) {
 		defer func() { pods, _ = runningPods(k, 2) }()
 		must(t, k, "", "delete", "pod", names[1], "--wait=false")

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apb "metropolis.dev/metropolis/api/v1"
+)
+
+var introspectStart = time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+
+// GetProcesses answers two processes whose CPU time grows by a second per call.
+func (n fakeNodeManagement) GetProcesses(context.Context, *apb.GetProcessesRequest) (*apb.GetProcessesResponse, error) {
+	n.f.mu.Lock()
+	n.f.processCalls++
+	calls := n.f.processCalls
+	n.f.mu.Unlock()
+	started := timestamppb.New(introspectStart)
+	return &apb.GetProcessesResponse{
+		Time: timestamppb.New(introspectStart.Add(time.Duration(calls) * time.Second)), Cpus: 2,
+		Processes: []*apb.Process{
+			{Pid: 1, Name: "metropolis-node", CommandLine: []string{"/bin/metropolis-node"}, State: "S", CpuSeconds: 10, ResidentBytes: 64 << 20, Threads: 20, Started: started},
+			{Pid: 42, ParentPid: 1, Name: "kube", CommandLine: []string{"/bin/kube", "kubelet"}, State: "R", CpuSeconds: float64(calls), ResidentBytes: 96 << 20, Threads: 12,
+				PodUid: "", Cgroup: "/metropolis/kubelet", Started: started},
+		},
+	}, nil
+}
+
+func (n fakeNodeManagement) GetMemory(context.Context, *apb.GetMemoryRequest) (*apb.GetMemoryResponse, error) {
+	return &apb.GetMemoryResponse{TotalBytes: 4 << 30, AvailableBytes: 3 << 30, MemoryPressure: &apb.Pressure{Some: &apb.PressureStall{Avg10: 1.5}}}, nil
+}
+
+func (n fakeNodeManagement) GetMounts(context.Context, *apb.GetMountsRequest) (*apb.GetMountsResponse, error) {
+	return &apb.GetMountsResponse{Mounts: []*apb.Mount{
+		{MountPoint: "/", Filesystem: "erofs", Source: "/dev/dm-0", ReadOnly: true, SizeBytes: 100 << 20, FreeBytes: 0},
+		{MountPoint: "/proc", Filesystem: "proc", Source: "proc"},
+		{MountPoint: "/data", Filesystem: "ext4", Source: "/dev/dm-1", SizeBytes: 10 << 30, FreeBytes: 9 << 30, AvailableBytes: 8 << 30},
+	}}, nil
+}
+
+func TestNodeIntrospection(t *testing.T) {
+	e := newTestEnv(t, true)
+	id := e.cluster.nodeID
+
+	r := e.run("", "node", "ps", id)
+	if r.code != 0 || !strings.Contains(r.stdout, "/bin/kube kubelet") || !strings.Contains(r.stdout, "96.0 MiB") {
+		t.Errorf("node ps: want the kubelet with its memory:\n%v", r)
+	}
+	r = e.run("", "node", "ps", id, "-o", "json")
+	var listed struct {
+		Processes []struct{ Pid int }
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &listed) != nil || len(listed.Processes) != 2 {
+		t.Errorf("node ps -o json: want two processes:\n%v", r)
+	}
+	r = e.run("", "node", "memory", id)
+	if r.code != 0 || !strings.Contains(r.stdout, "3.0 GiB") || !strings.Contains(r.stdout, "1.50%") {
+		t.Errorf("node memory: want available memory and memory pressure:\n%v", r)
+	}
+	r = e.run("", "node", "df", id)
+	if r.code != 0 || !strings.Contains(r.stdout, "/data") || strings.Contains(r.stdout, "/proc") || !strings.Contains(r.stdout, "10%") {
+		t.Errorf("node df: want /data 10%% used and no /proc:\n%v", r)
+	}
+	// One refresh: the kubelet used one CPU second in the one second between the samples.
+	r = e.run("", "node", "top", id, "--iterations", "1", "--interval", "100ms")
+	lines := strings.Split(r.stdout, "\n")
+	if r.code != 0 || len(lines) < 4 || !strings.HasPrefix(strings.TrimSpace(lines[3]), "100.0") || !strings.Contains(lines[3], "kubelet") {
+		t.Errorf("node top: want the kubelet first at 100%% of a CPU:\n%v", r)
+	}
+	r = e.run("", "node", "top", id, "--interval", "1ms")
+	if r.code == 0 || !strings.Contains(r.stderr, "--interval 1ms: want at least 100ms") {
+		t.Errorf("node top --interval 1ms: want a refusal naming the flag:\n%v", r)
+	}
+}
+
+func TestCPURates(t *testing.T) {
+	at := func(s int) *timestamppb.Timestamp {
+		return timestamppb.New(introspectStart.Add(time.Duration(s) * time.Second))
+	}
+	prev := &apb.GetProcessesResponse{Time: at(10), Processes: []*apb.Process{
+		{Pid: 1, CpuSeconds: 5, Started: at(0)},
+		{Pid: 2, CpuSeconds: 7, Started: at(0)},
+	}}
+	cur := &apb.GetProcessesResponse{Time: at(12), Processes: []*apb.Process{
+		{Pid: 1, CpuSeconds: 6, Started: at(0)},    // 1 s in 2 s
+		{Pid: 2, CpuSeconds: 0.5, Started: at(11)}, // a new process under a reused PID
+		{Pid: 3, CpuSeconds: 1, Started: at(11)},   // new
+	}}
+	want := map[int32]float64{1: 50, 2: 25, 3: 50}
+	got := cpuRates(prev, cur)
+	for pid, w := range want {
+		if got[pid] != w {
+			t.Errorf("pid %d: %v%%, want %v%%", pid, got[pid], w)
+		}
+	}
+	if r := cpuRates(cur, cur); r[1] != 0 {
+		t.Errorf("no time between samples: %v, want no rates", r)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 96 << 20: "96.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/metroctl/connect"
+	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/eventually"
+	"metropolis.dev/metropolis/test/testenv"
+)
+
+// testIntrospection asks a worker what a person would look at on its machine: its processes
+// include the kubelet with its memory, its memory figures add up, and its mounts include the
+// data partition with a size; and scrapes its metrics, where node_exporter's collectors read
+// the real machine.
+func testIntrospection(t *testing.T, c *testenv.VMCluster, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := c.Mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connect.Node(ctx, c.Context, id, net.JoinHostPort(n.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	nm := apb.NewNodeManagementClient(conn)
+
+	procs, err := nm.GetProcesses(ctx, &apb.GetProcessesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(procs.Processes, func(p *apb.Process) bool {
+		return slices.Contains(p.CommandLine, "kubelet") && p.ResidentBytes > 0
+	})
+	if i < 0 {
+		t.Fatalf("no kubelet with its memory among %d processes", len(procs.Processes))
+	}
+	kubelet := procs.Processes[i]
+	t.Logf("node %s: %d processes; the kubelet is PID %d, %d MiB resident, %.1f CPU seconds, cgroup %s",
+		id, len(procs.Processes), kubelet.Pid, kubelet.ResidentBytes>>20, kubelet.CpuSeconds, kubelet.Cgroup)
+	pods := 0
+	for _, p := range procs.Processes {
+		if p.PodUid != "" {
+			pods++
+		}
+	}
+	if pods == 0 {
+		t.Error("no process is attributed to a pod, though the worker runs some")
+	}
+
+	mem, err := nm.GetMemory(ctx, &apb.GetMemoryRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem.TotalBytes == 0 || mem.AvailableBytes > mem.TotalBytes || mem.MemoryPressure == nil {
+		t.Errorf("memory: total %d, available %d, pressure %v", mem.TotalBytes, mem.AvailableBytes, mem.MemoryPressure)
+	}
+
+	mounts, err := nm.GetMounts(ctx, &apb.GetMountsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := slices.IndexFunc(mounts.Mounts, func(m *apb.Mount) bool { return strings.HasPrefix(m.MountPoint, "/data") && m.SizeBytes > 0 })
+	if j < 0 {
+		t.Errorf("no /data mount with a size among %d mounts", len(mounts.Mounts))
+	}
+
+	scraper := testenv.MetricsCredential(t, ctx, c.Mgmt)
+	var system testenv.Scrape
+	eventually.Pass(t, 3*time.Minute, "node "+id+"'s system metrics, verified by its address", func(ctx context.Context) (err error) {
+		system, err = testenv.ScrapeMetrics(ctx, c.Context.CA, scraper, n.GetStatus().GetExternalAddress(), "/metrics/system")
+		if err == nil && system.Status != 200 {
+			err = fmt.Errorf("%d %s", system.Status, system.Refusal)
+		}
+		return err
+	})
+	for _, check := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"node_cpu_seconds_total", map[string]string{"mode": "idle"}},
+		{"node_memory_MemAvailable_bytes", nil},
+		{"node_filesystem_size_bytes", map[string]string{"mountpoint": "/data"}},
+		{"node_network_receive_bytes_total", nil},
+		{"node_pressure_memory_waiting_seconds_total", nil},
+	} {
+		if v, err := testenv.MetricValue(system.Families, check.name, check.labels); err != nil || v <= 0 && check.name != "node_pressure_memory_waiting_seconds_total" {
+			t.Errorf("%s%v = %v (%v)", check.name, check.labels, v, err)
+		}
+	}
+	t.Logf("node %s serves %d families at /metrics/system", id, len(system.Families))
+}
