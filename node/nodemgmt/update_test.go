@@ -45,9 +45,11 @@ func sendBundle(ctx context.Context, c apb.NodeManagementClient, size int64, chu
 	if err != nil {
 		return nil, err
 	}
+	// A Send that fails (io.EOF: the server already answered, e.g. refused at once) ends the
+	// sending; CloseAndRecv then gives the server's status.
 	if size >= 0 {
 		if err := stream.Send(&apb.UpdateNodeRequest{Part: &apb.UpdateNodeRequest_Metadata{Metadata: &apb.UpdateNodeMetadata{Size: size}}}); err != nil {
-			return nil, err
+			return stream.CloseAndRecv()
 		}
 	}
 	for _, ch := range chunks {
