@@ -44,4 +44,3 @@ func BenchmarkScrapeSystem(b *testing.B) {
 func BenchmarkScrapeProgram(b *testing.B) {
 	scrape(b, metrics.NewProgramRegistry())
 }
-
