@@ -146,7 +146,7 @@ func (x GetLogsRequest_BacklogMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_BacklogMode.Descriptor instead.
 func (GetLogsRequest_BacklogMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21, 0}
 }
 
 // StreamMode says whether to keep sending new entries after the backlog.
@@ -201,7 +201,7 @@ func (x GetLogsRequest_StreamMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_StreamMode.Descriptor instead.
 func (GetLogsRequest_StreamMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15, 1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21, 1}
 }
 
 // EntryKind selects leveled or raw entries.
@@ -254,7 +254,527 @@ func (x LogFilter_EntryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LogFilter_EntryKind.Descriptor instead.
 func (LogFilter_EntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22, 0}
+}
+
+type GetNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNetworkRequest) Reset() {
+	*x = GetNetworkRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNetworkRequest) ProtoMessage() {}
+
+func (x *GetNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNetworkRequest.ProtoReflect.Descriptor instead.
+func (*GetNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+}
+
+type GetNetworkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces    []*NetworkInterface    `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Routes        []*Route               `protobuf:"bytes,2,rep,name=routes,proto3" json:"routes,omitempty"`
+	Sockets       []*Socket              `protobuf:"bytes,3,rep,name=sockets,proto3" json:"sockets,omitempty"`
+	Nftables      []*NftablesTable       `protobuf:"bytes,4,rep,name=nftables,proto3" json:"nftables,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNetworkResponse) Reset() {
+	*x = GetNetworkResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNetworkResponse) ProtoMessage() {}
+
+func (x *GetNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNetworkResponse.ProtoReflect.Descriptor instead.
+func (*GetNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetNetworkResponse) GetInterfaces() []*NetworkInterface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *GetNetworkResponse) GetRoutes() []*Route {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+func (x *GetNetworkResponse) GetSockets() []*Socket {
+	if x != nil {
+		return x.Sockets
+	}
+	return nil
+}
+
+func (x *GetNetworkResponse) GetNftables() []*NftablesTable {
+	if x != nil {
+		return x.Nftables
+	}
+	return nil
+}
+
+type NetworkInterface struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Index int32                  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// The link type as the kernel names it: device, veth, bridge, wireguard, dummy, ...
+	Type            string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	HardwareAddress string `protobuf:"bytes,4,opt,name=hardware_address,json=hardwareAddress,proto3" json:"hardware_address,omitempty"`
+	Mtu             int32  `protobuf:"varint,5,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	Up              bool   `protobuf:"varint,6,opt,name=up,proto3" json:"up,omitempty"`
+	// Addresses in CIDR notation.
+	Addresses       []string `protobuf:"bytes,7,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	ReceiveBytes    uint64   `protobuf:"varint,8,opt,name=receive_bytes,json=receiveBytes,proto3" json:"receive_bytes,omitempty"`
+	TransmitBytes   uint64   `protobuf:"varint,9,opt,name=transmit_bytes,json=transmitBytes,proto3" json:"transmit_bytes,omitempty"`
+	ReceivePackets  uint64   `protobuf:"varint,10,opt,name=receive_packets,json=receivePackets,proto3" json:"receive_packets,omitempty"`
+	TransmitPackets uint64   `protobuf:"varint,11,opt,name=transmit_packets,json=transmitPackets,proto3" json:"transmit_packets,omitempty"`
+	ReceiveErrors   uint64   `protobuf:"varint,12,opt,name=receive_errors,json=receiveErrors,proto3" json:"receive_errors,omitempty"`
+	TransmitErrors  uint64   `protobuf:"varint,13,opt,name=transmit_errors,json=transmitErrors,proto3" json:"transmit_errors,omitempty"`
+	ReceiveDropped  uint64   `protobuf:"varint,14,opt,name=receive_dropped,json=receiveDropped,proto3" json:"receive_dropped,omitempty"`
+	TransmitDropped uint64   `protobuf:"varint,15,opt,name=transmit_dropped,json=transmitDropped,proto3" json:"transmit_dropped,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NetworkInterface) Reset() {
+	*x = NetworkInterface{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInterface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInterface) ProtoMessage() {}
+
+func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInterface.ProtoReflect.Descriptor instead.
+func (*NetworkInterface) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NetworkInterface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetHardwareAddress() string {
+	if x != nil {
+		return x.HardwareAddress
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetMtu() int32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetUp() bool {
+	if x != nil {
+		return x.Up
+	}
+	return false
+}
+
+func (x *NetworkInterface) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *NetworkInterface) GetReceiveBytes() uint64 {
+	if x != nil {
+		return x.ReceiveBytes
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetTransmitBytes() uint64 {
+	if x != nil {
+		return x.TransmitBytes
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetReceivePackets() uint64 {
+	if x != nil {
+		return x.ReceivePackets
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetTransmitPackets() uint64 {
+	if x != nil {
+		return x.TransmitPackets
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetReceiveErrors() uint64 {
+	if x != nil {
+		return x.ReceiveErrors
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetTransmitErrors() uint64 {
+	if x != nil {
+		return x.TransmitErrors
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetReceiveDropped() uint64 {
+	if x != nil {
+		return x.ReceiveDropped
+	}
+	return 0
+}
+
+func (x *NetworkInterface) GetTransmitDropped() uint64 {
+	if x != nil {
+		return x.TransmitDropped
+	}
+	return 0
+}
+
+type Route struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The destination in CIDR notation; "default" for the default route.
+	Destination string `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
+	Gateway     string `protobuf:"bytes,2,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	Interface   string `protobuf:"bytes,3,opt,name=interface,proto3" json:"interface,omitempty"`
+	Table       int32  `protobuf:"varint,4,opt,name=table,proto3" json:"table,omitempty"`
+	Metric      int32  `protobuf:"varint,5,opt,name=metric,proto3" json:"metric,omitempty"`
+	// The preferred source address, if any.
+	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Route) Reset() {
+	*x = Route{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Route) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Route) ProtoMessage() {}
+
+func (x *Route) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Route.ProtoReflect.Descriptor instead.
+func (*Route) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Route) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *Route) GetGateway() string {
+	if x != nil {
+		return x.Gateway
+	}
+	return ""
+}
+
+func (x *Route) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *Route) GetTable() int32 {
+	if x != nil {
+		return x.Table
+	}
+	return 0
+}
+
+func (x *Route) GetMetric() int32 {
+	if x != nil {
+		return x.Metric
+	}
+	return 0
+}
+
+func (x *Route) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type Socket struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tcp or udp.
+	Protocol string `protobuf:"bytes,1,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// host:port.
+	Local  string `protobuf:"bytes,2,opt,name=local,proto3" json:"local,omitempty"`
+	Remote string `protobuf:"bytes,3,opt,name=remote,proto3" json:"remote,omitempty"`
+	// For TCP the state (LISTEN, ESTABLISHED, TIME_WAIT, ...); for UDP UNCONN or ESTABLISHED.
+	State         string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	Uid           uint32 `protobuf:"varint,5,opt,name=uid,proto3" json:"uid,omitempty"`
+	ReceiveQueue  uint64 `protobuf:"varint,6,opt,name=receive_queue,json=receiveQueue,proto3" json:"receive_queue,omitempty"`
+	SendQueue     uint64 `protobuf:"varint,7,opt,name=send_queue,json=sendQueue,proto3" json:"send_queue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Socket) Reset() {
+	*x = Socket{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Socket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Socket) ProtoMessage() {}
+
+func (x *Socket) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Socket.ProtoReflect.Descriptor instead.
+func (*Socket) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Socket) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *Socket) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
+}
+
+func (x *Socket) GetRemote() string {
+	if x != nil {
+		return x.Remote
+	}
+	return ""
+}
+
+func (x *Socket) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Socket) GetUid() uint32 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *Socket) GetReceiveQueue() uint64 {
+	if x != nil {
+		return x.ReceiveQueue
+	}
+	return 0
+}
+
+func (x *Socket) GetSendQueue() uint64 {
+	if x != nil {
+		return x.SendQueue
+	}
+	return 0
+}
+
+type NftablesTable struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ip, ip6, inet, ...
+	Family        string `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"`
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Chains        int32  `protobuf:"varint,3,opt,name=chains,proto3" json:"chains,omitempty"`
+	Rules         int32  `protobuf:"varint,4,opt,name=rules,proto3" json:"rules,omitempty"`
+	Sets          int32  `protobuf:"varint,5,opt,name=sets,proto3" json:"sets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NftablesTable) Reset() {
+	*x = NftablesTable{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NftablesTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NftablesTable) ProtoMessage() {}
+
+func (x *NftablesTable) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NftablesTable.ProtoReflect.Descriptor instead.
+func (*NftablesTable) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NftablesTable) GetFamily() string {
+	if x != nil {
+		return x.Family
+	}
+	return ""
+}
+
+func (x *NftablesTable) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NftablesTable) GetChains() int32 {
+	if x != nil {
+		return x.Chains
+	}
+	return 0
+}
+
+func (x *NftablesTable) GetRules() int32 {
+	if x != nil {
+		return x.Rules
+	}
+	return 0
+}
+
+func (x *NftablesTable) GetSets() int32 {
+	if x != nil {
+		return x.Sets
+	}
+	return 0
 }
 
 type GetProcessesRequest struct {
@@ -265,7 +785,7 @@ type GetProcessesRequest struct {
 
 func (x *GetProcessesRequest) Reset() {
 	*x = GetProcessesRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +797,7 @@ func (x *GetProcessesRequest) String() string {
 func (*GetProcessesRequest) ProtoMessage() {}
 
 func (x *GetProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +810,7 @@ func (x *GetProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessesRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
 }
 
 type GetProcessesResponse struct {
@@ -306,7 +826,7 @@ type GetProcessesResponse struct {
 
 func (x *GetProcessesResponse) Reset() {
 	*x = GetProcessesResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +838,7 @@ func (x *GetProcessesResponse) String() string {
 func (*GetProcessesResponse) ProtoMessage() {}
 
 func (x *GetProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +851,7 @@ func (x *GetProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessesResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetProcessesResponse) GetTime() *timestamppb.Timestamp {
@@ -383,7 +903,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +915,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +928,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Process) GetPid() int32 {
@@ -503,7 +1023,7 @@ type GetMemoryRequest struct {
 
 func (x *GetMemoryRequest) Reset() {
 	*x = GetMemoryRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +1035,7 @@ func (x *GetMemoryRequest) String() string {
 func (*GetMemoryRequest) ProtoMessage() {}
 
 func (x *GetMemoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +1048,7 @@ func (x *GetMemoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemoryRequest.ProtoReflect.Descriptor instead.
 func (*GetMemoryRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
 }
 
 type GetMemoryResponse struct {
@@ -551,7 +1071,7 @@ type GetMemoryResponse struct {
 
 func (x *GetMemoryResponse) Reset() {
 	*x = GetMemoryResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +1083,7 @@ func (x *GetMemoryResponse) String() string {
 func (*GetMemoryResponse) ProtoMessage() {}
 
 func (x *GetMemoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +1096,7 @@ func (x *GetMemoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemoryResponse.ProtoReflect.Descriptor instead.
 func (*GetMemoryResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMemoryResponse) GetTotalBytes() uint64 {
@@ -661,7 +1181,7 @@ type Pressure struct {
 
 func (x *Pressure) Reset() {
 	*x = Pressure{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +1193,7 @@ func (x *Pressure) String() string {
 func (*Pressure) ProtoMessage() {}
 
 func (x *Pressure) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1206,7 @@ func (x *Pressure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pressure.ProtoReflect.Descriptor instead.
 func (*Pressure) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Pressure) GetSome() *PressureStall {
@@ -717,7 +1237,7 @@ type PressureStall struct {
 
 func (x *PressureStall) Reset() {
 	*x = PressureStall{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +1249,7 @@ func (x *PressureStall) String() string {
 func (*PressureStall) ProtoMessage() {}
 
 func (x *PressureStall) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +1262,7 @@ func (x *PressureStall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PressureStall.ProtoReflect.Descriptor instead.
 func (*PressureStall) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PressureStall) GetAvg10() float64 {
@@ -781,7 +1301,7 @@ type GetMountsRequest struct {
 
 func (x *GetMountsRequest) Reset() {
 	*x = GetMountsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1313,7 @@ func (x *GetMountsRequest) String() string {
 func (*GetMountsRequest) ProtoMessage() {}
 
 func (x *GetMountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1326,7 @@ func (x *GetMountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMountsRequest.ProtoReflect.Descriptor instead.
 func (*GetMountsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
 }
 
 type GetMountsResponse struct {
@@ -818,7 +1338,7 @@ type GetMountsResponse struct {
 
 func (x *GetMountsResponse) Reset() {
 	*x = GetMountsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1350,7 @@ func (x *GetMountsResponse) String() string {
 func (*GetMountsResponse) ProtoMessage() {}
 
 func (x *GetMountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1363,7 @@ func (x *GetMountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMountsResponse.ProtoReflect.Descriptor instead.
 func (*GetMountsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetMountsResponse) GetMounts() []*Mount {
@@ -872,7 +1392,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1404,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1417,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Mount) GetMountPoint() string {
@@ -973,7 +1493,7 @@ type FetchBundleRequest struct {
 
 func (x *FetchBundleRequest) Reset() {
 	*x = FetchBundleRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1505,7 @@ func (x *FetchBundleRequest) String() string {
 func (*FetchBundleRequest) ProtoMessage() {}
 
 func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1518,7 @@ func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundleRequest.ProtoReflect.Descriptor instead.
 func (*FetchBundleRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FetchBundleRequest) GetSha256() []byte {
@@ -1019,7 +1539,7 @@ type FetchBundleResponse struct {
 
 func (x *FetchBundleResponse) Reset() {
 	*x = FetchBundleResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1551,7 @@ func (x *FetchBundleResponse) String() string {
 func (*FetchBundleResponse) ProtoMessage() {}
 
 func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1564,7 @@ func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundleResponse.ProtoReflect.Descriptor instead.
 func (*FetchBundleResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FetchBundleResponse) GetChunk() []byte {
@@ -1069,7 +1589,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1601,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1614,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{18}
 }
 
 // Runnable is one long-lived service in a node's supervision tree.
@@ -1111,7 +1631,7 @@ type Runnable struct {
 
 func (x *Runnable) Reset() {
 	*x = Runnable{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1643,7 @@ func (x *Runnable) String() string {
 func (*Runnable) ProtoMessage() {}
 
 func (x *Runnable) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1656,7 @@ func (x *Runnable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runnable.ProtoReflect.Descriptor instead.
 func (*Runnable) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Runnable) GetDn() string {
@@ -1182,7 +1702,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1714,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1727,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetStatusResponse) GetNodeId() string {
@@ -1269,7 +1789,7 @@ type GetLogsRequest struct {
 
 func (x *GetLogsRequest) Reset() {
 	*x = GetLogsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1801,7 @@ func (x *GetLogsRequest) String() string {
 func (*GetLogsRequest) ProtoMessage() {}
 
 func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1814,7 @@ func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
 func (*GetLogsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetLogsRequest) GetDn() string {
@@ -1349,7 +1869,7 @@ type LogFilter struct {
 
 func (x *LogFilter) Reset() {
 	*x = LogFilter{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1881,7 @@ func (x *LogFilter) String() string {
 func (*LogFilter) ProtoMessage() {}
 
 func (x *LogFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1894,7 @@ func (x *LogFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFilter.ProtoReflect.Descriptor instead.
 func (*LogFilter) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LogFilter) GetWithChildren() bool {
@@ -1410,7 +1930,7 @@ type GetLogsResponse struct {
 
 func (x *GetLogsResponse) Reset() {
 	*x = GetLogsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1942,7 @@ func (x *GetLogsResponse) String() string {
 func (*GetLogsResponse) ProtoMessage() {}
 
 func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1955,7 @@ func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
 func (*GetLogsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetLogsResponse) GetBacklogEntries() []*LogEntry {
@@ -1460,7 +1980,7 @@ type RebootRequest struct {
 
 func (x *RebootRequest) Reset() {
 	*x = RebootRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1992,7 @@ func (x *RebootRequest) String() string {
 func (*RebootRequest) ProtoMessage() {}
 
 func (x *RebootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +2005,7 @@ func (x *RebootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootRequest.ProtoReflect.Descriptor instead.
 func (*RebootRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
 }
 
 type RebootResponse struct {
@@ -1496,7 +2016,7 @@ type RebootResponse struct {
 
 func (x *RebootResponse) Reset() {
 	*x = RebootResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +2028,7 @@ func (x *RebootResponse) String() string {
 func (*RebootResponse) ProtoMessage() {}
 
 func (x *RebootResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +2041,7 @@ func (x *RebootResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootResponse.ProtoReflect.Descriptor instead.
 func (*RebootResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
 }
 
 type ShutdownRequest struct {
@@ -1532,7 +2052,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +2064,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +2077,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26}
 }
 
 type ShutdownResponse struct {
@@ -1568,7 +2088,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +2100,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +2113,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{27}
 }
 
 // LoadImageRequest is one message of a LoadImage upload: the first carries metadata, every
@@ -1611,7 +2131,7 @@ type LoadImageRequest struct {
 
 func (x *LoadImageRequest) Reset() {
 	*x = LoadImageRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +2143,7 @@ func (x *LoadImageRequest) String() string {
 func (*LoadImageRequest) ProtoMessage() {}
 
 func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +2156,7 @@ func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageRequest.ProtoReflect.Descriptor instead.
 func (*LoadImageRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LoadImageRequest) GetPart() isLoadImageRequest_Part {
@@ -1696,7 +2216,7 @@ type LoadImageMetadata struct {
 
 func (x *LoadImageMetadata) Reset() {
 	*x = LoadImageMetadata{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +2228,7 @@ func (x *LoadImageMetadata) String() string {
 func (*LoadImageMetadata) ProtoMessage() {}
 
 func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +2241,7 @@ func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageMetadata.ProtoReflect.Descriptor instead.
 func (*LoadImageMetadata) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{23}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LoadImageMetadata) GetName() string {
@@ -1748,7 +2268,7 @@ type LoadImageResponse struct {
 
 func (x *LoadImageResponse) Reset() {
 	*x = LoadImageResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +2280,7 @@ func (x *LoadImageResponse) String() string {
 func (*LoadImageResponse) ProtoMessage() {}
 
 func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +2293,7 @@ func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageResponse.ProtoReflect.Descriptor instead.
 func (*LoadImageResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LoadImageResponse) GetImages() []*LoadedImage {
@@ -1797,7 +2317,7 @@ type LoadedImage struct {
 
 func (x *LoadedImage) Reset() {
 	*x = LoadedImage{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +2329,7 @@ func (x *LoadedImage) String() string {
 func (*LoadedImage) ProtoMessage() {}
 
 func (x *LoadedImage) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +2342,7 @@ func (x *LoadedImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadedImage.ProtoReflect.Descriptor instead.
 func (*LoadedImage) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LoadedImage) GetName() string {
@@ -1843,7 +2363,54 @@ var File_metropolis_api_v1_nodemanagement_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\n" +
-	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\x15\n" +
+	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\x13\n" +
+	"\x11GetNetworkRequest\"\xfe\x01\n" +
+	"\x12GetNetworkResponse\x12C\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2#.metropolis.api.v1.NetworkInterfaceR\n" +
+	"interfaces\x120\n" +
+	"\x06routes\x18\x02 \x03(\v2\x18.metropolis.api.v1.RouteR\x06routes\x123\n" +
+	"\asockets\x18\x03 \x03(\v2\x19.metropolis.api.v1.SocketR\asockets\x12<\n" +
+	"\bnftables\x18\x04 \x03(\v2 .metropolis.api.v1.NftablesTableR\bnftables\"\xff\x03\n" +
+	"\x10NetworkInterface\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12)\n" +
+	"\x10hardware_address\x18\x04 \x01(\tR\x0fhardwareAddress\x12\x10\n" +
+	"\x03mtu\x18\x05 \x01(\x05R\x03mtu\x12\x0e\n" +
+	"\x02up\x18\x06 \x01(\bR\x02up\x12\x1c\n" +
+	"\taddresses\x18\a \x03(\tR\taddresses\x12#\n" +
+	"\rreceive_bytes\x18\b \x01(\x04R\freceiveBytes\x12%\n" +
+	"\x0etransmit_bytes\x18\t \x01(\x04R\rtransmitBytes\x12'\n" +
+	"\x0freceive_packets\x18\n" +
+	" \x01(\x04R\x0ereceivePackets\x12)\n" +
+	"\x10transmit_packets\x18\v \x01(\x04R\x0ftransmitPackets\x12%\n" +
+	"\x0ereceive_errors\x18\f \x01(\x04R\rreceiveErrors\x12'\n" +
+	"\x0ftransmit_errors\x18\r \x01(\x04R\x0etransmitErrors\x12'\n" +
+	"\x0freceive_dropped\x18\x0e \x01(\x04R\x0ereceiveDropped\x12)\n" +
+	"\x10transmit_dropped\x18\x0f \x01(\x04R\x0ftransmitDropped\"\xa7\x01\n" +
+	"\x05Route\x12 \n" +
+	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x18\n" +
+	"\agateway\x18\x02 \x01(\tR\agateway\x12\x1c\n" +
+	"\tinterface\x18\x03 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05table\x18\x04 \x01(\x05R\x05table\x12\x16\n" +
+	"\x06metric\x18\x05 \x01(\x05R\x06metric\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"\xbe\x01\n" +
+	"\x06Socket\x12\x1a\n" +
+	"\bprotocol\x18\x01 \x01(\tR\bprotocol\x12\x14\n" +
+	"\x05local\x18\x02 \x01(\tR\x05local\x12\x16\n" +
+	"\x06remote\x18\x03 \x01(\tR\x06remote\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x10\n" +
+	"\x03uid\x18\x05 \x01(\rR\x03uid\x12#\n" +
+	"\rreceive_queue\x18\x06 \x01(\x04R\freceiveQueue\x12\x1d\n" +
+	"\n" +
+	"send_queue\x18\a \x01(\x04R\tsendQueue\"}\n" +
+	"\rNftablesTable\x12\x16\n" +
+	"\x06family\x18\x01 \x01(\tR\x06family\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06chains\x18\x03 \x01(\x05R\x06chains\x12\x14\n" +
+	"\x05rules\x18\x04 \x01(\x05R\x05rules\x12\x12\n" +
+	"\x04sets\x18\x05 \x01(\x05R\x04sets\"\x15\n" +
 	"\x13GetProcessesRequest\"\x94\x01\n" +
 	"\x14GetProcessesResponse\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -1977,7 +2544,7 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x16RUNNABLE_STATE_HEALTHY\x10\x02\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DONE\x10\x03\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DEAD\x10\x04\x12\x1b\n" +
-	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xe2\a\n" +
+	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xc6\b\n" +
 	"\x0eNodeManagement\x12_\n" +
 	"\tGetStatus\x12#.metropolis.api.v1.GetStatusRequest\x1a$.metropolis.api.v1.GetStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12[\n" +
@@ -1999,6 +2566,9 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\tGetMemory\x12#.metropolis.api.v1.GetMemoryRequest\x1a$.metropolis.api.v1.GetMemoryResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x10\x12_\n" +
 	"\tGetMounts\x12#.metropolis.api.v1.GetMountsRequest\x1a$.metropolis.api.v1.GetMountsResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x10\x12b\n" +
+	"\n" +
+	"GetNetwork\x12$.metropolis.api.v1.GetNetworkRequest\x1a%.metropolis.api.v1.GetNetworkResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x10B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
@@ -2014,98 +2584,110 @@ func file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_nodemanagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(RunnableState)(0),              // 0: metropolis.api.v1.RunnableState
 	(GetLogsRequest_BacklogMode)(0), // 1: metropolis.api.v1.GetLogsRequest.BacklogMode
 	(GetLogsRequest_StreamMode)(0),  // 2: metropolis.api.v1.GetLogsRequest.StreamMode
 	(LogFilter_EntryKind)(0),        // 3: metropolis.api.v1.LogFilter.EntryKind
-	(*GetProcessesRequest)(nil),     // 4: metropolis.api.v1.GetProcessesRequest
-	(*GetProcessesResponse)(nil),    // 5: metropolis.api.v1.GetProcessesResponse
-	(*Process)(nil),                 // 6: metropolis.api.v1.Process
-	(*GetMemoryRequest)(nil),        // 7: metropolis.api.v1.GetMemoryRequest
-	(*GetMemoryResponse)(nil),       // 8: metropolis.api.v1.GetMemoryResponse
-	(*Pressure)(nil),                // 9: metropolis.api.v1.Pressure
-	(*PressureStall)(nil),           // 10: metropolis.api.v1.PressureStall
-	(*GetMountsRequest)(nil),        // 11: metropolis.api.v1.GetMountsRequest
-	(*GetMountsResponse)(nil),       // 12: metropolis.api.v1.GetMountsResponse
-	(*Mount)(nil),                   // 13: metropolis.api.v1.Mount
-	(*FetchBundleRequest)(nil),      // 14: metropolis.api.v1.FetchBundleRequest
-	(*FetchBundleResponse)(nil),     // 15: metropolis.api.v1.FetchBundleResponse
-	(*GetStatusRequest)(nil),        // 16: metropolis.api.v1.GetStatusRequest
-	(*Runnable)(nil),                // 17: metropolis.api.v1.Runnable
-	(*GetStatusResponse)(nil),       // 18: metropolis.api.v1.GetStatusResponse
-	(*GetLogsRequest)(nil),          // 19: metropolis.api.v1.GetLogsRequest
-	(*LogFilter)(nil),               // 20: metropolis.api.v1.LogFilter
-	(*GetLogsResponse)(nil),         // 21: metropolis.api.v1.GetLogsResponse
-	(*RebootRequest)(nil),           // 22: metropolis.api.v1.RebootRequest
-	(*RebootResponse)(nil),          // 23: metropolis.api.v1.RebootResponse
-	(*ShutdownRequest)(nil),         // 24: metropolis.api.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),        // 25: metropolis.api.v1.ShutdownResponse
-	(*LoadImageRequest)(nil),        // 26: metropolis.api.v1.LoadImageRequest
-	(*LoadImageMetadata)(nil),       // 27: metropolis.api.v1.LoadImageMetadata
-	(*LoadImageResponse)(nil),       // 28: metropolis.api.v1.LoadImageResponse
-	(*LoadedImage)(nil),             // 29: metropolis.api.v1.LoadedImage
-	(*timestamppb.Timestamp)(nil),   // 30: google.protobuf.Timestamp
-	(NodeState)(0),                  // 31: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),               // 32: metropolis.api.v1.NodeRoles
-	(*durationpb.Duration)(nil),     // 33: google.protobuf.Duration
-	(*NodeSoftware)(nil),            // 34: metropolis.api.v1.NodeSoftware
-	(LogSeverity)(0),                // 35: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 36: metropolis.api.v1.LogEntry
-	(*UpdateNodeRequest)(nil),       // 37: metropolis.api.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),      // 38: metropolis.api.v1.UpdateNodeResponse
+	(*GetNetworkRequest)(nil),       // 4: metropolis.api.v1.GetNetworkRequest
+	(*GetNetworkResponse)(nil),      // 5: metropolis.api.v1.GetNetworkResponse
+	(*NetworkInterface)(nil),        // 6: metropolis.api.v1.NetworkInterface
+	(*Route)(nil),                   // 7: metropolis.api.v1.Route
+	(*Socket)(nil),                  // 8: metropolis.api.v1.Socket
+	(*NftablesTable)(nil),           // 9: metropolis.api.v1.NftablesTable
+	(*GetProcessesRequest)(nil),     // 10: metropolis.api.v1.GetProcessesRequest
+	(*GetProcessesResponse)(nil),    // 11: metropolis.api.v1.GetProcessesResponse
+	(*Process)(nil),                 // 12: metropolis.api.v1.Process
+	(*GetMemoryRequest)(nil),        // 13: metropolis.api.v1.GetMemoryRequest
+	(*GetMemoryResponse)(nil),       // 14: metropolis.api.v1.GetMemoryResponse
+	(*Pressure)(nil),                // 15: metropolis.api.v1.Pressure
+	(*PressureStall)(nil),           // 16: metropolis.api.v1.PressureStall
+	(*GetMountsRequest)(nil),        // 17: metropolis.api.v1.GetMountsRequest
+	(*GetMountsResponse)(nil),       // 18: metropolis.api.v1.GetMountsResponse
+	(*Mount)(nil),                   // 19: metropolis.api.v1.Mount
+	(*FetchBundleRequest)(nil),      // 20: metropolis.api.v1.FetchBundleRequest
+	(*FetchBundleResponse)(nil),     // 21: metropolis.api.v1.FetchBundleResponse
+	(*GetStatusRequest)(nil),        // 22: metropolis.api.v1.GetStatusRequest
+	(*Runnable)(nil),                // 23: metropolis.api.v1.Runnable
+	(*GetStatusResponse)(nil),       // 24: metropolis.api.v1.GetStatusResponse
+	(*GetLogsRequest)(nil),          // 25: metropolis.api.v1.GetLogsRequest
+	(*LogFilter)(nil),               // 26: metropolis.api.v1.LogFilter
+	(*GetLogsResponse)(nil),         // 27: metropolis.api.v1.GetLogsResponse
+	(*RebootRequest)(nil),           // 28: metropolis.api.v1.RebootRequest
+	(*RebootResponse)(nil),          // 29: metropolis.api.v1.RebootResponse
+	(*ShutdownRequest)(nil),         // 30: metropolis.api.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),        // 31: metropolis.api.v1.ShutdownResponse
+	(*LoadImageRequest)(nil),        // 32: metropolis.api.v1.LoadImageRequest
+	(*LoadImageMetadata)(nil),       // 33: metropolis.api.v1.LoadImageMetadata
+	(*LoadImageResponse)(nil),       // 34: metropolis.api.v1.LoadImageResponse
+	(*LoadedImage)(nil),             // 35: metropolis.api.v1.LoadedImage
+	(*timestamppb.Timestamp)(nil),   // 36: google.protobuf.Timestamp
+	(NodeState)(0),                  // 37: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),               // 38: metropolis.api.v1.NodeRoles
+	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
+	(*NodeSoftware)(nil),            // 40: metropolis.api.v1.NodeSoftware
+	(LogSeverity)(0),                // 41: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 42: metropolis.api.v1.LogEntry
+	(*UpdateNodeRequest)(nil),       // 43: metropolis.api.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 44: metropolis.api.v1.UpdateNodeResponse
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
-	30, // 0: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
-	6,  // 1: metropolis.api.v1.GetProcessesResponse.processes:type_name -> metropolis.api.v1.Process
-	30, // 2: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
-	9,  // 3: metropolis.api.v1.GetMemoryResponse.cpu_pressure:type_name -> metropolis.api.v1.Pressure
-	9,  // 4: metropolis.api.v1.GetMemoryResponse.memory_pressure:type_name -> metropolis.api.v1.Pressure
-	9,  // 5: metropolis.api.v1.GetMemoryResponse.io_pressure:type_name -> metropolis.api.v1.Pressure
-	10, // 6: metropolis.api.v1.Pressure.some:type_name -> metropolis.api.v1.PressureStall
-	10, // 7: metropolis.api.v1.Pressure.full:type_name -> metropolis.api.v1.PressureStall
-	13, // 8: metropolis.api.v1.GetMountsResponse.mounts:type_name -> metropolis.api.v1.Mount
-	0,  // 9: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
-	31, // 10: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
-	32, // 11: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
-	33, // 12: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	17, // 13: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
-	34, // 14: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
-	1,  // 15: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
-	2,  // 16: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
-	20, // 17: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
-	3,  // 18: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	35, // 19: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	36, // 20: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	36, // 21: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	27, // 22: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
-	29, // 23: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
-	16, // 24: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	19, // 25: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	22, // 26: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	24, // 27: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	26, // 28: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
-	37, // 29: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
-	14, // 30: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
-	4,  // 31: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
-	7,  // 32: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
-	11, // 33: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
-	18, // 34: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	21, // 35: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	23, // 36: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	25, // 37: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	28, // 38: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
-	38, // 39: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
-	15, // 40: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
-	5,  // 41: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
-	8,  // 42: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
-	12, // 43: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
-	34, // [34:44] is the sub-list for method output_type
-	24, // [24:34] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	6,  // 0: metropolis.api.v1.GetNetworkResponse.interfaces:type_name -> metropolis.api.v1.NetworkInterface
+	7,  // 1: metropolis.api.v1.GetNetworkResponse.routes:type_name -> metropolis.api.v1.Route
+	8,  // 2: metropolis.api.v1.GetNetworkResponse.sockets:type_name -> metropolis.api.v1.Socket
+	9,  // 3: metropolis.api.v1.GetNetworkResponse.nftables:type_name -> metropolis.api.v1.NftablesTable
+	36, // 4: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
+	12, // 5: metropolis.api.v1.GetProcessesResponse.processes:type_name -> metropolis.api.v1.Process
+	36, // 6: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
+	15, // 7: metropolis.api.v1.GetMemoryResponse.cpu_pressure:type_name -> metropolis.api.v1.Pressure
+	15, // 8: metropolis.api.v1.GetMemoryResponse.memory_pressure:type_name -> metropolis.api.v1.Pressure
+	15, // 9: metropolis.api.v1.GetMemoryResponse.io_pressure:type_name -> metropolis.api.v1.Pressure
+	16, // 10: metropolis.api.v1.Pressure.some:type_name -> metropolis.api.v1.PressureStall
+	16, // 11: metropolis.api.v1.Pressure.full:type_name -> metropolis.api.v1.PressureStall
+	19, // 12: metropolis.api.v1.GetMountsResponse.mounts:type_name -> metropolis.api.v1.Mount
+	0,  // 13: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
+	37, // 14: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
+	38, // 15: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
+	39, // 16: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	23, // 17: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
+	40, // 18: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
+	1,  // 19: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
+	2,  // 20: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
+	26, // 21: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
+	3,  // 22: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
+	41, // 23: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	42, // 24: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	42, // 25: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	33, // 26: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	35, // 27: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	22, // 28: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	25, // 29: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	28, // 30: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	30, // 31: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	32, // 32: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	43, // 33: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
+	20, // 34: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
+	10, // 35: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
+	13, // 36: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
+	17, // 37: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
+	4,  // 38: metropolis.api.v1.NodeManagement.GetNetwork:input_type -> metropolis.api.v1.GetNetworkRequest
+	24, // 39: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	27, // 40: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	29, // 41: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	31, // 42: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	34, // 43: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	44, // 44: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
+	21, // 45: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
+	11, // 46: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
+	14, // 47: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
+	18, // 48: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
+	5,  // 49: metropolis.api.v1.NodeManagement.GetNetwork:output_type -> metropolis.api.v1.GetNetworkResponse
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_nodemanagement_proto_init() }
@@ -2116,7 +2698,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
 	file_metropolis_api_v1_update_proto_init()
-	file_metropolis_api_v1_nodemanagement_proto_msgTypes[22].OneofWrappers = []any{
+	file_metropolis_api_v1_nodemanagement_proto_msgTypes[28].OneofWrappers = []any{
 		(*LoadImageRequest_Metadata)(nil),
 		(*LoadImageRequest_Chunk)(nil),
 	}
@@ -2126,7 +2708,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_nodemanagement_proto_rawDesc), len(file_metropolis_api_v1_nodemanagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   26,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

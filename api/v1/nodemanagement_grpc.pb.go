@@ -32,6 +32,7 @@ const (
 	NodeManagement_GetProcesses_FullMethodName = "/metropolis.api.v1.NodeManagement/GetProcesses"
 	NodeManagement_GetMemory_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetMemory"
 	NodeManagement_GetMounts_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetMounts"
+	NodeManagement_GetNetwork_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetNetwork"
 )
 
 // NodeManagementClient is the client API for NodeManagement service.
@@ -116,6 +117,11 @@ type NodeManagementClient interface {
 	// GetMounts lists the node's mounts with the size and use of each filesystem: what
 	// `findmnt` and `df` show.
 	GetMounts(ctx context.Context, in *GetMountsRequest, opts ...grpc.CallOption) (*GetMountsResponse, error)
+	// GetNetwork reports the node's network as its own namespace sees it: interfaces with their
+	// addresses and counters, routes of every table, TCP and UDP sockets (what `ip addr`,
+	// `ip route show table all` and `ss -tuan` show) and how many chains, rules and sets each
+	// nftables table holds.
+	GetNetwork(ctx context.Context, in *GetNetworkRequest, opts ...grpc.CallOption) (*GetNetworkResponse, error)
 }
 
 type nodeManagementClient struct {
@@ -250,6 +256,16 @@ func (c *nodeManagementClient) GetMounts(ctx context.Context, in *GetMountsReque
 	return out, nil
 }
 
+func (c *nodeManagementClient) GetNetwork(ctx context.Context, in *GetNetworkRequest, opts ...grpc.CallOption) (*GetNetworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNetworkResponse)
+	err := c.cc.Invoke(ctx, NodeManagement_GetNetwork_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeManagementServer is the server API for NodeManagement service.
 // All implementations must embed UnimplementedNodeManagementServer
 // for forward compatibility.
@@ -332,6 +348,11 @@ type NodeManagementServer interface {
 	// GetMounts lists the node's mounts with the size and use of each filesystem: what
 	// `findmnt` and `df` show.
 	GetMounts(context.Context, *GetMountsRequest) (*GetMountsResponse, error)
+	// GetNetwork reports the node's network as its own namespace sees it: interfaces with their
+	// addresses and counters, routes of every table, TCP and UDP sockets (what `ip addr`,
+	// `ip route show table all` and `ss -tuan` show) and how many chains, rules and sets each
+	// nftables table holds.
+	GetNetwork(context.Context, *GetNetworkRequest) (*GetNetworkResponse, error)
 	mustEmbedUnimplementedNodeManagementServer()
 }
 
@@ -371,6 +392,9 @@ func (UnimplementedNodeManagementServer) GetMemory(context.Context, *GetMemoryRe
 }
 func (UnimplementedNodeManagementServer) GetMounts(context.Context, *GetMountsRequest) (*GetMountsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMounts not implemented")
+}
+func (UnimplementedNodeManagementServer) GetNetwork(context.Context, *GetNetworkRequest) (*GetNetworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNetwork not implemented")
 }
 func (UnimplementedNodeManagementServer) mustEmbedUnimplementedNodeManagementServer() {}
 func (UnimplementedNodeManagementServer) testEmbeddedByValue()                        {}
@@ -537,6 +561,24 @@ func _NodeManagement_GetMounts_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeManagement_GetNetwork_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNetworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeManagementServer).GetNetwork(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeManagement_GetNetwork_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeManagementServer).GetNetwork(ctx, req.(*GetNetworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeManagement_ServiceDesc is the grpc.ServiceDesc for NodeManagement service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -567,6 +609,10 @@ var NodeManagement_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMounts",
 			Handler:    _NodeManagement_GetMounts_Handler,
+		},
+		{
+			MethodName: "GetNetwork",
+			Handler:    _NodeManagement_GetNetwork_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

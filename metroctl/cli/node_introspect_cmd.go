@@ -83,7 +83,17 @@ func (s *session) nodeIntrospectionCommands() []*cobra.Command {
 			return nm.GetMounts(ctx, &apb.GetMountsRequest{})
 		},
 		func(w io.Writer, m proto.Message) error { return writeMounts(w, m.(*apb.GetMountsResponse)) })
-	return []*cobra.Command{ps, memory, df, s.nodeTopCommand()}
+	network := s.introspectCommand("network", "Show a node's interfaces, routes and nftables tables",
+		func(ctx context.Context, nm apb.NodeManagementClient) (proto.Message, error) {
+			return nm.GetNetwork(ctx, &apb.GetNetworkRequest{})
+		},
+		func(w io.Writer, m proto.Message) error { return writeNetwork(w, m.(*apb.GetNetworkResponse)) })
+	sockets := s.introspectCommand("sockets", "List a node's TCP and UDP sockets, as ss -tuan does",
+		func(ctx context.Context, nm apb.NodeManagementClient) (proto.Message, error) {
+			return nm.GetNetwork(ctx, &apb.GetNetworkRequest{})
+		},
+		func(w io.Writer, m proto.Message) error { return writeSockets(w, m.(*apb.GetNetworkResponse).Sockets) })
+	return []*cobra.Command{ps, memory, df, network, sockets, s.nodeTopCommand()}
 }
 
 // nodeTopCommand refreshes a node's busiest processes every interval, as top does.
@@ -264,6 +274,62 @@ func writeMounts(w io.Writer, res *apb.GetMountsResponse) error {
 			humanBytes(m.SizeBytes), humanBytes(used), humanBytes(m.AvailableBytes), used*100/m.SizeBytes, mode)
 	}
 	return tw.Flush()
+}
+
+// writeNetwork writes the interfaces, routes and nftables tables as three tables.
+func writeNetwork(w io.Writer, res *apb.GetNetworkResponse) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INTERFACE\tTYPE\tSTATE\tMTU\tADDRESSES\tRX\tTX\tERRORS/DROPPED")
+	for _, i := range res.Interfaces {
+		state := "down"
+		if i.Up {
+			state = "up"
+		}
+		addrs := strings.Join(i.Addresses, ",")
+		if addrs == "" {
+			addrs = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d/%d\n", i.Name, i.Type, state, i.Mtu, addrs,
+			humanBytes(i.ReceiveBytes), humanBytes(i.TransmitBytes), i.ReceiveErrors+i.TransmitErrors, i.ReceiveDropped+i.TransmitDropped)
+	}
+	fmt.Fprintln(tw, "\nROUTE\tVIA\tINTERFACE\tTABLE\tMETRIC\tSOURCE")
+	for _, r := range res.Routes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", r.Destination, orDash(r.Gateway), orDash(r.Interface), r.Table, r.Metric, orDash(r.Source))
+	}
+	fmt.Fprintln(tw, "\nNFTABLES TABLE\tCHAINS\tRULES\tSETS")
+	for _, t := range res.Nftables {
+		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\n", t.Family, t.Name, t.Chains, t.Rules, t.Sets)
+	}
+	return tw.Flush()
+}
+
+// writeSockets writes sockets as ss -tuan does, listening ones first.
+func writeSockets(w io.Writer, sockets []*apb.Socket) error {
+	sockets = slices.Clone(sockets)
+	slices.SortStableFunc(sockets, func(a, b *apb.Socket) int {
+		return cmp.Or(cmp.Compare(socketRank(a), socketRank(b)), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Local, b.Local))
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROTO\tSTATE\tRECV-Q\tSEND-Q\tLOCAL\tPEER")
+	for _, s := range sockets {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", s.Protocol, s.State, s.ReceiveQueue, s.SendQueue, s.Local, s.Remote)
+	}
+	return tw.Flush()
+}
+
+// socketRank puts listening (and unconnected UDP) sockets before connections.
+func socketRank(s *apb.Socket) int {
+	if s.State == "LISTEN" || s.State == "UNCONN" {
+		return 0
+	}
+	return 1
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // humanBytes renders n in binary units with one decimal.

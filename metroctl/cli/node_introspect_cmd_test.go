@@ -43,6 +43,18 @@ func (n fakeNodeManagement) GetMounts(context.Context, *apb.GetMountsRequest) (*
 	}}, nil
 }
 
+func (n fakeNodeManagement) GetNetwork(context.Context, *apb.GetNetworkRequest) (*apb.GetNetworkResponse, error) {
+	return &apb.GetNetworkResponse{
+		Interfaces: []*apb.NetworkInterface{{Name: "eth0", Type: "device", Up: true, Mtu: 1500, Addresses: []string{"10.0.0.11/24"}, ReceiveBytes: 2048}},
+		Routes:     []*apb.Route{{Destination: "default", Gateway: "10.0.0.1", Interface: "eth0", Table: 254}},
+		Sockets: []*apb.Socket{
+			{Protocol: "tcp", Local: "10.0.0.11:7836", Remote: "10.0.0.5:50000", State: "ESTABLISHED"},
+			{Protocol: "tcp", Local: "0.0.0.0:7836", Remote: "0.0.0.0:0", State: "LISTEN"},
+		},
+		Nftables: []*apb.NftablesTable{{Family: "ip", Name: "metropolis-netpol", Chains: 4, Rules: 14, Sets: 2}},
+	}, nil
+}
+
 func TestNodeIntrospection(t *testing.T) {
 	e := newTestEnv(t, true)
 	id := e.cluster.nodeID
@@ -65,6 +77,16 @@ func TestNodeIntrospection(t *testing.T) {
 	r = e.run("", "node", "df", id)
 	if r.code != 0 || !strings.Contains(r.stdout, "/data") || strings.Contains(r.stdout, "/proc") || !strings.Contains(r.stdout, "10%") {
 		t.Errorf("node df: want /data 10%% used and no /proc:\n%v", r)
+	}
+	r = e.run("", "node", "network", id)
+	for _, want := range []string{"eth0", "10.0.0.11/24", "2.0 KiB", "default", "10.0.0.1", "ip metropolis-netpol", "14"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("node network lacks %q:\n%v", want, r)
+		}
+	}
+	r = e.run("", "node", "sockets", id)
+	if lines := strings.Split(r.stdout, "\n"); r.code != 0 || len(lines) < 3 || !strings.Contains(lines[1], "LISTEN") || !strings.Contains(lines[2], "ESTABLISHED") {
+		t.Errorf("node sockets: want the listening socket before the connection:\n%v", r)
 	}
 	// One refresh: the kubelet used one CPU second in the one second between the samples.
 	r = e.run("", "node", "top", id, "--iterations", "1", "--interval", "100ms")

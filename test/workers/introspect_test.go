@@ -75,6 +75,24 @@ func testIntrospection(t *testing.T, c *testenv.VMCluster, id string) {
 		t.Errorf("no /data mount with a size among %d mounts", len(mounts.Mounts))
 	}
 
+	network, err := nm.GetNetwork(ctx, &apb.GetNetworkRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening := slices.ContainsFunc(network.Sockets, func(s *apb.Socket) bool {
+		return s.Protocol == "tcp" && s.State == "LISTEN" && strings.HasSuffix(s.Local, ":"+strconv.Itoa(int(ports.NodeManagement)))
+	})
+	tables := 0
+	for _, tb := range network.Nftables {
+		if tb.Rules > 0 {
+			tables++
+		}
+	}
+	if !listening || tables == 0 || len(network.Routes) == 0 {
+		t.Errorf("network: node management listening %v, %d nftables tables with rules, %d routes; want a listener, tables and routes", listening, tables, len(network.Routes))
+	}
+	t.Logf("node %s: %d interfaces, %d routes, %d sockets, nftables %v", id, len(network.Interfaces), len(network.Routes), len(network.Sockets), network.Nftables)
+
 	scraper := testenv.MetricsCredential(t, ctx, c.Mgmt)
 	var system testenv.Scrape
 	eventually.Pass(t, 3*time.Minute, "node "+id+"'s system metrics, verified by its address", func(ctx context.Context) (err error) {
