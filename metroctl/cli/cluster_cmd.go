@@ -21,7 +21,7 @@ func (s *session) clusterCommand() *cobra.Command {
 		Use:   "cluster",
 		Short: "Take ownership of a cluster and look at it as a whole",
 	}
-	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.clusterUpdateCommand())
+	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.clusterStatusCommand(), s.clusterUpdateCommand())
 	if s.app.ClusterCommands != nil {
 		cmd.AddCommand(s.app.ClusterCommands(s.store)...)
 	}

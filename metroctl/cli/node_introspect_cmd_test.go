@@ -132,3 +132,49 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterStatus: one line per node; UP nodes answer with their memory and data
+// partition, a NEW node is listed without asking it.
+func TestClusterStatus(t *testing.T) {
+	e := newTestEnv(t, true)
+	newID := e.newNode(apb.NodeState_NODE_STATE_NEW, nil)
+	r := e.run("", "cluster", "status")
+	if r.code != 0 {
+		t.Fatalf("cluster status failed:\n%v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want a header and two nodes:\n%s", r.stdout)
+	}
+	for _, l := range lines[1:] {
+		switch {
+		case strings.HasPrefix(l, e.cluster.nodeID):
+			for _, want := range []string{"UP", "3.0 GiB of 4.0 GiB", "10% of 10.0 GiB", "-/1.5%/-"} {
+				if !strings.Contains(l, want) {
+					t.Errorf("the UP node's line lacks %q: %s", want, l)
+				}
+			}
+		case strings.HasPrefix(l, newID):
+			if !strings.Contains(l, "NEW") || strings.Contains(l, "GiB") {
+				t.Errorf("the NEW node's line: %s; want its state and no figures", l)
+			}
+		default:
+			t.Errorf("unexpected line %s", l)
+		}
+	}
+}
+
+func TestDataMount(t *testing.T) {
+	data := &apb.Mount{MountPoint: "/data", SizeBytes: 1}
+	big := &apb.Mount{MountPoint: "/srv", SizeBytes: 100}
+	ro := &apb.Mount{MountPoint: "/", SizeBytes: 1000, ReadOnly: true}
+	if got := dataMount([]*apb.Mount{ro, big, data}); got != data {
+		t.Errorf("with /data: %v", got)
+	}
+	if got := dataMount([]*apb.Mount{ro, big}); got != big {
+		t.Errorf("without /data: %v, want the largest writable one", got)
+	}
+	if got := dataMount([]*apb.Mount{ro}); got != nil {
+		t.Errorf("only read-only mounts: %v, want none", got)
+	}
+}
