@@ -85,6 +85,9 @@ const (
 	// GetMounts): what a person would look at on the machine. Read-only, but command lines may
 	// carry secrets a workload passed as arguments.
 	Permission_PERMISSION_INTROSPECT_NODE Permission = 16
+	// Capture a node's network traffic (NodeManagement.CapturePackets). Apart from the
+	// introspection permission: packets carry what workloads send, secrets included.
+	Permission_PERMISSION_CAPTURE_PACKETS Permission = 17
 )
 
 // Enum value maps for Permission.
@@ -107,6 +110,7 @@ var (
 		14: "PERMISSION_FETCH_BUNDLE",
 		15: "PERMISSION_ISSUE_METRICS_CREDENTIAL",
 		16: "PERMISSION_INTROSPECT_NODE",
+		17: "PERMISSION_CAPTURE_PACKETS",
 	}
 	Permission_value = map[string]int32{
 		"PERMISSION_UNSPECIFIED":              0,
@@ -126,6 +130,7 @@ var (
 		"PERMISSION_FETCH_BUNDLE":             14,
 		"PERMISSION_ISSUE_METRICS_CREDENTIAL": 15,
 		"PERMISSION_INTROSPECT_NODE":          16,
+		"PERMISSION_CAPTURE_PACKETS":          17,
 	}
 )
 
@@ -245,7 +250,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xb1\x04\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xd1\x04\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -265,7 +270,8 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	"\x19PERMISSION_CLUSTER_UPDATE\x10\r\x12\x1b\n" +
 	"\x17PERMISSION_FETCH_BUNDLE\x10\x0e\x12'\n" +
 	"#PERMISSION_ISSUE_METRICS_CREDENTIAL\x10\x0f\x12\x1e\n" +
-	"\x1aPERMISSION_INTROSPECT_NODE\x10\x10:W\n" +
+	"\x1aPERMISSION_INTROSPECT_NODE\x10\x10\x12\x1e\n" +
+	"\x1aPERMISSION_CAPTURE_PACKETS\x10\x11:W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

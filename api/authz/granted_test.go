@@ -22,6 +22,7 @@ func TestGranted(t *testing.T) {
 			Permission_PERMISSION_CLUSTER_UPDATE,
 			Permission_PERMISSION_ISSUE_METRICS_CREDENTIAL,
 			Permission_PERMISSION_INTROSPECT_NODE,
+			Permission_PERMISSION_CAPTURE_PACKETS,
 		},
 		KindNode: {Permission_PERMISSION_NODE_CALL_CURATOR, Permission_PERMISSION_FETCH_BUNDLE},
 		Kind(42): nil, // a kind this package does not know holds nothing

@@ -54,7 +54,8 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_NODE_UPDATE,
 			Permission_PERMISSION_CLUSTER_UPDATE,
 			Permission_PERMISSION_ISSUE_METRICS_CREDENTIAL,
-			Permission_PERMISSION_INTROSPECT_NODE:
+			Permission_PERMISSION_INTROSPECT_NODE,
+			Permission_PERMISSION_CAPTURE_PACKETS:
 			return true
 		}
 	case KindNode:

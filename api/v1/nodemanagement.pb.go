@@ -146,7 +146,7 @@ func (x GetLogsRequest_BacklogMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_BacklogMode.Descriptor instead.
 func (GetLogsRequest_BacklogMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24, 0}
 }
 
 // StreamMode says whether to keep sending new entries after the backlog.
@@ -201,7 +201,7 @@ func (x GetLogsRequest_StreamMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_StreamMode.Descriptor instead.
 func (GetLogsRequest_StreamMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21, 1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24, 1}
 }
 
 // EntryKind selects leveled or raw entries.
@@ -254,7 +254,222 @@ func (x LogFilter_EntryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LogFilter_EntryKind.Descriptor instead.
 func (LogFilter_EntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25, 0}
+}
+
+type CapturePacketsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The interface's name, e.g. eth0, lo, or a pod's veth.
+	Interface string `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	// A tcpdump-style filter, e.g. "tcp port 80 and host 10.0.0.5"; empty: every packet.
+	Filter string `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// How long to capture: 10 s if unset, at most 5 minutes.
+	Duration *durationpb.Duration `protobuf:"bytes,3,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Stop after this many packets: 10,000 if 0, at most 1,000,000.
+	MaxPackets int64 `protobuf:"varint,4,opt,name=max_packets,json=maxPackets,proto3" json:"max_packets,omitempty"`
+	// Stop once this many bytes of packets were captured: 64 MiB if 0, at most 1 GiB.
+	MaxBytes int64 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// Keep at most this many bytes of each packet: all (262,144) if 0.
+	SnapLength    int32 `protobuf:"varint,6,opt,name=snap_length,json=snapLength,proto3" json:"snap_length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapturePacketsRequest) Reset() {
+	*x = CapturePacketsRequest{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapturePacketsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapturePacketsRequest) ProtoMessage() {}
+
+func (x *CapturePacketsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapturePacketsRequest.ProtoReflect.Descriptor instead.
+func (*CapturePacketsRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CapturePacketsRequest) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *CapturePacketsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *CapturePacketsRequest) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *CapturePacketsRequest) GetMaxPackets() int64 {
+	if x != nil {
+		return x.MaxPackets
+	}
+	return 0
+}
+
+func (x *CapturePacketsRequest) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *CapturePacketsRequest) GetSnapLength() int32 {
+	if x != nil {
+		return x.SnapLength
+	}
+	return 0
+}
+
+type CapturePacketsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pcap file's next bytes.
+	Pcap []byte `protobuf:"bytes,1,opt,name=pcap,proto3" json:"pcap,omitempty"`
+	// Present in the last message only.
+	Summary       *CaptureSummary `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapturePacketsResponse) Reset() {
+	*x = CapturePacketsResponse{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapturePacketsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapturePacketsResponse) ProtoMessage() {}
+
+func (x *CapturePacketsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapturePacketsResponse.ProtoReflect.Descriptor instead.
+func (*CapturePacketsResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CapturePacketsResponse) GetPcap() []byte {
+	if x != nil {
+		return x.Pcap
+	}
+	return nil
+}
+
+func (x *CapturePacketsResponse) GetSummary() *CaptureSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+type CaptureSummary struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Packets int64                  `protobuf:"varint,1,opt,name=packets,proto3" json:"packets,omitempty"`
+	// The bytes of captured packets (as kept, after snap_length).
+	Bytes int64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Why the capture ended: "duration", "max_packets", "max_bytes".
+	EndedBy string `protobuf:"bytes,3,opt,name=ended_by,json=endedBy,proto3" json:"ended_by,omitempty"`
+	// Packets the kernel dropped because the capture could not keep up.
+	Dropped       uint32 `protobuf:"varint,4,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaptureSummary) Reset() {
+	*x = CaptureSummary{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureSummary) ProtoMessage() {}
+
+func (x *CaptureSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureSummary.ProtoReflect.Descriptor instead.
+func (*CaptureSummary) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CaptureSummary) GetPackets() int64 {
+	if x != nil {
+		return x.Packets
+	}
+	return 0
+}
+
+func (x *CaptureSummary) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *CaptureSummary) GetEndedBy() string {
+	if x != nil {
+		return x.EndedBy
+	}
+	return ""
+}
+
+func (x *CaptureSummary) GetDropped() uint32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
 }
 
 type GetNetworkRequest struct {
@@ -265,7 +480,7 @@ type GetNetworkRequest struct {
 
 func (x *GetNetworkRequest) Reset() {
 	*x = GetNetworkRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +492,7 @@ func (x *GetNetworkRequest) String() string {
 func (*GetNetworkRequest) ProtoMessage() {}
 
 func (x *GetNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[0]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +505,7 @@ func (x *GetNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetworkRequest.ProtoReflect.Descriptor instead.
 func (*GetNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
 }
 
 type GetNetworkResponse struct {
@@ -305,7 +520,7 @@ type GetNetworkResponse struct {
 
 func (x *GetNetworkResponse) Reset() {
 	*x = GetNetworkResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +532,7 @@ func (x *GetNetworkResponse) String() string {
 func (*GetNetworkResponse) ProtoMessage() {}
 
 func (x *GetNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +545,7 @@ func (x *GetNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetworkResponse.ProtoReflect.Descriptor instead.
 func (*GetNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetNetworkResponse) GetInterfaces() []*NetworkInterface {
@@ -386,7 +601,7 @@ type NetworkInterface struct {
 
 func (x *NetworkInterface) Reset() {
 	*x = NetworkInterface{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +613,7 @@ func (x *NetworkInterface) String() string {
 func (*NetworkInterface) ProtoMessage() {}
 
 func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +626,7 @@ func (x *NetworkInterface) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetworkInterface.ProtoReflect.Descriptor instead.
 func (*NetworkInterface) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NetworkInterface) GetName() string {
@@ -535,7 +750,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +762,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +775,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Route) GetDestination() string {
@@ -623,7 +838,7 @@ type Socket struct {
 
 func (x *Socket) Reset() {
 	*x = Socket{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +850,7 @@ func (x *Socket) String() string {
 func (*Socket) ProtoMessage() {}
 
 func (x *Socket) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +863,7 @@ func (x *Socket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Socket.ProtoReflect.Descriptor instead.
 func (*Socket) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Socket) GetProtocol() string {
@@ -714,7 +929,7 @@ type NftablesTable struct {
 
 func (x *NftablesTable) Reset() {
 	*x = NftablesTable{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +941,7 @@ func (x *NftablesTable) String() string {
 func (*NftablesTable) ProtoMessage() {}
 
 func (x *NftablesTable) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +954,7 @@ func (x *NftablesTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NftablesTable.ProtoReflect.Descriptor instead.
 func (*NftablesTable) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NftablesTable) GetFamily() string {
@@ -785,7 +1000,7 @@ type GetProcessesRequest struct {
 
 func (x *GetProcessesRequest) Reset() {
 	*x = GetProcessesRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +1012,7 @@ func (x *GetProcessesRequest) String() string {
 func (*GetProcessesRequest) ProtoMessage() {}
 
 func (x *GetProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +1025,7 @@ func (x *GetProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessesRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
 }
 
 type GetProcessesResponse struct {
@@ -826,7 +1041,7 @@ type GetProcessesResponse struct {
 
 func (x *GetProcessesResponse) Reset() {
 	*x = GetProcessesResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +1053,7 @@ func (x *GetProcessesResponse) String() string {
 func (*GetProcessesResponse) ProtoMessage() {}
 
 func (x *GetProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +1066,7 @@ func (x *GetProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessesResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetProcessesResponse) GetTime() *timestamppb.Timestamp {
@@ -903,7 +1118,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1130,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1143,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Process) GetPid() int32 {
@@ -1023,7 +1238,7 @@ type GetMemoryRequest struct {
 
 func (x *GetMemoryRequest) Reset() {
 	*x = GetMemoryRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1250,7 @@ func (x *GetMemoryRequest) String() string {
 func (*GetMemoryRequest) ProtoMessage() {}
 
 func (x *GetMemoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1263,7 @@ func (x *GetMemoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemoryRequest.ProtoReflect.Descriptor instead.
 func (*GetMemoryRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
 }
 
 type GetMemoryResponse struct {
@@ -1071,7 +1286,7 @@ type GetMemoryResponse struct {
 
 func (x *GetMemoryResponse) Reset() {
 	*x = GetMemoryResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1298,7 @@ func (x *GetMemoryResponse) String() string {
 func (*GetMemoryResponse) ProtoMessage() {}
 
 func (x *GetMemoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1311,7 @@ func (x *GetMemoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemoryResponse.ProtoReflect.Descriptor instead.
 func (*GetMemoryResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetMemoryResponse) GetTotalBytes() uint64 {
@@ -1181,7 +1396,7 @@ type Pressure struct {
 
 func (x *Pressure) Reset() {
 	*x = Pressure{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1408,7 @@ func (x *Pressure) String() string {
 func (*Pressure) ProtoMessage() {}
 
 func (x *Pressure) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1421,7 @@ func (x *Pressure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pressure.ProtoReflect.Descriptor instead.
 func (*Pressure) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Pressure) GetSome() *PressureStall {
@@ -1237,7 +1452,7 @@ type PressureStall struct {
 
 func (x *PressureStall) Reset() {
 	*x = PressureStall{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1464,7 @@ func (x *PressureStall) String() string {
 func (*PressureStall) ProtoMessage() {}
 
 func (x *PressureStall) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1477,7 @@ func (x *PressureStall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PressureStall.ProtoReflect.Descriptor instead.
 func (*PressureStall) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PressureStall) GetAvg10() float64 {
@@ -1301,7 +1516,7 @@ type GetMountsRequest struct {
 
 func (x *GetMountsRequest) Reset() {
 	*x = GetMountsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1528,7 @@ func (x *GetMountsRequest) String() string {
 func (*GetMountsRequest) ProtoMessage() {}
 
 func (x *GetMountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1541,7 @@ func (x *GetMountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMountsRequest.ProtoReflect.Descriptor instead.
 func (*GetMountsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16}
 }
 
 type GetMountsResponse struct {
@@ -1338,7 +1553,7 @@ type GetMountsResponse struct {
 
 func (x *GetMountsResponse) Reset() {
 	*x = GetMountsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1565,7 @@ func (x *GetMountsResponse) String() string {
 func (*GetMountsResponse) ProtoMessage() {}
 
 func (x *GetMountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1578,7 @@ func (x *GetMountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMountsResponse.ProtoReflect.Descriptor instead.
 func (*GetMountsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetMountsResponse) GetMounts() []*Mount {
@@ -1392,7 +1607,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1619,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1632,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Mount) GetMountPoint() string {
@@ -1493,7 +1708,7 @@ type FetchBundleRequest struct {
 
 func (x *FetchBundleRequest) Reset() {
 	*x = FetchBundleRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1720,7 @@ func (x *FetchBundleRequest) String() string {
 func (*FetchBundleRequest) ProtoMessage() {}
 
 func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1733,7 @@ func (x *FetchBundleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundleRequest.ProtoReflect.Descriptor instead.
 func (*FetchBundleRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FetchBundleRequest) GetSha256() []byte {
@@ -1539,7 +1754,7 @@ type FetchBundleResponse struct {
 
 func (x *FetchBundleResponse) Reset() {
 	*x = FetchBundleResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1766,7 @@ func (x *FetchBundleResponse) String() string {
 func (*FetchBundleResponse) ProtoMessage() {}
 
 func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1779,7 @@ func (x *FetchBundleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundleResponse.ProtoReflect.Descriptor instead.
 func (*FetchBundleResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FetchBundleResponse) GetChunk() []byte {
@@ -1589,7 +1804,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +1816,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +1829,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21}
 }
 
 // Runnable is one long-lived service in a node's supervision tree.
@@ -1631,7 +1846,7 @@ type Runnable struct {
 
 func (x *Runnable) Reset() {
 	*x = Runnable{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1643,7 +1858,7 @@ func (x *Runnable) String() string {
 func (*Runnable) ProtoMessage() {}
 
 func (x *Runnable) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1656,7 +1871,7 @@ func (x *Runnable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runnable.ProtoReflect.Descriptor instead.
 func (*Runnable) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Runnable) GetDn() string {
@@ -1702,7 +1917,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +1929,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +1942,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetStatusResponse) GetNodeId() string {
@@ -1789,7 +2004,7 @@ type GetLogsRequest struct {
 
 func (x *GetLogsRequest) Reset() {
 	*x = GetLogsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +2016,7 @@ func (x *GetLogsRequest) String() string {
 func (*GetLogsRequest) ProtoMessage() {}
 
 func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +2029,7 @@ func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
 func (*GetLogsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetLogsRequest) GetDn() string {
@@ -1869,7 +2084,7 @@ type LogFilter struct {
 
 func (x *LogFilter) Reset() {
 	*x = LogFilter{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2096,7 @@ func (x *LogFilter) String() string {
 func (*LogFilter) ProtoMessage() {}
 
 func (x *LogFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2109,7 @@ func (x *LogFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFilter.ProtoReflect.Descriptor instead.
 func (*LogFilter) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogFilter) GetWithChildren() bool {
@@ -1930,7 +2145,7 @@ type GetLogsResponse struct {
 
 func (x *GetLogsResponse) Reset() {
 	*x = GetLogsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2157,7 @@ func (x *GetLogsResponse) String() string {
 func (*GetLogsResponse) ProtoMessage() {}
 
 func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[23]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2170,7 @@ func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
 func (*GetLogsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{23}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetLogsResponse) GetBacklogEntries() []*LogEntry {
@@ -1980,7 +2195,7 @@ type RebootRequest struct {
 
 func (x *RebootRequest) Reset() {
 	*x = RebootRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2207,7 @@ func (x *RebootRequest) String() string {
 func (*RebootRequest) ProtoMessage() {}
 
 func (x *RebootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2220,7 @@ func (x *RebootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootRequest.ProtoReflect.Descriptor instead.
 func (*RebootRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{27}
 }
 
 type RebootResponse struct {
@@ -2016,7 +2231,7 @@ type RebootResponse struct {
 
 func (x *RebootResponse) Reset() {
 	*x = RebootResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2243,7 @@ func (x *RebootResponse) String() string {
 func (*RebootResponse) ProtoMessage() {}
 
 func (x *RebootResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2256,7 @@ func (x *RebootResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootResponse.ProtoReflect.Descriptor instead.
 func (*RebootResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{28}
 }
 
 type ShutdownRequest struct {
@@ -2052,7 +2267,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2279,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2292,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{29}
 }
 
 type ShutdownResponse struct {
@@ -2088,7 +2303,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2315,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2113,7 +2328,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{27}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{30}
 }
 
 // LoadImageRequest is one message of a LoadImage upload: the first carries metadata, every
@@ -2131,7 +2346,7 @@ type LoadImageRequest struct {
 
 func (x *LoadImageRequest) Reset() {
 	*x = LoadImageRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2358,7 @@ func (x *LoadImageRequest) String() string {
 func (*LoadImageRequest) ProtoMessage() {}
 
 func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2371,7 @@ func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageRequest.ProtoReflect.Descriptor instead.
 func (*LoadImageRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{28}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LoadImageRequest) GetPart() isLoadImageRequest_Part {
@@ -2216,7 +2431,7 @@ type LoadImageMetadata struct {
 
 func (x *LoadImageMetadata) Reset() {
 	*x = LoadImageMetadata{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2443,7 @@ func (x *LoadImageMetadata) String() string {
 func (*LoadImageMetadata) ProtoMessage() {}
 
 func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2456,7 @@ func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageMetadata.ProtoReflect.Descriptor instead.
 func (*LoadImageMetadata) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{29}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LoadImageMetadata) GetName() string {
@@ -2268,7 +2483,7 @@ type LoadImageResponse struct {
 
 func (x *LoadImageResponse) Reset() {
 	*x = LoadImageResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2495,7 @@ func (x *LoadImageResponse) String() string {
 func (*LoadImageResponse) ProtoMessage() {}
 
 func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2508,7 @@ func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageResponse.ProtoReflect.Descriptor instead.
 func (*LoadImageResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{30}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LoadImageResponse) GetImages() []*LoadedImage {
@@ -2317,7 +2532,7 @@ type LoadedImage struct {
 
 func (x *LoadedImage) Reset() {
 	*x = LoadedImage{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2544,7 @@ func (x *LoadedImage) String() string {
 func (*LoadedImage) ProtoMessage() {}
 
 func (x *LoadedImage) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2557,7 @@ func (x *LoadedImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadedImage.ProtoReflect.Descriptor instead.
 func (*LoadedImage) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{31}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LoadedImage) GetName() string {
@@ -2363,7 +2578,24 @@ var File_metropolis_api_v1_nodemanagement_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\n" +
-	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\x13\n" +
+	"&metropolis/api/v1/nodemanagement.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1cmetropolis/api/v1/logs.proto\x1a\x1emetropolis/api/v1/update.proto\"\xe3\x01\n" +
+	"\x15CapturePacketsRequest\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\x125\n" +
+	"\bduration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x1f\n" +
+	"\vmax_packets\x18\x04 \x01(\x03R\n" +
+	"maxPackets\x12\x1b\n" +
+	"\tmax_bytes\x18\x05 \x01(\x03R\bmaxBytes\x12\x1f\n" +
+	"\vsnap_length\x18\x06 \x01(\x05R\n" +
+	"snapLength\"i\n" +
+	"\x16CapturePacketsResponse\x12\x12\n" +
+	"\x04pcap\x18\x01 \x01(\fR\x04pcap\x12;\n" +
+	"\asummary\x18\x02 \x01(\v2!.metropolis.api.v1.CaptureSummaryR\asummary\"u\n" +
+	"\x0eCaptureSummary\x12\x18\n" +
+	"\apackets\x18\x01 \x01(\x03R\apackets\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\x12\x19\n" +
+	"\bended_by\x18\x03 \x01(\tR\aendedBy\x12\x18\n" +
+	"\adropped\x18\x04 \x01(\rR\adropped\"\x13\n" +
 	"\x11GetNetworkRequest\"\xfe\x01\n" +
 	"\x12GetNetworkResponse\x12C\n" +
 	"\n" +
@@ -2544,7 +2776,7 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x16RUNNABLE_STATE_HEALTHY\x10\x02\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DONE\x10\x03\x12\x17\n" +
 	"\x13RUNNABLE_STATE_DEAD\x10\x04\x12\x1b\n" +
-	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xc6\b\n" +
+	"\x17RUNNABLE_STATE_CANCELED\x10\x052\xb8\t\n" +
 	"\x0eNodeManagement\x12_\n" +
 	"\tGetStatus\x12#.metropolis.api.v1.GetStatusRequest\x1a$.metropolis.api.v1.GetStatusResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12[\n" +
@@ -2569,7 +2801,9 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x01\x10\x12b\n" +
 	"\n" +
 	"GetNetwork\x12$.metropolis.api.v1.GetNetworkRequest\x1a%.metropolis.api.v1.GetNetworkResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\x10B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\x10\x12p\n" +
+	"\x0eCapturePackets\x12(.metropolis.api.v1.CapturePacketsRequest\x1a).metropolis.api.v1.CapturePacketsResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x110\x01B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_nodemanagement_proto_rawDescOnce sync.Once
@@ -2584,110 +2818,117 @@ func file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_nodemanagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(RunnableState)(0),              // 0: metropolis.api.v1.RunnableState
 	(GetLogsRequest_BacklogMode)(0), // 1: metropolis.api.v1.GetLogsRequest.BacklogMode
 	(GetLogsRequest_StreamMode)(0),  // 2: metropolis.api.v1.GetLogsRequest.StreamMode
 	(LogFilter_EntryKind)(0),        // 3: metropolis.api.v1.LogFilter.EntryKind
-	(*GetNetworkRequest)(nil),       // 4: metropolis.api.v1.GetNetworkRequest
-	(*GetNetworkResponse)(nil),      // 5: metropolis.api.v1.GetNetworkResponse
-	(*NetworkInterface)(nil),        // 6: metropolis.api.v1.NetworkInterface
-	(*Route)(nil),                   // 7: metropolis.api.v1.Route
-	(*Socket)(nil),                  // 8: metropolis.api.v1.Socket
-	(*NftablesTable)(nil),           // 9: metropolis.api.v1.NftablesTable
-	(*GetProcessesRequest)(nil),     // 10: metropolis.api.v1.GetProcessesRequest
-	(*GetProcessesResponse)(nil),    // 11: metropolis.api.v1.GetProcessesResponse
-	(*Process)(nil),                 // 12: metropolis.api.v1.Process
-	(*GetMemoryRequest)(nil),        // 13: metropolis.api.v1.GetMemoryRequest
-	(*GetMemoryResponse)(nil),       // 14: metropolis.api.v1.GetMemoryResponse
-	(*Pressure)(nil),                // 15: metropolis.api.v1.Pressure
-	(*PressureStall)(nil),           // 16: metropolis.api.v1.PressureStall
-	(*GetMountsRequest)(nil),        // 17: metropolis.api.v1.GetMountsRequest
-	(*GetMountsResponse)(nil),       // 18: metropolis.api.v1.GetMountsResponse
-	(*Mount)(nil),                   // 19: metropolis.api.v1.Mount
-	(*FetchBundleRequest)(nil),      // 20: metropolis.api.v1.FetchBundleRequest
-	(*FetchBundleResponse)(nil),     // 21: metropolis.api.v1.FetchBundleResponse
-	(*GetStatusRequest)(nil),        // 22: metropolis.api.v1.GetStatusRequest
-	(*Runnable)(nil),                // 23: metropolis.api.v1.Runnable
-	(*GetStatusResponse)(nil),       // 24: metropolis.api.v1.GetStatusResponse
-	(*GetLogsRequest)(nil),          // 25: metropolis.api.v1.GetLogsRequest
-	(*LogFilter)(nil),               // 26: metropolis.api.v1.LogFilter
-	(*GetLogsResponse)(nil),         // 27: metropolis.api.v1.GetLogsResponse
-	(*RebootRequest)(nil),           // 28: metropolis.api.v1.RebootRequest
-	(*RebootResponse)(nil),          // 29: metropolis.api.v1.RebootResponse
-	(*ShutdownRequest)(nil),         // 30: metropolis.api.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),        // 31: metropolis.api.v1.ShutdownResponse
-	(*LoadImageRequest)(nil),        // 32: metropolis.api.v1.LoadImageRequest
-	(*LoadImageMetadata)(nil),       // 33: metropolis.api.v1.LoadImageMetadata
-	(*LoadImageResponse)(nil),       // 34: metropolis.api.v1.LoadImageResponse
-	(*LoadedImage)(nil),             // 35: metropolis.api.v1.LoadedImage
-	(*timestamppb.Timestamp)(nil),   // 36: google.protobuf.Timestamp
-	(NodeState)(0),                  // 37: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),               // 38: metropolis.api.v1.NodeRoles
+	(*CapturePacketsRequest)(nil),   // 4: metropolis.api.v1.CapturePacketsRequest
+	(*CapturePacketsResponse)(nil),  // 5: metropolis.api.v1.CapturePacketsResponse
+	(*CaptureSummary)(nil),          // 6: metropolis.api.v1.CaptureSummary
+	(*GetNetworkRequest)(nil),       // 7: metropolis.api.v1.GetNetworkRequest
+	(*GetNetworkResponse)(nil),      // 8: metropolis.api.v1.GetNetworkResponse
+	(*NetworkInterface)(nil),        // 9: metropolis.api.v1.NetworkInterface
+	(*Route)(nil),                   // 10: metropolis.api.v1.Route
+	(*Socket)(nil),                  // 11: metropolis.api.v1.Socket
+	(*NftablesTable)(nil),           // 12: metropolis.api.v1.NftablesTable
+	(*GetProcessesRequest)(nil),     // 13: metropolis.api.v1.GetProcessesRequest
+	(*GetProcessesResponse)(nil),    // 14: metropolis.api.v1.GetProcessesResponse
+	(*Process)(nil),                 // 15: metropolis.api.v1.Process
+	(*GetMemoryRequest)(nil),        // 16: metropolis.api.v1.GetMemoryRequest
+	(*GetMemoryResponse)(nil),       // 17: metropolis.api.v1.GetMemoryResponse
+	(*Pressure)(nil),                // 18: metropolis.api.v1.Pressure
+	(*PressureStall)(nil),           // 19: metropolis.api.v1.PressureStall
+	(*GetMountsRequest)(nil),        // 20: metropolis.api.v1.GetMountsRequest
+	(*GetMountsResponse)(nil),       // 21: metropolis.api.v1.GetMountsResponse
+	(*Mount)(nil),                   // 22: metropolis.api.v1.Mount
+	(*FetchBundleRequest)(nil),      // 23: metropolis.api.v1.FetchBundleRequest
+	(*FetchBundleResponse)(nil),     // 24: metropolis.api.v1.FetchBundleResponse
+	(*GetStatusRequest)(nil),        // 25: metropolis.api.v1.GetStatusRequest
+	(*Runnable)(nil),                // 26: metropolis.api.v1.Runnable
+	(*GetStatusResponse)(nil),       // 27: metropolis.api.v1.GetStatusResponse
+	(*GetLogsRequest)(nil),          // 28: metropolis.api.v1.GetLogsRequest
+	(*LogFilter)(nil),               // 29: metropolis.api.v1.LogFilter
+	(*GetLogsResponse)(nil),         // 30: metropolis.api.v1.GetLogsResponse
+	(*RebootRequest)(nil),           // 31: metropolis.api.v1.RebootRequest
+	(*RebootResponse)(nil),          // 32: metropolis.api.v1.RebootResponse
+	(*ShutdownRequest)(nil),         // 33: metropolis.api.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),        // 34: metropolis.api.v1.ShutdownResponse
+	(*LoadImageRequest)(nil),        // 35: metropolis.api.v1.LoadImageRequest
+	(*LoadImageMetadata)(nil),       // 36: metropolis.api.v1.LoadImageMetadata
+	(*LoadImageResponse)(nil),       // 37: metropolis.api.v1.LoadImageResponse
+	(*LoadedImage)(nil),             // 38: metropolis.api.v1.LoadedImage
 	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
-	(*NodeSoftware)(nil),            // 40: metropolis.api.v1.NodeSoftware
-	(LogSeverity)(0),                // 41: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 42: metropolis.api.v1.LogEntry
-	(*UpdateNodeRequest)(nil),       // 43: metropolis.api.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),      // 44: metropolis.api.v1.UpdateNodeResponse
+	(*timestamppb.Timestamp)(nil),   // 40: google.protobuf.Timestamp
+	(NodeState)(0),                  // 41: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),               // 42: metropolis.api.v1.NodeRoles
+	(*NodeSoftware)(nil),            // 43: metropolis.api.v1.NodeSoftware
+	(LogSeverity)(0),                // 44: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 45: metropolis.api.v1.LogEntry
+	(*UpdateNodeRequest)(nil),       // 46: metropolis.api.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 47: metropolis.api.v1.UpdateNodeResponse
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
-	6,  // 0: metropolis.api.v1.GetNetworkResponse.interfaces:type_name -> metropolis.api.v1.NetworkInterface
-	7,  // 1: metropolis.api.v1.GetNetworkResponse.routes:type_name -> metropolis.api.v1.Route
-	8,  // 2: metropolis.api.v1.GetNetworkResponse.sockets:type_name -> metropolis.api.v1.Socket
-	9,  // 3: metropolis.api.v1.GetNetworkResponse.nftables:type_name -> metropolis.api.v1.NftablesTable
-	36, // 4: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
-	12, // 5: metropolis.api.v1.GetProcessesResponse.processes:type_name -> metropolis.api.v1.Process
-	36, // 6: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
-	15, // 7: metropolis.api.v1.GetMemoryResponse.cpu_pressure:type_name -> metropolis.api.v1.Pressure
-	15, // 8: metropolis.api.v1.GetMemoryResponse.memory_pressure:type_name -> metropolis.api.v1.Pressure
-	15, // 9: metropolis.api.v1.GetMemoryResponse.io_pressure:type_name -> metropolis.api.v1.Pressure
-	16, // 10: metropolis.api.v1.Pressure.some:type_name -> metropolis.api.v1.PressureStall
-	16, // 11: metropolis.api.v1.Pressure.full:type_name -> metropolis.api.v1.PressureStall
-	19, // 12: metropolis.api.v1.GetMountsResponse.mounts:type_name -> metropolis.api.v1.Mount
-	0,  // 13: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
-	37, // 14: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
-	38, // 15: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
-	39, // 16: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
-	23, // 17: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
-	40, // 18: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
-	1,  // 19: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
-	2,  // 20: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
-	26, // 21: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
-	3,  // 22: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	41, // 23: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	42, // 24: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	42, // 25: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	33, // 26: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
-	35, // 27: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
-	22, // 28: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	25, // 29: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	28, // 30: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	30, // 31: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	32, // 32: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
-	43, // 33: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
-	20, // 34: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
-	10, // 35: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
-	13, // 36: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
-	17, // 37: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
-	4,  // 38: metropolis.api.v1.NodeManagement.GetNetwork:input_type -> metropolis.api.v1.GetNetworkRequest
-	24, // 39: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	27, // 40: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	29, // 41: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	31, // 42: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	34, // 43: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
-	44, // 44: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
-	21, // 45: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
-	11, // 46: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
-	14, // 47: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
-	18, // 48: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
-	5,  // 49: metropolis.api.v1.NodeManagement.GetNetwork:output_type -> metropolis.api.v1.GetNetworkResponse
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	39, // 0: metropolis.api.v1.CapturePacketsRequest.duration:type_name -> google.protobuf.Duration
+	6,  // 1: metropolis.api.v1.CapturePacketsResponse.summary:type_name -> metropolis.api.v1.CaptureSummary
+	9,  // 2: metropolis.api.v1.GetNetworkResponse.interfaces:type_name -> metropolis.api.v1.NetworkInterface
+	10, // 3: metropolis.api.v1.GetNetworkResponse.routes:type_name -> metropolis.api.v1.Route
+	11, // 4: metropolis.api.v1.GetNetworkResponse.sockets:type_name -> metropolis.api.v1.Socket
+	12, // 5: metropolis.api.v1.GetNetworkResponse.nftables:type_name -> metropolis.api.v1.NftablesTable
+	40, // 6: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
+	15, // 7: metropolis.api.v1.GetProcessesResponse.processes:type_name -> metropolis.api.v1.Process
+	40, // 8: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
+	18, // 9: metropolis.api.v1.GetMemoryResponse.cpu_pressure:type_name -> metropolis.api.v1.Pressure
+	18, // 10: metropolis.api.v1.GetMemoryResponse.memory_pressure:type_name -> metropolis.api.v1.Pressure
+	18, // 11: metropolis.api.v1.GetMemoryResponse.io_pressure:type_name -> metropolis.api.v1.Pressure
+	19, // 12: metropolis.api.v1.Pressure.some:type_name -> metropolis.api.v1.PressureStall
+	19, // 13: metropolis.api.v1.Pressure.full:type_name -> metropolis.api.v1.PressureStall
+	22, // 14: metropolis.api.v1.GetMountsResponse.mounts:type_name -> metropolis.api.v1.Mount
+	0,  // 15: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
+	41, // 16: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
+	42, // 17: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
+	39, // 18: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	26, // 19: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
+	43, // 20: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
+	1,  // 21: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
+	2,  // 22: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
+	29, // 23: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
+	3,  // 24: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
+	44, // 25: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	45, // 26: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	45, // 27: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	36, // 28: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	38, // 29: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	25, // 30: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	28, // 31: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	31, // 32: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	33, // 33: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	35, // 34: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	46, // 35: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
+	23, // 36: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
+	13, // 37: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
+	16, // 38: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
+	20, // 39: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
+	7,  // 40: metropolis.api.v1.NodeManagement.GetNetwork:input_type -> metropolis.api.v1.GetNetworkRequest
+	4,  // 41: metropolis.api.v1.NodeManagement.CapturePackets:input_type -> metropolis.api.v1.CapturePacketsRequest
+	27, // 42: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	30, // 43: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	32, // 44: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	34, // 45: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	37, // 46: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	47, // 47: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
+	24, // 48: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
+	14, // 49: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
+	17, // 50: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
+	21, // 51: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
+	8,  // 52: metropolis.api.v1.NodeManagement.GetNetwork:output_type -> metropolis.api.v1.GetNetworkResponse
+	5,  // 53: metropolis.api.v1.NodeManagement.CapturePackets:output_type -> metropolis.api.v1.CapturePacketsResponse
+	42, // [42:54] is the sub-list for method output_type
+	30, // [30:42] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_nodemanagement_proto_init() }
@@ -2698,7 +2939,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
 	file_metropolis_api_v1_update_proto_init()
-	file_metropolis_api_v1_nodemanagement_proto_msgTypes[28].OneofWrappers = []any{
+	file_metropolis_api_v1_nodemanagement_proto_msgTypes[31].OneofWrappers = []any{
 		(*LoadImageRequest_Metadata)(nil),
 		(*LoadImageRequest_Chunk)(nil),
 	}
@@ -2708,7 +2949,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_nodemanagement_proto_rawDesc), len(file_metropolis_api_v1_nodemanagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

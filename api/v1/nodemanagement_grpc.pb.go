@@ -22,17 +22,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NodeManagement_GetStatus_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetStatus"
-	NodeManagement_GetLogs_FullMethodName      = "/metropolis.api.v1.NodeManagement/GetLogs"
-	NodeManagement_Reboot_FullMethodName       = "/metropolis.api.v1.NodeManagement/Reboot"
-	NodeManagement_Shutdown_FullMethodName     = "/metropolis.api.v1.NodeManagement/Shutdown"
-	NodeManagement_LoadImage_FullMethodName    = "/metropolis.api.v1.NodeManagement/LoadImage"
-	NodeManagement_UpdateNode_FullMethodName   = "/metropolis.api.v1.NodeManagement/UpdateNode"
-	NodeManagement_FetchBundle_FullMethodName  = "/metropolis.api.v1.NodeManagement/FetchBundle"
-	NodeManagement_GetProcesses_FullMethodName = "/metropolis.api.v1.NodeManagement/GetProcesses"
-	NodeManagement_GetMemory_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetMemory"
-	NodeManagement_GetMounts_FullMethodName    = "/metropolis.api.v1.NodeManagement/GetMounts"
-	NodeManagement_GetNetwork_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetNetwork"
+	NodeManagement_GetStatus_FullMethodName      = "/metropolis.api.v1.NodeManagement/GetStatus"
+	NodeManagement_GetLogs_FullMethodName        = "/metropolis.api.v1.NodeManagement/GetLogs"
+	NodeManagement_Reboot_FullMethodName         = "/metropolis.api.v1.NodeManagement/Reboot"
+	NodeManagement_Shutdown_FullMethodName       = "/metropolis.api.v1.NodeManagement/Shutdown"
+	NodeManagement_LoadImage_FullMethodName      = "/metropolis.api.v1.NodeManagement/LoadImage"
+	NodeManagement_UpdateNode_FullMethodName     = "/metropolis.api.v1.NodeManagement/UpdateNode"
+	NodeManagement_FetchBundle_FullMethodName    = "/metropolis.api.v1.NodeManagement/FetchBundle"
+	NodeManagement_GetProcesses_FullMethodName   = "/metropolis.api.v1.NodeManagement/GetProcesses"
+	NodeManagement_GetMemory_FullMethodName      = "/metropolis.api.v1.NodeManagement/GetMemory"
+	NodeManagement_GetMounts_FullMethodName      = "/metropolis.api.v1.NodeManagement/GetMounts"
+	NodeManagement_GetNetwork_FullMethodName     = "/metropolis.api.v1.NodeManagement/GetNetwork"
+	NodeManagement_CapturePackets_FullMethodName = "/metropolis.api.v1.NodeManagement/CapturePackets"
 )
 
 // NodeManagementClient is the client API for NodeManagement service.
@@ -122,6 +123,16 @@ type NodeManagementClient interface {
 	// `ip route show table all` and `ss -tuan` show) and how many chains, rules and sets each
 	// nftables table holds.
 	GetNetwork(ctx context.Context, in *GetNetworkRequest, opts ...grpc.CallOption) (*GetNetworkResponse, error)
+	// CapturePackets captures the packets one of the node's interfaces sends and receives that
+	// match a filter, and streams them as a pcap file (Ethernet link type) that tcpdump and
+	// Wireshark read: every message but the last carries the file's next bytes, the last the
+	// summary. It ends at the first of duration, max_packets, max_bytes and the call's end.
+	//
+	// codes.InvalidArgument for a filter that does not parse (naming the word and position; the
+	// language is osbase/pcapfilter's subset of tcpdump's) or limits out of range;
+	// codes.NotFound for an interface the node does not have (naming those it has);
+	// codes.FailedPrecondition for an interface without Ethernet framing (WireGuard).
+	CapturePackets(ctx context.Context, in *CapturePacketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CapturePacketsResponse], error)
 }
 
 type nodeManagementClient struct {
@@ -266,6 +277,25 @@ func (c *nodeManagementClient) GetNetwork(ctx context.Context, in *GetNetworkReq
 	return out, nil
 }
 
+func (c *nodeManagementClient) CapturePackets(ctx context.Context, in *CapturePacketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CapturePacketsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NodeManagement_ServiceDesc.Streams[4], NodeManagement_CapturePackets_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CapturePacketsRequest, CapturePacketsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_CapturePacketsClient = grpc.ServerStreamingClient[CapturePacketsResponse]
+
 // NodeManagementServer is the server API for NodeManagement service.
 // All implementations must embed UnimplementedNodeManagementServer
 // for forward compatibility.
@@ -353,6 +383,16 @@ type NodeManagementServer interface {
 	// `ip route show table all` and `ss -tuan` show) and how many chains, rules and sets each
 	// nftables table holds.
 	GetNetwork(context.Context, *GetNetworkRequest) (*GetNetworkResponse, error)
+	// CapturePackets captures the packets one of the node's interfaces sends and receives that
+	// match a filter, and streams them as a pcap file (Ethernet link type) that tcpdump and
+	// Wireshark read: every message but the last carries the file's next bytes, the last the
+	// summary. It ends at the first of duration, max_packets, max_bytes and the call's end.
+	//
+	// codes.InvalidArgument for a filter that does not parse (naming the word and position; the
+	// language is osbase/pcapfilter's subset of tcpdump's) or limits out of range;
+	// codes.NotFound for an interface the node does not have (naming those it has);
+	// codes.FailedPrecondition for an interface without Ethernet framing (WireGuard).
+	CapturePackets(*CapturePacketsRequest, grpc.ServerStreamingServer[CapturePacketsResponse]) error
 	mustEmbedUnimplementedNodeManagementServer()
 }
 
@@ -395,6 +435,9 @@ func (UnimplementedNodeManagementServer) GetMounts(context.Context, *GetMountsRe
 }
 func (UnimplementedNodeManagementServer) GetNetwork(context.Context, *GetNetworkRequest) (*GetNetworkResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetNetwork not implemented")
+}
+func (UnimplementedNodeManagementServer) CapturePackets(*CapturePacketsRequest, grpc.ServerStreamingServer[CapturePacketsResponse]) error {
+	return status.Error(codes.Unimplemented, "method CapturePackets not implemented")
 }
 func (UnimplementedNodeManagementServer) mustEmbedUnimplementedNodeManagementServer() {}
 func (UnimplementedNodeManagementServer) testEmbeddedByValue()                        {}
@@ -579,6 +622,17 @@ func _NodeManagement_GetNetwork_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeManagement_CapturePackets_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(CapturePacketsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NodeManagementServer).CapturePackets(m, &grpc.GenericServerStream[CapturePacketsRequest, CapturePacketsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NodeManagement_CapturePacketsServer = grpc.ServerStreamingServer[CapturePacketsResponse]
+
 // NodeManagement_ServiceDesc is the grpc.ServiceDesc for NodeManagement service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -634,6 +688,11 @@ var NodeManagement_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "FetchBundle",
 			Handler:       _NodeManagement_FetchBundle_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "CapturePackets",
+			Handler:       _NodeManagement_CapturePackets_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -93,7 +93,7 @@ func (s *session) nodeIntrospectionCommands() []*cobra.Command {
 			return nm.GetNetwork(ctx, &apb.GetNetworkRequest{})
 		},
 		func(w io.Writer, m proto.Message) error { return writeSockets(w, m.(*apb.GetNetworkResponse).Sockets) })
-	return []*cobra.Command{ps, memory, df, network, sockets, s.nodeTopCommand()}
+	return []*cobra.Command{ps, memory, df, network, sockets, s.nodeTopCommand(), s.nodePcapCommand()}
 }
 
 // nodeTopCommand refreshes a node's busiest processes every interval, as top does.

@@ -3,10 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apb "metropolis.dev/metropolis/api/v1"
@@ -176,5 +181,37 @@ func TestDataMount(t *testing.T) {
 	}
 	if got := dataMount([]*apb.Mount{ro}); got != nil {
 		t.Errorf("only read-only mounts: %v, want none", got)
+	}
+}
+
+// CapturePackets answers a "file" in two chunks and a summary.
+func (n fakeNodeManagement) CapturePackets(req *apb.CapturePacketsRequest, srv grpc.ServerStreamingServer[apb.CapturePacketsResponse]) error {
+	n.f.record("CapturePackets", req)
+	for _, chunk := range []string{"pcap-", "bytes"} {
+		if err := srv.Send(&apb.CapturePacketsResponse{Pcap: []byte(chunk)}); err != nil {
+			return err
+		}
+	}
+	return srv.Send(&apb.CapturePacketsResponse{Summary: &apb.CaptureSummary{Packets: 3, Bytes: 180, EndedBy: "duration"}})
+}
+
+func TestNodePcap(t *testing.T) {
+	e := newTestEnv(t, true)
+	id := e.cluster.nodeID
+	out := filepath.Join(t.TempDir(), "capture.pcap")
+	r := e.run("", "node", "pcap", id, "eth0", "-f", "tcp port 80", "--duration", "3s", "-o", out)
+	if r.code != 0 || !strings.Contains(r.stderr, "3 packets (180 B), ended by duration") {
+		t.Fatalf("node pcap: want the summary on stderr:\n%v", r)
+	}
+	if data, err := os.ReadFile(out); err != nil || string(data) != "pcap-bytes" {
+		t.Errorf("the file holds %q (%v), want the chunks in order", data, err)
+	}
+	want := &apb.CapturePacketsRequest{Interface: "eth0", Filter: "tcp port 80", Duration: durationpb.New(3 * time.Second)}
+	if got := e.cluster.lastRequest(); !proto.Equal(got, want) {
+		t.Errorf("request %v, want %v", got, want)
+	}
+	r = e.run("", "node", "pcap", id, "eth0")
+	if r.code == 0 || !strings.Contains(r.stderr, "-o FILE is required") {
+		t.Errorf("without -o: want a refusal naming the flag:\n%v", r)
 	}
 }

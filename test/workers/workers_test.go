@@ -148,6 +148,10 @@ func TestWorkers(t *testing.T) {
 		testIntrospection(t, c, ids[len(ids)-1])
 	})
 
+	t.Run("a capture on a worker holds a request between two pods", func(t *testing.T) {
+		testCapture(t, c, k, pods[names[1]], names[0], names[1])
+	})
+
 	t.Run("a deleted pod is recreated", func(t *testing.T) {
 		defer func() { pods, _ = runningPods(k, 2) }()
 		must(t, k, "", "delete", "pod", names[1], "--wait=false")
