@@ -114,3 +114,17 @@ next:
 	}
 	return 0, fmt.Errorf("no %s series with labels %v", name, want)
 }
+
+// MetricSum is the sum of every series of family name (counters and gauges), or an error if
+// the family is missing: e.g. bytes received over all of a node's interfaces.
+func MetricSum(families map[string]*dto.MetricFamily, name string) (float64, error) {
+	mf, ok := families[name]
+	if !ok {
+		return 0, fmt.Errorf("no %s among %d families", name, len(families))
+	}
+	var sum float64
+	for _, m := range mf.Metric {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+	}
+	return sum, nil
+}
