@@ -56,14 +56,14 @@ func (s *Server) GetNetwork(_ context.Context, _ *apb.GetNetworkRequest) (*apb.G
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		tcp, err := netlink.SocketDiagTCP(family)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "list TCP sockets: %v", err)
+			return nil, status.Errorf(codes.Internal, "list TCP sockets through sock_diag (the kernel needs tcp_diag): %v", err)
 		}
 		for _, sk := range tcp {
 			res.Sockets = append(res.Sockets, socketOf("tcp", sk))
 		}
 		udp, err := netlink.SocketDiagUDP(family)
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "list UDP sockets: %v", err)
+			return nil, status.Errorf(codes.Internal, "list UDP sockets through sock_diag (the kernel needs udp_diag): %v", err)
 		}
 		for _, sk := range udp {
 			res.Sockets = append(res.Sockets, socketOf("udp", sk))
