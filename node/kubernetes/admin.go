@@ -114,6 +114,7 @@ var networkPolicyRole = map[string]any{
 	"rules": []map[string]any{
 		rule("", []string{"pods", "namespaces"}, "get", "list", "watch"),
 		rule("networking.k8s.io", []string{"networkpolicies"}, "get", "list", "watch"),
+		rule("policy.networking.k8s.io", []string{"clusternetworkpolicies"}, "get", "list", "watch"),
 	},
 }
 
@@ -162,8 +163,10 @@ var objects = []struct {
 	{"Service", "/api/v1/namespaces/kube-system/services", dnsService, true},
 }
 
-// bind creates the objects; one that exists already (another controller made it) is fine.
-// An optional one the apiserver refuses is passed to warnf.
+// bind creates the objects; one that exists already (another controller made it) is fine,
+// and a ClusterRole that exists gets this release's rules, so a role a later release widens
+// (the NetworkPolicy role reads ClusterNetworkPolicies too) is widened on clusters made before
+// it. An optional one the apiserver refuses is passed to warnf.
 func (a *adminClient) bind(ctx context.Context, warnf func(string, ...any)) error {
 	for _, o := range objects {
 		name := o.body["metadata"].(map[string]any)["name"]
@@ -171,6 +174,17 @@ func (a *adminClient) bind(ctx context.Context, warnf func(string, ...any)) erro
 		status, resp, err := a.do(ctx, http.MethodPost, o.path, body)
 		if err != nil {
 			return fmt.Errorf("create %s %s: %w", o.kind, name, err)
+		}
+		if status == http.StatusConflict && o.kind == "ClusterRole" {
+			patch, _ := json.Marshal(map[string]any{"rules": o.body["rules"]}) // as above
+			status, resp, err = a.do(ctx, http.MethodPatch, fmt.Sprintf("%s/%s", o.path, name), patch)
+			if err != nil {
+				return fmt.Errorf("update ClusterRole %s: %w", name, err)
+			}
+			if status != http.StatusOK {
+				return fmt.Errorf("update ClusterRole %s: apiserver says %d %s", name, status, firstLine(resp))
+			}
+			continue
 		}
 		if status != http.StatusCreated && status != http.StatusConflict {
 			err := fmt.Errorf("create %s %s: apiserver says %d %s", o.kind, name, status, firstLine(resp))

@@ -160,6 +160,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := admin.bind(ctx, logger.Warningf); err != nil {
 		return err
 	}
+	if err := admin.installCRDs(ctx, logger.Warningf); err != nil {
+		return err
+	}
 	if err := supervisor.Run(ctx, "node-sync", func(ctx context.Context) error { return s.syncNodes(ctx, admin) }); err != nil {
 		return err
 	}

@@ -65,6 +65,10 @@ func TestSingleController(t *testing.T) {
 		return err
 	})
 
+	t.Run("ClusterNetworkPolicy is served, and its schema refuses a bad policy by field", func(t *testing.T) {
+		testClusterNetworkPolicyAPI(t, c)
+	})
+
 	t.Run("the credential plugin reuses its cached certificate", func(t *testing.T) {
 		// kubectl ran the plugin above; its certificate is cached, for this user only.
 		path := config.NewStore(c.configDir).KubernetesCredentialPath(c.Name)

@@ -180,6 +180,72 @@ func testNetworkPolicy(t *testing.T, k *kubectl.Kubectl, nodes []string, hello m
 
 	must(t, k, "", "delete", "networkpolicy", "deny-ingress", "allow-trusted", "allow-named", "deny-egress", "allow-dns")
 	expect("policies removed: client-1 reaches "+target, "client-1", url, true)
+
+	t.Run("ClusterNetworkPolicy tiers around it", func(t *testing.T) {
+		testClusterNetworkPolicy(t, k, url, expect)
+	})
+}
+
+// ClusterNetworkPolicies (policy.networking.k8s.io/v1beta1) of both tiers, about the hello pods.
+const (
+	adminDenyTrusted = `apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: admin-trusted}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: hello}}}}
+  ingress:
+  - {name: trusted, action: %s, from: [{namespaces: {matchLabels: {access: "yes"}}}]}
+`
+	baselineDenyAll = `apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: baseline-deny}
+spec:
+  tier: Baseline
+  priority: 0
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: hello}}}}
+  ingress:
+  - {name: all, action: Deny, from: [{namespaces: {}}]}
+`
+	allowDefault = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-default}
+spec:
+  podSelector: {matchLabels: {app: hello}}
+  ingress:
+  - from: [{podSelector: {}}]
+`
+)
+
+// testClusterNetworkPolicy checks the tiers on the workers with the NetworkPolicy test's pods:
+// an Admin deny refuses a namespace a NetworkPolicy lets in, and a Pass hands the decision
+// back to the NetworkPolicy; a Baseline deny refuses pods no NetworkPolicy selects, and a
+// NetworkPolicy overrides it. url is a hello pod's.
+func testClusterNetworkPolicy(t *testing.T, k *kubectl.Kubectl, url string, expect func(what, from, url string, want bool) time.Duration) {
+	defer k.Run("", "delete", "--wait=false", "--ignore-not-found", "networkpolicy", "allow-trusted", "allow-default")
+	defer k.Run("", "delete", "--wait=false", "--ignore-not-found", "clusternetworkpolicy", "admin-trusted", "baseline-deny")
+
+	must(t, k, allowTrusted, "apply", "-f", "-")
+	expect("a NetworkPolicy lets trusted/client-t in", "trusted/client-t", url, true)
+	must(t, k, fmt.Sprintf(adminDenyTrusted, "Deny"), "apply", "-f", "-")
+	d := expect("an Admin deny refuses trusted/client-t, which the NetworkPolicy lets in", "trusted/client-t", url, false)
+	t.Logf("ClusterNetworkPolicy created → enforced: %.1fs", d.Seconds())
+	must(t, k, fmt.Sprintf(adminDenyTrusted, "Pass"), "apply", "-f", "-")
+	expect("an Admin pass hands trusted/client-t back to the NetworkPolicy", "trusted/client-t", url, true)
+	expect("an Admin pass: the NetworkPolicy still refuses client-1", "client-1", url, false)
+
+	must(t, k, "", "delete", "networkpolicy", "allow-trusted")
+	must(t, k, "", "delete", "clusternetworkpolicy", "admin-trusted")
+	must(t, k, baselineDenyAll, "apply", "-f", "-")
+	expect("a Baseline deny refuses client-1 where no NetworkPolicy selects", "client-1", url, false)
+	must(t, k, allowDefault, "apply", "-f", "-")
+	expect("a NetworkPolicy overrides the Baseline: client-1 let in", "client-1", url, true)
+	expect("the NetworkPolicy, not the Baseline, refuses trusted/client-t", "trusted/client-t", url, false)
+
+	must(t, k, "", "delete", "networkpolicy", "allow-default")
+	must(t, k, "", "delete", "clusternetworkpolicy", "baseline-deny")
+	expect("all policies removed: trusted/client-t reaches the hello pod", "trusted/client-t", url, true)
 }
 
 // reaches checks whether pod from (NAMESPACE/NAME, or NAME in default) gets an answer from url.

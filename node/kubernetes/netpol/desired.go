@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // Input is everything the rules depend on.
@@ -21,6 +22,8 @@ type Input struct {
 	Pods       []*corev1.Pod
 	Namespaces []*corev1.Namespace
 	Policies   []*networkingv1.NetworkPolicy
+	// ClusterPolicies are the cluster-wide tiers around Policies.
+	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
 	// ExtraPeers are addresses that selectors select as if they were pods,
 	// though no Pod object stands for them (ClusterDNSPeer).
 	ExtraPeers []Peer
@@ -84,6 +87,12 @@ func Desired(in Input) (rules []Rules, problems []string) {
 			d.addPolicy(pol)
 		}
 	}
+	for _, pol := range in.ClusterPolicies {
+		if pol != nil {
+			d.addClusterPolicy(pol)
+		}
+	}
+	sortClusterPolicies(d.clusterPolicies)
 	for _, pod := range local {
 		r := Rules{Pod: pod.Namespace + "/" + pod.Name, IP: pod.IP}
 		for _, pol := range d.policies {
@@ -104,6 +113,16 @@ func Desired(in Input) (rules []Rules, problems []string) {
 			}
 		}
 		r.Ingress, r.Egress = mergeAllows(r.Ingress), mergeAllows(r.Egress)
+		if len(d.clusterPolicies) > 0 {
+			ns := d.namespaceLabels(pod.Namespace)
+			admin, baseline := cnpv1beta1.AdminTier, cnpv1beta1.BaselineTier
+			r.IngressIsolated, r.Ingress = resolve(
+				tierRules(d.clusterPolicies, admin, pod, ns, false), r.IngressIsolated, r.Ingress,
+				tierRules(d.clusterPolicies, baseline, pod, ns, false))
+			r.EgressIsolated, r.Egress = resolve(
+				tierRules(d.clusterPolicies, admin, pod, ns, true), r.EgressIsolated, r.Egress,
+				tierRules(d.clusterPolicies, baseline, pod, ns, true))
+		}
 		rules = append(rules, r)
 	}
 	slices.SortFunc(rules, func(a, b Rules) int { return cmp.Or(a.IP.Compare(b.IP), cmp.Compare(a.Pod, b.Pod)) })
@@ -118,7 +137,9 @@ type desire struct {
 	nsLabels map[string]labels.Set
 	peers    []Peer
 	policies []policy
-	problems []string
+	// clusterPolicies are sorted by precedence (sortClusterPolicies).
+	clusterPolicies []clusterPolicy
+	problems        []string
 }
 
 // policy is a NetworkPolicy with its selectors parsed and its rules' peers

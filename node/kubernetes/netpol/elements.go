@@ -22,14 +22,14 @@ var explicitProtocols = []Protocol{ProtocolTCP, ProtocolUDP, ProtocolSCTP}
 // disjointElements covers exactly the traffic allows allows, with elements that do not
 // overlap, in a stable order.
 func disjointElements(allows []Allow) []element {
-	var all []AddrRange // peers of AllPorts allows
+	var all []AddrRange // peers of AllPorts and OtherProtocols allows
 	for _, a := range allows {
-		if a.Ports.IsAll() {
+		if a.Ports.IsAll() || a.Ports == OtherProtocols {
 			all = append(all, a.Peer)
 		}
 	}
 	var out []element
-	// Protocols no Ports can name: what AllPorts allows, over every port.
+	// Protocols no Ports can name: what AllPorts and OtherProtocols allow, over every port.
 	if merged := mergeRanges(all); len(merged) > 0 {
 		for _, gap := range protocolGaps() {
 			for _, peer := range merged {

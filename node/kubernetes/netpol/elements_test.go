@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -38,6 +39,11 @@ func TestDisjointElements(t *testing.T) {
 				{a, 132, 132, 0, 65535},
 			},
 		},
+		{
+			"the other protocols alone (a ClusterNetworkPolicy denied TCP, UDP and SCTP)",
+			[]Allow{{a, OtherProtocols}},
+			[]element{{a, 0, 5, 0, 65535}, {a, 7, 16, 0, 65535}, {a, 18, 131, 0, 65535}, {a, 133, 255, 0, 65535}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := disjointElements(tc.allows)
@@ -65,7 +71,11 @@ func FuzzDisjointElements(f *testing.F) {
 			from := uint32(0x0a000000 + r.IntN(64))
 			peer := AddrRange{From: addr(from), To: addr(from + uint32(r.IntN(32)))}
 			ports := AllPorts
-			if r.IntN(4) > 0 {
+			switch r.IntN(5) {
+			case 0:
+			case 1:
+				ports = OtherProtocols
+			default:
 				p := uint16(r.IntN(16))
 				ports = Ports{Protocol: explicitProtocols[r.IntN(3)], From: p, To: p + uint16(r.IntN(8))}
 			}
@@ -86,7 +96,9 @@ func FuzzDisjointElements(f *testing.F) {
 			want := false
 			for _, a := range allows {
 				inPeer := u32(a.Peer.From) <= peer && peer <= u32(a.Peer.To)
-				inPorts := a.Ports.IsAll() || uint8(a.Ports.Protocol) == proto && a.Ports.From <= port && port <= a.Ports.To
+				explicit := slices.Contains(explicitProtocols, Protocol(proto))
+				inPorts := a.Ports.IsAll() || a.Ports == OtherProtocols && !explicit ||
+					a.Ports != OtherProtocols && uint8(a.Ports.Protocol) == proto && a.Ports.From <= port && port <= a.Ports.To
 				want = want || inPeer && inPorts
 			}
 			got := false

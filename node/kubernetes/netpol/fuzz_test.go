@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // randomWorld makes pods, namespaces and policies from r: a few labels,
@@ -82,6 +83,28 @@ func randomWorld(r *rand.Rand) Input {
 		}
 		in.Policies = append(in.Policies, p)
 	}
+	actions := []cnpv1beta1.ClusterNetworkPolicyRuleAction{cnpAccept, cnpDeny, cnpPass}
+	for i := range r.IntN(4) {
+		p := cnp(fmt.Sprint("cnp", i), []cnpv1beta1.Tier{admin, baseline}[r.IntN(2)], int32(r.IntN(3)), labelsOf())
+		if r.IntN(2) == 0 {
+			p = withPodSubject(p, labelsOf(), labelsOf())
+		}
+		for range r.IntN(3) {
+			var protos []cnpv1beta1.ClusterNetworkPolicyProtocol
+			if r.IntN(2) == 0 {
+				from := int32(r.IntN(3)*1000 + 80)
+				protos = append(protos, cnpTCP(from, from+int32(r.IntN(2)*100)))
+			}
+			if r.IntN(2) == 0 {
+				p = cnpIngress(p, actions[r.IntN(3)], []cnpv1beta1.ClusterNetworkPolicyIngressPeer{
+					fromNamespaces(labelsOf())[0], fromPods(labelsOf(), labelsOf())[0],
+				}[:1+r.IntN(2)], protos...)
+			} else {
+				p = cnpEgress(p, actions[r.IntN(3)], toNetworks(cnpv1beta1.CIDR(fmt.Sprintf("10.112.%d.0/%d", r.IntN(2), 20+r.IntN(13)))), protos...)
+			}
+		}
+		in.ClusterPolicies = append(in.ClusterPolicies, p)
+	}
 	return in
 }
 
@@ -99,6 +122,7 @@ func FuzzDesired(f *testing.F) {
 		shuffled.Pods = shuffle(r, in.Pods)
 		shuffled.Namespaces = shuffle(r, in.Namespaces)
 		shuffled.Policies = shuffle(r, in.Policies)
+		shuffled.ClusterPolicies = shuffle(r, in.ClusterPolicies)
 		got, _ := Desired(shuffled)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("rules depend on the order of the objects:\n%+v\n%+v", got, want)

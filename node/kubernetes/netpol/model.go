@@ -16,7 +16,9 @@ const (
 
 // Ports is a range of one protocol's ports, inclusive. The zero Protocol with
 // ports 0-65535 stands for every protocol and port, which a rule without
-// ports allows (ICMP included).
+// ports allows (ICMP included); with ports 0-0 it stands for the protocols
+// that have no ports here (all but TCP, UDP and SCTP), which only a
+// ClusterNetworkPolicy's tiers can leave open on their own.
 type Ports struct {
 	Protocol Protocol
 	From, To uint16
@@ -25,8 +27,22 @@ type Ports struct {
 // AllPorts is what a rule without ports allows.
 var AllPorts = Ports{From: 0, To: 65535}
 
+// OtherProtocols is every protocol but TCP, UDP and SCTP, over every port.
+var OtherProtocols = Ports{From: 0, To: 0}
+
 // IsAll says whether p stands for every protocol.
 func (p Ports) IsAll() bool { return p == AllPorts }
+
+// contains says whether p covers the whole of q.
+func (p Ports) contains(q Ports) bool {
+	switch {
+	case p.IsAll():
+		return true
+	case p == OtherProtocols || q == OtherProtocols || q.IsAll():
+		return p == q
+	}
+	return p.Protocol == q.Protocol && p.From <= q.From && q.To <= p.To
+}
 
 // AddrRange is an inclusive range of IPv4 addresses.
 type AddrRange struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	cnpclient "sigs.k8s.io/network-policy-api/pkg/client/clientset/versioned"
 
 	"metropolis.dev/metropolis/node/kubernetes/clusterdns"
 	"metropolis.dev/metropolis/node/kubernetes/clusternet"
@@ -32,13 +33,17 @@ const dnsInterface = "metropolis-dns"
 // the certificate and key in certKeyFile. client-go reads that file again when it changes:
 // renewed certificates (renewCredentials) take effect without a restart.
 func clientset(ca []byte, certKeyFile string) (*kubernetes.Clientset, error) {
-	return kubernetes.NewForConfig(&rest.Config{
+	return kubernetes.NewForConfig(restConfig(ca, certKeyFile))
+}
+
+func restConfig(ca []byte, certKeyFile string) *rest.Config {
+	return &rest.Config{
 		Host: "https://" + proxyAddress(),
 		TLSClientConfig: rest.TLSClientConfig{
 			ServerName: "kubernetes", CAData: ca, CertFile: certKeyFile, KeyFile: certKeyFile,
 		},
 		UserAgent: "metropolis-worker",
-	})
+	}
 }
 
 // runNetwork starts the pod network, the service proxy, NetworkPolicy enforcement and the
@@ -66,8 +71,12 @@ func (s *Service) runNetwork(ctx context.Context, creds *credentials) error {
 	if err != nil {
 		return err
 	}
+	clusterPolicyClient, err := cnpclient.NewForConfig(restConfig(creds.ca, filepath.Join(s.pkiDir(), proxyClientFile)))
+	if err != nil {
+		return err
+	}
 	policies, err := netpol.New(netpol.Config{
-		Client: proxyClient, NodeName: s.cfg.NodeID,
+		Client: proxyClient, ClusterPolicyClient: clusterPolicyClient, NodeName: s.cfg.NodeID,
 		ExtraPeers: []netpol.Peer{
 			netpol.ClusterDNSPeer(netip.MustParseAddr(DNSAddress)),
 			netpol.ClusterDNSPeer(netip.MustParseAddr(kpki.DNSServiceIP.String())),
