@@ -18,7 +18,13 @@ import (
 // refused with the field named. Enforcement is the workers' test.
 func testClusterNetworkPolicyAPI(t *testing.T, c *cluster) {
 	write := func(name, body string) string {
-		path := filepath.Join(t.TempDir(), name+".yaml")
+		// Not under t.TempDir: kubectl -f splits paths at commas, which the test's name has.
+		dir, err := os.MkdirTemp("", "cnp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		path := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
