@@ -1,5 +1,7 @@
-// Package netpol enforces Kubernetes NetworkPolicies (networking.k8s.io/v1)
-// on a KubernetesWorker node, in nf_tables, beside the service proxy.
+// Package netpol enforces Kubernetes NetworkPolicies (networking.k8s.io/v1),
+// and the ClusterNetworkPolicies (policy.networking.k8s.io/v1beta1) an
+// operator sets around them, on a KubernetesWorker node, in nf_tables,
+// beside the service proxy.
 //
 // It owns exactly one table, "ip metropolis-netpol", in the network namespace
 // it is given. Pods are IPv4 only (clusternet hands out addresses from the
@@ -14,7 +16,10 @@
 // The decision is pure: Desired turns Pods, Namespaces and NetworkPolicies
 // into one Rules value per local pod (is it isolated for ingress, for egress,
 // and which peer address ranges × protocol × port ranges are allowed), with
-// selectors, named ports and ipBlock exceptions resolved. Apply writes that
+// selectors, named ports and ipBlock exceptions resolved. Where a
+// ClusterNetworkPolicy selects the pod, resolve folds its tiers in (Admin,
+// then NetworkPolicy, then Baseline, then allow) so the answer keeps the same
+// form: the kernel never sees tiers, only each pod's allow set. Apply writes that
 // into two concatenated-range sets per direction, so a packet costs one set
 // lookup whatever the number of policies:
 //
