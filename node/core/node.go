@@ -94,11 +94,6 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	renewable := pki.NewRenewable(tlsCert)
 	program := newProgramMetrics(n, renewable)
-	if err := supervisor.Run(ctx, "metrics", func(ctx context.Context) error {
-		return serveMetrics(ctx, ca, renewable, program, n.metricsMembers)
-	}); err != nil {
-		return err
-	}
 	// Rollout bundles live on the data partition, next to the rest of the node's state.
 	var bundles *update.Keeper
 	if u := n.plat.Updates(); u != nil {
@@ -122,6 +117,11 @@ func (n *Node) Run(ctx context.Context) error {
 	roles := roleserve.New(cfg)
 	program.registry.MustRegister(roles.Collectors()...)
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
+	if err := supervisor.Run(ctx, "metrics", func(ctx context.Context) error {
+		return serveMetrics(ctx, ca, renewable, program, roles.WorkerMetrics(), n.metricsMembers)
+	}); err != nil {
+		return err
+	}
 	// What the node learns while it runs is kept by watching the values that publish it.
 	for _, k := range []struct {
 		name string

@@ -118,6 +118,21 @@ var networkPolicyRole = map[string]any{
 	},
 }
 
+// nodeMetricsRole is what a worker's node program reads from its own kubelet for the node's
+// metrics port (node/metrics): the kubelet's and cAdvisor's figures, which the kubelet
+// authorizes as nodes/metrics.
+var nodeMetricsRole = map[string]any{
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind":       "ClusterRole",
+	"metadata": map[string]any{
+		"name":   kpki.RoleNodeMetrics,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"rules": []map[string]any{
+		rule("", []string{"nodes/metrics"}, "get"),
+	},
+}
+
 // dnsService is the kube-dns Service: kubeadm's convention (the name, the label
 // k8s-app=kube-dns, the port names, 10.96.0.10), which charts and tools look for. It has no
 // selector and no endpoints; every worker answers on its ClusterIP itself, and the label
@@ -160,6 +175,8 @@ var objects = []struct {
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserCurator, kpki.UserCurator, kpki.UserCurator), false},
 	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", networkPolicyRole, false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNetworkPolicy, kpki.RoleNetworkPolicy, kpki.UserProxy), false},
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", nodeMetricsRole, false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNodeMetrics, kpki.RoleNodeMetrics, kpki.UserProxy), false},
 	{"Service", "/api/v1/namespaces/kube-system/services", dnsService, true},
 }
 

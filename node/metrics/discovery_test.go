@@ -25,6 +25,9 @@ func TestDiscoveryDocument(t *testing.T) {
 		group("10.0.0.1", "metropolis-aa", "ConsensusMember,KubernetesController", "etcd"),
 		group("10.0.0.2", "metropolis-bb", "KubernetesWorker", "node"),
 		group("10.0.0.2", "metropolis-bb", "KubernetesWorker", "system"),
+		group("10.0.0.2", "metropolis-bb", "KubernetesWorker", "kubelet"),
+		group("10.0.0.2", "metropolis-bb", "KubernetesWorker", "cadvisor"),
+		group("10.0.0.2", "metropolis-bb", "KubernetesWorker", "containerd"),
 	}
 	if diff := cmp.Diff(want, discoveryDocument(members)); diff != "" {
 		t.Errorf("document (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
@@ -47,10 +48,7 @@ func (c Config) Handler() http.Handler {
 	names := make([]string, 0, len(c.Components))
 	for name, g := range c.Components {
 		names = append(names, name)
-		mux.Handle("GET /metrics/"+name, promhttp.HandlerFor(g, promhttp.HandlerOpts{
-			// One failing collector (a sysfs file a kernel lacks) must not hide the rest.
-			ErrorHandling: promhttp.ContinueOnError,
-		}))
+		mux.Handle("GET /metrics/"+name, componentHandler(g))
 	}
 	slices.Sort(names)
 	mux.HandleFunc("GET /metrics/{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -78,6 +76,22 @@ func (c Config) Handler() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
+	})
+}
+
+// componentHandler serves what g gathers. One failing collector (a sysfs file a kernel lacks)
+// must not hide the rest, so a partial gather is served; a gather that found nothing and
+// failed (a component this node does not run now, a component that does not answer) is a 503
+// with the reason, so Prometheus marks the target down instead of scraping an empty page.
+func componentHandler(g prometheus.Gatherer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		families, err := g.Gather()
+		if len(families) == 0 && err != nil {
+			http.Error(w, bound(err.Error()), http.StatusServiceUnavailable)
+			return
+		}
+		gathered := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return families, err })
+		promhttp.HandlerFor(gathered, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
 	})
 }
 

@@ -27,4 +27,7 @@ const (
 	// Kubelet is the kubelet's API on worker nodes (logs, exec, metrics), reached by the
 	// apiservers with certificates from the Kubernetes CA.
 	Kubelet Port = 10250
+	// ContainerdMetrics is, on worker nodes, containerd's metrics listener on loopback only;
+	// the node's metrics port serves what it says (node/metrics).
+	ContainerdMetrics Port = 1338
 )

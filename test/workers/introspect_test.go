@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"slices"
@@ -120,4 +121,36 @@ func testIntrospection(t *testing.T, c *testenv.VMCluster, id string) {
 		t.Errorf("node_network_receive_bytes_total over all interfaces = %v (%v)", v, err)
 	}
 	t.Logf("node %s serves %d families at /metrics/system", id, len(system.Families))
+	testWorkerMetrics(t, c, scraper, id, n.GetStatus().GetExternalAddress())
+}
+
+// testWorkerMetrics scrapes the worker's Kubernetes components through the node's metrics
+// port: the kubelet's own figures (it runs pods), cAdvisor's per container (named by pod),
+// and containerd's (a Go program: its runtime's figures at least).
+func testWorkerMetrics(t *testing.T, c *testenv.VMCluster, scraper *tls.Certificate, id, address string) {
+	for _, check := range []struct {
+		component, family string
+		labels            map[string]string
+	}{
+		{"kubelet", "kubelet_running_pods", nil},
+		{"cadvisor", "container_cpu_usage_seconds_total", map[string]string{"namespace": "default"}},
+		{"containerd", "go_goroutines", nil},
+	} {
+		var got testenv.Scrape
+		path := "/metrics/" + check.component
+		eventually.Pass(t, 3*time.Minute, "node "+id+"'s "+check.component+" metrics with "+check.family, func(ctx context.Context) (err error) {
+			got, err = testenv.ScrapeMetrics(ctx, c.Context.CA, scraper, address, path)
+			if err == nil && got.Status != 200 {
+				return fmt.Errorf("%d %s", got.Status, got.Refusal)
+			}
+			if err == nil {
+				var v float64
+				if v, err = testenv.MetricValue(got.Families, check.family, check.labels); err == nil && v <= 0 {
+					err = fmt.Errorf("%s%v = %v, want more than 0", check.family, check.labels, v)
+				}
+			}
+			return err
+		})
+		t.Logf("node %s serves %d families at %s", id, len(got.Families), path)
+	}
 }

@@ -26,11 +26,13 @@ type clusterPolicy struct {
 	ingress, egress []clusterRule
 }
 
-// clusterRule is one rule: its verdict on traffic with peers, on ports.
+// clusterRule is one rule: its verdict on traffic with peers, on ports; region is every
+// peer with every port.
 type clusterRule struct {
 	verdict verdict
 	peers   []AddrRange
 	ports   []Ports
+	region  []Allow
 }
 
 func (d *desire) clusterProblem(pol *cnpv1beta1.ClusterNetworkPolicy, format string, args ...any) {
@@ -121,8 +123,10 @@ func (d *desire) clusterRule(pol *cnpv1beta1.ClusterNetworkPolicy, where string,
 		r.ports = append(r.ports, ports)
 	}
 	if len(bad) > 0 {
-		return d.failClosed(pol, where, r, bad)
+		r = d.failClosed(pol, where, r, bad)
 	}
+	// Once per rule, not per pod it applies to: the peers and ports do not depend on the pod.
+	r.region = cross(r.peers, r.ports)
 	return r
 }
 
@@ -252,7 +256,7 @@ func tierRules(policies []clusterPolicy, tier cnpv1beta1.Tier, pod Peer, nsLabel
 			rules = p.egress
 		}
 		for _, r := range rules {
-			out = append(out, tierRule{verdict: r.verdict, region: cross(r.peers, r.ports)})
+			out = append(out, tierRule{verdict: r.verdict, region: r.region})
 		}
 	}
 	return out

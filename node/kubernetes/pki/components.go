@@ -23,11 +23,15 @@ const (
 	// uncordons nodes (bound to the ClusterRole of the same name, which allows only that).
 	UserCurator = "metropolis:curator"
 	// UserProxy is each worker's network runnables (service proxy, pod network, NetworkPolicy),
-	// bound by the default RBAC policy to system:node-proxier and by us to RoleNetworkPolicy.
+	// bound by the default RBAC policy to system:node-proxier and by us to RoleNetworkPolicy and
+	// RoleNodeMetrics.
 	UserProxy = "system:kube-proxy"
 	// RoleNetworkPolicy lets a worker read what NetworkPolicies are judged by: pods, namespaces
 	// and the policies.
 	RoleNetworkPolicy = "metropolis:network-policy"
+	// RoleNodeMetrics lets a worker's node program read its kubelet's figures (nodes/metrics:
+	// the kubelet's /metrics and cAdvisor's /metrics/cadvisor) for the node's metrics port.
+	RoleNodeMetrics = "metropolis:node-metrics"
 )
 
 // ServiceIP is the first address of the service range (10.96.0.0/12): the in-cluster

@@ -86,7 +86,8 @@ func TestGeneratedConfigurations(t *testing.T) {
 
 // TestContainerdConfigIsCurrent loads the containerd configuration with containerd's own
 // loader: it must be the version the containerd we build reads without migrating, and carry
-// the socket addresses where the kubelet and the shims look for them.
+// the socket addresses where the kubelet and the shims look for them, and the metrics
+// listener where the node's metrics port reads containerd (MetricsEndpoints).
 func TestContainerdConfigIsCurrent(t *testing.T) {
 	s := &Service{cfg: Config{StateDir: "/data/w", RunDir: "/run/w", BinDir: "/bin"}}
 	path := filepath.Join(t.TempDir(), "containerd.toml")
@@ -103,6 +104,8 @@ func TestContainerdConfigIsCurrent(t *testing.T) {
 	for plugin, want := range map[string]string{
 		"io.containerd.server.v1.grpc":  "/run/w/containerd/containerd.sock",
 		"io.containerd.server.v1.ttrpc": "/run/w/containerd/containerd.sock.ttrpc",
+		// Loopback only: containerd's metrics carry no authentication of their own.
+		"io.containerd.server.v1.metrics": "127.0.0.1:1338",
 	} {
 		cfg, _ := loaded.Plugins[plugin].(map[string]any)
 		if got := cfg["address"]; got != want {

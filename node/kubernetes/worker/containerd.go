@@ -39,6 +39,8 @@ disabled_plugins = [
   address = %q
 [plugins.'io.containerd.server.v1.ttrpc']
   address = %q
+[plugins.'io.containerd.server.v1.metrics']
+  address = %q
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
@@ -59,7 +61,7 @@ disabled_plugins = [
     conf_dir = %q
     use_internal_loopback = true
 `, filepath.Join(s.cfg.StateDir, "containerd"), filepath.Join(s.cfg.RunDir, "containerd"),
-		s.containerdSocket(), s.containerdSocket()+".ttrpc", PauseImage, filepath.Join(s.cfg.BinDir, "runc"),
+		s.containerdSocket(), s.containerdSocket()+".ttrpc", containerdMetricsAddress(), PauseImage, filepath.Join(s.cfg.BinDir, "runc"),
 		filepath.Join(s.cfg.BinDir, "cni"), s.cniConfDir())
 }
 
