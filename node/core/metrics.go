@@ -42,9 +42,9 @@ func (m *programMetrics) serverOptions() []grpc.ServerOption {
 
 // serveMetrics serves the node's metrics (node/metrics): the node program's, its etcd
 // member's (etcd registers in the default registry; a node without a member reports its
-// metrics unset), the machine's, and its Kubernetes worker's components (a node without a
-// worker answers those with why).
-func serveMetrics(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, program *programMetrics, worker map[string]prometheus.Gatherer, members func() ([]metrics.Member, bool)) error {
+// metrics unset), the machine's, and its Kubernetes components' (a node that does not run one
+// now answers it with why).
+func serveMetrics(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable, program *programMetrics, kubernetes map[string]prometheus.Gatherer, members func() ([]metrics.Member, bool)) error {
 	system, err := metrics.SystemGatherer(slog.New(logtree.NewSlogHandler(supervisor.Logger(ctx))))
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func serveMetrics(ctx context.Context, ca *x509.Certificate, cert *pki.Renewable
 		"etcd":   metrics.Prefixed(prometheus.DefaultGatherer, "etcd_", "grpc_server_"),
 		"system": system,
 	}
-	for name, g := range worker {
+	for name, g := range kubernetes {
 		components[name] = g
 	}
 	return metrics.Config{CA: ca, Certificate: cert, Components: components, Members: members}.Run(ctx)

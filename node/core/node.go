@@ -118,7 +118,7 @@ func (n *Node) Run(ctx context.Context) error {
 	program.registry.MustRegister(roles.Collectors()...)
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})
 	if err := supervisor.Run(ctx, "metrics", func(ctx context.Context) error {
-		return serveMetrics(ctx, ca, renewable, program, roles.WorkerMetrics(), n.metricsMembers)
+		return serveMetrics(ctx, ca, renewable, program, roles.KubernetesMetrics(), n.metricsMembers)
 	}); err != nil {
 		return err
 	}

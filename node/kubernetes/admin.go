@@ -133,6 +133,21 @@ var nodeMetricsRole = map[string]any{
 	},
 }
 
+// metricsReaderRole is what a controller's node program reads from its control plane for the
+// node's metrics port: /metrics, which the apiserver authorizes and the controller-manager and
+// scheduler ask the apiserver about.
+var metricsReaderRole = map[string]any{
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind":       "ClusterRole",
+	"metadata": map[string]any{
+		"name":   kpki.UserMetricsReader,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"rules": []map[string]any{
+		{"nonResourceURLs": []string{"/metrics"}, "verbs": []string{"get"}},
+	},
+}
+
 // dnsService is the kube-dns Service: kubeadm's convention (the name, the label
 // k8s-app=kube-dns, the port names, 10.96.0.10), which charts and tools look for. It has no
 // selector and no endpoints; every worker answers on its ClusterIP itself, and the label
@@ -176,6 +191,8 @@ var objects = []struct {
 	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", networkPolicyRole, false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNetworkPolicy, kpki.RoleNetworkPolicy, kpki.UserProxy), false},
 	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", nodeMetricsRole, false},
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", metricsReaderRole, false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserMetricsReader, kpki.UserMetricsReader, kpki.UserMetricsReader), false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNodeMetrics, kpki.RoleNodeMetrics, kpki.UserProxy), false},
 	{"Service", "/api/v1/namespaces/kube-system/services", dnsService, true},
 }

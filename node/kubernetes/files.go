@@ -25,6 +25,12 @@ const (
 	schedulerConfig     = "scheduler.kubeconfig"
 	adminCertFile       = "controller-admin.pem"
 	adminKeyFile        = "controller-admin-key.pem"
+	metricsCertFile     = "metrics-reader.pem"
+	metricsKeyFile      = "metrics-reader-key.pem"
+	cmServingCertFile   = "controller-manager-serving.pem"
+	cmServingKeyFile    = "controller-manager-serving-key.pem"
+	schedServingCert    = "scheduler-serving.pem"
+	schedServingKey     = "scheduler-serving-key.pem"
 )
 
 // writeFiles fetches (or creates) the shared Kubernetes PKI from etcd, issues this controller's
@@ -66,6 +72,9 @@ func (s *Service) writeFiles(ctx context.Context, kv clientv3.KV) (*kpki.CA, err
 		{servingCertFile, servingKeyFile, kpki.ServingRequest(s.cfg.Address)},
 		{kubeletClientCert, kubeletClientKey, kpki.ClientRequest(kpki.UserAPIServerKubelet)},
 		{adminCertFile, adminKeyFile, kpki.ClientRequest(kpki.UserController, kpki.GroupMasters)},
+		{metricsCertFile, metricsKeyFile, kpki.ClientRequest(kpki.UserMetricsReader)},
+		{cmServingCertFile, cmServingKeyFile, kpki.LoopbackServingRequest("kube-controller-manager")},
+		{schedServingCert, schedServingKey, kpki.LoopbackServingRequest("kube-scheduler")},
 	} {
 		if err := issue(c.cert, c.key, c.req); err != nil {
 			return nil, err

@@ -244,6 +244,10 @@ func (s *Service) controllerManagerArgs(timings leaseTimings) []string {
 		"--cluster-cidr="+PodCIDR,
 		"--node-cidr-mask-size="+strconv.Itoa(PodCIDRMaskSize),
 		"--service-cluster-ip-range="+ServiceCIDR,
+		// Served with a certificate from the Kubernetes CA (not a self-signed one in cert-dir),
+		// so the node program reading its figures can check it (metrics.go).
+		"--tls-cert-file="+s.path(cmServingCertFile),
+		"--tls-private-key-file="+s.path(cmServingKeyFile),
 		"--cert-dir="+s.path("controller-manager-generated"),
 		"--profiling=false",
 	)
@@ -256,6 +260,8 @@ func (s *Service) schedulerArgs(timings leaseTimings) []string {
 		"--authentication-kubeconfig="+kc,
 		"--authorization-kubeconfig="+kc,
 		"--bind-address=127.0.0.1",
+		"--tls-cert-file="+s.path(schedServingCert),
+		"--tls-private-key-file="+s.path(schedServingKey),
 		"--profiling=false",
 	)
 }

@@ -33,12 +33,16 @@ type targetGroup struct {
 }
 
 // componentsOf are the components a member serves with figures worth scraping: every node
-// its program and machine, consensus members their etcd, Kubernetes workers their kubelet,
-// cAdvisor and containerd.
+// its program and machine, consensus members their etcd, Kubernetes controllers their
+// apiserver, controller-manager and scheduler, Kubernetes workers their kubelet, cAdvisor and
+// containerd.
 func componentsOf(m Member) []string {
 	c := []string{"node", "system"}
 	if slices.Contains(m.Roles, "ConsensusMember") {
 		c = append(c, "etcd")
+	}
+	if slices.Contains(m.Roles, "KubernetesController") {
+		c = append(c, "apiserver", "controller-manager", "scheduler")
 	}
 	if slices.Contains(m.Roles, "KubernetesWorker") {
 		c = append(c, "kubelet", "cadvisor", "containerd")

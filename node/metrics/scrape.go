@@ -26,20 +26,18 @@ const (
 )
 
 // Scrape gathers a component that serves its own figures in Prometheus' text format (the
-// kubelet, cAdvisor, containerd): each Gather fetches URL once, so a Prometheus scrape of the
-// node reads the component as it is then, through the node's one authenticated port.
+// Kubernetes components, containerd): each Gather fetches them once, so a Prometheus scrape of
+// the node reads the component as it is then, through the node's one authenticated port.
 type Scrape struct {
-	// URL is the component's metrics endpoint on this node.
-	URL string
-	// Client returns the client to fetch URL with, called at every scrape (so renewed
-	// credentials are used), or an error saying why this node cannot serve the component
-	// now (it does not run it).
-	Client func() (*http.Client, error)
+	// Source returns the component's metrics endpoint on this node and the client to fetch it
+	// with, called at every scrape (so renewed credentials are used), or an error saying why
+	// this node cannot serve the component now (it does not run it).
+	Source func() (url string, client *http.Client, err error)
 }
 
 // Gather fetches and parses the component's figures, sorted by name.
 func (s Scrape) Gather() ([]*dto.MetricFamily, error) {
-	client, err := s.Client()
+	url, client, err := s.Source()
 	if err != nil {
 		return nil, err
 	}
@@ -47,20 +45,20 @@ func (s Scrape) Gather() ([]*dto.MetricFamily, error) {
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.URL, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	// The text format: every component speaks it, and the parser below reads only it.
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	res, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.URL, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, maxEchoed)) // the status says enough if this fails
-		return nil, fmt.Errorf("scrape %s: %s: %s", s.URL, res.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("scrape %s: %s: %s", url, res.Status, strings.TrimSpace(string(body)))
 	}
 	return parseText(io.LimitReader(res.Body, maxScrapeBytes+1))
 }

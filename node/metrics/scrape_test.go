@@ -32,7 +32,7 @@ func component(t *testing.T, status int, body string) *httptest.Server {
 }
 
 func scrapeOf(srv *httptest.Server) Scrape {
-	return Scrape{URL: srv.URL + "/metrics", Client: func() (*http.Client, error) { return srv.Client(), nil }}
+	return Scrape{Source: func() (string, *http.Client, error) { return srv.URL + "/metrics", srv.Client(), nil }}
 }
 
 func TestScrapeGathersTheComponentsPage(t *testing.T) {
@@ -61,8 +61,8 @@ func TestScrapeRefusals(t *testing.T) {
 		limit int // the error's length must stay under it
 	}{{
 		name: "the component is not run here",
-		scr: Scrape{URL: "http://127.0.0.1:1/metrics", Client: func() (*http.Client, error) {
-			return nil, errors.New("this node runs no Kubernetes worker now")
+		scr: Scrape{Source: func() (string, *http.Client, error) {
+			return "", nil, errors.New("this node runs no Kubernetes worker now")
 		}},
 		want: "runs no Kubernetes worker",
 	}, {
@@ -75,7 +75,9 @@ func TestScrapeRefusals(t *testing.T) {
 		want: "parse the component's figures", limit: 400,
 	}, {
 		name: "nothing listens",
-		scr:  Scrape{URL: "http://127.0.0.1:1/metrics", Client: func() (*http.Client, error) { return http.DefaultClient, nil }},
+		scr: Scrape{Source: func() (string, *http.Client, error) {
+			return "http://127.0.0.1:1/metrics", http.DefaultClient, nil
+		}},
 		want: "connection refused",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,10 @@ const (
 	// Kubelet is the kubelet's API on worker nodes (logs, exec, metrics), reached by the
 	// apiservers with certificates from the Kubernetes CA.
 	Kubelet Port = 10250
+	// ControllerManager and Scheduler are those components' secure ports on controller nodes,
+	// loopback only: their health and figures, read by the node program.
+	ControllerManager Port = 10257
+	Scheduler         Port = 10259
 	// ContainerdMetrics is, on worker nodes, containerd's metrics listener on loopback only;
 	// the node's metrics port serves what it says (node/metrics).
 	ContainerdMetrics Port = 1338

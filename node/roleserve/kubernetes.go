@@ -50,6 +50,9 @@ func (s *Service) runKubernetes(ctx context.Context, cur cpb.CuratorClient) erro
 		logger.Errorf("not starting the Kubernetes control plane: %v", err)
 	} else if err := supervisor.Run(ctx, "controlplane", svc.Run); err != nil {
 		return err
+	} else {
+		s.controlPlane.Store(svc)
+		defer s.controlPlane.Store(nil)
 	}
 	// Run until the role goes, or until the etcd member restarts (the control plane's etcd
 	// client, used for the Kubernetes PKI, would then be stale).

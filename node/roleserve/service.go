@@ -18,6 +18,7 @@ import (
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/consensus"
+	"metropolis.dev/metropolis/node/kubernetes"
 	"metropolis.dev/metropolis/node/kubernetes/worker"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/ports"
@@ -107,6 +108,8 @@ type Service struct {
 	heartbeating memory.Value[bool]
 	// worker is the running Kubernetes worker, nil if none runs.
 	worker atomic.Pointer[worker.Service]
+	// controlPlane is the running Kubernetes control plane, nil if none runs.
+	controlPlane atomic.Pointer[kubernetes.Service]
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
 	// member whose role was removed.
 	removeConsensusData atomic.Bool

@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/kubernetes/worker"
-	"metropolis.dev/metropolis/node/metrics"
 	"metropolis.dev/metropolis/node/nodemgmt"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
@@ -34,22 +30,6 @@ func (s *Service) LoadImage(ctx context.Context, path string) ([]string, error) 
 		return nil, fmt.Errorf("%w: it lacks the KubernetesWorker role, or its worker could not start", nodemgmt.ErrNoWorker)
 	}
 	return w.LoadImage(ctx, path)
-}
-
-// WorkerMetrics are the Kubernetes worker's components for the node's metrics port
-// (node/metrics), served by every node: one that runs no worker now answers each with why.
-func (s *Service) WorkerMetrics() map[string]prometheus.Gatherer {
-	components := make(map[string]prometheus.Gatherer)
-	for name, url := range worker.MetricsEndpoints() {
-		components[name] = metrics.Scrape{URL: url, Client: func() (*http.Client, error) {
-			w := s.worker.Load()
-			if w == nil {
-				return nil, fmt.Errorf("this node runs no Kubernetes worker now (it lacks the KubernetesWorker role, or its worker could not start), so no %s", name)
-			}
-			return w.MetricsClient()
-		}}
-	}
-	return components
 }
 
 // runWorker runs the Kubernetes worker while the node has KubernetesWorker. A node that cannot

@@ -69,6 +69,10 @@ func TestSingleController(t *testing.T) {
 		testClusterNetworkPolicyAPI(t, c)
 	})
 
+	t.Run("the control plane's metrics are served on the node's metrics port", func(t *testing.T) {
+		testControlPlaneMetrics(t, c)
+	})
+
 	t.Run("the credential plugin reuses its cached certificate", func(t *testing.T) {
 		// kubectl ran the plugin above; its certificate is cached, for this user only.
 		path := config.NewStore(c.configDir).KubernetesCredentialPath(c.Name)

@@ -32,6 +32,10 @@ const (
 	// RoleNodeMetrics lets a worker's node program read its kubelet's figures (nodes/metrics:
 	// the kubelet's /metrics and cAdvisor's /metrics/cadvisor) for the node's metrics port.
 	RoleNodeMetrics = "metropolis:node-metrics"
+	// UserMetricsReader is a controller's node program reading its control plane's figures
+	// (the apiserver's, controller-manager's and scheduler's /metrics) for the node's metrics
+	// port: bound to the ClusterRole of the same name, which allows only that.
+	UserMetricsReader = "metropolis:metrics-reader"
 )
 
 // ServiceIP is the first address of the service range (10.96.0.0/12): the in-cluster
@@ -54,6 +58,19 @@ func ServingRequest(address net.IP) Request {
 			"kubernetes.default.svc.cluster.local", "localhost",
 		},
 		IPAddresses: []net.IP{address, ServiceIP, net.IPv4(127, 0, 0, 1)},
+		Server:      true,
+		Validity:    ComponentValidity,
+	}
+}
+
+// LoopbackServingRequest is the serving certificate of a component that listens on loopback
+// only (the controller-manager's and scheduler's secure ports), for 127.0.0.1 and localhost:
+// so that the node program reading their figures can check whom it reads.
+func LoopbackServingRequest(component string) Request {
+	return Request{
+		CommonName:  component,
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		Server:      true,
 		Validity:    ComponentValidity,
 	}

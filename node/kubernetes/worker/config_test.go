@@ -87,7 +87,7 @@ func TestGeneratedConfigurations(t *testing.T) {
 // TestContainerdConfigIsCurrent loads the containerd configuration with containerd's own
 // loader: it must be the version the containerd we build reads without migrating, and carry
 // the socket addresses where the kubelet and the shims look for them, and the metrics
-// listener where the node's metrics port reads containerd (MetricsEndpoints).
+// listener where the node's metrics port reads containerd (MetricsComponents).
 func TestContainerdConfigIsCurrent(t *testing.T) {
 	s := &Service{cfg: Config{StateDir: "/data/w", RunDir: "/run/w", BinDir: "/bin"}}
 	path := filepath.Join(t.TempDir(), "containerd.toml")

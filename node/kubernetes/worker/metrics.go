@@ -13,17 +13,30 @@ import (
 	"metropolis.dev/metropolis/node/ports"
 )
 
-// MetricsEndpoints are the worker's components that serve Prometheus figures, by the name the
-// node's metrics port serves each under (/metrics/NAME, node/metrics), and where each serves
-// them on this node: the kubelet's own figures, cAdvisor's of every container (kept by the
-// kubelet) and containerd's.
-func MetricsEndpoints() map[string]string {
-	kubelet := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports.Kubelet)))
-	return map[string]string{
-		"kubelet":    kubelet + "/metrics",
-		"cadvisor":   kubelet + "/metrics/cadvisor",
-		"containerd": "http://" + containerdMetricsAddress() + "/v1/metrics",
+// MetricsComponents are the worker's components that serve Prometheus figures, by the name
+// the node's metrics port serves each under (/metrics/NAME, node/metrics): the kubelet's own
+// figures, cAdvisor's of every container (kept by the kubelet) and containerd's.
+var MetricsComponents = []string{"kubelet", "cadvisor", "containerd"}
+
+// MetricsSource is where one of MetricsComponents serves its figures on this node and the
+// client to read them with. The kubelet serves on the node's address; it wants a client
+// certificate it authorizes for nodes/metrics (the worker's proxy certificate,
+// kpki.RoleNodeMetrics), and its serving certificate, issued to the node ID by the Kubernetes
+// CA, is checked. Both are read now, so renewed ones are used. containerd serves on loopback
+// without authentication.
+func (s *Service) MetricsSource(component string) (string, *http.Client, error) {
+	kubelet := "https://" + net.JoinHostPort(s.cfg.Address.String(), strconv.Itoa(int(ports.Kubelet)))
+	switch component {
+	case "kubelet":
+		client, err := s.kubeletClient()
+		return kubelet + "/metrics", client, err
+	case "cadvisor":
+		client, err := s.kubeletClient()
+		return kubelet + "/metrics/cadvisor", client, err
+	case "containerd":
+		return "http://" + containerdMetricsAddress() + "/v1/metrics", &http.Client{Transport: &http.Transport{Proxy: nil}}, nil
 	}
+	return "", nil, fmt.Errorf("the worker has no component %.32q", component)
 }
 
 // containerdMetricsAddress is containerd's metrics listener: loopback only, without
@@ -32,11 +45,8 @@ func containerdMetricsAddress() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports.ContainerdMetrics)))
 }
 
-// MetricsClient is the client to read one of MetricsEndpoints with. The kubelet's need a
-// client certificate it authorizes for nodes/metrics: the worker's proxy certificate
-// (kpki.RoleNodeMetrics), and it checks the kubelet's serving certificate, issued to the node
-// ID by the Kubernetes CA. Both are read now, so renewed ones are used.
-func (s *Service) MetricsClient() (*http.Client, error) {
+// kubeletClient presents the worker's proxy certificate and checks the kubelet's.
+func (s *Service) kubeletClient() (*http.Client, error) {
 	dir := s.pkiDir()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, proxyClientFile), filepath.Join(dir, proxyClientFile))
 	if err != nil {
@@ -51,8 +61,7 @@ func (s *Service) MetricsClient() (*http.Client, error) {
 		return nil, fmt.Errorf("the Kubernetes CA in %s holds no certificate", filepath.Join(dir, caFile))
 	}
 	return &http.Client{Transport: &http.Transport{
-		// Loopback only: an environment's proxy settings must not apply.
-		Proxy: nil,
+		Proxy: nil, // the node's own kubelet: an environment's proxy settings must not apply
 		TLSClientConfig: &tls.Config{
 			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
 			RootCAs: pool, ServerName: s.cfg.NodeID,
