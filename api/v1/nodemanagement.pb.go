@@ -146,7 +146,7 @@ func (x GetLogsRequest_BacklogMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_BacklogMode.Descriptor instead.
 func (GetLogsRequest_BacklogMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26, 0}
 }
 
 // StreamMode says whether to keep sending new entries after the backlog.
@@ -201,7 +201,7 @@ func (x GetLogsRequest_StreamMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetLogsRequest_StreamMode.Descriptor instead.
 func (GetLogsRequest_StreamMode) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24, 1}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26, 1}
 }
 
 // EntryKind selects leveled or raw entries.
@@ -254,7 +254,7 @@ func (x LogFilter_EntryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LogFilter_EntryKind.Descriptor instead.
 func (LogFilter_EntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25, 0}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{27, 0}
 }
 
 type CapturePacketsRequest struct {
@@ -1910,9 +1910,15 @@ type GetStatusResponse struct {
 	Runnables []*Runnable `protobuf:"bytes,5,rep,name=runnables,proto3" json:"runnables,omitempty"`
 	// The release the node runs and what its system slots hold; absent on nodes older than
 	// this field and on hosted nodes (which have no slots).
-	Software      *NodeSoftware `protobuf:"bytes,6,opt,name=software,proto3" json:"software,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Software *NodeSoftware `protobuf:"bytes,6,opt,name=software,proto3" json:"software,omitempty"`
+	// This node's etcd member as it sees itself; absent on nodes that run none (and on nodes
+	// older than this field).
+	Consensus *ConsensusMemberStatus `protobuf:"bytes,7,opt,name=consensus,proto3" json:"consensus,omitempty"`
+	// This node's Kubernetes Node as the apiserver holds it, asked by the node's worker; absent
+	// on nodes that run no Kubernetes worker (and on nodes older than this field).
+	KubernetesNode *KubernetesNodeStatus `protobuf:"bytes,8,opt,name=kubernetes_node,json=kubernetesNode,proto3" json:"kubernetes_node,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -1987,6 +1993,175 @@ func (x *GetStatusResponse) GetSoftware() *NodeSoftware {
 	return nil
 }
 
+func (x *GetStatusResponse) GetConsensus() *ConsensusMemberStatus {
+	if x != nil {
+		return x.Consensus
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetKubernetesNode() *KubernetesNodeStatus {
+	if x != nil {
+		return x.KubernetesNode
+	}
+	return nil
+}
+
+// ConsensusMemberStatus is what a node's etcd member says of itself.
+type ConsensusMemberStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// etcd's IDs, in hex, of this member and of the leader it follows (equal when it leads;
+	// empty when it knows no leader).
+	MemberId string `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	LeaderId string `protobuf:"bytes,2,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// The Raft term the member is in: it rises with every election.
+	RaftTerm uint64 `protobuf:"varint,3,opt,name=raft_term,json=raftTerm,proto3" json:"raft_term,omitempty"`
+	// The size of the member's database file.
+	DbSizeBytes int64 `protobuf:"varint,4,opt,name=db_size_bytes,json=dbSizeBytes,proto3" json:"db_size_bytes,omitempty"`
+	// Why the figures above are missing: the member did not answer in time. Bounded.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsensusMemberStatus) Reset() {
+	*x = ConsensusMemberStatus{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsensusMemberStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsensusMemberStatus) ProtoMessage() {}
+
+func (x *ConsensusMemberStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsensusMemberStatus.ProtoReflect.Descriptor instead.
+func (*ConsensusMemberStatus) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ConsensusMemberStatus) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ConsensusMemberStatus) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *ConsensusMemberStatus) GetRaftTerm() uint64 {
+	if x != nil {
+		return x.RaftTerm
+	}
+	return 0
+}
+
+func (x *ConsensusMemberStatus) GetDbSizeBytes() int64 {
+	if x != nil {
+		return x.DbSizeBytes
+	}
+	return 0
+}
+
+func (x *ConsensusMemberStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// KubernetesNodeStatus is a node's Ready condition as the apiserver holds it.
+type KubernetesNodeStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Ready condition is True.
+	Ready bool `protobuf:"varint,1,opt,name=ready,proto3" json:"ready,omitempty"`
+	// The condition's reason and message (bounded), e.g. KubeletNotReady and why.
+	Reason  string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// Why the condition is missing: no Node object yet, or the apiserver did not answer in
+	// time. Bounded.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KubernetesNodeStatus) Reset() {
+	*x = KubernetesNodeStatus{}
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KubernetesNodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KubernetesNodeStatus) ProtoMessage() {}
+
+func (x *KubernetesNodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KubernetesNodeStatus.ProtoReflect.Descriptor instead.
+func (*KubernetesNodeStatus) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *KubernetesNodeStatus) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *KubernetesNodeStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *KubernetesNodeStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *KubernetesNodeStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type GetLogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The log tree node to read, e.g. "root.network". Empty means "root"; with the
@@ -2004,7 +2179,7 @@ type GetLogsRequest struct {
 
 func (x *GetLogsRequest) Reset() {
 	*x = GetLogsRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2191,7 @@ func (x *GetLogsRequest) String() string {
 func (*GetLogsRequest) ProtoMessage() {}
 
 func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2204,7 @@ func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
 func (*GetLogsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{24}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetLogsRequest) GetDn() string {
@@ -2084,7 +2259,7 @@ type LogFilter struct {
 
 func (x *LogFilter) Reset() {
 	*x = LogFilter{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2096,7 +2271,7 @@ func (x *LogFilter) String() string {
 func (*LogFilter) ProtoMessage() {}
 
 func (x *LogFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[25]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2109,7 +2284,7 @@ func (x *LogFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFilter.ProtoReflect.Descriptor instead.
 func (*LogFilter) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{25}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LogFilter) GetWithChildren() bool {
@@ -2145,7 +2320,7 @@ type GetLogsResponse struct {
 
 func (x *GetLogsResponse) Reset() {
 	*x = GetLogsResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2332,7 @@ func (x *GetLogsResponse) String() string {
 func (*GetLogsResponse) ProtoMessage() {}
 
 func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[26]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2345,7 @@ func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
 func (*GetLogsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{26}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetLogsResponse) GetBacklogEntries() []*LogEntry {
@@ -2195,7 +2370,7 @@ type RebootRequest struct {
 
 func (x *RebootRequest) Reset() {
 	*x = RebootRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2382,7 @@ func (x *RebootRequest) String() string {
 func (*RebootRequest) ProtoMessage() {}
 
 func (x *RebootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[27]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2395,7 @@ func (x *RebootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootRequest.ProtoReflect.Descriptor instead.
 func (*RebootRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{27}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{29}
 }
 
 type RebootResponse struct {
@@ -2231,7 +2406,7 @@ type RebootResponse struct {
 
 func (x *RebootResponse) Reset() {
 	*x = RebootResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2243,7 +2418,7 @@ func (x *RebootResponse) String() string {
 func (*RebootResponse) ProtoMessage() {}
 
 func (x *RebootResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[28]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2256,7 +2431,7 @@ func (x *RebootResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebootResponse.ProtoReflect.Descriptor instead.
 func (*RebootResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{28}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{30}
 }
 
 type ShutdownRequest struct {
@@ -2267,7 +2442,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2454,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[29]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2292,7 +2467,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{29}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{31}
 }
 
 type ShutdownResponse struct {
@@ -2303,7 +2478,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2490,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[30]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2503,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{30}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{32}
 }
 
 // LoadImageRequest is one message of a LoadImage upload: the first carries metadata, every
@@ -2346,7 +2521,7 @@ type LoadImageRequest struct {
 
 func (x *LoadImageRequest) Reset() {
 	*x = LoadImageRequest{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2533,7 @@ func (x *LoadImageRequest) String() string {
 func (*LoadImageRequest) ProtoMessage() {}
 
 func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[31]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2546,7 @@ func (x *LoadImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageRequest.ProtoReflect.Descriptor instead.
 func (*LoadImageRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{31}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LoadImageRequest) GetPart() isLoadImageRequest_Part {
@@ -2431,7 +2606,7 @@ type LoadImageMetadata struct {
 
 func (x *LoadImageMetadata) Reset() {
 	*x = LoadImageMetadata{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[32]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2443,7 +2618,7 @@ func (x *LoadImageMetadata) String() string {
 func (*LoadImageMetadata) ProtoMessage() {}
 
 func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[32]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2456,7 +2631,7 @@ func (x *LoadImageMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageMetadata.ProtoReflect.Descriptor instead.
 func (*LoadImageMetadata) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{32}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LoadImageMetadata) GetName() string {
@@ -2483,7 +2658,7 @@ type LoadImageResponse struct {
 
 func (x *LoadImageResponse) Reset() {
 	*x = LoadImageResponse{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[33]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2495,7 +2670,7 @@ func (x *LoadImageResponse) String() string {
 func (*LoadImageResponse) ProtoMessage() {}
 
 func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[33]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2508,7 +2683,7 @@ func (x *LoadImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadImageResponse.ProtoReflect.Descriptor instead.
 func (*LoadImageResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{33}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LoadImageResponse) GetImages() []*LoadedImage {
@@ -2532,7 +2707,7 @@ type LoadedImage struct {
 
 func (x *LoadedImage) Reset() {
 	*x = LoadedImage{}
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[34]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +2719,7 @@ func (x *LoadedImage) String() string {
 func (*LoadedImage) ProtoMessage() {}
 
 func (x *LoadedImage) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[34]
+	mi := &file_metropolis_api_v1_nodemanagement_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +2732,7 @@ func (x *LoadedImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadedImage.ProtoReflect.Descriptor instead.
 func (*LoadedImage) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{34}
+	return file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LoadedImage) GetName() string {
@@ -2717,14 +2892,27 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x02dn\x18\x01 \x01(\tR\x02dn\x126\n" +
 	"\x05state\x18\x02 \x01(\x0e2 .metropolis.api.v1.RunnableStateR\x05state\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x03 \x01(\tR\tlastError\"\xbf\x02\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\"\xd9\x03\n" +
 	"\x11GetStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1c.metropolis.api.v1.NodeStateR\x05state\x122\n" +
 	"\x05roles\x18\x03 \x01(\v2\x1c.metropolis.api.v1.NodeRolesR\x05roles\x121\n" +
 	"\x06uptime\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06uptime\x129\n" +
 	"\trunnables\x18\x05 \x03(\v2\x1b.metropolis.api.v1.RunnableR\trunnables\x12;\n" +
-	"\bsoftware\x18\x06 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\"\xee\x03\n" +
+	"\bsoftware\x18\x06 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\x12F\n" +
+	"\tconsensus\x18\a \x01(\v2(.metropolis.api.v1.ConsensusMemberStatusR\tconsensus\x12P\n" +
+	"\x0fkubernetes_node\x18\b \x01(\v2'.metropolis.api.v1.KubernetesNodeStatusR\x0ekubernetesNode\"\xa8\x01\n" +
+	"\x15ConsensusMemberStatus\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1b\n" +
+	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12\x1b\n" +
+	"\traft_term\x18\x03 \x01(\x04R\braftTerm\x12\"\n" +
+	"\rdb_size_bytes\x18\x04 \x01(\x03R\vdbSizeBytes\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"t\n" +
+	"\x14KubernetesNodeStatus\x12\x14\n" +
+	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xee\x03\n" +
 	"\x0eGetLogsRequest\x12\x0e\n" +
 	"\x02dn\x18\x01 \x01(\tR\x02dn\x12P\n" +
 	"\fbacklog_mode\x18\x02 \x01(\x0e2-.metropolis.api.v1.GetLogsRequest.BacklogModeR\vbacklogMode\x12#\n" +
@@ -2818,7 +3006,7 @@ func file_metropolis_api_v1_nodemanagement_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_nodemanagement_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_metropolis_api_v1_nodemanagement_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(RunnableState)(0),              // 0: metropolis.api.v1.RunnableState
 	(GetLogsRequest_BacklogMode)(0), // 1: metropolis.api.v1.GetLogsRequest.BacklogMode
@@ -2848,37 +3036,39 @@ var file_metropolis_api_v1_nodemanagement_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),        // 25: metropolis.api.v1.GetStatusRequest
 	(*Runnable)(nil),                // 26: metropolis.api.v1.Runnable
 	(*GetStatusResponse)(nil),       // 27: metropolis.api.v1.GetStatusResponse
-	(*GetLogsRequest)(nil),          // 28: metropolis.api.v1.GetLogsRequest
-	(*LogFilter)(nil),               // 29: metropolis.api.v1.LogFilter
-	(*GetLogsResponse)(nil),         // 30: metropolis.api.v1.GetLogsResponse
-	(*RebootRequest)(nil),           // 31: metropolis.api.v1.RebootRequest
-	(*RebootResponse)(nil),          // 32: metropolis.api.v1.RebootResponse
-	(*ShutdownRequest)(nil),         // 33: metropolis.api.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),        // 34: metropolis.api.v1.ShutdownResponse
-	(*LoadImageRequest)(nil),        // 35: metropolis.api.v1.LoadImageRequest
-	(*LoadImageMetadata)(nil),       // 36: metropolis.api.v1.LoadImageMetadata
-	(*LoadImageResponse)(nil),       // 37: metropolis.api.v1.LoadImageResponse
-	(*LoadedImage)(nil),             // 38: metropolis.api.v1.LoadedImage
-	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 40: google.protobuf.Timestamp
-	(NodeState)(0),                  // 41: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),               // 42: metropolis.api.v1.NodeRoles
-	(*NodeSoftware)(nil),            // 43: metropolis.api.v1.NodeSoftware
-	(LogSeverity)(0),                // 44: metropolis.api.v1.LogSeverity
-	(*LogEntry)(nil),                // 45: metropolis.api.v1.LogEntry
-	(*UpdateNodeRequest)(nil),       // 46: metropolis.api.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),      // 47: metropolis.api.v1.UpdateNodeResponse
+	(*ConsensusMemberStatus)(nil),   // 28: metropolis.api.v1.ConsensusMemberStatus
+	(*KubernetesNodeStatus)(nil),    // 29: metropolis.api.v1.KubernetesNodeStatus
+	(*GetLogsRequest)(nil),          // 30: metropolis.api.v1.GetLogsRequest
+	(*LogFilter)(nil),               // 31: metropolis.api.v1.LogFilter
+	(*GetLogsResponse)(nil),         // 32: metropolis.api.v1.GetLogsResponse
+	(*RebootRequest)(nil),           // 33: metropolis.api.v1.RebootRequest
+	(*RebootResponse)(nil),          // 34: metropolis.api.v1.RebootResponse
+	(*ShutdownRequest)(nil),         // 35: metropolis.api.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),        // 36: metropolis.api.v1.ShutdownResponse
+	(*LoadImageRequest)(nil),        // 37: metropolis.api.v1.LoadImageRequest
+	(*LoadImageMetadata)(nil),       // 38: metropolis.api.v1.LoadImageMetadata
+	(*LoadImageResponse)(nil),       // 39: metropolis.api.v1.LoadImageResponse
+	(*LoadedImage)(nil),             // 40: metropolis.api.v1.LoadedImage
+	(*durationpb.Duration)(nil),     // 41: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 42: google.protobuf.Timestamp
+	(NodeState)(0),                  // 43: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),               // 44: metropolis.api.v1.NodeRoles
+	(*NodeSoftware)(nil),            // 45: metropolis.api.v1.NodeSoftware
+	(LogSeverity)(0),                // 46: metropolis.api.v1.LogSeverity
+	(*LogEntry)(nil),                // 47: metropolis.api.v1.LogEntry
+	(*UpdateNodeRequest)(nil),       // 48: metropolis.api.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 49: metropolis.api.v1.UpdateNodeResponse
 }
 var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
-	39, // 0: metropolis.api.v1.CapturePacketsRequest.duration:type_name -> google.protobuf.Duration
+	41, // 0: metropolis.api.v1.CapturePacketsRequest.duration:type_name -> google.protobuf.Duration
 	6,  // 1: metropolis.api.v1.CapturePacketsResponse.summary:type_name -> metropolis.api.v1.CaptureSummary
 	9,  // 2: metropolis.api.v1.GetNetworkResponse.interfaces:type_name -> metropolis.api.v1.NetworkInterface
 	10, // 3: metropolis.api.v1.GetNetworkResponse.routes:type_name -> metropolis.api.v1.Route
 	11, // 4: metropolis.api.v1.GetNetworkResponse.sockets:type_name -> metropolis.api.v1.Socket
 	12, // 5: metropolis.api.v1.GetNetworkResponse.nftables:type_name -> metropolis.api.v1.NftablesTable
-	40, // 6: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
+	42, // 6: metropolis.api.v1.GetProcessesResponse.time:type_name -> google.protobuf.Timestamp
 	15, // 7: metropolis.api.v1.GetProcessesResponse.processes:type_name -> metropolis.api.v1.Process
-	40, // 8: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
+	42, // 8: metropolis.api.v1.Process.started:type_name -> google.protobuf.Timestamp
 	18, // 9: metropolis.api.v1.GetMemoryResponse.cpu_pressure:type_name -> metropolis.api.v1.Pressure
 	18, // 10: metropolis.api.v1.GetMemoryResponse.memory_pressure:type_name -> metropolis.api.v1.Pressure
 	18, // 11: metropolis.api.v1.GetMemoryResponse.io_pressure:type_name -> metropolis.api.v1.Pressure
@@ -2886,49 +3076,51 @@ var file_metropolis_api_v1_nodemanagement_proto_depIdxs = []int32{
 	19, // 13: metropolis.api.v1.Pressure.full:type_name -> metropolis.api.v1.PressureStall
 	22, // 14: metropolis.api.v1.GetMountsResponse.mounts:type_name -> metropolis.api.v1.Mount
 	0,  // 15: metropolis.api.v1.Runnable.state:type_name -> metropolis.api.v1.RunnableState
-	41, // 16: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
-	42, // 17: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
-	39, // 18: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
+	43, // 16: metropolis.api.v1.GetStatusResponse.state:type_name -> metropolis.api.v1.NodeState
+	44, // 17: metropolis.api.v1.GetStatusResponse.roles:type_name -> metropolis.api.v1.NodeRoles
+	41, // 18: metropolis.api.v1.GetStatusResponse.uptime:type_name -> google.protobuf.Duration
 	26, // 19: metropolis.api.v1.GetStatusResponse.runnables:type_name -> metropolis.api.v1.Runnable
-	43, // 20: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
-	1,  // 21: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
-	2,  // 22: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
-	29, // 23: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
-	3,  // 24: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
-	44, // 25: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
-	45, // 26: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
-	45, // 27: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
-	36, // 28: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
-	38, // 29: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
-	25, // 30: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
-	28, // 31: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
-	31, // 32: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
-	33, // 33: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
-	35, // 34: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
-	46, // 35: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
-	23, // 36: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
-	13, // 37: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
-	16, // 38: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
-	20, // 39: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
-	7,  // 40: metropolis.api.v1.NodeManagement.GetNetwork:input_type -> metropolis.api.v1.GetNetworkRequest
-	4,  // 41: metropolis.api.v1.NodeManagement.CapturePackets:input_type -> metropolis.api.v1.CapturePacketsRequest
-	27, // 42: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
-	30, // 43: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
-	32, // 44: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
-	34, // 45: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
-	37, // 46: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
-	47, // 47: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
-	24, // 48: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
-	14, // 49: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
-	17, // 50: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
-	21, // 51: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
-	8,  // 52: metropolis.api.v1.NodeManagement.GetNetwork:output_type -> metropolis.api.v1.GetNetworkResponse
-	5,  // 53: metropolis.api.v1.NodeManagement.CapturePackets:output_type -> metropolis.api.v1.CapturePacketsResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	45, // 20: metropolis.api.v1.GetStatusResponse.software:type_name -> metropolis.api.v1.NodeSoftware
+	28, // 21: metropolis.api.v1.GetStatusResponse.consensus:type_name -> metropolis.api.v1.ConsensusMemberStatus
+	29, // 22: metropolis.api.v1.GetStatusResponse.kubernetes_node:type_name -> metropolis.api.v1.KubernetesNodeStatus
+	1,  // 23: metropolis.api.v1.GetLogsRequest.backlog_mode:type_name -> metropolis.api.v1.GetLogsRequest.BacklogMode
+	2,  // 24: metropolis.api.v1.GetLogsRequest.stream_mode:type_name -> metropolis.api.v1.GetLogsRequest.StreamMode
+	31, // 25: metropolis.api.v1.GetLogsRequest.filter:type_name -> metropolis.api.v1.LogFilter
+	3,  // 26: metropolis.api.v1.LogFilter.entry_kind:type_name -> metropolis.api.v1.LogFilter.EntryKind
+	46, // 27: metropolis.api.v1.LogFilter.minimum_severity:type_name -> metropolis.api.v1.LogSeverity
+	47, // 28: metropolis.api.v1.GetLogsResponse.backlog_entries:type_name -> metropolis.api.v1.LogEntry
+	47, // 29: metropolis.api.v1.GetLogsResponse.stream_entries:type_name -> metropolis.api.v1.LogEntry
+	38, // 30: metropolis.api.v1.LoadImageRequest.metadata:type_name -> metropolis.api.v1.LoadImageMetadata
+	40, // 31: metropolis.api.v1.LoadImageResponse.images:type_name -> metropolis.api.v1.LoadedImage
+	25, // 32: metropolis.api.v1.NodeManagement.GetStatus:input_type -> metropolis.api.v1.GetStatusRequest
+	30, // 33: metropolis.api.v1.NodeManagement.GetLogs:input_type -> metropolis.api.v1.GetLogsRequest
+	33, // 34: metropolis.api.v1.NodeManagement.Reboot:input_type -> metropolis.api.v1.RebootRequest
+	35, // 35: metropolis.api.v1.NodeManagement.Shutdown:input_type -> metropolis.api.v1.ShutdownRequest
+	37, // 36: metropolis.api.v1.NodeManagement.LoadImage:input_type -> metropolis.api.v1.LoadImageRequest
+	48, // 37: metropolis.api.v1.NodeManagement.UpdateNode:input_type -> metropolis.api.v1.UpdateNodeRequest
+	23, // 38: metropolis.api.v1.NodeManagement.FetchBundle:input_type -> metropolis.api.v1.FetchBundleRequest
+	13, // 39: metropolis.api.v1.NodeManagement.GetProcesses:input_type -> metropolis.api.v1.GetProcessesRequest
+	16, // 40: metropolis.api.v1.NodeManagement.GetMemory:input_type -> metropolis.api.v1.GetMemoryRequest
+	20, // 41: metropolis.api.v1.NodeManagement.GetMounts:input_type -> metropolis.api.v1.GetMountsRequest
+	7,  // 42: metropolis.api.v1.NodeManagement.GetNetwork:input_type -> metropolis.api.v1.GetNetworkRequest
+	4,  // 43: metropolis.api.v1.NodeManagement.CapturePackets:input_type -> metropolis.api.v1.CapturePacketsRequest
+	27, // 44: metropolis.api.v1.NodeManagement.GetStatus:output_type -> metropolis.api.v1.GetStatusResponse
+	32, // 45: metropolis.api.v1.NodeManagement.GetLogs:output_type -> metropolis.api.v1.GetLogsResponse
+	34, // 46: metropolis.api.v1.NodeManagement.Reboot:output_type -> metropolis.api.v1.RebootResponse
+	36, // 47: metropolis.api.v1.NodeManagement.Shutdown:output_type -> metropolis.api.v1.ShutdownResponse
+	39, // 48: metropolis.api.v1.NodeManagement.LoadImage:output_type -> metropolis.api.v1.LoadImageResponse
+	49, // 49: metropolis.api.v1.NodeManagement.UpdateNode:output_type -> metropolis.api.v1.UpdateNodeResponse
+	24, // 50: metropolis.api.v1.NodeManagement.FetchBundle:output_type -> metropolis.api.v1.FetchBundleResponse
+	14, // 51: metropolis.api.v1.NodeManagement.GetProcesses:output_type -> metropolis.api.v1.GetProcessesResponse
+	17, // 52: metropolis.api.v1.NodeManagement.GetMemory:output_type -> metropolis.api.v1.GetMemoryResponse
+	21, // 53: metropolis.api.v1.NodeManagement.GetMounts:output_type -> metropolis.api.v1.GetMountsResponse
+	8,  // 54: metropolis.api.v1.NodeManagement.GetNetwork:output_type -> metropolis.api.v1.GetNetworkResponse
+	5,  // 55: metropolis.api.v1.NodeManagement.CapturePackets:output_type -> metropolis.api.v1.CapturePacketsResponse
+	44, // [44:56] is the sub-list for method output_type
+	32, // [32:44] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_nodemanagement_proto_init() }
@@ -2939,7 +3131,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_logs_proto_init()
 	file_metropolis_api_v1_update_proto_init()
-	file_metropolis_api_v1_nodemanagement_proto_msgTypes[31].OneofWrappers = []any{
+	file_metropolis_api_v1_nodemanagement_proto_msgTypes[33].OneofWrappers = []any{
 		(*LoadImageRequest_Metadata)(nil),
 		(*LoadImageRequest_Chunk)(nil),
 	}
@@ -2949,7 +3141,7 @@ func file_metropolis_api_v1_nodemanagement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_nodemanagement_proto_rawDesc), len(file_metropolis_api_v1_nodemanagement_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,6 +19,7 @@ import (
 
 // nodeFigures is what `cluster status` asked one node about itself, or why it could not.
 type nodeFigures struct {
+	status *apb.GetStatusResponse
 	memory *apb.GetMemoryResponse
 	data   *apb.Mount // the data partition's mount, nil if the node has none
 	err    error
@@ -31,10 +32,11 @@ const statusPerNodeTimeout = 10 * time.Second
 func (s *session) clusterStatusCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Summarize every node: health, roles, version, memory, data partition use, pressure",
+		Short: "Summarize every node: health, roles, version, etcd, Kubernetes Ready, memory, data partition use, pressure",
 		Long: "Lists the cluster's nodes as the curator knows them (state, health, roles, version)\n" +
-			"and asks each UP node, all at once, for its memory and data partition; a node that\n" +
-			"does not answer within 10 s shows why instead.",
+			"and asks each UP node, all at once, for its etcd member (leader or follower, Raft\n" +
+			"term), its Kubernetes Node's Ready condition, its memory and data partition; a node\n" +
+			"that does not answer within 10 s shows why instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := s.loadContext()
@@ -76,6 +78,10 @@ func askNode(ctx context.Context, c *config.Context, n *apb.Node, port int) node
 	}
 	defer conn.Close()
 	nm := apb.NewNodeManagementClient(conn)
+	status, err := nm.GetStatus(ctx, &apb.GetStatusRequest{})
+	if err != nil {
+		return nodeFigures{err: err}
+	}
 	mem, err := nm.GetMemory(ctx, &apb.GetMemoryRequest{})
 	if err != nil {
 		return nodeFigures{err: err}
@@ -84,7 +90,7 @@ func askNode(ctx context.Context, c *config.Context, n *apb.Node, port int) node
 	if err != nil {
 		return nodeFigures{err: err}
 	}
-	return nodeFigures{memory: mem, data: dataMount(mounts.Mounts)}
+	return nodeFigures{status: status, memory: mem, data: dataMount(mounts.Mounts)}
 }
 
 // dataMount is the mount of the node's data partition: /data on the image; the largest
@@ -105,9 +111,10 @@ func dataMount(mounts []*apb.Mount) *apb.Mount {
 // writeClusterStatus writes one line per node.
 func writeClusterStatus(w io.Writer, nodes []*apb.Node, figures []nodeFigures) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tHEALTH\tROLES\tVERSION\tMEMORY AVAILABLE\tDATA USED\tPRESSURE cpu/mem/io (avg10)")
+	fmt.Fprintln(tw, "ID\tSTATE\tHEALTH\tROLES\tVERSION\tETCD\tKUBERNETES\tMEMORY AVAILABLE\tDATA USED\tPRESSURE cpu/mem/io (avg10)")
 	for i, n := range nodes {
 		memory, data, pressure := "-", "-", "-"
+		etcd, kube := etcdText(figures[i].status.GetConsensus()), kubernetesText(figures[i].status.GetKubernetesNode())
 		switch f := figures[i]; {
 		case f.err != nil:
 			memory = "unreachable: " + boundText(f.err.Error(), 80)
@@ -118,10 +125,44 @@ func writeClusterStatus(w io.Writer, nodes []*apb.Node, figures []nodeFigures) e
 				data = fmt.Sprintf("%d%% of %s", (d.SizeBytes-d.FreeBytes)*100/d.SizeBytes, humanBytes(d.SizeBytes))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Id, stateText(n.State), healthText(n.Health), rolesText(n.Roles, ","),
-			versionText(n.GetStatus().GetSoftware()), memory, data, pressure)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Id, stateText(n.State), healthText(n.Health), rolesText(n.Roles, ","),
+			versionText(n.GetStatus().GetSoftware()), etcd, kube, memory, data, pressure)
 	}
 	return tw.Flush()
+}
+
+// etcdText says what a node's etcd member is: leader or follower and in which Raft term (a
+// term that rises between two looks means an election), "-" where it runs none.
+func etcdText(c *apb.ConsensusMemberStatus) string {
+	switch {
+	case c == nil:
+		return "-"
+	case c.Error != "":
+		return "no answer"
+	case c.LeaderId == "":
+		return "no leader"
+	case c.LeaderId == c.MemberId:
+		return fmt.Sprintf("leader (term %d)", c.RaftTerm)
+	default:
+		return fmt.Sprintf("follower (term %d)", c.RaftTerm)
+	}
+}
+
+// kubernetesText is a node's Kubernetes Ready condition, with the reason when it is not Ready;
+// "-" where the node runs no worker.
+func kubernetesText(k *apb.KubernetesNodeStatus) string {
+	switch {
+	case k == nil:
+		return "-"
+	case k.Error != "":
+		return "unknown"
+	case k.Ready:
+		return "Ready"
+	case k.Reason != "":
+		return "NotReady (" + boundText(k.Reason, 40) + ")"
+	default:
+		return "NotReady"
+	}
 }
 
 func avg10(p *apb.Pressure) string {

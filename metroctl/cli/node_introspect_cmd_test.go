@@ -40,6 +40,14 @@ func (n fakeNodeManagement) GetMemory(context.Context, *apb.GetMemoryRequest) (*
 	return &apb.GetMemoryResponse{TotalBytes: 4 << 30, AvailableBytes: 3 << 30, MemoryPressure: &apb.Pressure{Some: &apb.PressureStall{Avg10: 1.5}}}, nil
 }
 
+// GetStatus answers as a consensus member that leads in term 7 and a worker that is Ready.
+func (n fakeNodeManagement) GetStatus(context.Context, *apb.GetStatusRequest) (*apb.GetStatusResponse, error) {
+	return &apb.GetStatusResponse{
+		Consensus:      &apb.ConsensusMemberStatus{MemberId: "8e9e05c52164694d", LeaderId: "8e9e05c52164694d", RaftTerm: 7},
+		KubernetesNode: &apb.KubernetesNodeStatus{Ready: true, Reason: "KubeletReady"},
+	}, nil
+}
+
 func (n fakeNodeManagement) GetMounts(context.Context, *apb.GetMountsRequest) (*apb.GetMountsResponse, error) {
 	return &apb.GetMountsResponse{Mounts: []*apb.Mount{
 		{MountPoint: "/", Filesystem: "erofs", Source: "/dev/dm-0", ReadOnly: true, SizeBytes: 100 << 20, FreeBytes: 0},
@@ -154,7 +162,7 @@ func TestClusterStatus(t *testing.T) {
 	for _, l := range lines[1:] {
 		switch {
 		case strings.HasPrefix(l, e.cluster.nodeID):
-			for _, want := range []string{"UP", "3.0 GiB of 4.0 GiB", "10% of 10.0 GiB", "-/1.5%/-"} {
+			for _, want := range []string{"UP", "leader (term 7)", "Ready", "3.0 GiB of 4.0 GiB", "10% of 10.0 GiB", "-/1.5%/-"} {
 				if !strings.Contains(l, want) {
 					t.Errorf("the UP node's line lacks %q: %s", want, l)
 				}
@@ -165,6 +173,37 @@ func TestClusterStatus(t *testing.T) {
 			}
 		default:
 			t.Errorf("unexpected line %s", l)
+		}
+	}
+}
+
+func TestEtcdAndKubernetesTexts(t *testing.T) {
+	for _, tc := range []struct {
+		etcd *apb.ConsensusMemberStatus
+		want string
+	}{
+		{nil, "-"},
+		{&apb.ConsensusMemberStatus{MemberId: "a", Error: "deadline exceeded"}, "no answer"},
+		{&apb.ConsensusMemberStatus{MemberId: "a"}, "no leader"},
+		{&apb.ConsensusMemberStatus{MemberId: "a", LeaderId: "a", RaftTerm: 2}, "leader (term 2)"},
+		{&apb.ConsensusMemberStatus{MemberId: "a", LeaderId: "b", RaftTerm: 2}, "follower (term 2)"},
+	} {
+		if got := etcdText(tc.etcd); got != tc.want {
+			t.Errorf("etcdText(%v) = %q, want %q", tc.etcd, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		node *apb.KubernetesNodeStatus
+		want string
+	}{
+		{nil, "-"},
+		{&apb.KubernetesNodeStatus{Error: "get Node: timeout"}, "unknown"},
+		{&apb.KubernetesNodeStatus{Ready: true, Reason: "KubeletReady"}, "Ready"},
+		{&apb.KubernetesNodeStatus{Reason: "KubeletNotReady"}, "NotReady (KubeletNotReady)"},
+		{&apb.KubernetesNodeStatus{}, "NotReady"},
+	} {
+		if got := kubernetesText(tc.node); got != tc.want {
+			t.Errorf("kubernetesText(%v) = %q, want %q", tc.node, got, tc.want)
 		}
 	}
 }

@@ -41,6 +41,22 @@ func (n *Node) Self() nodemgmt.Self {
 	return s
 }
 
+// ConsensusStatus implements nodemgmt.RoleStatusReporter.
+func (n *Node) ConsensusStatus(ctx context.Context) *apb.ConsensusMemberStatus {
+	if v := n.self.Load(); v != nil && v.roles != nil {
+		return v.roles.ConsensusStatus(ctx)
+	}
+	return nil
+}
+
+// KubernetesNodeStatus implements nodemgmt.RoleStatusReporter.
+func (n *Node) KubernetesNodeStatus(ctx context.Context) *apb.KubernetesNodeStatus {
+	if v := n.self.Load(); v != nil && v.roles != nil {
+		return v.roles.KubernetesNodeStatus(ctx)
+	}
+	return nil
+}
+
 // States implements nodemgmt.RunnableStates.
 func (n *Node) States() []supervisor.NodeState {
 	if s := n.sup.Load(); s != nil {
@@ -82,6 +98,7 @@ func (n *Node) serveManagement(ctx context.Context, ca *x509.Certificate, cert *
 		// Uploads go to the data partition (the node has no other writable disk space), which
 		// is mounted by the time a worker runs to import them.
 		Images: n, SpoolDir: filepath.Join(n.plat.StateDir(), "image-uploads"),
+		RoleStatus: n,
 	}
 	if u := n.plat.Updates(); u != nil {
 		cfg.Updates = u

@@ -83,6 +83,17 @@ type Config struct {
 	// (FetchBundle). Optional: nil on a node that keeps none (hosted); FetchBundle then
 	// answers NotFound.
 	Bundles BundleSource
+	// RoleStatus asks the node's role services how they are, for GetStatus. Optional: nil
+	// leaves those fields out.
+	RoleStatus RoleStatusReporter
+}
+
+// RoleStatusReporter asks the node's etcd member and Kubernetes worker about themselves. Each
+// answers nil when the node does not run it now, and otherwise within ctx's deadline, with an
+// error inside the message rather than none.
+type RoleStatusReporter interface {
+	ConsensusStatus(ctx context.Context) *apb.ConsensusMemberStatus
+	KubernetesNodeStatus(ctx context.Context) *apb.KubernetesNodeStatus
 }
 
 // Server implements apb.NodeManagementServer. Create it with New.

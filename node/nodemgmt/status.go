@@ -3,6 +3,7 @@ package nodemgmt
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -12,6 +13,9 @@ import (
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
+
+// roleStatusTimeout bounds GetStatus's questions to the node's etcd member and apiserver.
+const roleStatusTimeout = 3 * time.Second
 
 // GetStatus implements apb.NodeManagementServer.
 func (s *Server) GetStatus(ctx context.Context, _ *apb.GetStatusRequest) (*apb.GetStatusResponse, error) {
@@ -31,6 +35,17 @@ func (s *Server) GetStatus(ctx context.Context, _ *apb.GetStatusRequest) (*apb.G
 		if sw := s.cfg.Updates.Current(); sw != nil {
 			res.Software = proto.Clone(sw).(*apb.NodeSoftware)
 		}
+	}
+	if s.cfg.RoleStatus != nil {
+		// A status is asked for often (cluster status asks every node at once): a member or an
+		// apiserver that hangs must cost it this much and no more.
+		ctx, cancel := context.WithTimeout(ctx, roleStatusTimeout)
+		defer cancel()
+		// At once, so that one that hangs leaves the other its whole deadline.
+		var wg sync.WaitGroup
+		wg.Go(func() { res.Consensus = s.cfg.RoleStatus.ConsensusStatus(ctx) })
+		wg.Go(func() { res.KubernetesNode = s.cfg.RoleStatus.KubernetesNodeStatus(ctx) })
+		wg.Wait()
 	}
 	states := s.cfg.Runnables.States()
 	slices.SortFunc(states, func(a, b supervisor.NodeState) int { return compareTreeOrder(a.DN, b.DN) })

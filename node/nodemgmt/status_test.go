@@ -144,3 +144,77 @@ func TestNewNamesMissingConfig(t *testing.T) {
 		t.Errorf("error %q names Logs, which was set", err)
 	}
 }
+
+// roleStatus answers as fixed, or (hang) waits until the caller's deadline, as a member or an
+// apiserver that does not answer would.
+type roleStatus struct {
+	consensus *apb.ConsensusMemberStatus
+	node      *apb.KubernetesNodeStatus
+	hang      bool
+}
+
+func (r roleStatus) ConsensusStatus(ctx context.Context) *apb.ConsensusMemberStatus {
+	if r.hang {
+		<-ctx.Done()
+		return &apb.ConsensusMemberStatus{MemberId: "1", Error: ctx.Err().Error()}
+	}
+	return r.consensus
+}
+
+func (r roleStatus) KubernetesNodeStatus(ctx context.Context) *apb.KubernetesNodeStatus {
+	if r.hang {
+		<-ctx.Done()
+		return &apb.KubernetesNodeStatus{Error: ctx.Err().Error()}
+	}
+	return r.node
+}
+
+func TestGetStatusReportsTheRolesHealth(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status RoleStatusReporter
+		check  func(res *apb.GetStatusResponse) error
+	}{{
+		name:   "a consensus member that leads, and a Ready worker",
+		status: roleStatus{consensus: &apb.ConsensusMemberStatus{MemberId: "a1", LeaderId: "a1", RaftTerm: 3}, node: &apb.KubernetesNodeStatus{Ready: true, Reason: "KubeletReady"}},
+		check: func(res *apb.GetStatusResponse) error {
+			if res.Consensus.GetLeaderId() != "a1" || res.Consensus.GetRaftTerm() != 3 || !res.KubernetesNode.GetReady() {
+				return fmt.Errorf("consensus %v, node %v", res.Consensus, res.KubernetesNode)
+			}
+			return nil
+		},
+	}, {
+		name:   "no roles: both left out",
+		status: roleStatus{},
+		check: func(res *apb.GetStatusResponse) error {
+			if res.Consensus != nil || res.KubernetesNode != nil {
+				return fmt.Errorf("consensus %v, node %v; want both absent", res.Consensus, res.KubernetesNode)
+			}
+			return nil
+		},
+	}, {
+		name:   "a member and an apiserver that hang cost the call its deadline, and say so",
+		status: roleStatus{hang: true},
+		check: func(res *apb.GetStatusResponse) error {
+			if !strings.Contains(res.Consensus.GetError(), "deadline") || !strings.Contains(res.KubernetesNode.GetError(), "deadline") {
+				return fmt.Errorf("consensus %v, node %v; want both to name the deadline", res.Consensus, res.KubernetesNode)
+			}
+			return nil
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := startNode(t, testOptions{self: Self{NodeID: "metropolis-0123456789abcdef"}, configure: func(c *Config) { c.RoleStatus = tc.status }})
+			start := time.Now()
+			res, err := tn.client.GetStatus(context.Background(), &apb.GetStatusRequest{})
+			if err != nil {
+				t.Fatalf("GetStatus: %v", err)
+			}
+			if err := tc.check(res); err != nil {
+				t.Error(err)
+			}
+			if took := time.Since(start); took > roleStatusTimeout+patience {
+				t.Errorf("GetStatus took %v, more than its deadline for both", took)
+			}
+		})
+	}
+}

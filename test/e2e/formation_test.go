@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // curatorDN is the runnable that serves a consensus member's curator.
@@ -89,6 +91,37 @@ func TestClusterFormation(t *testing.T) {
 		for i := 1; i <= 3; i++ {
 			d := c.waitForVoters(t, i, time.Minute)
 			t.Logf("node %d's etcd member listed three voters within %.1fs", i, d.Seconds())
+		}
+	})
+
+	t.Run("every node's status names its etcd member and the one leader they follow", func(t *testing.T) {
+		members, leaders := map[string]bool{}, map[string]bool{}
+		eventually.Pass(t, time.Minute, "three members following one leader in their statuses", func(ctx context.Context) error {
+			clear(members)
+			clear(leaders)
+			for i := 1; i <= 3; i++ {
+				st, err := c.nodeStatus(ctx, i)
+				if err != nil {
+					return err
+				}
+				cs := st.GetConsensus()
+				if cs.GetMemberId() == "" || cs.GetLeaderId() == "" || cs.GetError() != "" || cs.GetRaftTerm() == 0 {
+					return fmt.Errorf("node %d: consensus %v, want its member, a leader and a term", i, cs)
+				}
+				members[cs.MemberId], leaders[cs.LeaderId] = true, true
+			}
+			if len(members) != 3 || len(leaders) != 1 {
+				return fmt.Errorf("members %v following leaders %v, want three following one", members, leaders)
+			}
+			return nil
+		})
+		for leader := range leaders {
+			if !members[leader] {
+				t.Errorf("the leader %s is none of the members %v", leader, members)
+			}
+		}
+		if st, err := c.nodeStatus(callContext(t), 1); err == nil && st.KubernetesNode != nil {
+			t.Errorf("node 1 runs no Kubernetes worker, yet its status has a Kubernetes Node: %v", st.KubernetesNode)
 		}
 	})
 }

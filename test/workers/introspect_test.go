@@ -36,6 +36,16 @@ func testIntrospection(t *testing.T, c *testenv.VMCluster, id string) {
 	defer conn.Close()
 	nm := apb.NewNodeManagementClient(conn)
 
+	// What `metroctl cluster status` shows of the node's Kubernetes Node.
+	st, err := nm.GetStatus(ctx, &apb.GetStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kn := st.GetKubernetesNode(); !kn.GetReady() {
+		t.Errorf("node %s's status has Kubernetes Node %v, want Ready", id, kn)
+	}
+	t.Logf("node %s: Kubernetes Node %v, etcd member %v", id, st.GetKubernetesNode(), st.GetConsensus())
+
 	procs, err := nm.GetProcesses(ctx, &apb.GetProcessesRequest{})
 	if err != nil {
 		t.Fatal(err)
