@@ -90,3 +90,23 @@ func rssBytes(b *testing.B) int64 {
 	b.Fatal("no VmRSS in /proc/self/status")
 	return 0
 }
+
+// BenchmarkScrapePassedOn is a component the node reads and passes on (metrics.Scrape): a
+// cAdvisor-like page (80 families, 40 containers each: 3,200 series, 360 KB) fetched over
+// loopback HTTP on a new connection, parsed and written again per scrape.
+func BenchmarkScrapePassedOn(b *testing.B) {
+	var page strings.Builder
+	for f := range 80 {
+		name := "container_figure_" + strconv.Itoa(f) + "_total"
+		page.WriteString("# HELP " + name + " A per-container counter.\n# TYPE " + name + " counter\n")
+		for c := range 40 {
+			page.WriteString(name + `{container="c` + strconv.Itoa(c) + `",namespace="default",pod="pod-` + strconv.Itoa(c) + `",id="/kubepods/burstable/pod` + strconv.Itoa(c) + `"} ` + strconv.Itoa(f*c) + "\n")
+		}
+	}
+	text := page.String()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, text)
+	}))
+	defer srv.Close()
+	scrape(b, metrics.Scrape{Source: func() (string, *http.Client, error) { return srv.URL, srv.Client(), nil }})
+}
