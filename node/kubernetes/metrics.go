@@ -1,14 +1,12 @@
 package kubernetes
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 
+	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
 	"metropolis.dev/metropolis/node/ports"
 )
 
@@ -31,25 +29,8 @@ func (s *Service) MetricsSource(component string) (string, *http.Client, error) 
 }
 
 // metricsClient is the client to read MetricsComponents with: the metrics reader's certificate,
-// and the Kubernetes CA to check the components' serving certificates (each names 127.0.0.1).
-// Both are read now, so the files of the control plane's latest start are used.
+// checking the components' serving certificates (each names 127.0.0.1) against the Kubernetes
+// CA.
 func (s *Service) metricsClient() (*http.Client, error) {
-	cert, err := tls.LoadX509KeyPair(s.path(metricsCertFile), s.path(metricsKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("the control plane's metrics reader certificate: %w", err)
-	}
-	caPEM, err := os.ReadFile(s.path(caFile))
-	if err != nil {
-		return nil, fmt.Errorf("the Kubernetes CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("the Kubernetes CA in %s holds no certificate", s.path(caFile))
-	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy: nil, // loopback only: an environment's proxy settings must not apply
-		TLSClientConfig: &tls.Config{
-			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, RootCAs: pool,
-		},
-	}}, nil
+	return kpki.LocalClient(s.path(metricsCertFile), s.path(metricsKeyFile), s.path(caFile), "")
 }

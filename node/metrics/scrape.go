@@ -60,16 +60,16 @@ func (s Scrape) Gather() ([]*dto.MetricFamily, error) {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, maxEchoed)) // the status says enough if this fails
 		return nil, fmt.Errorf("scrape %s: %s: %s", url, res.Status, strings.TrimSpace(string(body)))
 	}
-	return parseText(io.LimitReader(res.Body, maxScrapeBytes+1))
+	return parseText(res.Body)
 }
 
 // parseText reads Prometheus' text format into families sorted by name; more than
 // maxScrapeBytes is refused rather than cut into a page that looks whole.
 func parseText(r io.Reader) ([]*dto.MetricFamily, error) {
-	counted := &countingReader{r: r}
+	limited := &io.LimitedReader{R: r, N: maxScrapeBytes + 1}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	byName, err := parser.TextToMetricFamilies(counted)
-	if counted.n > maxScrapeBytes {
+	byName, err := parser.TextToMetricFamilies(limited)
+	if limited.N == 0 { // the byte past the bound was read
 		return nil, fmt.Errorf("the component answered more than %d MiB", maxScrapeBytes>>20)
 	}
 	if err != nil {
@@ -81,18 +81,6 @@ func parseText(r io.Reader) ([]*dto.MetricFamily, error) {
 	}
 	slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return families, nil
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // bound cuts s to maxEchoed bytes: a parse error quotes the offending line, which a broken

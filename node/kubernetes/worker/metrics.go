@@ -1,15 +1,13 @@
 package worker
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 
+	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
 	"metropolis.dev/metropolis/node/ports"
 )
 
@@ -45,26 +43,9 @@ func containerdMetricsAddress() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports.ContainerdMetrics)))
 }
 
-// kubeletClient presents the worker's proxy certificate and checks the kubelet's.
+// kubeletClient presents the worker's proxy certificate and checks the kubelet's, issued to
+// the node ID.
 func (s *Service) kubeletClient() (*http.Client, error) {
-	dir := s.pkiDir()
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, proxyClientFile), filepath.Join(dir, proxyClientFile))
-	if err != nil {
-		return nil, fmt.Errorf("the worker's client certificate for its kubelet: %w", err)
-	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, caFile))
-	if err != nil {
-		return nil, fmt.Errorf("the Kubernetes CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("the Kubernetes CA in %s holds no certificate", filepath.Join(dir, caFile))
-	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy: nil, // the node's own kubelet: an environment's proxy settings must not apply
-		TLSClientConfig: &tls.Config{
-			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
-			RootCAs: pool, ServerName: s.cfg.NodeID,
-		},
-	}}, nil
+	file := filepath.Join(s.pkiDir(), proxyClientFile)
+	return kpki.LocalClient(file, file, filepath.Join(s.pkiDir(), caFile), s.cfg.NodeID)
 }
