@@ -7,7 +7,8 @@
 // there first, and stored in etcd under StoragePrefix with a create-if-absent transaction, so
 // that every controller (and the curator, which issues user credentials) uses the same ones.
 // Each controller issues its own serving and component client certificates at start, with
-// fresh keys that never leave its state directory.
+// fresh keys that never leave its state directory. LocalClient reads a component on the same
+// node with such a certificate, trusting only this CA (the node's metrics port uses it).
 //
 // Keys are ECDSA P-256, not the ed25519 of the cluster PKI: the Kubernetes components read
 // service-account keys with k8s.io/client-go/util/keyutil, which accepts RSA and ECDSA only, and
