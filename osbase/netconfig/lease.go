@@ -77,11 +77,13 @@ func parseLease(ack *dhcpv4.DHCPv4) (*lease, error) {
 		return l, nil
 	}
 	// RFC 2131 4.4.5: T1 defaults to half the lease, T2 to seven eighths; a server's values
-	// are used when they are in order.
+	// are used when they are in order. Seven eighths as /8*7: a lease of nearly 2^32 seconds
+	// times 7 overflows a Duration (found by FuzzParseLease).
+	sevenEighths := l.duration / 8 * 7
 	l.renewAfter = ack.IPAddressRenewalTime(l.duration / 2)
-	l.rebindTime = ack.IPAddressRebindingTime(l.duration * 7 / 8)
+	l.rebindTime = ack.IPAddressRebindingTime(sevenEighths)
 	if l.rebindTime <= 0 || l.rebindTime > l.duration {
-		l.rebindTime = l.duration * 7 / 8
+		l.rebindTime = sevenEighths
 	}
 	if l.renewAfter <= 0 || l.renewAfter > l.rebindTime {
 		l.renewAfter = l.duration / 2
