@@ -1,5 +1,6 @@
 // Command kube is upstream Kubernetes as one multicall binary shipped next to the node program
-// (apiserver, controller-manager, scheduler and kubelet, plus kubectl for operators and tests):
+// (apiserver, controller-manager, scheduler and kubelet, metrics-server for the resource metrics
+// API behind `kubectl top` and CPU autoscaling, plus kubectl for operators and tests):
 // `kube COMPONENT [flags]` runs the component's own upstream command (cobra, flags, logging) and
 // nothing else. node/kubernetes starts each component as a separate child process of this binary,
 // so a component restarts alone and the once-per-process setup in the upstream commands (signal
@@ -47,6 +48,7 @@ var components = map[string]func() int{
 	"scheduler":          runCobra(func() *cobra.Command { return scheduler.NewSchedulerCommand() }),
 	"kubelet":            runCobra(func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) }),
 	"kubectl":            runKubectl,
+	"metrics-server":     runCobra(metricsServer),
 }
 
 func runCobra(newCommand func() *cobra.Command) func() int {

@@ -5,6 +5,7 @@
 //	testhttp serve [-listen :8080]              answer every request with the pod's name
 //	testhttp get URL [-timeout 5s] [-n N]       fetch URL N times, printing each body
 //	testhttp resolve NAME [-timeout 5s]         print the addresses Go's resolver finds
+//	testhttp spin [-for 1m]                     keep one CPU busy (autoscaling tests)
 //
 // Exit status: 0 on success, 1 when the subcommand fails (with the reason on stderr), 2 on
 // bad usage. SIGTERM or SIGINT stops any subcommand; serve then shuts down cleanly.
@@ -25,6 +26,7 @@ const usage = `usage:
   testhttp serve [-listen :8080]
   testhttp get URL [-timeout 5s] [-n N]
   testhttp resolve NAME [-timeout 5s]
+  testhttp spin [-for 1m]
 `
 
 // errUsage marks errors in the command line (exit status 2).
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGet(ctx, args[1:], stdout)
 	case "resolve":
 		err = runResolve(ctx, args[1:], stdout, goResolver)
+	case "spin":
+		err = runSpin(ctx, args[1:], stdout)
 	default:
 		err = fmt.Errorf("%w: unknown subcommand %q", errUsage, args[0])
 	}

@@ -42,6 +42,8 @@ func TestRunUsage(t *testing.T) {
 		{"get bad timeout", []string{"get", "example.com", "-timeout", "soon"}, `invalid value "soon"`},
 		{"get ftp", []string{"get", "ftp://example.com/"}, "is not an http(s) URL"},
 		{"resolve without name", []string{"resolve"}, "want 1 argument(s), got 0"},
+		{"spin for nothing", []string{"spin", "-for", "0s"}, "-for 0s is not a positive duration"},
+		{"spin with an argument", []string{"spin", "5s"}, `want 0 argument(s), got 1 ["5s"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

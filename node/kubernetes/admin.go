@@ -172,18 +172,22 @@ var dnsService = map[string]any{
 	},
 }
 
-// objects are what every controller makes sure exists: the curator's rollout role, the
-// workers' NetworkPolicy role, the bindings that make the cluster owner a cluster-admin, let
-// the apiserver use the kubelets' API (logs, exec, port-forward), and give the curator and the
-// workers' proxy identity their roles; and the kube-dns Service. A controller of an older
-// release lacks the newer ones; the first controller of a newer release adds them.
-var objects = []struct {
+// object is one Kubernetes object a controller makes sure exists, and where it is created.
+type object struct {
 	kind, path string
 	body       map[string]any
 	// optional objects that cannot be made are reported, not fatal: a cluster runs without
 	// them (kube-dns cannot have its ClusterIP if a Service holds it already).
 	optional bool
-}{
+}
+
+// objects are what every controller makes sure exists: the curator's rollout role, the
+// workers' NetworkPolicy role, the bindings that make the cluster owner a cluster-admin, let
+// the apiserver use the kubelets' API (logs, exec, port-forward), and give the curator and the
+// workers' proxy identity their roles; the kube-dns Service; and what the resource metrics API
+// needs (metricsapi.go). A controller of an older release lacks the newer ones; the first
+// controller of a newer release adds them.
+var objects = append([]object{
 	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", curatorRole, false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserOwner, "cluster-admin", kpki.UserOwner), false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserAPIServerKubelet, "system:kubelet-api-admin", kpki.UserAPIServerKubelet), false},
@@ -195,7 +199,7 @@ var objects = []struct {
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserMetricsReader, kpki.UserMetricsReader, kpki.UserMetricsReader), false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNodeMetrics, kpki.RoleNodeMetrics, kpki.UserProxy), false},
 	{"Service", "/api/v1/namespaces/kube-system/services", dnsService, true},
-}
+}, metricsObjects...)
 
 // bind creates the objects; one that exists already (another controller made it) is fine,
 // and a ClusterRole that exists gets this release's rules, so a role a later release widens

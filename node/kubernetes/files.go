@@ -31,6 +31,12 @@ const (
 	cmServingKeyFile    = "controller-manager-serving-key.pem"
 	schedServingCert    = "scheduler-serving.pem"
 	schedServingKey     = "scheduler-serving-key.pem"
+	frontProxyCAFile    = "front-proxy-ca.pem"
+	frontProxyCertFile  = "front-proxy-client.pem"
+	frontProxyKeyFile   = "front-proxy-client-key.pem"
+	metricsServerConfig = "metrics-server.kubeconfig"
+	msServingCertFile   = "metrics-server-serving.pem"
+	msServingKeyFile    = "metrics-server-serving-key.pem"
 )
 
 // writeFiles fetches (or creates) the shared Kubernetes PKI from etcd, issues this controller's
@@ -56,7 +62,14 @@ func (s *Service) writeFiles(ctx context.Context, kv clientv3.KV) (*kpki.CA, err
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{caFile: ca.CertificatePEM(), saKeyFile: saKeyPEM, saPubFile: saPubPEM}
+	frontProxyCA, err := kpki.EnsureFrontProxyCA(ctx, kv)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{
+		caFile: ca.CertificatePEM(), saKeyFile: saKeyPEM, saPubFile: saPubPEM,
+		frontProxyCAFile: frontProxyCA.CertificatePEM(),
+	}
 	issue := func(certFile, keyFile string, req kpki.Request) error {
 		certPEM, keyPEM, err := ca.IssueWithKey(req)
 		if err != nil {
@@ -65,6 +78,11 @@ func (s *Service) writeFiles(ctx context.Context, kv clientv3.KV) (*kpki.CA, err
 		files[certFile], files[keyFile] = certPEM, keyPEM
 		return nil
 	}
+	certPEM, keyPEM, err := frontProxyCA.IssueWithKey(kpki.ClientRequest(kpki.UserFrontProxy))
+	if err != nil {
+		return nil, err
+	}
+	files[frontProxyCertFile], files[frontProxyKeyFile] = certPEM, keyPEM
 	for _, c := range []struct {
 		cert, key string
 		req       kpki.Request
@@ -75,6 +93,7 @@ func (s *Service) writeFiles(ctx context.Context, kv clientv3.KV) (*kpki.CA, err
 		{metricsCertFile, metricsKeyFile, kpki.ClientRequest(kpki.UserMetricsReader)},
 		{cmServingCertFile, cmServingKeyFile, kpki.LoopbackServingRequest("kube-controller-manager")},
 		{schedServingCert, schedServingKey, kpki.LoopbackServingRequest("kube-scheduler")},
+		{msServingCertFile, msServingKeyFile, kpki.MetricsServerServingRequest(s.cfg.Address)},
 	} {
 		if err := issue(c.cert, c.key, c.req); err != nil {
 			return nil, err
@@ -85,6 +104,7 @@ func (s *Service) writeFiles(ctx context.Context, kv clientv3.KV) (*kpki.CA, err
 	}{
 		{controllerMgrConfig, kpki.UserControllerManager},
 		{schedulerConfig, kpki.UserScheduler},
+		{metricsServerConfig, kpki.UserMetricsServer},
 	} {
 		certPEM, keyPEM, err := ca.IssueWithKey(kpki.ClientRequest(k.user))
 		if err != nil {

@@ -34,7 +34,7 @@ type nodeRoles struct {
 
 // syncNodes keeps the Kubernetes Nodes in line with the cluster: it deletes the Node of every
 // node that is no longer an UP KubernetesWorker (deleted, or its role removed) and keeps the
-// role labels of the others. A Node whose kubelet is gone would otherwise only turn NotReady,
+// role labels of the others. It also keeps the metrics-server endpoints: the UP controllers. A Node whose kubelet is gone would otherwise only turn NotReady,
 // and its pods be evicted after five minutes; deleting it has the pod garbage collector delete
 // them at once, and their controllers schedule replacements.
 func (s *Service) syncNodes(ctx context.Context, admin *adminClient) error {
@@ -49,7 +49,11 @@ func (s *Service) syncNodes(ctx context.Context, admin *adminClient) error {
 				consensus:  r.GetConsensusMember() != nil,
 			}
 		}
-		return admin.reconcileNodes(ctx, roles, supervisor.Logger(ctx).Infof)
+		logf := supervisor.Logger(ctx).Infof
+		if err := admin.reconcileNodes(ctx, roles, logf); err != nil {
+			return err
+		}
+		return admin.reconcileMetricsEndpoints(ctx, metricsServerAddresses(nodes), logf)
 	})
 }
 

@@ -127,7 +127,8 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Run(ctx context.Context) error {
 	logger := supervisor.Logger(ctx)
 	start := time.Now()
-	if _, err := s.writeFiles(ctx, s.cfg.Etcd); err != nil {
+	ca, err := s.writeFiles(ctx, s.cfg.Etcd)
+	if err != nil {
 		return err
 	}
 	proxy, err := newEtcdProxy(s.path(etcdSocketFile), s.cfg.EtcdAddress, s.cfg.EtcdCA, s.cfg.EtcdClientCertificate)
@@ -143,6 +144,7 @@ func (s *Service) Run(ctx context.Context) error {
 		{"apiserver", s.component("apiserver", s.apiserverArgs())},
 		{"controller-manager", s.component("controller-manager", s.controllerManagerArgs(timings))},
 		{"scheduler", s.component("scheduler", s.schedulerArgs(timings))},
+		{"metrics-server", s.component("metrics-server", s.metricsServerArgs())},
 	}
 	for _, r := range runnables {
 		if err := supervisor.Run(ctx, r.name, r.run); err != nil {
@@ -161,6 +163,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	if err := admin.installCRDs(ctx, logger.Warningf); err != nil {
+		return err
+	}
+	if err := admin.installMetricsAPI(ctx, ca.CertificatePEM()); err != nil {
 		return err
 	}
 	if err := supervisor.Run(ctx, "node-sync", func(ctx context.Context) error { return s.syncNodes(ctx, admin) }); err != nil {
@@ -223,6 +228,46 @@ func (s *Service) apiserverArgs() []string {
 		"--kubelet-certificate-authority=" + s.path(caFile),
 		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir=" + s.path("apiserver-generated"),
+		"--profiling=false",
+		// API aggregation (the resource metrics API): the apiserver passes requests on with the
+		// front proxy certificate, naming the caller in these headers, and believes them only
+		// from that certificate. It dials the aggregated servers' endpoints (the controllers'
+		// addresses) rather than their ClusterIPs, which controllers that are not workers
+		// cannot reach.
+		"--requestheader-client-ca-file=" + s.path(frontProxyCAFile),
+		"--requestheader-allowed-names=" + kpki.UserFrontProxy,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + s.path(frontProxyCertFile),
+		"--proxy-client-key-file=" + s.path(frontProxyKeyFile),
+		"--enable-aggregator-routing=true",
+	}
+}
+
+// metricsServerArgs run the resource metrics API (metricsapi.go) on the node's address. It
+// reads every kubelet's /metrics/resource at the address the kubelet's serving certificate
+// (from the Kubernetes CA) names, and believes the apiserver's front proxy, whose CA it is
+// given here rather than reading it from the extension-apiserver-authentication ConfigMap.
+func (s *Service) metricsServerArgs() []string {
+	kc := s.path(metricsServerConfig)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=" + s.cfg.Address.String(),
+		"--secure-port=" + strconv.Itoa(int(ports.MetricsServer)),
+		"--tls-cert-file=" + s.path(msServingCertFile),
+		"--tls-private-key-file=" + s.path(msServingKeyFile),
+		"--requestheader-client-ca-file=" + s.path(frontProxyCAFile),
+		"--requestheader-allowed-names=" + kpki.UserFrontProxy,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--kubelet-certificate-authority=" + s.path(caFile),
+		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-use-node-status-port",
+		"--metric-resolution=15s",
 		"--profiling=false",
 	}
 }

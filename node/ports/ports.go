@@ -34,4 +34,8 @@ const (
 	// ContainerdMetrics is, on worker nodes, containerd's metrics listener on loopback only;
 	// the node's metrics port serves what it says (node/metrics).
 	ContainerdMetrics Port = 1338
+	// MetricsServer is the metrics-server's secure port on controller nodes, on the node's
+	// address: the resource metrics API (`kubectl top`), which the apiservers pass requests on
+	// to with the front proxy certificate.
+	MetricsServer Port = 10251
 )

@@ -73,6 +73,10 @@ func TestSingleController(t *testing.T) {
 		testControlPlaneMetrics(t, c)
 	})
 
+	t.Run("the resource metrics API is served through the apiserver by the controller's metrics-server", func(t *testing.T) {
+		testResourceMetricsAPI(t, c, roots)
+	})
+
 	t.Run("the credential plugin reuses its cached certificate", func(t *testing.T) {
 		// kubectl ran the plugin above; its certificate is cached, for this user only.
 		path := config.NewStore(c.configDir).KubernetesCredentialPath(c.Name)
@@ -241,12 +245,18 @@ func (c *cluster) nodeCredentials(t *testing.T, i int) *tls.Certificate {
 // selfSigned is a client certificate no cluster issued, named like the owner.
 func selfSigned(t *testing.T) *tls.Certificate {
 	t.Helper()
+	return selfSignedAs(t, "metropolis:owner", "system:masters")
+}
+
+// selfSignedAs is a client certificate for user and groups that no CA of the cluster issued.
+func selfSignedAs(t *testing.T, user string, groups ...string) *tls.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "metropolis:owner", Organization: []string{"system:masters"}},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: user, Organization: groups},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
 	}

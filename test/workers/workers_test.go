@@ -59,7 +59,7 @@ spec:
 
 // TestWorkers boots one controller+worker and one worker node from the image and runs pods on
 // them: a Deployment spread over both, reached through its Service by DNS name from a pod, its
-// logs and exec, a deleted pod recreated, NetworkPolicy enforced, with METROPOLIS_TEST_ROLLOUT_K8S a rollout to
+// logs and exec, a deleted pod recreated, NetworkPolicy enforced, kubectl top and CPU autoscaling, with METROPOLIS_TEST_ROLLOUT_K8S a rollout to
 // release 2 draining each node, and the pods of a worker removed from the cluster rescheduled.
 func TestWorkers(t *testing.T) {
 	suite.Require(t)
@@ -169,6 +169,10 @@ func TestWorkers(t *testing.T) {
 
 	t.Run("NetworkPolicy is enforced on both workers", func(t *testing.T) {
 		testNetworkPolicy(t, k, ids, pods)
+	})
+
+	t.Run("kubectl top shows nodes and pods; an autoscaler scales a busy Deployment on CPU", func(t *testing.T) {
+		testResourceMetrics(t, k, ids, sortedKeys(pods))
 	})
 
 	logElections(t, k, launched)

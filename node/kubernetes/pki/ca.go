@@ -33,7 +33,10 @@ type CA struct {
 }
 
 // NewCA creates a Kubernetes CA with a new key.
-func NewCA() (*CA, error) {
+func NewCA() (*CA, error) { return newCA("Metropolis Kubernetes CA") }
+
+// newCA creates a CA named commonName with a new key.
+func newCA(commonName string) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes CA: generate key: %w", err)
@@ -45,7 +48,7 @@ func NewCA() (*CA, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "Metropolis Kubernetes CA"},
+		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-clockSkew),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,

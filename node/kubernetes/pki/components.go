@@ -36,6 +36,17 @@ const (
 	// (the apiserver's, controller-manager's and scheduler's /metrics) for the node's metrics
 	// port: bound to the ClusterRole of the same name, which allows only that.
 	UserMetricsReader = "metropolis:metrics-reader"
+	// UserMetricsServer is the metrics-server on each controller (the resource metrics API
+	// behind `kubectl top` and autoscaling): it reads the kubelets' /metrics/resource, and asks
+	// the apiserver who is calling it. Bound to the ClusterRole of the same name and to
+	// system:auth-delegator.
+	UserMetricsServer = "metropolis:metrics-server"
+	// UserFrontProxy is the apiserver passing a request on to an aggregated API (the resource
+	// metrics API), with a certificate of the front proxy CA (EnsureFrontProxyCA).
+	UserFrontProxy = "metropolis:front-proxy-client"
+	// MetricsServerService is the Service in kube-system that the resource metrics API's
+	// APIService names; its endpoints are the controllers' metrics-servers.
+	MetricsServerService = "metrics-server"
 )
 
 // ServiceIP is the first address of the service range (10.96.0.0/12): the in-cluster
@@ -71,6 +82,20 @@ func LoopbackServingRequest(component string) Request {
 		CommonName:  component,
 		DNSNames:    []string{"localhost"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		Server:      true,
+		Validity:    ComponentValidity,
+	}
+}
+
+// MetricsServerServingRequest is the serving certificate of the metrics-server of the
+// controller at address: valid for the name the apiserver checks when it passes a request on
+// to the metrics-server Service (SERVICE.NAMESPACE.svc), whichever controller's metrics-server
+// answers, and for the address itself.
+func MetricsServerServingRequest(address net.IP) Request {
+	return Request{
+		CommonName:  MetricsServerService,
+		DNSNames:    []string{MetricsServerService + ".kube-system.svc"},
+		IPAddresses: []net.IP{address},
 		Server:      true,
 		Validity:    ComponentValidity,
 	}

@@ -93,6 +93,7 @@ func TestEnsureCreatesOnce(t *testing.T) {
 	}
 	const n = 4
 	cas := make([]*CA, n)
+	frontProxyCAs := make([]*CA, n)
 	saKeys := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -102,6 +103,12 @@ func TestEnsureCreatesOnce(t *testing.T) {
 				t.Errorf("EnsureCA: %v", err)
 				return
 			}
+			fp, err := EnsureFrontProxyCA(ctx, kv)
+			if err != nil {
+				t.Errorf("EnsureFrontProxyCA: %v", err)
+				return
+			}
+			frontProxyCAs[i] = fp
 			sa, err := EnsureServiceAccountKey(ctx, kv)
 			if err != nil {
 				t.Errorf("EnsureServiceAccountKey: %v", err)
@@ -124,6 +131,12 @@ func TestEnsureCreatesOnce(t *testing.T) {
 	for i := range n {
 		if cas[i] == nil || !cas[i].Certificate.Equal(loaded.Certificate) {
 			t.Errorf("controller %d has another CA than the stored one", i)
+		}
+		if frontProxyCAs[i] == nil || !frontProxyCAs[i].Certificate.Equal(frontProxyCAs[0].Certificate) {
+			t.Errorf("controller %d has another front proxy CA", i)
+		}
+		if frontProxyCAs[i] != nil && frontProxyCAs[i].Certificate.Equal(loaded.Certificate) {
+			t.Errorf("controller %d: the front proxy CA is the Kubernetes CA; it must be a CA of its own", i)
 		}
 		if saKeys[i] != saKeys[0] {
 			t.Errorf("controller %d has another service-account key", i)

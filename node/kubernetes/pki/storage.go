@@ -18,6 +18,7 @@ import (
 const (
 	StoragePrefix         = "/metropolis/kubernetes/pki/"
 	caKey                 = StoragePrefix + "ca"
+	frontProxyCAKey       = StoragePrefix + "front-proxy-ca"
 	serviceAccountKeyName = StoragePrefix + "service-account-key"
 )
 
@@ -32,7 +33,29 @@ func EnsureCA(ctx context.Context, kv clientv3.KV) (*CA, error) {
 	if !errors.Is(err, ErrNotCreated) {
 		return ca, err
 	}
-	ca, err = NewCA()
+	return ensureCA(ctx, kv, caKey, "Metropolis Kubernetes CA")
+}
+
+// EnsureFrontProxyCA returns the CA of the apiserver's front proxy, creating it once like
+// EnsureCA. It signs one kind of certificate only: the one with which the apiservers pass
+// requests on to aggregated APIs (the resource metrics API), naming the caller in headers that
+// the aggregated server believes. It is a CA of its own, as upstream advises, so that no client
+// certificate of the Kubernetes CA can make an aggregated server believe such headers.
+func EnsureFrontProxyCA(ctx context.Context, kv clientv3.KV) (*CA, error) {
+	return ensureCA(ctx, kv, frontProxyCAKey, "Metropolis Kubernetes front proxy CA")
+}
+
+// ensureCA reads the CA at key, or creates it: of concurrent callers exactly one creation wins
+// (a transaction on the key's absence) and the others get the winner's CA.
+func ensureCA(ctx context.Context, kv clientv3.KV, key, commonName string) (*CA, error) {
+	res, err := kv.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s from etcd: %w", commonName, err)
+	}
+	if len(res.Kvs) > 0 {
+		return ParseCAPEM(res.Kvs[0].Value)
+	}
+	ca, err := newCA(commonName)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +63,7 @@ func EnsureCA(ctx context.Context, kv clientv3.KV) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	stored, err := createIfAbsent(ctx, kv, caKey, append(ca.CertificatePEM(), keyPEM...))
+	stored, err := createIfAbsent(ctx, kv, key, append(ca.CertificatePEM(), keyPEM...))
 	if err != nil {
 		return nil, err
 	}
