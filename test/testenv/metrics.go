@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -56,6 +58,11 @@ type Scrape struct {
 	// Status and Refusal are the HTTP status, and the body when it is not 200.
 	Status  int
 	Refusal string
+	// Took is how long the request took, from sending it to the body's end (a new TLS
+	// connection included, as a Prometheus scrape after its first has not); Bytes is the
+	// body's size.
+	Took  time.Duration
+	Bytes int
 }
 
 // ScrapeMetrics fetches path (e.g. "/metrics/system") from the node at address, presenting
@@ -69,6 +76,7 @@ func ScrapeMetrics(ctx context.Context, ca *x509.Certificate, cert *tls.Certific
 	if err != nil {
 		return Scrape{}, err
 	}
+	start := time.Now()
 	res, err := client.Do(req)
 	if err != nil {
 		return Scrape{}, err
@@ -78,12 +86,17 @@ func ScrapeMetrics(ctx context.Context, ca *x509.Certificate, cert *tls.Certific
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		return Scrape{Status: res.StatusCode, Refusal: strings.TrimSpace(string(body))}, nil
 	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return Scrape{}, fmt.Errorf("%s: %w", url, err)
+	}
+	took := time.Since(start)
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(res.Body)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
 		return Scrape{}, fmt.Errorf("%s does not parse as Prometheus text: %w", url, err)
 	}
-	return Scrape{Families: families, Status: res.StatusCode}, nil
+	return Scrape{Families: families, Status: res.StatusCode, Took: took, Bytes: len(body)}, nil
 }
 
 // MetricValue is the value of the first series of family name whose labels include want.

@@ -130,7 +130,7 @@ func testIntrospection(t *testing.T, c *testenv.VMCluster, id string) {
 	if v, err := testenv.MetricSum(system.Families, "node_network_receive_bytes_total"); err != nil || v <= 0 {
 		t.Errorf("node_network_receive_bytes_total over all interfaces = %v (%v)", v, err)
 	}
-	t.Logf("node %s serves %d families at /metrics/system", id, len(system.Families))
+	t.Logf("node %s serves %d families at /metrics/system (%d bytes in %v)", id, len(system.Families), system.Bytes, system.Took.Round(time.Millisecond))
 	testWorkerMetrics(t, c, scraper, id, n.GetStatus().GetExternalAddress())
 }
 
@@ -161,6 +161,6 @@ func testWorkerMetrics(t *testing.T, c *testenv.VMCluster, scraper *tls.Certific
 			}
 			return err
 		})
-		t.Logf("node %s serves %d families at %s", id, len(got.Families), path)
+		t.Logf("node %s serves %d families at %s (%d bytes in %v)", id, len(got.Families), path, got.Bytes, got.Took.Round(time.Millisecond))
 	}
 }
