@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -115,9 +116,7 @@ func metricsAPIServiceSpec(caPEM []byte) map[string]any {
 }
 
 // installMetricsAPI registers the resource metrics API with the apiservers: it creates the
-// APIService, or replaces one whose spec differs (made by hand, or naming another CA), with a
-// compare-and-set on its resourceVersion. A conflict means another controller wrote it in
-// between, with the same spec.
+// APIService, or replaces one whose spec differs (made by hand, or naming another CA).
 func (a *adminClient) installMetricsAPI(ctx context.Context, caPEM []byte) error {
 	spec := metricsAPIServiceSpec(caPEM)
 	obj := map[string]any{
@@ -129,41 +128,60 @@ func (a *adminClient) installMetricsAPI(ctx context.Context, caPEM []byte) error
 		},
 		"spec": spec,
 	}
-	status, body, err := a.do(ctx, http.MethodGet, apiServicesPath+"/"+metricsAPIService, nil)
+	_, err := a.ensure(ctx, "APIService "+metricsAPIService, apiServicesPath, obj, func(installed []byte) (bool, error) {
+		var have struct {
+			Spec map[string]any `json:"spec"`
+		}
+		err := json.Unmarshal(installed, &have)
+		return err == nil && sameJSON(have.Spec, spec), err
+	})
+	return err
+}
+
+// ensure makes the object in collection named as want's be want: created if missing, else
+// replaced where same says the installed one differs, with a compare-and-set on its
+// resourceVersion. It tells whether it wrote. A conflict is no error: another controller
+// wrote in between, and the next pass judges what it wrote.
+func (a *adminClient) ensure(ctx context.Context, what, collection string, want map[string]any, same func(installed []byte) (bool, error)) (bool, error) {
+	meta := want["metadata"].(map[string]any)
+	path := collection + "/" + meta["name"].(string)
+	status, body, err := a.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
-		return fmt.Errorf("read APIService %s: %w", metricsAPIService, err)
+		return false, fmt.Errorf("read %s: %w", what, err)
 	}
 	switch status {
 	case http.StatusNotFound:
-		data, _ := json.Marshal(obj) // maps and strings always marshal
-		status, body, err = a.do(ctx, http.MethodPost, apiServicesPath, data)
+		data, _ := json.Marshal(want) // maps and strings always marshal
+		status, body, err = a.do(ctx, http.MethodPost, collection, data)
 	case http.StatusOK:
 		var installed struct {
 			Metadata struct {
 				ResourceVersion string `json:"resourceVersion"`
 			} `json:"metadata"`
-			Spec map[string]any `json:"spec"`
 		}
 		if err := json.Unmarshal(body, &installed); err != nil {
-			return fmt.Errorf("read APIService %s: %w", metricsAPIService, err)
+			return false, fmt.Errorf("read %s: %w", what, err)
 		}
-		if sameJSON(installed.Spec, spec) {
-			return nil
+		if ok, err := same(body); err != nil || ok {
+			return false, err
 		}
-		obj["metadata"].(map[string]any)["resourceVersion"] = installed.Metadata.ResourceVersion
-		data, _ := json.Marshal(obj) // as above
-		status, body, err = a.do(ctx, http.MethodPut, apiServicesPath+"/"+metricsAPIService, data)
+		replacement, m := maps.Clone(want), maps.Clone(meta)
+		m["resourceVersion"] = installed.Metadata.ResourceVersion
+		replacement["metadata"] = m
+		data, _ := json.Marshal(replacement) // as above
+		status, body, err = a.do(ctx, http.MethodPut, path, data)
 	default:
-		return fmt.Errorf("read APIService %s: apiserver says %d %s", metricsAPIService, status, firstLine(body))
+		return false, fmt.Errorf("read %s: apiserver says %d %s", what, status, firstLine(body))
 	}
 	switch {
 	case err != nil:
-		return fmt.Errorf("write APIService %s: %w", metricsAPIService, err)
-	case status == http.StatusConflict, status == http.StatusOK, status == http.StatusCreated:
-		return nil
-	default:
-		return fmt.Errorf("write APIService %s: apiserver says %d %s", metricsAPIService, status, firstLine(body))
+		return false, fmt.Errorf("write %s: %w", what, err)
+	case status == http.StatusConflict:
+		return false, nil
+	case status != http.StatusOK && status != http.StatusCreated:
+		return false, fmt.Errorf("write %s: apiserver says %d %s", what, status, firstLine(body))
 	}
+	return true, nil
 }
 
 // metricsServerAddresses are the IPv4 addresses of the UP KubernetesControllers in nodes,
@@ -209,54 +227,27 @@ func metricsEndpointSlice(addrs []string) map[string]any {
 	}
 }
 
-// reconcileMetricsEndpoints makes the metrics-server Service's EndpointSlice list addrs, with a
-// compare-and-set on the slice's resourceVersion: of controllers writing at once one wins, and
-// the others find it right at their next sync. With no controller UP for a moment the slice
-// is left as it is: the last ones known are still the best guess.
+// reconcileMetricsEndpoints makes the metrics-server Service's EndpointSlice list addrs (a
+// compare-and-set: of controllers writing at once one wins, and the others find it right at
+// their next sync). With no controller UP for a moment the slice is left as it is: the last
+// ones known are still the best guess.
 func (a *adminClient) reconcileMetricsEndpoints(ctx context.Context, addrs []string, logf func(string, ...any)) error {
 	if len(addrs) == 0 {
 		return nil
 	}
 	want := metricsEndpointSlice(addrs)
-	path := metricsSlicePath + "/" + kpki.MetricsServerService
-	status, body, err := a.do(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return fmt.Errorf("read the metrics-server EndpointSlice: %w", err)
-	}
-	switch status {
-	case http.StatusNotFound:
-		data, _ := json.Marshal(want) // maps and strings always marshal
-		status, body, err = a.do(ctx, http.MethodPost, metricsSlicePath, data)
-	case http.StatusOK:
+	wrote, err := a.ensure(ctx, "the metrics-server EndpointSlice", metricsSlicePath, want, func(installed []byte) (bool, error) {
 		var have struct {
-			Metadata struct {
-				ResourceVersion string `json:"resourceVersion"`
-			} `json:"metadata"`
 			Ports     any `json:"ports"`
 			Endpoints any `json:"endpoints"`
 		}
-		if err := json.Unmarshal(body, &have); err != nil {
-			return fmt.Errorf("read the metrics-server EndpointSlice: %w", err)
-		}
-		if sameJSON(have.Ports, want["ports"]) && sameJSON(have.Endpoints, want["endpoints"]) {
-			return nil
-		}
-		want["metadata"].(map[string]any)["resourceVersion"] = have.Metadata.ResourceVersion
-		data, _ := json.Marshal(want) // as above
-		status, body, err = a.do(ctx, http.MethodPut, path, data)
-	default:
-		return fmt.Errorf("read the metrics-server EndpointSlice: apiserver says %d %s", status, firstLine(body))
+		err := json.Unmarshal(installed, &have)
+		return err == nil && sameJSON(have.Ports, want["ports"]) && sameJSON(have.Endpoints, want["endpoints"]), err
+	})
+	if wrote {
+		logf("metrics-server endpoints: %v", addrs)
 	}
-	switch {
-	case err != nil:
-		return fmt.Errorf("write the metrics-server EndpointSlice: %w", err)
-	case status == http.StatusConflict:
-		return nil
-	case status != http.StatusOK && status != http.StatusCreated:
-		return fmt.Errorf("write the metrics-server EndpointSlice: apiserver says %d %s", status, firstLine(body))
-	}
-	logf("metrics-server endpoints: %v", addrs)
-	return nil
+	return err
 }
 
 // sameJSON tells whether a and b encode to the same JSON, so that a value decoded from the

@@ -207,7 +207,7 @@ func (s *Service) localServer() string {
 }
 
 func (s *Service) apiserverArgs() []string {
-	return []string{
+	return append([]string{
 		"--advertise-address=" + s.cfg.Address.String(),
 		"--secure-port=" + strconv.Itoa(int(ports.KubernetesAPI)),
 		"--etcd-servers=unix://" + s.path(etcdSocketFile),
@@ -234,14 +234,21 @@ func (s *Service) apiserverArgs() []string {
 		// from that certificate. It dials the aggregated servers' endpoints (the controllers'
 		// addresses) rather than their ClusterIPs, which controllers that are not workers
 		// cannot reach.
+		"--proxy-client-cert-file=" + s.path(frontProxyCertFile),
+		"--proxy-client-key-file=" + s.path(frontProxyKeyFile),
+		"--enable-aggregator-routing=true",
+	}, s.requestHeaderArgs()...)
+}
+
+// requestHeaderArgs make a server believe the caller the front proxy names in its headers,
+// from the front proxy's certificate only: the apiserver's and every aggregated server's.
+func (s *Service) requestHeaderArgs() []string {
+	return []string{
 		"--requestheader-client-ca-file=" + s.path(frontProxyCAFile),
 		"--requestheader-allowed-names=" + kpki.UserFrontProxy,
 		"--requestheader-username-headers=X-Remote-User",
 		"--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-		"--proxy-client-cert-file=" + s.path(frontProxyCertFile),
-		"--proxy-client-key-file=" + s.path(frontProxyKeyFile),
-		"--enable-aggregator-routing=true",
 	}
 }
 
@@ -251,7 +258,7 @@ func (s *Service) apiserverArgs() []string {
 // given here rather than reading it from the extension-apiserver-authentication ConfigMap.
 func (s *Service) metricsServerArgs() []string {
 	kc := s.path(metricsServerConfig)
-	return []string{
+	return append([]string{
 		"--kubeconfig=" + kc,
 		"--authentication-kubeconfig=" + kc,
 		"--authorization-kubeconfig=" + kc,
@@ -259,17 +266,12 @@ func (s *Service) metricsServerArgs() []string {
 		"--secure-port=" + strconv.Itoa(int(ports.MetricsServer)),
 		"--tls-cert-file=" + s.path(msServingCertFile),
 		"--tls-private-key-file=" + s.path(msServingKeyFile),
-		"--requestheader-client-ca-file=" + s.path(frontProxyCAFile),
-		"--requestheader-allowed-names=" + kpki.UserFrontProxy,
-		"--requestheader-username-headers=X-Remote-User",
-		"--requestheader-group-headers=X-Remote-Group",
-		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--kubelet-certificate-authority=" + s.path(caFile),
 		"--kubelet-preferred-address-types=InternalIP",
 		"--kubelet-use-node-status-port",
 		"--metric-resolution=15s",
 		"--profiling=false",
-	}
+	}, s.requestHeaderArgs()...)
 }
 
 func (s *Service) controllerManagerArgs(timings leaseTimings) []string {
