@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"metropolis.dev/metropolis/launch/netns"
 )
@@ -52,6 +53,9 @@ type Node struct {
 	Disk string `json:"disk,omitempty"`
 	// TPMState, if set, replaces the node's own TPM state directory.
 	TPMState string `json:"tpm_state,omitempty"`
+	// ClockOffset, if not zero, starts the VM's hardware clock this far from the host's at
+	// every start of QEMU: a machine whose clock is wrong, for tests of time keeping.
+	ClockOffset time.Duration `json:"clock_offset,omitempty"`
 }
 
 // recordFile names the record. It differs from the hosted launcher's, so that metroctl tells
@@ -96,6 +100,9 @@ func parseRecord(data []byte) (*Cluster, error) {
 		}
 		if net.ParseIP(n.Address) == nil {
 			return nil, fmt.Errorf("node %d: address %q is not an IP address", i+1, n.Address)
+		}
+		if n.ClockOffset.Abs() > maxClockOffset {
+			return nil, fmt.Errorf("node %d: clock_offset %v is more than %v either way", i+1, n.ClockOffset, maxClockOffset)
 		}
 	}
 	return &c, nil
@@ -153,6 +160,27 @@ func (c *Cluster) SetNodeDisk(i int, disk string) error {
 // start on; "" returns it to its own. For tests that give a node another node's TPM.
 func (c *Cluster) SetNodeTPMState(i int, dir string) error {
 	return c.setOverride(i, dir, func(n *Node) *string { return &n.TPMState })
+}
+
+// maxClockOffset bounds SetNodeClockOffset: far enough for any test of a wrong clock, near
+// enough that the guest's certificates and firmware still make sense of the date.
+const maxClockOffset = 365 * 24 * time.Hour
+
+// SetNodeClockOffset makes node i's hardware clock start offset from the host's (positive:
+// ahead) from its next start on; zero returns it to the host's time.
+func (c *Cluster) SetNodeClockOffset(i int, offset time.Duration) error {
+	n, err := c.node(i)
+	if err != nil {
+		return err
+	}
+	if offset.Abs() > maxClockOffset {
+		return fmt.Errorf("node %d: clock offset %v: want at most %v either way", i, offset, maxClockOffset)
+	}
+	if c.NodeRunning(i) {
+		return fmt.Errorf("node %d is running; stop it first", i)
+	}
+	n.ClockOffset = offset
+	return c.save()
 }
 
 func (c *Cluster) setOverride(i int, path string, field func(*Node) *string) error {

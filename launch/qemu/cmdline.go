@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"metropolis.dev/metropolis/node/platform/image/layout"
 )
@@ -35,6 +36,9 @@ type vmConfig struct {
 	Console string
 	// QMPSocket is where QEMU listens for QMP, the machine protocol used to stop it.
 	QMPSocket string
+	// RTCBase, if not zero, is the time the VM's hardware clock starts at (and runs on from);
+	// zero: the host's time.
+	RTCBase time.Time
 }
 
 // unixPathMax is the longest path a Unix socket may have (sun_path, with its NUL).
@@ -107,6 +111,9 @@ func qemuArgs(c vmConfig) []string {
 	)
 	if c.Parameters != "" {
 		args = append(args, "-fw_cfg", "name="+layout.FwCfgParametersName+",file="+optEscape(c.Parameters))
+	}
+	if !c.RTCBase.IsZero() {
+		args = append(args, "-rtc", "base="+c.RTCBase.UTC().Format("2006-01-02T15:04:05"))
 	}
 	return args
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testVM() vmConfig {
@@ -54,7 +55,7 @@ func TestQEMUArgs(t *testing.T) {
 			{"-serial", "", "chardev:console"},
 			{"-qmp", "", "unix:/c/node1/qmp.sock,server=on,wait=off"},
 			{"-fw_cfg", "", "name=opt/metropolis/parameters.pb,file=/c/node1/parameters.pb"},
-		}, []string{"-no-reboot", "-cpu"}},
+		}, []string{"-no-reboot", "-cpu", "-rtc"}},
 		{"KVM", func(c *vmConfig) { c.KVM = true }, [][3]string{
 			{"-accel", "", "kvm"},
 			{"-cpu", "", "host"},
@@ -64,6 +65,9 @@ func TestQEMUArgs(t *testing.T) {
 		}, []string{"-fw_cfg"}},
 		{"comma in a path is doubled", func(c *vmConfig) { c.Console = "/a,b/console.log" }, [][3]string{
 			{"-chardev", "file", "file,id=console,append=on,path=/a,,b/console.log"},
+		}, nil},
+		{"a clock 5 minutes behind", func(c *vmConfig) { c.RTCBase = time.Date(2026, 12, 6, 23, 55, 0, 0, time.FixedZone("CET", 3600)) }, [][3]string{
+			{"-rtc", "", "base=2026-12-06T22:55:00"},
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

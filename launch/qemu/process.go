@@ -79,6 +79,9 @@ func (c *Cluster) vmConfig(i int) (vmConfig, error) {
 	if _, err := os.Stat(c.parametersPath(i)); err == nil {
 		vm.Parameters = c.parametersPath(i)
 	}
+	if n.ClockOffset != 0 {
+		vm.RTCBase = time.Now().Add(n.ClockOffset)
+	}
 	return vm, vm.validate()
 }
 

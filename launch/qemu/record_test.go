@@ -19,6 +19,8 @@ func TestParseRecord(t *testing.T) {
 		{"no nodes", strings.Replace(validRecord, `[{"address":"10.77.0.2","mac":"52:54:00:70:80:01"}]`, `[]`, 1), "1 to 999 nodes are required"},
 		{"bad MAC", strings.Replace(validRecord, `52:54:00:70:80:01`, `52:54`, 1), "node 1: mac"},
 		{"bad address", strings.Replace(validRecord, `10.77.0.2`, `node1`, 1), `node 1: address "node1"`},
+		{"a clock 5 minutes behind", strings.Replace(validRecord, `"mac":"52:54:00:70:80:01"`, `"mac":"52:54:00:70:80:01","clock_offset":-300000000000`, 1), ""},
+		{"a clock 2 years off", strings.Replace(validRecord, `"mac":"52:54:00:70:80:01"`, `"mac":"52:54:00:70:80:01","clock_offset":63072000000000000`, 1), "node 1: clock_offset 17520h0m0s is more than 8760h0m0s"},
 		{"not JSON", "{", "unexpected EOF"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
