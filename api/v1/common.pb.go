@@ -11,6 +11,7 @@ package apb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -172,7 +173,9 @@ type NodeStatus struct {
 	Timestamp *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
 	// The release the node runs and what its system slots hold; absent from nodes older than
 	// this field and from hosted nodes.
-	Software      *NodeSoftware `protobuf:"bytes,4,opt,name=software,proto3" json:"software,omitempty"`
+	Software *NodeSoftware `protobuf:"bytes,4,opt,name=software,proto3" json:"software,omitempty"`
+	// How the node keeps its clock; absent from nodes older than this field.
+	TimeSync      *TimeSyncStatus `protobuf:"bytes,5,opt,name=time_sync,json=timeSync,proto3" json:"time_sync,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -235,6 +238,143 @@ func (x *NodeStatus) GetSoftware() *NodeSoftware {
 	return nil
 }
 
+func (x *NodeStatus) GetTimeSync() *TimeSyncStatus {
+	if x != nil {
+		return x.TimeSync
+	}
+	return nil
+}
+
+// TimeSyncStatus is how a node keeps its clock (node/timesync): whom it asks, how far off it
+// was, how it corrected that.
+type TimeSyncStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the clock has been set from a server since the node started.
+	Synced bool `protobuf:"varint,1,opt,name=synced,proto3" json:"synced,omitempty"`
+	// Whether the node serves its own clock as the cluster's time reference: no outside server
+	// is known and it is the consensus member the others follow.
+	Reference bool `protobuf:"varint,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	// The server last used (host:port) and its stratum.
+	Server  string `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`
+	Stratum uint32 `protobuf:"varint,4,opt,name=stratum,proto3" json:"stratum,omitempty"`
+	// How far the clock was from that server's before it was corrected (positive: behind).
+	Offset *durationpb.Duration `protobuf:"bytes,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	// How wrong the clock may still be: half the round trip plus the server's own distance from
+	// its reference clock.
+	RootDistance *durationpb.Duration `protobuf:"bytes,6,opt,name=root_distance,json=rootDistance,proto3" json:"root_distance,omitempty"`
+	// When that server answered.
+	LastSync *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_sync,json=lastSync,proto3" json:"last_sync,omitempty"`
+	// How the clock was corrected: "step", "slew", or "measured" (a hosted node shares its
+	// machine's clock and only measures).
+	Adjustment string `protobuf:"bytes,8,opt,name=adjustment,proto3" json:"adjustment,omitempty"`
+	// Said loudly: the clock was far off (more than 10 s).
+	Warning string `protobuf:"bytes,9,opt,name=warning,proto3" json:"warning,omitempty"`
+	// Why the last poll failed, if it did.
+	Error         string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimeSyncStatus) Reset() {
+	*x = TimeSyncStatus{}
+	mi := &file_metropolis_api_v1_common_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimeSyncStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimeSyncStatus) ProtoMessage() {}
+
+func (x *TimeSyncStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_common_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimeSyncStatus.ProtoReflect.Descriptor instead.
+func (*TimeSyncStatus) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_common_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TimeSyncStatus) GetSynced() bool {
+	if x != nil {
+		return x.Synced
+	}
+	return false
+}
+
+func (x *TimeSyncStatus) GetReference() bool {
+	if x != nil {
+		return x.Reference
+	}
+	return false
+}
+
+func (x *TimeSyncStatus) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *TimeSyncStatus) GetStratum() uint32 {
+	if x != nil {
+		return x.Stratum
+	}
+	return 0
+}
+
+func (x *TimeSyncStatus) GetOffset() *durationpb.Duration {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+func (x *TimeSyncStatus) GetRootDistance() *durationpb.Duration {
+	if x != nil {
+		return x.RootDistance
+	}
+	return nil
+}
+
+func (x *TimeSyncStatus) GetLastSync() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSync
+	}
+	return nil
+}
+
+func (x *TimeSyncStatus) GetAdjustment() string {
+	if x != nil {
+		return x.Adjustment
+	}
+	return ""
+}
+
+func (x *TimeSyncStatus) GetWarning() string {
+	if x != nil {
+		return x.Warning
+	}
+	return ""
+}
+
+func (x *TimeSyncStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // RunningCurator is present when the node runs a curator.
 type NodeStatus_RunningCurator struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -246,7 +386,7 @@ type NodeStatus_RunningCurator struct {
 
 func (x *NodeStatus_RunningCurator) Reset() {
 	*x = NodeStatus_RunningCurator{}
-	mi := &file_metropolis_api_v1_common_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_common_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +398,7 @@ func (x *NodeStatus_RunningCurator) String() string {
 func (*NodeStatus_RunningCurator) ProtoMessage() {}
 
 func (x *NodeStatus_RunningCurator) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_common_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_common_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,19 +425,34 @@ var File_metropolis_api_v1_common_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x1emetropolis/api/v1/common.proto\x12\x11metropolis.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emetropolis/api/v1/update.proto\"\x98\x01\n" +
+	"\x1emetropolis/api/v1/common.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emetropolis/api/v1/update.proto\"\x98\x01\n" +
 	"\tNodeRoles\x12)\n" +
 	"\x10consensus_member\x18\x01 \x01(\bR\x0fconsensusMember\x123\n" +
 	"\x15kubernetes_controller\x18\x02 \x01(\bR\x14kubernetesController\x12+\n" +
-	"\x11kubernetes_worker\x18\x03 \x01(\bR\x10kubernetesWorker\"\xab\x02\n" +
+	"\x11kubernetes_worker\x18\x03 \x01(\bR\x10kubernetesWorker\"\xeb\x02\n" +
 	"\n" +
 	"NodeStatus\x12)\n" +
 	"\x10external_address\x18\x01 \x01(\tR\x0fexternalAddress\x12U\n" +
 	"\x0frunning_curator\x18\x02 \x01(\v2,.metropolis.api.v1.NodeStatus.RunningCuratorR\x0erunningCurator\x128\n" +
 	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12;\n" +
-	"\bsoftware\x18\x04 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\x1a$\n" +
+	"\bsoftware\x18\x04 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\x12>\n" +
+	"\ttime_sync\x18\x05 \x01(\v2!.metropolis.api.v1.TimeSyncStatusR\btimeSync\x1a$\n" +
 	"\x0eRunningCurator\x12\x12\n" +
-	"\x04port\x18\x01 \x01(\x05R\x04port*\x85\x01\n" +
+	"\x04port\x18\x01 \x01(\x05R\x04port\"\xf4\x02\n" +
+	"\x0eTimeSyncStatus\x12\x16\n" +
+	"\x06synced\x18\x01 \x01(\bR\x06synced\x12\x1c\n" +
+	"\treference\x18\x02 \x01(\bR\treference\x12\x16\n" +
+	"\x06server\x18\x03 \x01(\tR\x06server\x12\x18\n" +
+	"\astratum\x18\x04 \x01(\rR\astratum\x121\n" +
+	"\x06offset\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06offset\x12>\n" +
+	"\rroot_distance\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\frootDistance\x127\n" +
+	"\tlast_sync\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\blastSync\x12\x1e\n" +
+	"\n" +
+	"adjustment\x18\b \x01(\tR\n" +
+	"adjustment\x12\x18\n" +
+	"\awarning\x18\t \x01(\tR\awarning\x12\x14\n" +
+	"\x05error\x18\n" +
+	" \x01(\tR\x05error*\x85\x01\n" +
 	"\tNodeState\x12\x1a\n" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eNODE_STATE_NEW\x10\x01\x12\x16\n" +
@@ -318,24 +473,30 @@ func file_metropolis_api_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_metropolis_api_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_metropolis_api_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_metropolis_api_v1_common_proto_goTypes = []any{
 	(NodeState)(0),                    // 0: metropolis.api.v1.NodeState
 	(*NodeRoles)(nil),                 // 1: metropolis.api.v1.NodeRoles
 	(*NodeStatus)(nil),                // 2: metropolis.api.v1.NodeStatus
-	(*NodeStatus_RunningCurator)(nil), // 3: metropolis.api.v1.NodeStatus.RunningCurator
-	(*timestamppb.Timestamp)(nil),     // 4: google.protobuf.Timestamp
-	(*NodeSoftware)(nil),              // 5: metropolis.api.v1.NodeSoftware
+	(*TimeSyncStatus)(nil),            // 3: metropolis.api.v1.TimeSyncStatus
+	(*NodeStatus_RunningCurator)(nil), // 4: metropolis.api.v1.NodeStatus.RunningCurator
+	(*timestamppb.Timestamp)(nil),     // 5: google.protobuf.Timestamp
+	(*NodeSoftware)(nil),              // 6: metropolis.api.v1.NodeSoftware
+	(*durationpb.Duration)(nil),       // 7: google.protobuf.Duration
 }
 var file_metropolis_api_v1_common_proto_depIdxs = []int32{
-	3, // 0: metropolis.api.v1.NodeStatus.running_curator:type_name -> metropolis.api.v1.NodeStatus.RunningCurator
-	4, // 1: metropolis.api.v1.NodeStatus.timestamp:type_name -> google.protobuf.Timestamp
-	5, // 2: metropolis.api.v1.NodeStatus.software:type_name -> metropolis.api.v1.NodeSoftware
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 0: metropolis.api.v1.NodeStatus.running_curator:type_name -> metropolis.api.v1.NodeStatus.RunningCurator
+	5, // 1: metropolis.api.v1.NodeStatus.timestamp:type_name -> google.protobuf.Timestamp
+	6, // 2: metropolis.api.v1.NodeStatus.software:type_name -> metropolis.api.v1.NodeSoftware
+	3, // 3: metropolis.api.v1.NodeStatus.time_sync:type_name -> metropolis.api.v1.TimeSyncStatus
+	7, // 4: metropolis.api.v1.TimeSyncStatus.offset:type_name -> google.protobuf.Duration
+	7, // 5: metropolis.api.v1.TimeSyncStatus.root_distance:type_name -> google.protobuf.Duration
+	5, // 6: metropolis.api.v1.TimeSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_common_proto_init() }
@@ -350,7 +511,7 @@ func file_metropolis_api_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_common_proto_rawDesc), len(file_metropolis_api_v1_common_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -71,9 +71,37 @@ func TestNodeDescription(t *testing.T) {
 		"Slots:           A: 0.2.0 committed, running, build b2\n" +
 		"                 B: 0.3.0 rolled back, build b3\n" +
 		"                    why: the node did not rejoin\n" +
-		"                    | E0101 boom\n"
+		"                    | E0101 boom\n" +
+		"Time:            -\n"
 	if b.String() != want {
 		t.Errorf("description:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestTimeSyncText(t *testing.T) {
+	at := timestamppb.New(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		name string
+		ts   *apb.TimeSyncStatus
+		want string
+	}{
+		{"an older node", nil, "-"},
+		{"the reference", &apb.TimeSyncStatus{Reference: true}, "the cluster's time reference (serves its own clock)"},
+		{"synced by a slew", &apb.TimeSyncStatus{Synced: true, Server: "10.0.0.2:123", Stratum: 10, Adjustment: "slew",
+			Offset: durationpb.New(1234567 * time.Nanosecond), RootDistance: durationpb.New(400 * time.Microsecond), LastSync: at},
+			"synced with 10.0.0.2:123 (stratum 10): 1.235ms off at 2026-12-07T00:00:00Z, slew, within 400µs"},
+		{"far off, stepped", &apb.TimeSyncStatus{Synced: true, Server: "10.0.0.2:123", Stratum: 10, Adjustment: "step",
+			Offset: durationpb.New(-5 * time.Minute), RootDistance: durationpb.New(time.Millisecond), LastSync: at,
+			Warning: "the clock was -5m0s off 10.0.0.2:123's (more than 10s): stepped"},
+			"synced with 10.0.0.2:123 (stratum 10): -5m0s off at 2026-12-07T00:00:00Z, step, within 1ms | WARNING: the clock was -5m0s off 10.0.0.2:123's (more than 10s): stepped"},
+		{"never answered", &apb.TimeSyncStatus{Error: "no server answered usably: ask 10.0.0.2:123: i/o timeout"},
+			"not synced | last poll: no server answered usably: ask 10.0.0.2:123: i/o timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := timeSyncText(tc.ts, " | "); got != tc.want {
+				t.Errorf("timeSyncText =\n%q, want\n%q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/platform"
 	"metropolis.dev/metropolis/node/roleserve"
+	"metropolis.dev/metropolis/node/timesync"
 	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/logtree"
@@ -105,11 +106,23 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
+	// The clock: set from the cluster's time reference (timesync.ClusterServers), once far
+	// off at boot and gradually after; a hosted node shares its machine's clock and only
+	// measures it.
+	clusterClock := newClusterTime(rec.Curators, addr)
+	clock := timesync.New(timesync.Config{
+		Servers: clusterClock.servers, IsReference: clusterClock.isReference,
+		MeasureOnly: n.plat.Kind() == "hosted",
+	})
+	if err := supervisor.Run(ctx, "time", clock.Run); err != nil {
+		return err
+	}
+
 	cfg := roleserve.Config{
 		NodeID: nodeID, NodeKey: nodeKey, NodeCertificate: renewable, CA: ca, Address: addr,
 		Curators: rec.Curators, StateDir: stateDir, BootstrapConsensus: bootstrapping,
 		OnMemberReady:    n.bootstrapOnce(store, rec.Bootstrap, nodeKey, joinKey, addr),
-		RPCServerOptions: program.serverOptions(),
+		RPCServerOptions: program.serverOptions(), Time: clock,
 	}
 	if u := n.plat.Updates(); u != nil {
 		cfg.Software, cfg.Bundles = u, bundles
@@ -129,6 +142,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}{
 		{"keep-node-certificate", keepNodeCertificate(store, renewable)},
 		{"keep-curators", keepCurators(store, roles.Curators)},
+		{"time-servers", clusterClock.follow(roles.Curators)},
 		{"keep-escrow", keepClusterHalfEscrow(store, roles.Roles)},
 		{"rejoined", n.followRejoined(roles)},
 	} {

@@ -30,7 +30,32 @@ func checkNodeStatus(st *apb.NodeStatus) error {
 	if c := st.GetRunningCurator(); c != nil && (c.GetPort() <= 0 || c.GetPort() > 65535) {
 		return fmt.Errorf("status.running_curator.port %d: not between 1 and 65535", c.GetPort())
 	}
+	if err := checkTimeSync(st.GetTimeSync()); err != nil {
+		return err
+	}
 	return checkSoftware(st.GetSoftware())
+}
+
+// maxTimeSyncString bounds the strings of a node's report of its clock (a server's host:port,
+// a warning, an error).
+const maxTimeSyncString = 1024
+
+// checkTimeSync bounds a node's report of how it keeps its clock.
+func checkTimeSync(ts *apb.TimeSyncStatus) error {
+	if ts == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, value string }{
+		{"server", ts.GetServer()}, {"warning", ts.GetWarning()}, {"error", ts.GetError()},
+	} {
+		if len(f.value) > maxTimeSyncString {
+			return fmt.Errorf("status.time_sync.%s: %d bytes, more than %d", f.name, len(f.value), maxTimeSyncString)
+		}
+	}
+	if ts.GetStratum() > 16 {
+		return fmt.Errorf("status.time_sync.stratum %d: more than 16", ts.GetStratum())
+	}
+	return nil
 }
 
 // Bounds on what a node says about its software: the cluster stores it with every status.

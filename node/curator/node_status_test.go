@@ -31,6 +31,12 @@ func TestCheckNodeStatus(t *testing.T) {
 		{"an IPv6 link-local address", &apb.NodeStatus{ExternalAddress: "fe80::1"}, "a link-local address"},
 		{"a curator without port", &apb.NodeStatus{ExternalAddress: "192.0.2.10",
 			RunningCurator: &apb.NodeStatus_RunningCurator{}}, "running_curator.port 0"},
+		{"a synchronised clock", &apb.NodeStatus{ExternalAddress: "192.0.2.10",
+			TimeSync: &apb.TimeSyncStatus{Synced: true, Server: "192.0.2.2:123", Stratum: 11, Adjustment: "slew"}}, ""},
+		{"a clock's error of 2 KiB", &apb.NodeStatus{ExternalAddress: "192.0.2.10",
+			TimeSync: &apb.TimeSyncStatus{Error: strings.Repeat("x", 2048)}}, "status.time_sync.error: 2048 bytes, more than 1024"},
+		{"stratum 200", &apb.NodeStatus{ExternalAddress: "192.0.2.10",
+			TimeSync: &apb.TimeSyncStatus{Stratum: 200}}, "status.time_sync.stratum 200"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := checkNodeStatus(c.status)

@@ -38,4 +38,7 @@ const (
 	// address: the resource metrics API (`kubectl top`), which the apiservers pass requests on
 	// to with the front proxy certificate.
 	MetricsServer Port = 10251
+	// NTP (UDP) is where consensus members answer NTP requests (node/timesync): the cluster's
+	// time reference serves its clock there, and the other nodes ask it.
+	NTP Port = 123
 )

@@ -94,6 +94,11 @@ func (s *Service) runConsensus(ctx context.Context, cur cpb.CuratorClient) error
 	if err := supervisor.Run(ctx, "curator", func(ctx context.Context) error { return s.runCurator(ctx, member) }); err != nil {
 		return err
 	}
+	if s.cfg.Time != nil {
+		if err := supervisor.Run(ctx, "ntp", s.serveTime); err != nil {
+			return err
+		}
+	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 
 	// Run until the curator says the role is gone; then stop, and forget the member. Restart

@@ -70,6 +70,9 @@ type Config struct {
 	Bundles *update.Keeper
 	// RPCServerOptions are added to the curator's gRPC server (curator.Config.ServerOptions).
 	RPCServerOptions []grpc.ServerOption
+	// Time, if not nil, is how the node keeps its clock: reported with the node's status, and
+	// what a consensus member says of its source when it answers NTP requests.
+	Time TimeSource
 	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
 	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
 	RunDir string

@@ -12,6 +12,7 @@ import (
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/curator"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/node/timesync"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -49,8 +50,9 @@ func (s *Service) heartbeat(ctx context.Context, cur cpb.CuratorClient) error {
 	}
 }
 
-// reportStatus reports the node's address, whether it runs a curator, what software it runs
-// and which rollout bundles it keeps, whenever that changes and every statusRefresh.
+// reportStatus reports the node's address, whether it runs a curator, what software it runs,
+// which rollout bundles it keeps and how it keeps its clock, whenever that changes and every
+// statusRefresh.
 func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error {
 	changes := make(chan func())
 	w := s.curatorRunning.Watch()
@@ -69,9 +71,15 @@ func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error
 		defer kw.Close()
 		go follow(ctx, kw, changes, func(v [][]byte) { kept = v })
 	}
+	var clock *apb.TimeSyncStatus
+	if s.cfg.Time != nil {
+		tw := s.cfg.Time.Watch()
+		defer tw.Close()
+		go follow(ctx, tw, changes, func(v *timesync.Status) { clock = v.Proto() })
+	}
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	for {
-		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software}
+		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software, TimeSync: clock}
 		if software != nil && len(kept) > 0 {
 			st.Software = proto.Clone(software).(*apb.NodeSoftware)
 			st.Software.KeptBundles = kept

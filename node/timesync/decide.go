@@ -52,11 +52,17 @@ const (
 	Slew Adjustment = iota
 	// Step sets the clock at once.
 	Step
+	// Measured leaves the clock alone: a node that shares its machine's clock (hosted) only
+	// measures it.
+	Measured
 )
 
 func (a Adjustment) String() string {
-	if a == Step {
+	switch a {
+	case Step:
 		return "step"
+	case Measured:
+		return "measured"
 	}
 	return "slew"
 }

@@ -9,7 +9,9 @@
 // with a set of answers (Best, Decide) is pure and table-tested; the service around it
 // (Service) only queries, applies and publishes.
 //
-// Not yet run by the node: the next step wires the service into the node (servers from the
-// node's configuration, DHCP's NTP option, or the consensus members), its status into the
-// node's status and `metroctl node describe`, and the responder onto the consensus members.
+// The node (node/core) runs the service with the cluster's time reference as its server
+// (ClusterServers: the consensus member with the lowest address, which serves its own clock),
+// and consensus members answer NTP requests (node/roleserve); the status goes out with the
+// node's (api/v1 TimeSyncStatus) and shows in `metroctl node describe`. Outside servers (from
+// the node's configuration or DHCP's NTP option) are not asked yet. docs/time.md.
 package timesync

@@ -25,6 +25,11 @@ const (
 type Config struct {
 	// Servers lists the NTP servers to ask (host or host:port), read at every poll.
 	Servers func() []string
+	// IsReference, if set, tells at every poll whether this node is the cluster's time
+	// reference: it asks no one and serves its own clock.
+	IsReference func() bool
+	// MeasureOnly leaves the clock alone: for nodes that share their machine's clock (hosted).
+	MeasureOnly bool
 	// Clock is adjusted; nil: KernelClock.
 	Clock Clock
 	// Query asks one server once; nil: QueryNTP.
@@ -42,6 +47,8 @@ type Config struct {
 type Status struct {
 	// Synced tells whether the clock has been set from a server since the service started.
 	Synced bool
+	// Reference tells that the node serves its own clock as the cluster's time reference.
+	Reference bool
 	// Server, Stratum, Offset and RootDistance describe the last answer used: Offset is how
 	// far the clock was off before it was corrected (positive: behind).
 	Server       string
@@ -102,6 +109,8 @@ func (s *Service) Run(ctx context.Context) error {
 			logger.Errorf("%s", now.Warning)
 		case now.Error != "" && now.Error != last.Error:
 			logger.Warningf("time: %s", now.Error)
+		case now.Reference && !last.Reference:
+			logger.Infof("this node is the cluster's time reference: it serves its own clock, and the other nodes follow it")
 		case now.Synced && !last.Synced:
 			logger.Infof("clock synchronised with %s (stratum %d): it was %v off, %sed", now.Server, now.Stratum, now.Offset.Round(time.Microsecond), now.Adjust)
 		}
@@ -124,6 +133,11 @@ func (s *Service) Sync(ctx context.Context, prev *Status) *Status {
 	next := *prev
 	next.Error, next.Warning = "", ""
 	defer func() { s.status.Set(&next) }()
+	if s.cfg.IsReference != nil && s.cfg.IsReference() {
+		next = Status{Reference: true}
+		return &next
+	}
+	next.Reference = false
 	servers := s.cfg.Servers()
 	if len(servers) == 0 {
 		next.Error = "no NTP server known"
@@ -148,9 +162,12 @@ func (s *Service) Sync(ctx context.Context, prev *Status) *Status {
 	}
 	action := Decide(best, prev.Synced)
 	var err error
-	if action.Adjust == Step {
+	switch {
+	case s.cfg.MeasureOnly:
+		action.Adjust = Measured
+	case action.Adjust == Step:
 		err = s.cfg.Clock.Step(action.Offset)
-	} else {
+	default:
 		err = s.cfg.Clock.Slew(action.Offset, best.distance(), s.cfg.Poll)
 	}
 	if err != nil {

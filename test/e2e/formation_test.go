@@ -41,6 +41,8 @@ func TestClusterFormation(t *testing.T) {
 		}
 	}
 
+	t.Run("the nodes follow one clock", func(t *testing.T) { testOneClock(t, c) })
+
 	t.Run("cluster info lists every curator", func(t *testing.T) {
 		info, err := c.mgmt.GetClusterInfo(ctx, &apb.GetClusterInfoRequest{})
 		if err != nil {
