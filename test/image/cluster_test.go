@@ -46,6 +46,8 @@ func TestThreeNodes(t *testing.T) {
 	})
 	mgmt := c.Mgmt
 
+	t.Run("the three nodes follow one clock", func(t *testing.T) { testOneClock(t, c) })
+
 	// Rollouts first, while all three nodes are consensus members.
 	testRollouts(t, c)
 
