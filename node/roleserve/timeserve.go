@@ -25,7 +25,7 @@ func (s *Service) serveTime(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen for NTP requests: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	var latest atomic.Pointer[timesync.Status]
 	w := s.cfg.Time.Watch()
 	defer w.Close()
