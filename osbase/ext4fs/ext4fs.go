@@ -7,6 +7,8 @@
 package ext4fs
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"unsafe"
@@ -68,4 +70,40 @@ func Grow(mountpoint string, deviceSize int64) error {
 		return fmt.Errorf("grow the file system at %s to %d blocks: %w", mountpoint, blocks, errno)
 	}
 	return nil
+}
+
+// Size reads the size in bytes of the ext4 file system on the device or file at path from
+// its superblock, mounted or not: whether Grow has anything to do.
+func Size(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("size of the file system on %s: %w", path, err)
+	}
+	defer f.Close()
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, 1024); err != nil {
+		return 0, fmt.Errorf("size of the file system on %s: read its superblock: %w", path, err)
+	}
+	return superblockSize(sb)
+}
+
+// superblockSize is a file system's size from its superblock (the 1024 bytes at offset 1024).
+func superblockSize(sb []byte) (int64, error) {
+	if len(sb) < 1024 || binary.LittleEndian.Uint16(sb[0x38:]) != 0xef53 {
+		return 0, errors.New("no ext4 superblock")
+	}
+	logBlockSize := binary.LittleEndian.Uint32(sb[0x18:])
+	if logBlockSize > 6 { // 64 KiB blocks at most
+		return 0, fmt.Errorf("ext4 superblock: block size 2^(10+%d) out of range", logBlockSize)
+	}
+	blocks := uint64(binary.LittleEndian.Uint32(sb[0x4:]))
+	const incompat64Bit = 0x80
+	if binary.LittleEndian.Uint32(sb[0x60:])&incompat64Bit != 0 {
+		blocks |= uint64(binary.LittleEndian.Uint32(sb[0x150:])) << 32
+	}
+	size := blocks << (10 + logBlockSize)
+	if size>>(10+logBlockSize) != blocks || size > 1<<62 {
+		return 0, fmt.Errorf("ext4 superblock: %d blocks is out of range", blocks)
+	}
+	return int64(size), nil
 }
