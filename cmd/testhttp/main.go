@@ -6,6 +6,9 @@
 //	testhttp get URL [-timeout 5s] [-n N]       fetch URL N times, printing each body
 //	testhttp resolve NAME [-timeout 5s]         print the addresses Go's resolver finds
 //	testhttp spin [-for 1m]                     keep one CPU busy (autoscaling tests)
+//	testhttp write PATH TEXT                    write TEXT to the file PATH and sync it
+//	testhttp cat PATH                           print the file PATH
+//	testhttp fill PATH [-mib 1]                 write that many MiB to PATH and sync them
 //
 // Exit status: 0 on success, 1 when the subcommand fails (with the reason on stderr), 2 on
 // bad usage. SIGTERM or SIGINT stops any subcommand; serve then shuts down cleanly.
@@ -27,6 +30,9 @@ const usage = `usage:
   testhttp get URL [-timeout 5s] [-n N]
   testhttp resolve NAME [-timeout 5s]
   testhttp spin [-for 1m]
+  testhttp write PATH TEXT
+  testhttp cat PATH
+  testhttp fill PATH [-mib 1]
 `
 
 // errUsage marks errors in the command line (exit status 2).
@@ -55,6 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runResolve(ctx, args[1:], stdout, goResolver)
 	case "spin":
 		err = runSpin(ctx, args[1:], stdout)
+	case "write":
+		err = runWrite(args[1:], stdout)
+	case "cat":
+		err = runCat(args[1:], stdout)
+	case "fill":
+		err = runFill(args[1:], stdout)
 	default:
 		err = fmt.Errorf("%w: unknown subcommand %q", errUsage, args[0])
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"metropolis.dev/metropolis/node/kubernetes/localvolume"
 	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
 	"metropolis.dev/metropolis/osbase/logtree"
 )
@@ -133,6 +134,64 @@ var nodeMetricsRole = map[string]any{
 	},
 }
 
+// localVolumesRole is what a worker's local volume loops do (node/kubernetes/localvolume/
+// provision): upstream's external-provisioner makes and deletes PersistentVolumes for claims
+// on its node and keeps its CSIStorageCapacity objects; the resizer grows claims' volumes and
+// records it in their status.
+var localVolumesRole = map[string]any{
+	"apiVersion": "rbac.authorization.k8s.io/v1",
+	"kind":       "ClusterRole",
+	"metadata": map[string]any{
+		"name":   kpki.RoleLocalVolumes,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"rules": []map[string]any{
+		rule("", []string{"persistentvolumes"}, "get", "list", "watch", "create", "delete", "patch", "update"),
+		rule("", []string{"persistentvolumeclaims"}, "get", "list", "watch", "patch", "update"),
+		rule("", []string{"persistentvolumeclaims/status"}, "patch", "update"),
+		rule("", []string{"nodes"}, "get", "list", "watch"),
+		rule("", []string{"events"}, "create", "patch", "update", "list", "watch"),
+		rule("storage.k8s.io", []string{"storageclasses", "csinodes", "volumeattachments", "volumeattributesclasses"}, "get", "list", "watch"),
+		rule("storage.k8s.io", []string{"csistoragecapacities"}, "get", "list", "watch", "create", "update", "patch", "delete"),
+	},
+}
+
+// localCSIDriver describes the local volume driver to Kubernetes: nothing to attach (a volume
+// is on its node already), file ownership set for a pod's fsGroup, and capacity tracked, so
+// the scheduler puts a pod whose claim is not bound yet only on a node with room for it.
+var localCSIDriver = map[string]any{
+	"apiVersion": "storage.k8s.io/v1",
+	"kind":       "CSIDriver",
+	"metadata": map[string]any{
+		"name":   localvolume.DriverName,
+		"labels": map[string]string{"metropolis.dev/managed": "true"},
+	},
+	"spec": map[string]any{
+		"attachRequired":       false,
+		"podInfoOnMount":       false,
+		"storageCapacity":      true,
+		"fsGroupPolicy":        "File",
+		"volumeLifecycleModes": []string{"Persistent"},
+	},
+}
+
+// localStorageClass is StorageClass "local", the cluster's default: volumes on a worker's
+// data partition, made once the claim's pod is scheduled (so on a node with room), growable,
+// deleted with their claim.
+var localStorageClass = map[string]any{
+	"apiVersion": "storage.k8s.io/v1",
+	"kind":       "StorageClass",
+	"metadata": map[string]any{
+		"name":        "local",
+		"labels":      map[string]string{"metropolis.dev/managed": "true"},
+		"annotations": map[string]string{"storageclass.kubernetes.io/is-default-class": "true"},
+	},
+	"provisioner":          localvolume.DriverName,
+	"volumeBindingMode":    "WaitForFirstConsumer",
+	"allowVolumeExpansion": true,
+	"reclaimPolicy":        "Delete",
+}
+
 // metricsReaderRole is what a controller's node program reads from its control plane for the
 // node's metrics port: /metrics, which the apiserver authorizes and the controller-manager and
 // scheduler ask the apiserver about.
@@ -184,8 +243,8 @@ type object struct {
 // objects are what every controller makes sure exists: the curator's rollout role, the
 // workers' NetworkPolicy role, the bindings that make the cluster owner a cluster-admin, let
 // the apiserver use the kubelets' API (logs, exec, port-forward), and give the curator and the
-// workers' proxy identity their roles; the kube-dns Service; and what the resource metrics API
-// needs (metricsapi.go). A controller of an older release lacks the newer ones; the first
+// workers' proxy identity their roles; the kube-dns Service; the local volume driver and its
+// default StorageClass "local"; and what the resource metrics API needs (metricsapi.go). A controller of an older release lacks the newer ones; the first
 // controller of a newer release adds them.
 var objects = append([]object{
 	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", curatorRole, false},
@@ -199,6 +258,11 @@ var objects = append([]object{
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.UserMetricsReader, kpki.UserMetricsReader, kpki.UserMetricsReader), false},
 	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleNodeMetrics, kpki.RoleNodeMetrics, kpki.UserProxy), false},
 	{"Service", "/api/v1/namespaces/kube-system/services", dnsService, true},
+	{"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles", localVolumesRole, false},
+	{"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", clusterRoleBinding(kpki.RoleLocalVolumes, kpki.RoleLocalVolumes, kpki.UserProxy), false},
+	{"CSIDriver", "/apis/storage.k8s.io/v1/csidrivers", localCSIDriver, false},
+	// Optional: an operator may have made a StorageClass of this name already.
+	{"StorageClass", "/apis/storage.k8s.io/v1/storageclasses", localStorageClass, true},
 }, metricsObjects...)
 
 // bind creates the objects; one that exists already (another controller made it) is fine,

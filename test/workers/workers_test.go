@@ -59,7 +59,8 @@ spec:
 
 // TestWorkers boots one controller+worker and one worker node from the image and runs pods on
 // them: a Deployment spread over both, reached through its Service by DNS name from a pod, its
-// logs and exec, a deleted pod recreated, NetworkPolicy enforced, kubectl top and CPU autoscaling, with METROPOLIS_TEST_ROLLOUT_K8S a rollout to
+// logs and exec, a deleted pod recreated, NetworkPolicy enforced, kubectl top and CPU autoscaling,
+// local persistent volumes, with METROPOLIS_TEST_ROLLOUT_K8S a rollout to
 // release 2 draining each node, and the pods of a worker removed from the cluster rescheduled.
 func TestWorkers(t *testing.T) {
 	suite.Require(t)
@@ -173,6 +174,10 @@ func TestWorkers(t *testing.T) {
 
 	t.Run("kubectl top shows nodes and pods; an autoscaler scales a busy Deployment on CPU", func(t *testing.T) {
 		testResourceMetrics(t, k, ids, sortedKeys(pods))
+	})
+
+	t.Run("a StatefulSet's local volume keeps its data, holds its size, grows, and returns its space", func(t *testing.T) {
+		testLocalVolumes(t, k, ids)
 	})
 
 	logElections(t, k, launched)

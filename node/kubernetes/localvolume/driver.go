@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
@@ -18,17 +19,25 @@ type Driver struct {
 	NodeID string
 	// Dir is where the volumes' files live, on the data partition.
 	Dir string
-	// Version is the node's release, reported as the driver's vendor version.
+	// Version is reported as the driver's vendor version; empty: the node program's source
+	// revision, as the Go toolchain recorded it.
 	Version string
 
 	vols *volumes
 }
 
 func (d *Driver) version() string {
-	if d.Version == "" {
-		return "unknown"
+	if d.Version != "" {
+		return d.Version
 	}
-	return d.Version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+	}
+	return "devel"
 }
 
 // Open makes the volumes' directory and removes volumes left half-made by a crash.

@@ -22,9 +22,9 @@ const (
 	// UserCurator is the curator leader carrying out a rollout: it cordons, drains and
 	// uncordons nodes (bound to the ClusterRole of the same name, which allows only that).
 	UserCurator = "metropolis:curator"
-	// UserProxy is each worker's network runnables (service proxy, pod network, NetworkPolicy),
-	// bound by the default RBAC policy to system:node-proxier and by us to RoleNetworkPolicy and
-	// RoleNodeMetrics.
+	// UserProxy is each worker's network runnables (service proxy, pod network, NetworkPolicy)
+	// and local volume loops, bound by the default RBAC policy to system:node-proxier and by us
+	// to RoleNetworkPolicy, RoleNodeMetrics and RoleLocalVolumes.
 	UserProxy = "system:kube-proxy"
 	// RoleNetworkPolicy lets a worker read what NetworkPolicies are judged by: pods, namespaces
 	// and the policies.
@@ -32,6 +32,9 @@ const (
 	// RoleNodeMetrics lets a worker's node program read its kubelet's figures (nodes/metrics:
 	// the kubelet's /metrics and cAdvisor's /metrics/cadvisor) for the node's metrics port.
 	RoleNodeMetrics = "metropolis:node-metrics"
+	// RoleLocalVolumes lets a worker provision, delete and grow its local volumes and publish
+	// its storage capacity (node/kubernetes/localvolume/provision).
+	RoleLocalVolumes = "metropolis:local-volumes"
 	// UserMetricsReader is a controller's node program reading its control plane's figures
 	// (the apiserver's, controller-manager's and scheduler's /metrics) for the node's metrics
 	// port: bound to the ClusterRole of the same name, which allows only that.

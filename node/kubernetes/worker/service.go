@@ -40,7 +40,7 @@ func proxyAddress() string {
 }
 
 // Run gets the worker's certificates, starts containerd, imports the shipped images, then
-// starts the kubelet and the node's pod network, service proxy and DNS. It signals healthy
+// starts the kubelet, the node's pod network, service proxy and DNS, and its local volumes. It signals healthy
 // once all of them run; each restarts on its own when it fails.
 func (s *Service) Run(ctx context.Context) error {
 	logger := supervisor.Logger(ctx)
@@ -96,6 +96,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	if err := s.runNetwork(ctx, creds); err != nil {
+		return err
+	}
+	if err := s.runLocalVolumes(ctx, creds); err != nil {
 		return err
 	}
 	if err := supervisor.Run(ctx, "memory", s.manageMemory); err != nil {
