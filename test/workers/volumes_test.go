@@ -35,7 +35,8 @@ spec:
         image: metropolis.dev/testhttp:v1
         imagePullPolicy: Never
         args: [serve, -listen, ":8080"]
-        volumeMounts: [{name: data, mountPath: /data}]
+        volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /scratch}]
+      volumes: [{name: scratch, emptyDir: {}}]
   volumeClaimTemplates:
   - metadata: {name: data}
     spec:
@@ -165,9 +166,18 @@ func testLocalVolumes(t *testing.T, k *kubectl.Kubectl, ids []string) {
 		return nil
 	})
 	t.Logf("claim patched to 128Mi → grown online: %.1fs", time.Since(grow).Seconds())
+	volumeWrite := time.Now()
 	if out, err := exec("fill", "/data/big", "-mib", "80"); err != nil {
 		t.Fatalf("writing 80 MiB after growing to 128 MiB: %v %s", err, out)
 	}
+	tookVolume := time.Since(volumeWrite)
+	partitionWrite := time.Now()
+	if out, err := exec("fill", "/scratch/big", "-mib", "80"); err != nil {
+		t.Fatalf("writing 80 MiB into an emptyDir: %v %s", err, out)
+	}
+	tookPartition := time.Since(partitionWrite)
+	t.Logf("80 MiB written and synced through kubectl exec: into the volume %.1fs (%.1f MB/s), into an emptyDir on the data partition %.1fs (%.1f MB/s)",
+		tookVolume.Seconds(), 80*1.048576/tookVolume.Seconds(), tookPartition.Seconds(), 80*1.048576/tookPartition.Seconds())
 	if _, now, err := runningPod(k, "volumes", "store-0"); err != nil || now != uid {
 		t.Errorf("store-0 after growing: uid %s, %v; want the same pod %s", now, err, uid)
 	}
@@ -225,6 +235,83 @@ func testLocalVolumes(t *testing.T, k *kubectl.Kubectl, ids []string) {
 		return nil
 	})
 	must(t, k, "", "delete", "namespace", "volumes", "--wait=false")
+}
+
+// pinnedWorkload is a StatefulSet with a claim, made while only one node is schedulable.
+const pinnedWorkload = `apiVersion: v1
+kind: Namespace
+metadata: {name: pinned}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: pinned, namespace: pinned}
+spec:
+  replicas: 1
+  serviceName: pinned
+  selector: {matchLabels: {app: pinned}}
+  template:
+    metadata: {labels: {app: pinned}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: pinned, image: metropolis.dev/testhttp:v1, imagePullPolicy: Never, args: [serve], volumeMounts: [{name: data, mountPath: /data}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 32Mi}}
+`
+
+// pinVolume runs a StatefulSet whose volume lives on node: the other node is cordoned while
+// it is scheduled.
+func pinVolume(t *testing.T, k *kubectl.Kubectl, node, other string) {
+	must(t, k, "", "cordon", other)
+	defer must(t, k, "", "uncordon", other)
+	must(t, k, pinnedWorkload, "apply", "-f", "-")
+	eventually.Pass(t, podTimeout, "pinned-0 Running on "+node, func(context.Context) error {
+		on, _, err := runningPod(k, "pinned", "pinned-0")
+		if err == nil && on != node {
+			return fmt.Errorf("pinned-0 runs on %s", on)
+		}
+		return err
+	})
+}
+
+// replaceVolumeOfDeletedNode: once the node holding pinned-0's volume is deleted, the pod
+// cannot be scheduled anywhere (its volume's node affinity names a node that is gone), and the
+// scheduler says so; deleting the claim lets the StatefulSet start over, with a new volume, on
+// the other node. The old PersistentVolume stays Released for the operator to delete.
+func replaceVolumeOfDeletedNode(t *testing.T, k *kubectl.Kubectl, other string) {
+	eventually.Pass(t, 3*time.Minute, "pinned-0 unschedulable for its volume's node affinity", func(context.Context) error {
+		out, err := k.Run("", "-n", "pinned", "get", "events", "--field-selector", "involvedObject.name=pinned-0,reason=FailedScheduling", "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "volume node affinity conflict") {
+			return fmt.Errorf("events: %q", out)
+		}
+		return nil
+	})
+	oldPV := strings.TrimSpace(must(t, k, "", "-n", "pinned", "get", "pvc", "data-pinned-0", "-o", "jsonpath={.spec.volumeName}"))
+	must(t, k, "", "-n", "pinned", "delete", "pvc", "data-pinned-0", "--wait=false")
+	must(t, k, "", "-n", "pinned", "delete", "pod", "pinned-0", "--wait=false")
+	d := eventually.Pass(t, podTimeout, "pinned-0 Running on "+other+" with a new claim", func(context.Context) error {
+		on, _, err := runningPod(k, "pinned", "pinned-0")
+		if err == nil && on != other {
+			return fmt.Errorf("pinned-0 runs on %s", on)
+		}
+		return err
+	})
+	t.Logf("claim of the deleted node's volume deleted → StatefulSet running again on %s: %.1fs", other, d.Seconds())
+	eventually.Pass(t, time.Minute, "the old volume Released", func(context.Context) error {
+		phase, err := k.Run("", "get", "pv", oldPV, "-o", "jsonpath={.status.phase}")
+		if err != nil || phase != "Released" {
+			return fmt.Errorf("PersistentVolume %s: %q, %v", oldPV, phase, err)
+		}
+		return nil
+	})
+	must(t, k, "", "delete", "pv", oldPV, "--wait=false")
+	must(t, k, "", "delete", "namespace", "pinned", "--wait=false")
 }
 
 // runningPod returns a Running pod's node and UID.

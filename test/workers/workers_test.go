@@ -187,8 +187,13 @@ func TestWorkers(t *testing.T) {
 		testRollout(t, ctx, mgmt, k, ids)
 	})
 
-	t.Run("the pods of a worker deleted from the cluster are rescheduled", func(t *testing.T) {
+	t.Run("the pods of a worker deleted from the cluster are rescheduled; its volumes' claims are replaced", func(t *testing.T) {
 		gone := workerOnly(t, ctx, mgmt)
+		other := ids[0]
+		if other == gone {
+			other = ids[1]
+		}
+		pinVolume(t, k, gone, other)
 		if _, err := mgmt.DeleteNode(ctx, &apb.DeleteNodeRequest{NodeId: gone, SkipSafetyChecks: true}); err != nil {
 			t.Fatalf("delete node %s: %v", gone, err)
 		}
@@ -208,6 +213,7 @@ func TestWorkers(t *testing.T) {
 		if out, _ := k.Run("", "get", "node", gone); strings.Contains(out, gone) {
 			t.Errorf("the Kubernetes Node of the deleted node is still there: %q", out)
 		}
+		replaceVolumeOfDeletedNode(t, k, other)
 	})
 }
 

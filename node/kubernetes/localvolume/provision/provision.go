@@ -86,6 +86,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// A Node deleted and registered again has a new UID: capacity objects owned by the old
+	// one would be garbage-collected as soon as they are made. Start over with the new owner.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go followOwner(ctx, cfg, owner, ownerCheckInterval, cancel)
 
 	factory := informers.NewSharedInformerFactory(cfg.Client, ctrl.ResyncPeriodOfCsiNodeInformer)
 	claims := factory.Core().V1().PersistentVolumeClaims()
@@ -189,7 +194,7 @@ func Run(ctx context.Context, cfg Config) error {
 	provisioning.Run(ctx)
 	wg.Wait()
 	<-resizeDone
-	return ctx.Err()
+	return context.Cause(ctx)
 }
 
 // nodeOwner is the owner reference of this node's capacity objects: its Node, which the
@@ -205,6 +210,25 @@ func nodeOwner(ctx context.Context, cfg Config) (*metav1.OwnerReference, error) 
 		case <-ctx.Done():
 			return nil, errors.Join(ctx.Err(), err)
 		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// ownerCheckInterval is how often the Node is checked for a new UID.
+const ownerCheckInterval = 30 * time.Second
+
+// followOwner cancels ctx, saying why, once this node's Node has another UID than owner.
+func followOwner(ctx context.Context, cfg Config, owner *metav1.OwnerReference, interval time.Duration, cancel context.CancelCauseFunc) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		node, err := cfg.Client.CoreV1().Nodes().Get(ctx, cfg.NodeName, metav1.GetOptions{})
+		if err == nil && node.UID != owner.UID {
+			cancel(fmt.Errorf("local volumes: Node %s was registered again (UID %s, was %s): starting over with it as the capacity objects' owner", cfg.NodeName, node.UID, owner.UID))
+			return
 		}
 	}
 }
