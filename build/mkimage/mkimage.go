@@ -50,7 +50,7 @@ type Options struct {
 	// system partition at layout.SystemKubeBinary. Without it the image has no Kubernetes.
 	KubeBinary string
 	// RuntimeDir, if set (with KubeBinary), is scripts/build-runtime's output: containerd,
-	// runc and the CNI plugins, put on the system partition with mount/umount (cmd/mount) and
+	// runc and the CNI plugins, put on the system partition with mount/umount/losetup (cmd/mount) and
 	// the shipped container images (cmd/pause, cmd/testhttp), so the image can run
 	// Kubernetes workers.
 	RuntimeDir string

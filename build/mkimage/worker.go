@@ -53,6 +53,7 @@ func systemFiles(ctx context.Context, p *progress, opts Options, work string) (m
 	}
 	files[path.Join(bin, "mount")] = stagedFile{src: mount, mode: 0o755}
 	files[path.Join(bin, "umount")] = stagedFile{link: "mount"}
+	files[path.Join(bin, "losetup")] = stagedFile{link: "mount"}
 	for _, si := range shippedImages {
 		p.printf("      go build %s, image %s", si.pkg, si.image.Name)
 		binary := filepath.Join(work, filepath.Base(si.pkg))

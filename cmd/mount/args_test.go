@@ -122,7 +122,7 @@ func TestRunDispatch(t *testing.T) {
 		{"mount", []string{"-x", "/a", "/b"}, exitUsage, "", `mount: "-x": unsupported argument`},
 		{"mount", []string{"-t", "nfs", "h:/e", "/m"}, exitUsage, "", `mount: /m: "nfs": this filesystem type needs a mount helper`},
 		{"umount", []string{"-a"}, exitUsage, "", `umount: "-a": unsupported argument`},
-		{"mount.static", []string{"/a"}, exitUsage, "", "acts as \"mount\" or \"umount\""},
+		{"mount.static", []string{"/a"}, exitUsage, "", "acts as \"mount\", \"umount\" or \"losetup\""},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.name, tc.args, &stdout, &stderr)

@@ -1,6 +1,6 @@
-// Command mount is the node's mount(8) and umount(8): one static binary that acts as `mount`
-// or `umount` by the name it is started under (the image holds `mount` and a symlink `umount`
-// pointing at it).
+// Command mount is the node's mount(8), umount(8) and losetup(8): one static binary that acts
+// as `mount`, `umount` or `losetup` by the name it is started under (the image holds `mount`
+// and symlinks `umount` and `losetup` pointing at it).
 //
 // It is ours because the kubelet needs a mount binary: k8s.io/mount-utils, which the kubelet
 // uses for every volume it sets up, runs `mount` and `umount` from $PATH rather than calling
@@ -16,6 +16,7 @@
 //	mount --make-{shared,slave,private,unbindable} and their --make-r* forms TARGET
 //	mount --version | --help
 //	umount [-l|--lazy] [-f|--force] TARGET
+//	losetup -f FILE | -d /dev/loopN     (raw block volumes: losetup.go)
 //
 // OPTS are the util-linux words for mount flags (ro, rw, nosuid, nodev, noexec, bind, rbind,
 // remount, the atime family, sync, dirsync, …), propagation words (shared, rprivate, …), which
@@ -64,8 +65,10 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		return runMount(args, stdout, stderr)
 	case "umount":
 		return runUmount(args, stdout, stderr)
+	case "losetup":
+		return runLosetup(args, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "%s: started under an unknown name; this binary acts as \"mount\" or \"umount\" by the name it is started under (os.Args[0])\n", name)
+		fmt.Fprintf(stderr, "%s: started under an unknown name; this binary acts as \"mount\", \"umount\" or \"losetup\" by the name it is started under (os.Args[0])\n", name)
 		return exitUsage
 	}
 }

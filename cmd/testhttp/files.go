@@ -30,18 +30,27 @@ func runWrite(args []string, stdout io.Writer) error {
 	return err
 }
 
-// runCat prints a file.
+// runCat prints a file, or its first -bytes (a block device's start).
 func runCat(args []string, stdout io.Writer) error {
-	pos, err := parseArgs(flag.NewFlagSet("cat", flag.ContinueOnError), args, 1)
+	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
+	n := fs.Int64("bytes", 0, "print only this many bytes from the start (0: all)")
+	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
+	}
+	if *n < 0 {
+		return fmt.Errorf("%w: -bytes %d is negative", errUsage, *n)
 	}
 	f, err := os.Open(pos[0])
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(stdout, f)
+	var r io.Reader = f
+	if *n > 0 {
+		r = io.LimitReader(f, *n)
+	}
+	_, err = io.Copy(stdout, r)
 	return err
 }
 

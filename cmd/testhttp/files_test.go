@@ -25,6 +25,9 @@ func TestFiles(t *testing.T) {
 	if got := runOK("cat", greeting); got != "hello volume" {
 		t.Errorf("cat printed %q", got)
 	}
+	if got := runOK("cat", greeting, "-bytes", "5"); got != "hello" {
+		t.Errorf("cat -bytes 5 printed %q", got)
+	}
 	big := filepath.Join(dir, "big")
 	if got := runOK("fill", big, "-mib", "3"); !strings.Contains(got, "wrote 3 MiB") {
 		t.Errorf("fill printed %q", got)
@@ -40,6 +43,7 @@ func TestFiles(t *testing.T) {
 		{[]string{"cat", filepath.Join(dir, "absent")}, 1, "no such file"},
 		{[]string{"fill", big, "-mib", "0"}, 2, "not positive"},
 		{[]string{"write", greeting}, 2, "usage"},
+		{[]string{"cat", greeting, "-bytes", "-1"}, 2, "negative"},
 		{[]string{"fill", filepath.Join(dir, "no", "dir"), "-mib", "1"}, 1, "no such file"},
 	} {
 		var out bytes.Buffer

@@ -7,7 +7,7 @@
 //	testhttp resolve NAME [-timeout 5s]         print the addresses Go's resolver finds
 //	testhttp spin [-for 1m]                     keep one CPU busy (autoscaling tests)
 //	testhttp write PATH TEXT                    write TEXT to the file PATH and sync it
-//	testhttp cat PATH                           print the file PATH
+//	testhttp cat PATH [-bytes N]                print the file PATH (or its first N bytes)
 //	testhttp fill PATH [-mib 1]                 write that many MiB to PATH and sync them
 //
 // Exit status: 0 on success, 1 when the subcommand fails (with the reason on stderr), 2 on
@@ -31,7 +31,7 @@ const usage = `usage:
   testhttp resolve NAME [-timeout 5s]
   testhttp spin [-for 1m]
   testhttp write PATH TEXT
-  testhttp cat PATH
+  testhttp cat PATH [-bytes N]
   testhttp fill PATH [-mib 1]
 `
 

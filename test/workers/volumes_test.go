@@ -88,11 +88,31 @@ spec:
   volumes: [{name: data, persistentVolumeClaim: {claimName: typo}}]
 `
 
+// blockClaim is a raw block volume and a pod that has it as a device.
+const blockClaim = `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: raw, namespace: volumes}
+spec:
+  volumeMode: Block
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 16Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: raw, namespace: volumes}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: raw, image: metropolis.dev/testhttp:v1, imagePullPolicy: Never, args: [serve], volumeDevices: [{name: data, devicePath: /dev/xvda}]}
+  volumes: [{name: data, persistentVolumeClaim: {claimName: raw}}]
+`
+
 // testLocalVolumes: a StatefulSet's claim is provisioned on a worker's data partition, keeps
 // its data when the pod is replaced, holds no more than its size (the node's space is
 // untouched by a pod filling it), grows online, reports its usage through the kubelet,
-// returns its space when deleted; a claim bigger than any node stays unscheduled and a
-// claim with a bad parameter is refused, each with an event saying why.
+// returns its space when deleted; a raw block volume reaches its pod as a device; a claim
+// bigger than any node stays unscheduled and a claim with a bad parameter is refused, each
+// with an event saying why.
 func testLocalVolumes(t *testing.T, k *kubectl.Kubectl, ids []string) {
 	var before map[string]int64
 	eventually.Pass(t, 3*time.Minute, "a CSIStorageCapacity object for each worker", func(context.Context) error {
@@ -208,7 +228,20 @@ func testLocalVolumes(t *testing.T, k *kubectl.Kubectl, ids []string) {
 		}
 		return nil
 	})
-	must(t, k, "", "-n", "volumes", "delete", "pod/huge", "pod/typo", "pvc/huge", "pvc/typo", "--wait=false")
+	must(t, k, blockClaim, "apply", "-f", "-")
+	d = eventually.Pass(t, podTimeout, "the raw block volume's pod Running", func(context.Context) error {
+		_, _, err := runningPod(k, "volumes", "raw")
+		return err
+	})
+	t.Logf("block claim and pod applied → pod Running with the device: %.1fs", d.Seconds())
+	blockStamp := "block-" + stamp
+	if out, err := k.Run("", "-n", "volumes", "exec", "raw", "--", "/testhttp", "write", "/dev/xvda", blockStamp); err != nil {
+		t.Fatalf("write onto the raw device: %v %s", err, out)
+	}
+	if out, err := k.Run("", "-n", "volumes", "exec", "raw", "--", "/testhttp", "cat", "/dev/xvda", "-bytes", fmt.Sprint(len(blockStamp))); err != nil || out != blockStamp {
+		t.Fatalf("the raw device reads %q, %v; want %q", out, err, blockStamp)
+	}
+	must(t, k, "", "-n", "volumes", "delete", "pod/huge", "pod/typo", "pod/raw", "pvc/huge", "pvc/typo", "pvc/raw", "--wait=false")
 	must(t, k, "", "delete", "storageclass", "local-typo")
 
 	held, err := storageCapacity(k, ids)

@@ -14,7 +14,7 @@ import (
 )
 
 // Files the worker runs, looked for in Config.BinDir.
-var binaries = []string{"kube", "containerd", "containerd-shim-runc-v2", "runc", "mount", "umount"}
+var binaries = []string{"kube", "containerd", "containerd-shim-runc-v2", "runc", "mount", "umount", "losetup"}
 
 // CNI plugins the pod network uses, looked for in Config.BinDir/cni.
 var cniPlugins = []string{"ptp", "host-local"}
@@ -29,7 +29,7 @@ type Config struct {
 	StateDir string
 	// RunDir keeps what means nothing after a reboot (a tmpfs): sockets, CNI state.
 	RunDir string
-	// BinDir holds kube, containerd, containerd-shim-runc-v2, runc, mount and umount, and
+	// BinDir holds kube, containerd, containerd-shim-runc-v2, runc, mount, umount and losetup, and
 	// the CNI plugins in BinDir/cni. Empty: the node program's directory.
 	BinDir string
 	// ImagesDir holds the OCI archives imported at start. Empty: BinDir/../images.
