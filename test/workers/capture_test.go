@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +18,6 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/kubectl"
-	"metropolis.dev/metropolis/metroctl/connect"
-	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/test/testenv"
 )
 
@@ -31,16 +28,7 @@ func testCapture(t *testing.T, c *testenv.VMCluster, k *kubectl.Kubectl, node, c
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	podIP := must(t, k, "", "get", "pod", server, "-o", "jsonpath={.status.podIP}")
-	n, err := c.Mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: node})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := connect.Node(ctx, c.Context, node, net.JoinHostPort(n.GetStatus().GetExternalAddress(), strconv.Itoa(int(ports.NodeManagement))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	nm := apb.NewNodeManagementClient(conn)
+	nm := nodeManagement(ctx, t, c, node)
 	network, err := nm.GetNetwork(ctx, &apb.GetNetworkRequest{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/kubectl"
 	"metropolis.dev/metropolis/osbase/eventually"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 // volumeWorkload is a StatefulSet of one pod with a 64 MiB claim of the default StorageClass.
@@ -108,12 +110,12 @@ spec:
 `
 
 // testLocalVolumes: a StatefulSet's claim is provisioned on a worker's data partition, keeps
-// its data when the pod is replaced, holds no more than its size (the node's space is
+// its data when the pod is replaced and when its node reboots, holds no more than its size (the node's space is
 // untouched by a pod filling it), grows online, reports its usage through the kubelet,
 // returns its space when deleted; a raw block volume reaches its pod as a device; a claim
 // bigger than any node stays unscheduled and a claim with a bad parameter is refused, each
 // with an event saying why.
-func testLocalVolumes(t *testing.T, k *kubectl.Kubectl, ids []string) {
+func testLocalVolumes(t *testing.T, c *testenv.VMCluster, k *kubectl.Kubectl, ids []string) {
 	var before map[string]int64
 	eventually.Pass(t, 3*time.Minute, "a CSIStorageCapacity object for each worker", func(context.Context) error {
 		var err error
@@ -200,6 +202,20 @@ func testLocalVolumes(t *testing.T, k *kubectl.Kubectl, ids []string) {
 		tookVolume.Seconds(), 80*1.048576/tookVolume.Seconds(), tookPartition.Seconds(), 80*1.048576/tookPartition.Seconds())
 	if _, now, err := runningPod(k, "volumes", "store-0"); err != nil || now != uid {
 		t.Errorf("store-0 after growing: uid %s, %v; want the same pod %s", now, err, uid)
+	}
+
+	reboot := time.Now()
+	rebootNode(t, c, node)
+	eventually.Pass(t, podTimeout, "store-0 Running again after its node rebooted", func(context.Context) error {
+		_, now, err := runningPod(k, "volumes", "store-0")
+		if err == nil && now == uid {
+			return fmt.Errorf("store-0 is still the pod from before the reboot")
+		}
+		return err
+	})
+	t.Logf("node %s rebooted → store-0 Running again on it: %.1fs", node, time.Since(reboot).Seconds())
+	if out, err := exec("cat", "/data/greeting"); err != nil || out != stamp {
+		t.Fatalf("after the node's reboot the volume reads %q, %v; want %q", out, err, stamp)
 	}
 
 	must(t, k, hugeClaim, "apply", "-f", "-")
@@ -345,6 +361,15 @@ func replaceVolumeOfDeletedNode(t *testing.T, k *kubectl.Kubectl, other string) 
 	})
 	must(t, k, "", "delete", "pv", oldPV, "--wait=false")
 	must(t, k, "", "delete", "namespace", "pinned", "--wait=false")
+}
+
+// rebootNode reboots a node through its management API.
+func rebootNode(t *testing.T, c *testenv.VMCluster, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := nodeManagement(ctx, t, c, id).Reboot(ctx, &apb.RebootRequest{}); err != nil {
+		t.Fatalf("reboot %s: %v", id, err)
+	}
 }
 
 // runningPod returns a Running pod's node and UID.

@@ -176,8 +176,8 @@ func TestWorkers(t *testing.T) {
 		testResourceMetrics(t, k, ids, sortedKeys(pods))
 	})
 
-	t.Run("a StatefulSet's local volume keeps its data, holds its size, grows, and returns its space", func(t *testing.T) {
-		testLocalVolumes(t, k, ids)
+	t.Run("a StatefulSet's local volume keeps its data across pods and a reboot, holds its size, grows, and returns its space", func(t *testing.T) {
+		testLocalVolumes(t, c, k, ids)
 	})
 
 	logElections(t, k, launched)
