@@ -336,7 +336,7 @@ func replaceVolumeOfDeletedNode(t *testing.T, k *kubectl.Kubectl, other string) 
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(out, "volume node affinity conflict") {
+		if !strings.Contains(out, "didn't match PersistentVolume's node affinity") {
 			return fmt.Errorf("events: %q", out)
 		}
 		return nil
