@@ -206,12 +206,23 @@ func testLocalVolumes(t *testing.T, c *testenv.VMCluster, k *kubectl.Kubectl, id
 
 	reboot := time.Now()
 	rebootNode(t, c, node)
-	eventually.Pass(t, podTimeout, "store-0 Running again after its node rebooted", func(context.Context) error {
-		_, now, err := runningPod(k, "volumes", "store-0")
-		if err == nil && now == uid {
-			return fmt.Errorf("store-0 is still the pod from before the reboot")
+	eventually.Pass(t, podTimeout, "store-0 running again after its node rebooted", func(context.Context) error {
+		if _, _, err := runningPod(k, "volumes", "store-0"); err != nil {
+			return err
 		}
-		return err
+		// The pod object may outlive the reboot; its container cannot.
+		out, err := k.Run("", "-n", "volumes", "get", "pod", "store-0", "-o", "jsonpath={.status.containerStatuses[0].state.running.startedAt}")
+		if err != nil {
+			return err
+		}
+		started, err := time.Parse(time.RFC3339, strings.TrimSpace(out))
+		if err != nil {
+			return fmt.Errorf("store-0's container is not running: %q", out)
+		}
+		if !started.After(reboot) {
+			return fmt.Errorf("store-0's container started at %s, before the reboot", started.Format(time.RFC3339))
+		}
+		return nil
 	})
 	t.Logf("node %s rebooted → store-0 Running again on it: %.1fs", node, time.Since(reboot).Seconds())
 	if out, err := exec("cat", "/data/greeting"); err != nil || out != stamp {

@@ -20,7 +20,7 @@ func TestOwnerFollowsNode(t *testing.T) {
 	cfg := Config{Client: client, NodeName: "node-a"}
 	ctx := context.Background()
 	owner, err := nodeOwner(ctx, cfg)
-	if err != nil || owner.UID != "uid-1" || owner.Kind != "Node" || owner.Name != "node-a" {
+	if err != nil || owner.UID != "uid-1" || owner.Kind != "Node" || owner.Name != "node-a" || owner.Controller == nil || !*owner.Controller {
 		t.Fatalf("nodeOwner = %+v, %v", owner, err)
 	}
 

@@ -23,8 +23,8 @@ import (
 	ctrl "github.com/kubernetes-csi/external-provisioner/v6/pkg/controller"
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -203,7 +203,10 @@ func nodeOwner(ctx context.Context, cfg Config) (*metav1.OwnerReference, error) 
 	for {
 		node, err := cfg.Client.CoreV1().Nodes().Get(ctx, cfg.NodeName, metav1.GetOptions{})
 		if err == nil {
-			return &metav1.OwnerReference{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}, nil
+			// Controller: the capacity controller recognises its own objects by a controller
+			// reference; without it, every update would add the reference once more.
+			controller := true
+			return &metav1.OwnerReference{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID, Controller: &controller}, nil
 		}
 		supervisor.Logger(ctx).Infof("local volumes: waiting for Node %s (the owner of its capacity objects): %v", cfg.NodeName, err)
 		select {
