@@ -35,7 +35,12 @@ func (n *Node) Self() nodemgmt.Self {
 	if v.roles != nil {
 		s.Roles = v.roles.CurrentRoles()
 	}
-	if n.accepted.Load() {
+	switch {
+	case v.roles != nil && v.roles.Deleted():
+		// Accepted at its start, deleted since: the cluster's record says DECOMMISSIONED, and
+		// so must the node itself, rather than the UP it started with.
+		s.State = apb.NodeState_NODE_STATE_DECOMMISSIONED
+	case n.accepted.Load():
 		s.State = apb.NodeState_NODE_STATE_UP
 	}
 	return s

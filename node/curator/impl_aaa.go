@@ -41,7 +41,7 @@ func (a *aaaServer) Escrow(srv apb.AAA_EscrowServer) error {
 		return status.Error(codes.InvalidArgument, "escrow: parameters missing from the first message")
 	}
 	if params.GetRequestedIdentity() != ownerUserName {
-		return status.Errorf(codes.InvalidArgument, "escrow: parameters.requested_identity %q is not a known identity (want %q)",
+		return status.Errorf(codes.InvalidArgument, "escrow: parameters.requested_identity %.32q is not a known identity (want %q)",
 			params.GetRequestedIdentity(), ownerUserName)
 	}
 	proof := apb.EscrowProof_ESCROW_PROOF_OWNER_KEY_TLS

@@ -33,16 +33,16 @@ func checkLabelKey(key string) error {
 		if key[i] == '/' {
 			prefix, name = key[:i], key[i+1:]
 			if prefix == "" {
-				return fmt.Errorf("label key %q: empty prefix before '/'", key)
+				return fmt.Errorf("label key %.80q: empty prefix before '/'", key)
 			}
 			break
 		}
 	}
 	if prefix != "" && (len(prefix) > maxLabelPrefixLength || !dnsSubdomain.MatchString(prefix)) {
-		return fmt.Errorf("label key %q: prefix %q is not a DNS subdomain of at most %d characters", key, prefix, maxLabelPrefixLength)
+		return fmt.Errorf("label key %.80q: prefix %.80q is not a DNS subdomain of at most %d characters", key, prefix, maxLabelPrefixLength)
 	}
 	if len(name) == 0 || len(name) > maxLabelNameLength || !labelName.MatchString(name) {
-		return fmt.Errorf("label key %q: name %q must be 1 to %d characters of letters, digits, '-', '_', '.', starting and ending with a letter or digit", key, name, maxLabelNameLength)
+		return fmt.Errorf("label key %.80q: name %.80q must be 1 to %d characters of letters, digits, '-', '_', '.', starting and ending with a letter or digit", key, name, maxLabelNameLength)
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func checkLabelValue(key, value string) error {
 		return nil
 	}
 	if len(value) > maxLabelNameLength || !labelName.MatchString(value) {
-		return fmt.Errorf("label %q: value %q must be at most %d characters of letters, digits, '-', '_', '.', starting and ending with a letter or digit", key, value, maxLabelNameLength)
+		return fmt.Errorf("label %.80q: value %.80q must be at most %d characters of letters, digits, '-', '_', '.', starting and ending with a letter or digit", key, value, maxLabelNameLength)
 	}
 	return nil
 }

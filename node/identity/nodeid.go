@@ -31,15 +31,15 @@ func NodeID(pub ed25519.PublicKey) string {
 func ValidateNodeID(id string) error {
 	rest, ok := strings.CutPrefix(id, NodeIDPrefix)
 	if !ok {
-		return fmt.Errorf("node ID %q: does not start with %q", id, NodeIDPrefix)
+		return fmt.Errorf("node ID %.40q: does not start with %q", id, NodeIDPrefix)
 	}
 	if len(rest) != 2*nodeIDKeyBytes {
-		return fmt.Errorf("node ID %q: want %d hex digits after %q, got %d characters", id, 2*nodeIDKeyBytes, NodeIDPrefix, len(rest))
+		return fmt.Errorf("node ID %.40q: want %d hex digits after %q, got %d characters", id, 2*nodeIDKeyBytes, NodeIDPrefix, len(rest))
 	}
 	for i := 0; i < len(rest); i++ {
 		c := rest[i]
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return fmt.Errorf("node ID %q: character %q at position %d is not a lowercase hex digit", id, c, len(NodeIDPrefix)+i)
+			return fmt.Errorf("node ID %.40q: character %q at position %d is not a lowercase hex digit", id, c, len(NodeIDPrefix)+i)
 		}
 	}
 	return nil

@@ -27,7 +27,7 @@ func (s *Server) GetLogs(req *apb.GetLogsRequest, srv grpc.ServerStreamingServer
 	r, err := s.cfg.Logs.Read(read.dn, read.options()...)
 	if err != nil {
 		// parseLogRead accepted the request, so the tree refusing it is a bug here.
-		return status.Errorf(codes.Internal, "read log tree at %q: %v", read.dn, err)
+		return status.Errorf(codes.Internal, "read log tree at %.64q: %v", read.dn, err)
 	}
 	defer r.Close()
 

@@ -64,6 +64,11 @@ func TestParseLogRead(t *testing.T) {
 			wantErr: "dn",
 		},
 		{
+			name:    "a megabyte of dn is rejected, quoting only its start",
+			req:     &apb.GetLogsRequest{Dn: "root." + strings.Repeat("a", 1<<20) + "!", BacklogMode: backlogAll, StreamMode: streamOff},
+			wantErr: "dn",
+		},
+		{
 			name:    "unset backlog mode is rejected",
 			req:     &apb.GetLogsRequest{Dn: "root", StreamMode: streamOff},
 			wantErr: "backlog_mode",
@@ -109,7 +114,10 @@ func TestParseLogRead(t *testing.T) {
 			got, err := parseLogRead(tc.req)
 			if tc.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr+":") {
-					t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
+					t.Fatalf("error %.300v, want one naming %s", err, tc.wantErr)
+				}
+				if len(err.Error()) > 400 {
+					t.Errorf("the error repeats %d bytes: %.200s…", len(err.Error()), err)
 				}
 				return
 			}

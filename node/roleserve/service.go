@@ -90,6 +90,9 @@ type Service struct {
 	roles memory.Value[*cpb.NodeRoles]
 	// latestRoles is the same, readable without waiting, for the status API.
 	latestRoles atomic.Pointer[cpb.NodeRoles]
+	// deleted says the curator sent this node's tombstone: it is no longer a member, whatever
+	// it was when it started (Deleted).
+	deleted atomic.Bool
 	// curatorRunning says whether this node serves a curator, for the status report.
 	curatorRunning memory.Value[bool]
 	// curators are the addresses the node asks for the curator leader; they grow as the node
@@ -214,6 +217,7 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 		for _, t := range ev.NodeTombstones {
 			if t.NodeId == s.cfg.NodeID {
 				supervisor.Logger(ctx).Warningf("this node (%s) was deleted from the cluster; its roles end", s.cfg.NodeID)
+				s.deleted.Store(true)
 				s.latestRoles.Store(&cpb.NodeRoles{})
 				s.roles.Set(&cpb.NodeRoles{})
 				s.updateTarget.Set(nil)
@@ -236,6 +240,11 @@ func (s *Service) Heartbeating() event.Watcher[bool] { return s.heartbeating.Wat
 
 // LocalConsensus follows this node's etcd member: its status once it votes, nil otherwise.
 func (s *Service) LocalConsensus() event.Watcher[*consensus.Status] { return s.localEtcd.Watch() }
+
+// Deleted says whether the curator told this node that it was deleted from the cluster. The
+// node keeps running (its operator may still read its logs and status) but is a member no
+// more, and says so in its status.
+func (s *Service) Deleted() bool { return s.deleted.Load() }
 
 // CurrentRoles returns the node's roles as the curator last said, as the public API shows them;
 // nil before it has said anything.

@@ -39,11 +39,12 @@ func NewAuthorizer(ca *x509.Certificate, checkNode NodeChecker) *Authorizer {
 }
 
 // ServerOptions returns what a Metropolis gRPC server needs: TLS with serverCert
-// (ServerTLSConfig) and the Authorizer's interceptors, which run before any interceptor the
-// caller adds after these options.
+// (ServerTLSConfig), errors bounded to MaxErrorMessage, and the Authorizer's interceptors,
+// which run before any interceptor the caller adds after these options.
 func ServerOptions(ca *x509.Certificate, serverCert *pki.Renewable, checkNode NodeChecker) []grpc.ServerOption {
 	a := NewAuthorizer(ca, checkNode)
-	return append(serverKeepalive(),
+	opts := append(serverKeepalive(), boundedErrors()...)
+	return append(opts,
 		grpc.Creds(credentials.NewTLS(ServerTLSConfig(serverCert))),
 		grpc.ChainUnaryInterceptor(a.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamInterceptor()),

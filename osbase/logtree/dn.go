@@ -24,7 +24,7 @@ func (d DN) Validate() error {
 	}
 	for i, part := range strings.Split(string(d), ".") {
 		if err := ValidateName(part); err != nil {
-			return fmt.Errorf("DN %q: part %d: %w", string(d), i, err)
+			return fmt.Errorf("DN %.64q: part %d: %w", string(d), i, err)
 		}
 	}
 	return nil
@@ -42,7 +42,7 @@ func ValidateName(name string) error {
 	}
 	for i, r := range name {
 		if !isNameRune(r) {
-			return fmt.Errorf("name %q: character %q at byte %d is not allowed (only letters, digits, '-' and '_')", name, r, i)
+			return fmt.Errorf("name %.64q: character %q at byte %d is not allowed (only letters, digits, '-' and '_')", name, r, i)
 		}
 	}
 	return nil
@@ -91,7 +91,7 @@ func (d DN) Parent() (parent DN, ok bool) {
 // valid DN part.
 func (d DN) Child(name string) (DN, error) {
 	if err := ValidateName(name); err != nil {
-		return "", fmt.Errorf("child of %q: %w", string(d), err)
+		return "", fmt.Errorf("child of %.64q: %w", string(d), err)
 	}
 	if d == "" {
 		return DN(name), nil

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/eventually"
 )
 
 // TestSecurity: who may call what, how requests that are wrong are refused, how a node gets
@@ -35,6 +37,19 @@ func TestSecurity(t *testing.T) {
 		t.Fatalf("deleted node %d is %v, want DECOMMISSIONED", deleted, n.State)
 	}
 
+	t.Run("a deleted node says so in its own status", func(t *testing.T) {
+		// The node learns it from its watch of itself, which gets the tombstone at once.
+		eventually.Pass(t, time.Minute, fmt.Sprintf("deleted node %d's own status to say DECOMMISSIONED", deleted), attempt(func(ctx context.Context) error {
+			st, err := c.nodeStatus(ctx, deleted)
+			if err != nil {
+				return err
+			}
+			if st.State != apb.NodeState_NODE_STATE_DECOMMISSIONED {
+				return fmt.Errorf("it says %v", st.State)
+			}
+			return nil
+		}))
+	})
 	t.Run("each kind of caller may call only what it is granted", func(t *testing.T) { testAuthorization(t, c, deleted) })
 	t.Run("a deleted node cannot rejoin", func(t *testing.T) { testDeletedNodeStaysOut(t, c, deleted) })
 	t.Run("metrics are served to metrics credentials only", func(t *testing.T) { testMetrics(t, c, deleted) })
