@@ -122,6 +122,9 @@ func (c *Config) writeTLS() (dir string, err error) {
 			return "", fmt.Errorf("write %s: %w", name, err)
 		}
 	}
+	if err := ensureRevocationList(dir); err != nil {
+		return "", err
+	}
 	return dir, nil
 }
 
@@ -152,12 +155,19 @@ func (c *Config) embedConfig(tlsDir string) (*embed.Config, error) {
 	tls.KeyFile = filepath.Join(tlsDir, "key.pem")
 	tls.TrustedCAFile = filepath.Join(tlsDir, "ca.pem")
 	tls.ClientCertAuth = true
+	// Read on every new connection: a list the curator writes while the member runs
+	// (WriteRevocationList) refuses the certificates it names from then on.
+	tls.CRLFile = filepath.Join(tlsDir, revocationListFile)
 	cfg.ClientTLSInfo, cfg.PeerTLSInfo = tls, tls
 	// Every certificate of the cluster chains to the same CA, so chaining is not enough: only
 	// consensus certificates may speak Raft, or a node or owner certificate (or a deleted
 	// node's, which stays valid until it expires) could read and write etcd behind the
 	// curator's back.
 	cfg.PeerTLSInfo.AllowedCNs = []string{PeerCommonName}
+	// The client port's one legitimate client is this node itself (its Kubernetes apiserver,
+	// through its etcd proxy), presenting the same consensus certificate; the port listens on
+	// loopback only, and even there an owner's or a node's certificate must not open etcd.
+	cfg.ClientTLSInfo.AllowedCNs = []string{PeerCommonName}
 	// Metrics and pprof stay off: the node management API is the one way in.
 	cfg.ListenMetricsUrls = nil
 	// The token makes the cluster's ID unique even when another cluster's first member had the

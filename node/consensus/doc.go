@@ -8,8 +8,12 @@
 //
 // Peers authenticate with certificates from the cluster CA, both ways, and must present a
 // consensus certificate (common name PeerCommonName): every other certificate of the cluster
-// (a node's, the owner's, a deleted node's) is refused, so etcd is reachable only through the
-// curator. Clients are served on loopback only; the curator uses an in-process client. A member started for the first time
+// (a node's, the owner's) is refused, so etcd is reachable only through the curator. The
+// etcd certificates of a node that is no longer a member (its role removed, or deleted) are
+// refused by the cluster's revocation list, which the curator keeps and the node writes where
+// etcd reads it on every connection (WriteRevocationList). Clients are served on loopback
+// only, to the same consensus certificates (the node's own apiserver); the curator uses an
+// in-process client. A member started for the first time
 // either bootstraps a new one-member cluster or joins an existing one as a learner (a
 // non-voting member that catches up before it is promoted, so a slow newcomer never costs the
 // cluster its quorum). A member restarted with a data directory rejoins from it and ignores its

@@ -78,13 +78,18 @@ func (n *Node) bootstrapOnce(store *sealedStore, pending *pendingBootstrap, node
 		if err != nil {
 			return err
 		}
+		etcdCert, err := roleserve.ReadConsensusCertificate(n.plat.StateDir())
+		if err != nil {
+			return err
+		}
 		res, err := curator.Bootstrap(ctx, cl, curator.BootstrapRequest{
-			CA:               ca,
-			OwnerPublicKey:   pending.OwnerPublicKey,
-			NodePublicKey:    nodeKey.Public().(ed25519.PublicKey),
-			JoinPublicKey:    joinKey.Public().(ed25519.PublicKey),
-			ClusterUnlockKey: pending.ClusterUnlockKey,
-			Address:          addr.String(),
+			ConsensusCertificate: etcdCert,
+			CA:                   ca,
+			OwnerPublicKey:       pending.OwnerPublicKey,
+			NodePublicKey:        nodeKey.Public().(ed25519.PublicKey),
+			JoinPublicKey:        joinKey.Public().(ed25519.PublicKey),
+			ClusterUnlockKey:     pending.ClusterUnlockKey,
+			Address:              addr.String(),
 		})
 		if err != nil {
 			return err

@@ -36,6 +36,10 @@ type BootstrapRequest struct {
 	// Address is the node's external IP address (no port): its node certificate is valid for
 	// it and it becomes the node's reported address.
 	Address string
+	// ConsensusCertificate is the etcd certificate the node issued itself from CA, recorded
+	// so that it is revoked when the node stops being a member. Optional: a node that does not
+	// say leaves its first etcd certificate unrecorded.
+	ConsensusCertificate *x509.Certificate
 }
 
 // BootstrapResult is what the first node gets back.
@@ -102,11 +106,19 @@ func Bootstrap(ctx context.Context, cl *clientv3.Client, req BootstrapRequest) (
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	ops := []clientv3.Op{clientv3.OpPut(keyRegisterTicket, string(ticket))}
-	for _, mk := range []func() (clientv3.Op, error){
+	makers := []func() (clientv3.Op, error){
 		func() (clientv3.Op, error) { return putProtoOp(keyCluster, cluster) },
 		func() (clientv3.Op, error) { return putCAOp(req.CA) },
 		func() (clientv3.Op, error) { return putNodeOp(node) },
-	} {
+		func() (clientv3.Op, error) {
+			empty, err := emptyRevocationsOp(req.CA, time.Now())
+			return empty.op, err
+		},
+	}
+	if c := req.ConsensusCertificate; c != nil {
+		makers = append(makers, func() (clientv3.Op, error) { return recordIssuedOp(id, c) })
+	}
+	for _, mk := range makers {
 		op, err := mk()
 		if err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)

@@ -162,13 +162,45 @@ func (c *curatorServer) IssueCertificate(ctx context.Context, req *cpb.IssueCert
 		if ip == nil {
 			return nil, nodeError(codes.FailedPrecondition, step, n.GetId(), "node has not reported its address (UpdateNodeStatus)")
 		}
-		cert, err := IssueConsensusCertificate(l.ca, n.GetId(), req.GetPublicKey(), ip)
-		if err != nil {
-			return nil, nodeError(codes.Internal, step, n.GetId(), "%v", err)
-		}
-		der = cert.Raw
+		return l.issueConsensusCertificate(ctx, n.GetId(), req.GetPublicKey(), ip)
 	default:
 		return nil, nodeError(codes.InvalidArgument, step, n.GetId(), "kind %v is not a certificate kind", req.GetKind())
 	}
 	return &cpb.IssueCertificateResponse{Certificate: der, CaCertificate: l.ca.Certificate().Raw}, nil
+}
+
+// issueConsensusCertificate issues an etcd certificate to node nodeID and records it for
+// revocation, with the cluster's revocation list for the member to check peers against. It
+// holds l.mu and reads the node again, so that a role removal or deletion racing it either
+// sees the recorded certificate (and revokes it) or is seen here (and nothing is issued).
+func (l *leader) issueConsensusCertificate(ctx context.Context, nodeID string, pub []byte, ip net.IP) (*cpb.IssueCertificateResponse, error) {
+	const step = "issue certificate for"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.node(ctx, step, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCaller(step, nodeID, n); err != nil {
+		return nil, err
+	}
+	if !rolesOf(n.GetRoles()).consensus {
+		return nil, nodeError(codes.PermissionDenied, step, nodeID, "an etcd certificate needs the consensus_member role")
+	}
+	cert, err := IssueConsensusCertificate(l.ca, nodeID, pub, ip)
+	if err != nil {
+		return nil, nodeError(codes.Internal, step, nodeID, "%v", err)
+	}
+	op, err := recordIssuedOp(nodeID, cert)
+	if err != nil {
+		return nil, nodeError(codes.Internal, step, nodeID, "%v", err)
+	}
+	if err := l.commit(ctx, op); err != nil {
+		return nil, err
+	}
+	crl, err := l.revocationList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &cpb.IssueCertificateResponse{Certificate: cert.Raw, CaCertificate: l.ca.Certificate().Raw, RevocationList: crl}, nil
 }

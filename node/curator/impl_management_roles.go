@@ -92,6 +92,13 @@ func (m *managementServer) UpdateNodeRoles(ctx context.Context, req *apb.UpdateN
 	}
 	next := clone(n)
 	next.Roles = roles
+	if !want.consensus && cur.consensus {
+		// Its etcd certificates are revoked with the record that ends its membership.
+		if err := l.storeNodeRevokingConsensus(ctx, next); err != nil {
+			return nil, err
+		}
+		return &apb.UpdateNodeRolesResponse{}, nil
+	}
 	if err := l.storeNode(ctx, next); err != nil {
 		return nil, err
 	}
@@ -185,7 +192,7 @@ func (m *managementServer) DeleteNode(ctx context.Context, req *apb.DeleteNodeRe
 	if err := l.removeConsensusMember(ctx, "delete", n, nodes); err != nil {
 		return nil, err
 	}
-	if err := l.storeNode(ctx, next); err != nil {
+	if err := l.storeNodeRevokingConsensus(ctx, next); err != nil {
 		return nil, err
 	}
 	return &apb.DeleteNodeResponse{}, nil

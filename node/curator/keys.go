@@ -19,6 +19,11 @@ const (
 	keyElection = keyPrefix + "leader"
 	// keyRollout holds the latest rollout (apb.Rollout): the one running, or the last one.
 	keyRollout = keyPrefix + "rollout"
+	// keyConsensusCertsPrefix is followed by a node ID, '/' and a serial number (hex); each
+	// holds a cpb.IssuedCertificate: an etcd certificate issued to the node, not yet revoked.
+	keyConsensusCertsPrefix = keyPrefix + "consensus-certificates/"
+	// keyRevocationList holds the cpb.RevocationListRecord: the revoked etcd certificates.
+	keyRevocationList = keyPrefix + "revocation-list"
 )
 
 func nodeKey(nodeID string) string { return keyNodesPrefix + nodeID }

@@ -127,6 +127,20 @@ func (l *leader) storeNode(ctx context.Context, n *cpb.NodeRecord) error {
 	return l.commit(ctx, op)
 }
 
+// storeNodeRevokingConsensus writes n, which is no longer a consensus member, and revokes
+// every etcd certificate issued to it, in one transaction. The caller holds l.mu.
+func (l *leader) storeNodeRevokingConsensus(ctx context.Context, n *cpb.NodeRecord) error {
+	ops, err := l.revokeConsensusOps(ctx, n.GetId())
+	if err != nil {
+		return err
+	}
+	op, err := putNodeOp(n)
+	if err != nil {
+		return status.Errorf(codes.Internal, "store node %s: %v", n.GetId(), err)
+	}
+	return l.commit(ctx, append(ops, op)...)
+}
+
 // node reads a node record; a missing one is codes.NotFound for step, and an etcd failure
 // codes.Unavailable.
 func (l *leader) node(ctx context.Context, step, nodeID string) (*cpb.NodeRecord, error) {

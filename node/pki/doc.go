@@ -26,9 +26,10 @@
 // certificate may outlive the CA. NotBefore is set a few minutes in the past so that nodes with
 // slightly wrong clocks accept fresh certificates. Serial numbers are 128 random bits.
 //
-// Revocation is out of scope here: a certificate stays cryptographically valid until it
-// expires. The curator revokes by checking its node registry (a deleted or non-UP node is
-// refused whatever its certificate says), which is why certificates should be short-lived.
+// Revocation: the curator refuses a deleted or non-UP node by its registry, whatever its
+// certificate says. Etcd has no registry to ask, so the etcd certificates of a node that stops
+// being a consensus member are revoked by a list (RevocationList, a CRL signed by the CA, which
+// the curator keeps and every member's etcd reads; VerifyRevocationList checks one).
 //
 // Renewal: certificates last a year; a node renews each at two thirds of its lifetime (RenewAt,
 // driven by node/renewal's loop). Renewable holds a certificate that is swapped while servers

@@ -3,12 +3,15 @@ package roleserve
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/consensus"
@@ -134,7 +137,38 @@ func (s *Service) fetchConsensusCertificate(ctx context.Context, cur cpb.Curator
 	if err != nil {
 		return fmt.Errorf("get etcd certificate: %w", err)
 	}
+	if len(res.RevocationList) > 0 {
+		// Checked from the member's first connection on, not only once its curator runs.
+		if _, err := s.applyRevocationList(res.RevocationList); err != nil {
+			return err
+		}
+	}
 	return WriteConsensusCertificate(s.cfg.StateDir, res.Certificate)
+}
+
+// applyRevocationList checks that the cluster CA signed the revocation list der and writes it
+// where this node's etcd member reads it.
+func (s *Service) applyRevocationList(der []byte) (*x509.RevocationList, error) {
+	crl, err := pki.VerifyRevocationList(der, s.cfg.CA)
+	if err != nil {
+		return nil, err
+	}
+	return crl, consensus.WriteRevocationList(filepath.Join(s.cfg.StateDir, consensusDataDir), der)
+}
+
+// followRevocations keeps the member's revocation list the cluster's, read from the local
+// member (cl): the etcd certificates of nodes that stopped being members are refused on its
+// ports from the moment the curator revokes them.
+func (s *Service) followRevocations(ctx context.Context, cl *clientv3.Client) error {
+	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	return curator.WatchRevocationList(ctx, cl, func(der []byte) error {
+		crl, err := s.applyRevocationList(der)
+		if err != nil {
+			return err
+		}
+		supervisor.Logger(ctx).Infof("revocation list %v: %d etcd certificates refused", crl.Number, len(crl.RevokedCertificateEntries))
+		return nil
+	})
 }
 
 // runCurator runs the curator on top of the local member once the member is ready.
@@ -152,6 +186,9 @@ func (s *Service) runCurator(ctx context.Context, member *consensus.Service) err
 	}
 	s.localEtcd.Set(st)
 	defer s.localEtcd.Set(nil)
+	if err := supervisor.Run(ctx, "revocations", func(ctx context.Context) error { return s.followRevocations(ctx, st.Client) }); err != nil {
+		return err
+	}
 	if s.cfg.OnMemberReady != nil {
 		if err := s.cfg.OnMemberReady(ctx, st.Client); err != nil {
 			return err

@@ -66,7 +66,12 @@ func (s *Service) renewNodeCertificate(ctx context.Context, cur cpb.CuratorClien
 }
 
 func (s *Service) consensusCertificate() (*x509.Certificate, error) {
-	data, err := os.ReadFile(filepath.Join(s.cfg.StateDir, consensusCertFile))
+	return ReadConsensusCertificate(s.cfg.StateDir)
+}
+
+// ReadConsensusCertificate reads the etcd certificate stored in stateDir.
+func ReadConsensusCertificate(stateDir string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(filepath.Join(stateDir, consensusCertFile))
 	if err != nil {
 		return nil, fmt.Errorf("consensus certificate: %w", err)
 	}

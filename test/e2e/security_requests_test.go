@@ -55,6 +55,10 @@ func testBadRequests(t *testing.T, c *testCluster) {
 			_, err := c.mgmt.UpdateNodeLabels(ctx, &apb.UpdateNodeLabelsRequest{NodeId: member, Upsert: map[string]string{"not a key!": "v"}})
 			return err
 		}, codes.InvalidArgument, "not a key!"},
+		{"a megabyte of node ID", func(ctx context.Context) error {
+			_, err := c.mgmt.DeleteNode(ctx, &apb.DeleteNodeRequest{NodeId: "metropolis-" + strings.Repeat("f", 1<<20)})
+			return err
+		}, codes.InvalidArgument, "node_id"},
 		{"deleting a node that holds roles", func(ctx context.Context) error {
 			_, err := c.mgmt.DeleteNode(ctx, &apb.DeleteNodeRequest{NodeId: member})
 			return err
@@ -74,7 +78,11 @@ func testBadRequests(t *testing.T, c *testCluster) {
 				t.Fatalf("got %v (%v), want %v", s.Code(), err, tc.want)
 			}
 			if !strings.Contains(s.Message(), tc.mentions) {
-				t.Errorf("message %q does not name %q", s.Message(), tc.mentions)
+				t.Errorf("message %.300q does not name %q", s.Message(), tc.mentions)
+			}
+			// Errors quote what they refuse, a bounded prefix of it.
+			if len(s.Message()) > 400 {
+				t.Errorf("message of %d bytes: %.200q…", len(s.Message()), s.Message())
 			}
 		})
 	}

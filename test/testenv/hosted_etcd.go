@@ -119,3 +119,20 @@ func dialInNamespace(ctx context.Context, namespace, addr string) (net.Conn, err
 	r := <-done
 	return r.conn, r.err
 }
+
+// HostedDialer returns a dialer whose TCP connections start inside node i's network namespace,
+// from the node's own address: a server that checks where its caller comes from (etcd's peer
+// port checks the caller's certificate against its address) sees node i.
+func HostedDialer(c *hosted.Cluster, i int) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
+	network, err := netns.Attach(c.Network)
+	if err != nil {
+		return nil, err
+	}
+	node, err := network.Node(i)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return dialInNamespace(ctx, node.Namespace, addr)
+	}, nil
+}

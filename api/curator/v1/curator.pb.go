@@ -1445,8 +1445,12 @@ type IssueCertificateResponse struct {
 	Certificate []byte `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	// The certificate of the CA that signed it (DER), to verify peers with.
 	CaCertificate []byte `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// For CERTIFICATE_KIND_CONSENSUS_PEER: the cluster's revocation list of etcd certificates
+	// (an X.509 CRL, DER, signed by the CA), which the member checks every peer and client
+	// against. Empty from curators that predate it.
+	RevocationList []byte `protobuf:"bytes,3,opt,name=revocation_list,json=revocationList,proto3" json:"revocation_list,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *IssueCertificateResponse) Reset() {
@@ -1489,6 +1493,13 @@ func (x *IssueCertificateResponse) GetCertificate() []byte {
 func (x *IssueCertificateResponse) GetCaCertificate() []byte {
 	if x != nil {
 		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *IssueCertificateResponse) GetRevocationList() []byte {
+	if x != nil {
+		return x.RevocationList
 	}
 	return nil
 }
@@ -1663,10 +1674,11 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x1bkubelet_serving_certificate\x18\x02 \x01(\fR\x19kubeletServingCertificate\x12+\n" +
 	"\x11proxy_certificate\x18\x03 \x01(\fR\x10proxyCertificate\x12%\n" +
 	"\x0eca_certificate\x18\x04 \x01(\fR\rcaCertificate\x12/\n" +
-	"\x13apiserver_endpoints\x18\x05 \x03(\tR\x12apiserverEndpoints\"c\n" +
+	"\x13apiserver_endpoints\x18\x05 \x03(\tR\x12apiserverEndpoints\"\x8c\x01\n" +
 	"\x18IssueCertificateResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
-	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate*s\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12'\n" +
+	"\x0frevocation_list\x18\x03 \x01(\fR\x0erevocationList*s\n" +
 	"\x0fCertificateKind\x12 \n" +
 	"\x1cCERTIFICATE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CERTIFICATE_KIND_NODE\x10\x01\x12#\n" +

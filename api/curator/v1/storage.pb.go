@@ -310,6 +310,198 @@ func (x *LeaderRecord) GetAddress() string {
 	return ""
 }
 
+// IssuedCertificate records an etcd certificate the curator issued to a node, so that it can
+// be revoked when the node stops being a consensus member (keyed by node and serial).
+type IssuedCertificate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The certificate's serial number (big-endian bytes, as x509 encodes it).
+	Serial []byte `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	// When the certificate expires (Unix seconds): revoking it after that is pointless.
+	NotAfterUnix  int64 `protobuf:"varint,2,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssuedCertificate) Reset() {
+	*x = IssuedCertificate{}
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssuedCertificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssuedCertificate) ProtoMessage() {}
+
+func (x *IssuedCertificate) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssuedCertificate.ProtoReflect.Descriptor instead.
+func (*IssuedCertificate) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *IssuedCertificate) GetSerial() []byte {
+	if x != nil {
+		return x.Serial
+	}
+	return nil
+}
+
+func (x *IssuedCertificate) GetNotAfterUnix() int64 {
+	if x != nil {
+		return x.NotAfterUnix
+	}
+	return 0
+}
+
+// RevocationListRecord is the cluster's list of revoked etcd certificates: those of nodes that
+// stopped being consensus members (their role removed, or deleted). Every etcd member refuses
+// them on its peer and client ports.
+type RevocationListRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revoked certificates that have not expired yet.
+	Revoked []*RevocationListRecord_Entry `protobuf:"bytes,1,rep,name=revoked,proto3" json:"revoked,omitempty"`
+	// The same list as an X.509 CRL (DER) signed by the cluster CA: what etcd reads.
+	Crl []byte `protobuf:"bytes,2,opt,name=crl,proto3" json:"crl,omitempty"`
+	// The CRL number in crl, raised with every new list.
+	Number        uint64 `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevocationListRecord) Reset() {
+	*x = RevocationListRecord{}
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevocationListRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevocationListRecord) ProtoMessage() {}
+
+func (x *RevocationListRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevocationListRecord.ProtoReflect.Descriptor instead.
+func (*RevocationListRecord) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevocationListRecord) GetRevoked() []*RevocationListRecord_Entry {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+func (x *RevocationListRecord) GetCrl() []byte {
+	if x != nil {
+		return x.Crl
+	}
+	return nil
+}
+
+func (x *RevocationListRecord) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+type RevocationListRecord_Entry struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Serial       []byte                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	NotAfterUnix int64                  `protobuf:"varint,2,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	// The node the certificate was issued to, for the operator.
+	NodeId string `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// When the curator revoked it (Unix seconds).
+	RevokedAtUnix int64 `protobuf:"varint,4,opt,name=revoked_at_unix,json=revokedAtUnix,proto3" json:"revoked_at_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevocationListRecord_Entry) Reset() {
+	*x = RevocationListRecord_Entry{}
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevocationListRecord_Entry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevocationListRecord_Entry) ProtoMessage() {}
+
+func (x *RevocationListRecord_Entry) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevocationListRecord_Entry.ProtoReflect.Descriptor instead.
+func (*RevocationListRecord_Entry) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{5, 0}
+}
+
+func (x *RevocationListRecord_Entry) GetSerial() []byte {
+	if x != nil {
+		return x.Serial
+	}
+	return nil
+}
+
+func (x *RevocationListRecord_Entry) GetNotAfterUnix() int64 {
+	if x != nil {
+		return x.NotAfterUnix
+	}
+	return 0
+}
+
+func (x *RevocationListRecord_Entry) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *RevocationListRecord_Entry) GetRevokedAtUnix() int64 {
+	if x != nil {
+		return x.RevokedAtUnix
+	}
+	return 0
+}
+
 var File_metropolis_api_curator_v1_storage_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
@@ -340,7 +532,19 @@ const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"privateKey\"A\n" +
 	"\fLeaderRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddressB.Z,metropolis.dev/metropolis/api/curator/v1;cpbb\x06proto3"
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"Q\n" +
+	"\x11IssuedCertificate\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\fR\x06serial\x12$\n" +
+	"\x0enot_after_unix\x18\x02 \x01(\x03R\fnotAfterUnix\"\x96\x02\n" +
+	"\x14RevocationListRecord\x12K\n" +
+	"\arevoked\x18\x01 \x03(\v21.metropolis.curator.v1.RevocationListRecord.EntryR\arevoked\x12\x10\n" +
+	"\x03crl\x18\x02 \x01(\fR\x03crl\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\x04R\x06number\x1a\x86\x01\n" +
+	"\x05Entry\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\fR\x06serial\x12$\n" +
+	"\x0enot_after_unix\x18\x02 \x01(\x03R\fnotAfterUnix\x12\x17\n" +
+	"\anode_id\x18\x03 \x01(\tR\x06nodeId\x12&\n" +
+	"\x0frevoked_at_unix\x18\x04 \x01(\x03R\rrevokedAtUnixB.Z,metropolis.dev/metropolis/api/curator/v1;cpbb\x06proto3"
 
 var (
 	file_metropolis_api_curator_v1_storage_proto_rawDescOnce sync.Once
@@ -354,29 +558,33 @@ func file_metropolis_api_curator_v1_storage_proto_rawDescGZIP() []byte {
 	return file_metropolis_api_curator_v1_storage_proto_rawDescData
 }
 
-var file_metropolis_api_curator_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_metropolis_api_curator_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_metropolis_api_curator_v1_storage_proto_goTypes = []any{
-	(*NodeRecord)(nil),    // 0: metropolis.curator.v1.NodeRecord
-	(*ClusterRecord)(nil), // 1: metropolis.curator.v1.ClusterRecord
-	(*CARecord)(nil),      // 2: metropolis.curator.v1.CARecord
-	(*LeaderRecord)(nil),  // 3: metropolis.curator.v1.LeaderRecord
-	nil,                   // 4: metropolis.curator.v1.NodeRecord.LabelsEntry
-	(v1.NodeState)(0),     // 5: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),     // 6: metropolis.curator.v1.NodeRoles
-	(*v1.NodeStatus)(nil), // 7: metropolis.api.v1.NodeStatus
-	(*UpdateTarget)(nil),  // 8: metropolis.curator.v1.UpdateTarget
+	(*NodeRecord)(nil),                 // 0: metropolis.curator.v1.NodeRecord
+	(*ClusterRecord)(nil),              // 1: metropolis.curator.v1.ClusterRecord
+	(*CARecord)(nil),                   // 2: metropolis.curator.v1.CARecord
+	(*LeaderRecord)(nil),               // 3: metropolis.curator.v1.LeaderRecord
+	(*IssuedCertificate)(nil),          // 4: metropolis.curator.v1.IssuedCertificate
+	(*RevocationListRecord)(nil),       // 5: metropolis.curator.v1.RevocationListRecord
+	nil,                                // 6: metropolis.curator.v1.NodeRecord.LabelsEntry
+	(*RevocationListRecord_Entry)(nil), // 7: metropolis.curator.v1.RevocationListRecord.Entry
+	(v1.NodeState)(0),                  // 8: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                  // 9: metropolis.curator.v1.NodeRoles
+	(*v1.NodeStatus)(nil),              // 10: metropolis.api.v1.NodeStatus
+	(*UpdateTarget)(nil),               // 11: metropolis.curator.v1.UpdateTarget
 }
 var file_metropolis_api_curator_v1_storage_proto_depIdxs = []int32{
-	5, // 0: metropolis.curator.v1.NodeRecord.state:type_name -> metropolis.api.v1.NodeState
-	6, // 1: metropolis.curator.v1.NodeRecord.roles:type_name -> metropolis.curator.v1.NodeRoles
-	4, // 2: metropolis.curator.v1.NodeRecord.labels:type_name -> metropolis.curator.v1.NodeRecord.LabelsEntry
-	7, // 3: metropolis.curator.v1.NodeRecord.status:type_name -> metropolis.api.v1.NodeStatus
-	8, // 4: metropolis.curator.v1.NodeRecord.update_target:type_name -> metropolis.curator.v1.UpdateTarget
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8,  // 0: metropolis.curator.v1.NodeRecord.state:type_name -> metropolis.api.v1.NodeState
+	9,  // 1: metropolis.curator.v1.NodeRecord.roles:type_name -> metropolis.curator.v1.NodeRoles
+	6,  // 2: metropolis.curator.v1.NodeRecord.labels:type_name -> metropolis.curator.v1.NodeRecord.LabelsEntry
+	10, // 3: metropolis.curator.v1.NodeRecord.status:type_name -> metropolis.api.v1.NodeStatus
+	11, // 4: metropolis.curator.v1.NodeRecord.update_target:type_name -> metropolis.curator.v1.UpdateTarget
+	7,  // 5: metropolis.curator.v1.RevocationListRecord.revoked:type_name -> metropolis.curator.v1.RevocationListRecord.Entry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_storage_proto_init() }
@@ -391,7 +599,7 @@ func file_metropolis_api_curator_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_storage_proto_rawDesc), len(file_metropolis_api_curator_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
