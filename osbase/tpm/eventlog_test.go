@@ -2,109 +2,32 @@ package tpm
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"maps"
 	"strings"
 	"testing"
+
+	"metropolis.dev/metropolis/osbase/tpm/tpmtest"
 )
-
-// TCG event types of the made-up boots below.
-const (
-	evPostCode                = 0x1
-	evNoAction                = 0x3
-	evSeparator               = 0x4
-	evSCRTMVersion            = 0x8
-	evEFIBootServicesDriver   = 0x80000004
-	evEFIAction               = 0x80000007
-	evEFIVariableDriverConfig = 0x800000e0
-)
-
-// Spec ID event fields: a PC client platform whose firmware has 64-bit UINTNs.
-const (
-	specIDEventPlatformClient  = 0
-	specIDEventUintnSize64Bits = 2
-)
-
-// testEvent is one measurement of a made-up boot: measured is what is hashed into the event's
-// SHA-256 digest (and what ExtendPCR takes), and the event's data too.
-type testEvent struct {
-	pcr      uint
-	typ      uint32
-	measured string
-}
-
-func (e testEvent) digest() []byte { return digestOf(e.measured) }
 
 // bootEvents is a made-up firmware's measurements of a boot that starts uki.
-func bootEvents(uki string) []testEvent {
-	return []testEvent{
-		{0, evSCRTMVersion, "firmware 1.0"},
-		{0, evPostCode, "POST code"},
-		{2, evEFIBootServicesDriver, "option ROM"},
-		{7, evEFIVariableDriverConfig, "SecureBoot=1"},
-		{4, evEFIAction, "Calling EFI Application from Boot Option"},
-		{0, evSeparator, "\x00\x00\x00\x00"},
-		{2, evSeparator, "\x00\x00\x00\x00"},
-		{4, evSeparator, "\x00\x00\x00\x00"},
-		{7, evSeparator, "\x00\x00\x00\x00"},
-		{4, evEFIBootServicesApplication, uki},
-	}
-}
+func bootEvents(uki string) []tpmtest.Event { return tpmtest.BootEvents("firmware 1.0", uki) }
 
-// eventLog encodes events as a firmware's crypto-agile TCG event log with only SHA-256
-// digests: a Spec ID event in the SHA-1 log format, then TCG_PCR_EVENT2 entries.
-func eventLog(events []testEvent) []byte {
-	le := binary.LittleEndian
-	spec := []byte("Spec ID Event03\x00")
-	spec = le.AppendUint32(spec, specIDEventPlatformClient)
-	spec = append(spec, 0, 2, 0, specIDEventUintnSize64Bits) // version 2.0, errata 0
-	spec = le.AppendUint32(spec, 1)                          // one algorithm:
-	spec = le.AppendUint16(spec, 0x000b)                     // SHA-256,
-	spec = le.AppendUint16(spec, sha256.Size)                // its digest size
-	spec = append(spec, 0)                                   // no vendor info
-
-	log := le.AppendUint32(nil, 0)
-	log = le.AppendUint32(log, evNoAction)
-	log = append(log, make([]byte, 20)...) // SHA-1 digest, none
-	log = le.AppendUint32(log, uint32(len(spec)))
-	log = append(log, spec...)
-	for _, e := range events {
-		log = le.AppendUint32(log, uint32(e.pcr))
-		log = le.AppendUint32(log, e.typ)
-		log = le.AppendUint32(log, 1) // one digest:
-		log = le.AppendUint16(log, 0x000b)
-		log = append(log, e.digest()...)
-		log = le.AppendUint32(log, uint32(len(e.measured)))
-		log = append(log, e.measured...)
-	}
-	return log
-}
+func eventLog(events []tpmtest.Event) []byte { return tpmtest.EventLog(events) }
 
 // replayedPCRs are the BootPCRs' values after events, computed without a TPM.
-func replayedPCRs(events []testEvent) PCRValues {
-	digests := map[uint][][]byte{}
-	for _, e := range events {
-		digests[e.pcr] = append(digests[e.pcr], e.digest())
-	}
-	out := PCRValues{}
-	for _, p := range BootPCRs {
-		out[p] = extendAll(digests[p]...)
-	}
-	return out
-}
+func replayedPCRs(events []tpmtest.Event) PCRValues { return tpmtest.Replayed(events, BootPCRs) }
 
 // boot measures events into the TPM, as firmware would, and returns their event log.
-func boot(t *testing.T, tp *TPM, events []testEvent) []byte {
+func boot(t *testing.T, tp *TPM, events []tpmtest.Event) []byte {
 	t.Helper()
 	for _, e := range events {
-		if err := tp.ExtendPCR(e.pcr, []byte(e.measured)); err != nil {
+		if err := tp.ExtendPCR(e.PCR, []byte(e.Measured)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return eventLog(events)
+	return tpmtest.EventLog(events)
 }
 
 // replaceUKI maps the measurement of UKI from to that of to.

@@ -2,27 +2,22 @@ package tpm
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"metropolis.dev/metropolis/osbase/tpm/tpmtest"
 )
 
-// digestOf is a made-up SHA-256 measurement.
-func digestOf(s string) []byte {
-	d := sha256.Sum256([]byte(s))
-	return d[:]
-}
+var (
+	digestOf  = tpmtest.Digest
+	extendAll = tpmtest.ExtendAll
+)
 
-// extendAll extends a reset SHA-256 PCR with digests in order.
-func extendAll(digests ...[]byte) []byte {
-	pcr := make([]byte, sha256.Size)
-	for _, d := range digests {
-		v := sha256.Sum256(append(pcr, d...))
-		pcr = v[:]
-	}
-	return pcr
-}
+const (
+	evEFIAction = tpmtest.EvEFIAction
+	evSeparator = tpmtest.EvSeparator
+)
 
 func TestReplayReplacing(t *testing.T) {
 	action := measurement{evEFIAction, digestOf("Calling EFI Application from Boot Option")}
