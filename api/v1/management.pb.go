@@ -733,8 +733,10 @@ type GetClusterInfoResponse struct {
 	// host:port of every node that runs a curator. Goes into
 	// NodeParameters.cluster_register.cluster_addresses.
 	ClusterAddresses []string `protobuf:"bytes,3,rep,name=cluster_addresses,json=clusterAddresses,proto3" json:"cluster_addresses,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What the cluster trusts of machines and software.
+	AttestationPolicy *AttestationPolicy `protobuf:"bytes,4,opt,name=attestation_policy,json=attestationPolicy,proto3" json:"attestation_policy,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetClusterInfoResponse) Reset() {
@@ -784,6 +786,13 @@ func (x *GetClusterInfoResponse) GetCaCertificate() []byte {
 func (x *GetClusterInfoResponse) GetClusterAddresses() []string {
 	if x != nil {
 		return x.ClusterAddresses
+	}
+	return nil
+}
+
+func (x *GetClusterInfoResponse) GetAttestationPolicy() *AttestationPolicy {
+	if x != nil {
+		return x.AttestationPolicy
 	}
 	return nil
 }
@@ -894,8 +903,10 @@ type Node struct {
 	// How long ago the leader received the node's last heartbeat; absent if the current leader
 	// has received none.
 	TimeSinceHeartbeat *durationpb.Duration `protobuf:"bytes,8,opt,name=time_since_heartbeat,json=timeSinceHeartbeat,proto3" json:"time_since_heartbeat,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// What the cluster knows of the node's TPM; absent if the node sent no TPM identity.
+	Attestation   *NodeAttestation `protobuf:"bytes,9,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -984,6 +995,13 @@ func (x *Node) GetTimeSinceHeartbeat() *durationpb.Duration {
 	return nil
 }
 
+func (x *Node) GetAttestation() *NodeAttestation {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
 type ApproveNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node to approve, by ID or by public key. The public key is the stronger choice when
@@ -994,9 +1012,13 @@ type ApproveNodeRequest struct {
 	//
 	//	*ApproveNodeRequest_NodeId
 	//	*ApproveNodeRequest_PublicKey
-	Node          isApproveNodeRequest_Node `protobuf_oneof:"node"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Node isApproveNodeRequest_Node `protobuf_oneof:"node"`
+	// Trust the node's TPM by its endorsement key: the fingerprint (NodeAttestation
+	// .ek_fingerprint) the operator checked on the machine. It must be the node's, or nothing is
+	// approved. For TPMs without an EK certificate from a CA the cluster trusts.
+	PinEkFingerprint []byte `protobuf:"bytes,3,opt,name=pin_ek_fingerprint,json=pinEkFingerprint,proto3" json:"pin_ek_fingerprint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ApproveNodeRequest) Reset() {
@@ -1054,6 +1076,13 @@ func (x *ApproveNodeRequest) GetPublicKey() []byte {
 	return nil
 }
 
+func (x *ApproveNodeRequest) GetPinEkFingerprint() []byte {
+	if x != nil {
+		return x.PinEkFingerprint
+	}
+	return nil
+}
+
 type isApproveNodeRequest_Node interface {
 	isApproveNodeRequest_Node()
 }
@@ -1106,6 +1135,96 @@ func (*ApproveNodeResponse) Descriptor() ([]byte, []int) {
 	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{16}
 }
 
+type TrustReleaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The release's UKI Authenticode SHA-256 (32 bytes), e.g. from an update bundle's manifest.
+	UkiAuthenticodeSha256 []byte `protobuf:"bytes,1,opt,name=uki_authenticode_sha256,json=ukiAuthenticodeSha256,proto3" json:"uki_authenticode_sha256,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *TrustReleaseRequest) Reset() {
+	*x = TrustReleaseRequest{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustReleaseRequest) ProtoMessage() {}
+
+func (x *TrustReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustReleaseRequest.ProtoReflect.Descriptor instead.
+func (*TrustReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TrustReleaseRequest) GetUkiAuthenticodeSha256() []byte {
+	if x != nil {
+		return x.UkiAuthenticodeSha256
+	}
+	return nil
+}
+
+type TrustReleaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cluster's policy after the change.
+	AttestationPolicy *AttestationPolicy `protobuf:"bytes,1,opt,name=attestation_policy,json=attestationPolicy,proto3" json:"attestation_policy,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TrustReleaseResponse) Reset() {
+	*x = TrustReleaseResponse{}
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustReleaseResponse) ProtoMessage() {}
+
+func (x *TrustReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustReleaseResponse.ProtoReflect.Descriptor instead.
+func (*TrustReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TrustReleaseResponse) GetAttestationPolicy() *AttestationPolicy {
+	if x != nil {
+		return x.AttestationPolicy
+	}
+	return nil
+}
+
 type UpdateNodeRolesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1119,7 +1238,7 @@ type UpdateNodeRolesRequest struct {
 
 func (x *UpdateNodeRolesRequest) Reset() {
 	*x = UpdateNodeRolesRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1250,7 @@ func (x *UpdateNodeRolesRequest) String() string {
 func (*UpdateNodeRolesRequest) ProtoMessage() {}
 
 func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1263,7 @@ func (x *UpdateNodeRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateNodeRolesRequest) GetNodeId() string {
@@ -1183,7 +1302,7 @@ type UpdateNodeRolesResponse struct {
 
 func (x *UpdateNodeRolesResponse) Reset() {
 	*x = UpdateNodeRolesResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1314,7 @@ func (x *UpdateNodeRolesResponse) String() string {
 func (*UpdateNodeRolesResponse) ProtoMessage() {}
 
 func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1327,7 @@ func (x *UpdateNodeRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeRolesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeRolesResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{20}
 }
 
 type UpdateNodeLabelsRequest struct {
@@ -1227,7 +1346,7 @@ type UpdateNodeLabelsRequest struct {
 
 func (x *UpdateNodeLabelsRequest) Reset() {
 	*x = UpdateNodeLabelsRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1358,7 @@ func (x *UpdateNodeLabelsRequest) String() string {
 func (*UpdateNodeLabelsRequest) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1371,7 @@ func (x *UpdateNodeLabelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateNodeLabelsRequest) GetNodeId() string {
@@ -1284,7 +1403,7 @@ type UpdateNodeLabelsResponse struct {
 
 func (x *UpdateNodeLabelsResponse) Reset() {
 	*x = UpdateNodeLabelsResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1415,7 @@ func (x *UpdateNodeLabelsResponse) String() string {
 func (*UpdateNodeLabelsResponse) ProtoMessage() {}
 
 func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1428,7 @@ func (x *UpdateNodeLabelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeLabelsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeLabelsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{22}
 }
 
 type DeleteNodeRequest struct {
@@ -1325,7 +1444,7 @@ type DeleteNodeRequest struct {
 
 func (x *DeleteNodeRequest) Reset() {
 	*x = DeleteNodeRequest{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1456,7 @@ func (x *DeleteNodeRequest) String() string {
 func (*DeleteNodeRequest) ProtoMessage() {}
 
 func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1469,7 @@ func (x *DeleteNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteNodeRequest) GetNodeId() string {
@@ -1375,7 +1494,7 @@ type DeleteNodeResponse struct {
 
 func (x *DeleteNodeResponse) Reset() {
 	*x = DeleteNodeResponse{}
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1506,7 @@ func (x *DeleteNodeResponse) String() string {
 func (*DeleteNodeResponse) ProtoMessage() {}
 
 func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_management_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_management_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,14 +1519,14 @@ func (x *DeleteNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNodeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_v1_management_proto_rawDescGZIP(), []int{24}
 }
 
 var File_metropolis_api_v1_management_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\n" +
-	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1fmetropolis/api/v1/rollout.proto\x1a\x1emetropolis/api/v1/common.proto\"|\n" +
+	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a#metropolis/api/v1/attestation.proto\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1fmetropolis/api/v1/rollout.proto\x1a\x1emetropolis/api/v1/common.proto\"|\n" +
 	"\x13StartRolloutRequest\x12E\n" +
 	"\bmetadata\x18\x01 \x01(\v2'.metropolis.api.v1.StartRolloutMetadataH\x00R\bmetadata\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
@@ -1439,16 +1558,17 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x18GetRegisterTicketRequest\"3\n" +
 	"\x19GetRegisterTicketResponse\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\fR\x06ticket\"\x17\n" +
-	"\x15GetClusterInfoRequest\"\x8b\x01\n" +
+	"\x15GetClusterInfoRequest\"\xe0\x01\n" +
 	"\x16GetClusterInfoResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12+\n" +
-	"\x11cluster_addresses\x18\x03 \x03(\tR\x10clusterAddresses\"G\n" +
+	"\x11cluster_addresses\x18\x03 \x03(\tR\x10clusterAddresses\x12S\n" +
+	"\x12attestation_policy\x18\x04 \x01(\v2$.metropolis.api.v1.AttestationPolicyR\x11attestationPolicy\"G\n" +
 	"\x0fGetNodesRequest\x124\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x1c.metropolis.api.v1.NodeStateR\x06states\")\n" +
 	"\x0eGetNodeRequest\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xd0\x03\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x96\x04\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1458,16 +1578,22 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x06labels\x18\x05 \x03(\v2#.metropolis.api.v1.Node.LabelsEntryR\x06labels\x125\n" +
 	"\x06status\x18\x06 \x01(\v2\x1d.metropolis.api.v1.NodeStatusR\x06status\x125\n" +
 	"\x06health\x18\a \x01(\x0e2\x1d.metropolis.api.v1.NodeHealthR\x06health\x12K\n" +
-	"\x14time_since_heartbeat\x18\b \x01(\v2\x19.google.protobuf.DurationR\x12timeSinceHeartbeat\x1a9\n" +
+	"\x14time_since_heartbeat\x18\b \x01(\v2\x19.google.protobuf.DurationR\x12timeSinceHeartbeat\x12D\n" +
+	"\vattestation\x18\t \x01(\v2\".metropolis.api.v1.NodeAttestationR\vattestation\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x86\x01\n" +
 	"\x12ApproveNodeRequest\x12\x19\n" +
 	"\anode_id\x18\x01 \x01(\tH\x00R\x06nodeId\x12\x1f\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\fH\x00R\tpublicKeyB\x06\n" +
+	"public_key\x18\x02 \x01(\fH\x00R\tpublicKey\x12,\n" +
+	"\x12pin_ek_fingerprint\x18\x03 \x01(\fR\x10pinEkFingerprintB\x06\n" +
 	"\x04node\"\x15\n" +
-	"\x13ApproveNodeResponse\"\x92\x02\n" +
+	"\x13ApproveNodeResponse\"M\n" +
+	"\x13TrustReleaseRequest\x126\n" +
+	"\x17uki_authenticode_sha256\x18\x01 \x01(\fR\x15ukiAuthenticodeSha256\"k\n" +
+	"\x14TrustReleaseResponse\x12S\n" +
+	"\x12attestation_policy\x18\x01 \x01(\v2$.metropolis.api.v1.AttestationPolicyR\x11attestationPolicy\"\x92\x02\n" +
 	"\x16UpdateNodeRolesRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12.\n" +
 	"\x10consensus_member\x18\x02 \x01(\bH\x00R\x0fconsensusMember\x88\x01\x01\x128\n" +
@@ -1499,8 +1625,7 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x17NODE_HEALTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_HEALTH_UNKNOWN\x10\x01\x12\x17\n" +
 	"\x13NODE_HEALTH_HEALTHY\x10\x02\x12!\n" +
-	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xfd\n" +
-	"\n" +
+	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xe7\v\n" +
 	"\n" +
 	"Management\x12w\n" +
 	"\x11GetRegisterTicket\x12+.metropolis.api.v1.GetRegisterTicketRequest\x1a,.metropolis.api.v1.GetRegisterTicketResponse\"\a\xba\x80\x19\x03\n" +
@@ -1531,6 +1656,8 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"GetRollout\x12$.metropolis.api.v1.GetRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
 	"\x01\x020\x01\x12_\n" +
 	"\x0eControlRollout\x12(.metropolis.api.v1.ControlRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
+	"\x01\r\x12h\n" +
+	"\fTrustRelease\x12&.metropolis.api.v1.TrustReleaseRequest\x1a'.metropolis.api.v1.TrustReleaseResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\rB&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
@@ -1546,7 +1673,7 @@ func file_metropolis_api_v1_management_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_v1_management_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_metropolis_api_v1_management_proto_goTypes = []any{
 	(RolloutCommand)(0),                     // 0: metropolis.api.v1.RolloutCommand
 	(NodeHealth)(0),                         // 1: metropolis.api.v1.NodeHealth
@@ -1567,64 +1694,73 @@ var file_metropolis_api_v1_management_proto_goTypes = []any{
 	(*Node)(nil),                            // 16: metropolis.api.v1.Node
 	(*ApproveNodeRequest)(nil),              // 17: metropolis.api.v1.ApproveNodeRequest
 	(*ApproveNodeResponse)(nil),             // 18: metropolis.api.v1.ApproveNodeResponse
-	(*UpdateNodeRolesRequest)(nil),          // 19: metropolis.api.v1.UpdateNodeRolesRequest
-	(*UpdateNodeRolesResponse)(nil),         // 20: metropolis.api.v1.UpdateNodeRolesResponse
-	(*UpdateNodeLabelsRequest)(nil),         // 21: metropolis.api.v1.UpdateNodeLabelsRequest
-	(*UpdateNodeLabelsResponse)(nil),        // 22: metropolis.api.v1.UpdateNodeLabelsResponse
-	(*DeleteNodeRequest)(nil),               // 23: metropolis.api.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),              // 24: metropolis.api.v1.DeleteNodeResponse
-	nil,                                     // 25: metropolis.api.v1.Node.LabelsEntry
-	nil,                                     // 26: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	(*RolloutOptions)(nil),                  // 27: metropolis.api.v1.RolloutOptions
-	(NodeState)(0),                          // 28: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                       // 29: metropolis.api.v1.NodeRoles
-	(*NodeStatus)(nil),                      // 30: metropolis.api.v1.NodeStatus
-	(*durationpb.Duration)(nil),             // 31: google.protobuf.Duration
-	(*Rollout)(nil),                         // 32: metropolis.api.v1.Rollout
+	(*TrustReleaseRequest)(nil),             // 19: metropolis.api.v1.TrustReleaseRequest
+	(*TrustReleaseResponse)(nil),            // 20: metropolis.api.v1.TrustReleaseResponse
+	(*UpdateNodeRolesRequest)(nil),          // 21: metropolis.api.v1.UpdateNodeRolesRequest
+	(*UpdateNodeRolesResponse)(nil),         // 22: metropolis.api.v1.UpdateNodeRolesResponse
+	(*UpdateNodeLabelsRequest)(nil),         // 23: metropolis.api.v1.UpdateNodeLabelsRequest
+	(*UpdateNodeLabelsResponse)(nil),        // 24: metropolis.api.v1.UpdateNodeLabelsResponse
+	(*DeleteNodeRequest)(nil),               // 25: metropolis.api.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),              // 26: metropolis.api.v1.DeleteNodeResponse
+	nil,                                     // 27: metropolis.api.v1.Node.LabelsEntry
+	nil,                                     // 28: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	(*RolloutOptions)(nil),                  // 29: metropolis.api.v1.RolloutOptions
+	(*AttestationPolicy)(nil),               // 30: metropolis.api.v1.AttestationPolicy
+	(NodeState)(0),                          // 31: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                       // 32: metropolis.api.v1.NodeRoles
+	(*NodeStatus)(nil),                      // 33: metropolis.api.v1.NodeStatus
+	(*durationpb.Duration)(nil),             // 34: google.protobuf.Duration
+	(*NodeAttestation)(nil),                 // 35: metropolis.api.v1.NodeAttestation
+	(*Rollout)(nil),                         // 36: metropolis.api.v1.Rollout
 }
 var file_metropolis_api_v1_management_proto_depIdxs = []int32{
 	3,  // 0: metropolis.api.v1.StartRolloutRequest.metadata:type_name -> metropolis.api.v1.StartRolloutMetadata
-	27, // 1: metropolis.api.v1.StartRolloutMetadata.options:type_name -> metropolis.api.v1.RolloutOptions
+	29, // 1: metropolis.api.v1.StartRolloutMetadata.options:type_name -> metropolis.api.v1.RolloutOptions
 	0,  // 2: metropolis.api.v1.ControlRolloutRequest.command:type_name -> metropolis.api.v1.RolloutCommand
-	28, // 3: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
-	28, // 4: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	29, // 5: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
-	25, // 6: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
-	30, // 7: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	1,  // 8: metropolis.api.v1.Node.health:type_name -> metropolis.api.v1.NodeHealth
-	31, // 9: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
-	26, // 10: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	10, // 11: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
-	12, // 12: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
-	14, // 13: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
-	15, // 14: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
-	17, // 15: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
-	19, // 16: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
-	21, // 17: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
-	23, // 18: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
-	6,  // 19: metropolis.api.v1.Management.GetKubernetesCredential:input_type -> metropolis.api.v1.GetKubernetesCredentialRequest
-	8,  // 20: metropolis.api.v1.Management.IssueMetricsCredential:input_type -> metropolis.api.v1.IssueMetricsCredentialRequest
-	2,  // 21: metropolis.api.v1.Management.StartRollout:input_type -> metropolis.api.v1.StartRolloutRequest
-	4,  // 22: metropolis.api.v1.Management.GetRollout:input_type -> metropolis.api.v1.GetRolloutRequest
-	5,  // 23: metropolis.api.v1.Management.ControlRollout:input_type -> metropolis.api.v1.ControlRolloutRequest
-	11, // 24: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
-	13, // 25: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
-	16, // 26: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
-	16, // 27: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
-	18, // 28: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
-	20, // 29: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
-	22, // 30: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
-	24, // 31: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
-	7,  // 32: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
-	9,  // 33: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
-	32, // 34: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
-	32, // 35: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
-	32, // 36: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
-	24, // [24:37] is the sub-list for method output_type
-	11, // [11:24] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	30, // 3: metropolis.api.v1.GetClusterInfoResponse.attestation_policy:type_name -> metropolis.api.v1.AttestationPolicy
+	31, // 4: metropolis.api.v1.GetNodesRequest.states:type_name -> metropolis.api.v1.NodeState
+	31, // 5: metropolis.api.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	32, // 6: metropolis.api.v1.Node.roles:type_name -> metropolis.api.v1.NodeRoles
+	27, // 7: metropolis.api.v1.Node.labels:type_name -> metropolis.api.v1.Node.LabelsEntry
+	33, // 8: metropolis.api.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	1,  // 9: metropolis.api.v1.Node.health:type_name -> metropolis.api.v1.NodeHealth
+	34, // 10: metropolis.api.v1.Node.time_since_heartbeat:type_name -> google.protobuf.Duration
+	35, // 11: metropolis.api.v1.Node.attestation:type_name -> metropolis.api.v1.NodeAttestation
+	30, // 12: metropolis.api.v1.TrustReleaseResponse.attestation_policy:type_name -> metropolis.api.v1.AttestationPolicy
+	28, // 13: metropolis.api.v1.UpdateNodeLabelsRequest.upsert:type_name -> metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	10, // 14: metropolis.api.v1.Management.GetRegisterTicket:input_type -> metropolis.api.v1.GetRegisterTicketRequest
+	12, // 15: metropolis.api.v1.Management.GetClusterInfo:input_type -> metropolis.api.v1.GetClusterInfoRequest
+	14, // 16: metropolis.api.v1.Management.GetNodes:input_type -> metropolis.api.v1.GetNodesRequest
+	15, // 17: metropolis.api.v1.Management.GetNode:input_type -> metropolis.api.v1.GetNodeRequest
+	17, // 18: metropolis.api.v1.Management.ApproveNode:input_type -> metropolis.api.v1.ApproveNodeRequest
+	21, // 19: metropolis.api.v1.Management.UpdateNodeRoles:input_type -> metropolis.api.v1.UpdateNodeRolesRequest
+	23, // 20: metropolis.api.v1.Management.UpdateNodeLabels:input_type -> metropolis.api.v1.UpdateNodeLabelsRequest
+	25, // 21: metropolis.api.v1.Management.DeleteNode:input_type -> metropolis.api.v1.DeleteNodeRequest
+	6,  // 22: metropolis.api.v1.Management.GetKubernetesCredential:input_type -> metropolis.api.v1.GetKubernetesCredentialRequest
+	8,  // 23: metropolis.api.v1.Management.IssueMetricsCredential:input_type -> metropolis.api.v1.IssueMetricsCredentialRequest
+	2,  // 24: metropolis.api.v1.Management.StartRollout:input_type -> metropolis.api.v1.StartRolloutRequest
+	4,  // 25: metropolis.api.v1.Management.GetRollout:input_type -> metropolis.api.v1.GetRolloutRequest
+	5,  // 26: metropolis.api.v1.Management.ControlRollout:input_type -> metropolis.api.v1.ControlRolloutRequest
+	19, // 27: metropolis.api.v1.Management.TrustRelease:input_type -> metropolis.api.v1.TrustReleaseRequest
+	11, // 28: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
+	13, // 29: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
+	16, // 30: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
+	16, // 31: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
+	18, // 32: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
+	22, // 33: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
+	24, // 34: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
+	26, // 35: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
+	7,  // 36: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
+	9,  // 37: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
+	36, // 38: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
+	36, // 39: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
+	36, // 40: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
+	20, // 41: metropolis.api.v1.Management.TrustRelease:output_type -> metropolis.api.v1.TrustReleaseResponse
+	28, // [28:42] is the sub-list for method output_type
+	14, // [14:28] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_management_proto_init() }
@@ -1632,6 +1768,7 @@ func file_metropolis_api_v1_management_proto_init() {
 	if File_metropolis_api_v1_management_proto != nil {
 		return
 	}
+	file_metropolis_api_v1_attestation_proto_init()
 	file_metropolis_api_v1_rollout_proto_init()
 	file_metropolis_api_v1_common_proto_init()
 	file_metropolis_api_v1_management_proto_msgTypes[0].OneofWrappers = []any{
@@ -1642,14 +1779,14 @@ func file_metropolis_api_v1_management_proto_init() {
 		(*ApproveNodeRequest_NodeId)(nil),
 		(*ApproveNodeRequest_PublicKey)(nil),
 	}
-	file_metropolis_api_v1_management_proto_msgTypes[17].OneofWrappers = []any{}
+	file_metropolis_api_v1_management_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_management_proto_rawDesc), len(file_metropolis_api_v1_management_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

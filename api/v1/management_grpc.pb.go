@@ -34,6 +34,7 @@ const (
 	Management_StartRollout_FullMethodName            = "/metropolis.api.v1.Management/StartRollout"
 	Management_GetRollout_FullMethodName              = "/metropolis.api.v1.Management/GetRollout"
 	Management_ControlRollout_FullMethodName          = "/metropolis.api.v1.Management/ControlRollout"
+	Management_TrustRelease_FullMethodName            = "/metropolis.api.v1.Management/TrustRelease"
 )
 
 // ManagementClient is the client API for Management service.
@@ -123,6 +124,9 @@ type ManagementClient interface {
 	// plan is still at it (codes.Aborted otherwise): the caller acts on what it saw. Repeating a
 	// command that already took effect is not an error.
 	ControlRollout(ctx context.Context, in *ControlRolloutRequest, opts ...grpc.CallOption) (*Rollout, error)
+	// TrustRelease adds a release to the releases the cluster's attestation policy trusts, so
+	// that nodes booting it are accepted. Adding one that is trusted already changes nothing.
+	TrustRelease(ctx context.Context, in *TrustReleaseRequest, opts ...grpc.CallOption) (*TrustReleaseResponse, error)
 }
 
 type managementClient struct {
@@ -284,6 +288,16 @@ func (c *managementClient) ControlRollout(ctx context.Context, in *ControlRollou
 	return out, nil
 }
 
+func (c *managementClient) TrustRelease(ctx context.Context, in *TrustReleaseRequest, opts ...grpc.CallOption) (*TrustReleaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrustReleaseResponse)
+	err := c.cc.Invoke(ctx, Management_TrustRelease_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManagementServer is the server API for Management service.
 // All implementations must embed UnimplementedManagementServer
 // for forward compatibility.
@@ -371,6 +385,9 @@ type ManagementServer interface {
 	// plan is still at it (codes.Aborted otherwise): the caller acts on what it saw. Repeating a
 	// command that already took effect is not an error.
 	ControlRollout(context.Context, *ControlRolloutRequest) (*Rollout, error)
+	// TrustRelease adds a release to the releases the cluster's attestation policy trusts, so
+	// that nodes booting it are accepted. Adding one that is trusted already changes nothing.
+	TrustRelease(context.Context, *TrustReleaseRequest) (*TrustReleaseResponse, error)
 	mustEmbedUnimplementedManagementServer()
 }
 
@@ -419,6 +436,9 @@ func (UnimplementedManagementServer) GetRollout(*GetRolloutRequest, grpc.ServerS
 }
 func (UnimplementedManagementServer) ControlRollout(context.Context, *ControlRolloutRequest) (*Rollout, error) {
 	return nil, status.Error(codes.Unimplemented, "method ControlRollout not implemented")
+}
+func (UnimplementedManagementServer) TrustRelease(context.Context, *TrustReleaseRequest) (*TrustReleaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrustRelease not implemented")
 }
 func (UnimplementedManagementServer) mustEmbedUnimplementedManagementServer() {}
 func (UnimplementedManagementServer) testEmbeddedByValue()                    {}
@@ -650,6 +670,24 @@ func _Management_ControlRollout_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Management_TrustRelease_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrustReleaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).TrustRelease(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_TrustRelease_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).TrustRelease(ctx, req.(*TrustReleaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Management_ServiceDesc is the grpc.ServiceDesc for Management service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -696,6 +734,10 @@ var Management_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ControlRollout",
 			Handler:    _Management_ControlRollout_Handler,
+		},
+		{
+			MethodName: "TrustRelease",
+			Handler:    _Management_TrustRelease_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

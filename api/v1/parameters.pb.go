@@ -130,8 +130,10 @@ type ClusterBootstrap struct {
 	// The owner's ed25519 public key, raw (32 bytes). The holder of the private key becomes the
 	// cluster owner through AAA.Escrow.
 	OwnerPublicKey []byte `protobuf:"bytes,1,opt,name=owner_public_key,json=ownerPublicKey,proto3" json:"owner_public_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What the cluster trusts of machines and software. Unset: attestation is off.
+	AttestationPolicy *AttestationPolicy `protobuf:"bytes,2,opt,name=attestation_policy,json=attestationPolicy,proto3" json:"attestation_policy,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ClusterBootstrap) Reset() {
@@ -167,6 +169,13 @@ func (*ClusterBootstrap) Descriptor() ([]byte, []int) {
 func (x *ClusterBootstrap) GetOwnerPublicKey() []byte {
 	if x != nil {
 		return x.OwnerPublicKey
+	}
+	return nil
+}
+
+func (x *ClusterBootstrap) GetAttestationPolicy() *AttestationPolicy {
+	if x != nil {
+		return x.AttestationPolicy
 	}
 	return nil
 }
@@ -438,14 +447,15 @@ var File_metropolis_api_v1_parameters_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_parameters_proto_rawDesc = "" +
 	"\n" +
-	"\"metropolis/api/v1/parameters.proto\x12\x11metropolis.api.v1\"\xfc\x01\n" +
+	"\"metropolis/api/v1/parameters.proto\x12\x11metropolis.api.v1\x1a#metropolis/api/v1/attestation.proto\"\xfc\x01\n" +
 	"\x0eNodeParameters\x12R\n" +
 	"\x11cluster_bootstrap\x18\x01 \x01(\v2#.metropolis.api.v1.ClusterBootstrapH\x00R\x10clusterBootstrap\x12O\n" +
 	"\x10cluster_register\x18\x02 \x01(\v2\".metropolis.api.v1.ClusterRegisterH\x00R\x0fclusterRegister\x12:\n" +
 	"\anetwork\x18\x03 \x01(\v2 .metropolis.api.v1.NetworkConfigR\anetworkB\t\n" +
-	"\acluster\"<\n" +
+	"\acluster\"\x91\x01\n" +
 	"\x10ClusterBootstrap\x12(\n" +
-	"\x10owner_public_key\x18\x01 \x01(\fR\x0eownerPublicKey\"\x8e\x01\n" +
+	"\x10owner_public_key\x18\x01 \x01(\fR\x0eownerPublicKey\x12S\n" +
+	"\x12attestation_policy\x18\x02 \x01(\v2$.metropolis.api.v1.AttestationPolicyR\x11attestationPolicy\"\x8e\x01\n" +
 	"\x0fClusterRegister\x12'\n" +
 	"\x0fregister_ticket\x18\x01 \x01(\fR\x0eregisterTicket\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12+\n" +
@@ -483,18 +493,20 @@ var file_metropolis_api_v1_parameters_proto_goTypes = []any{
 	(*NetworkConfig)(nil),            // 3: metropolis.api.v1.NetworkConfig
 	(*NetworkConfig_DhcpMode)(nil),   // 4: metropolis.api.v1.NetworkConfig.DhcpMode
 	(*NetworkConfig_StaticMode)(nil), // 5: metropolis.api.v1.NetworkConfig.StaticMode
+	(*AttestationPolicy)(nil),        // 6: metropolis.api.v1.AttestationPolicy
 }
 var file_metropolis_api_v1_parameters_proto_depIdxs = []int32{
 	1, // 0: metropolis.api.v1.NodeParameters.cluster_bootstrap:type_name -> metropolis.api.v1.ClusterBootstrap
 	2, // 1: metropolis.api.v1.NodeParameters.cluster_register:type_name -> metropolis.api.v1.ClusterRegister
 	3, // 2: metropolis.api.v1.NodeParameters.network:type_name -> metropolis.api.v1.NetworkConfig
-	4, // 3: metropolis.api.v1.NetworkConfig.dhcp:type_name -> metropolis.api.v1.NetworkConfig.DhcpMode
-	5, // 4: metropolis.api.v1.NetworkConfig.static:type_name -> metropolis.api.v1.NetworkConfig.StaticMode
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 3: metropolis.api.v1.ClusterBootstrap.attestation_policy:type_name -> metropolis.api.v1.AttestationPolicy
+	4, // 4: metropolis.api.v1.NetworkConfig.dhcp:type_name -> metropolis.api.v1.NetworkConfig.DhcpMode
+	5, // 5: metropolis.api.v1.NetworkConfig.static:type_name -> metropolis.api.v1.NetworkConfig.StaticMode
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_parameters_proto_init() }
@@ -502,6 +514,7 @@ func file_metropolis_api_v1_parameters_proto_init() {
 	if File_metropolis_api_v1_parameters_proto != nil {
 		return
 	}
+	file_metropolis_api_v1_attestation_proto_init()
 	file_metropolis_api_v1_parameters_proto_msgTypes[0].OneofWrappers = []any{
 		(*NodeParameters_ClusterBootstrap)(nil),
 		(*NodeParameters_ClusterRegister)(nil),

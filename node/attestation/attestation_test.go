@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-attestation/attest"
 
 	"metropolis.dev/metropolis/osbase/tpm"
+	"metropolis.dev/metropolis/osbase/tpm/attesttest"
 	"metropolis.dev/metropolis/osbase/tpm/tpmtest"
 )
 
@@ -26,11 +27,11 @@ func wantRefusal(t *testing.T, err error, want string) {
 
 func TestEndorsement(t *testing.T) {
 	vendor, other := tpmtest.NewVendorCA(t), tpmtest.NewVendorCA(t)
-	m := newMachine(t, vendor, "firmware 1", "UKI A")
+	m := attesttest.New(t, vendor, "firmware 1", "UKI A")
 	tpmtest.Manufacture(t, t.TempDir(), other) // makes other's CA certificates
-	bare := newMachine(t, nil, "firmware 1", "UKI A")
-	if m.ek.Certificate == nil || bare.ek.Certificate != nil {
-		t.Fatalf("EK certificates: manufactured TPM %v, bare TPM %v; want one and none", m.ek.Certificate != nil, bare.ek.Certificate != nil)
+	bare := attesttest.New(t, nil, "firmware 1", "UKI A")
+	if m.EK.Certificate == nil || bare.EK.Certificate != nil {
+		t.Fatalf("EK certificates: manufactured TPM %v, bare TPM %v; want one and none", m.EK.Certificate != nil, bare.EK.Certificate != nil)
 	}
 	now := time.Now()
 	vendorRoots := []*x509.Certificate{vendor.Root, vendor.Intermediate}
@@ -40,13 +41,13 @@ func TestEndorsement(t *testing.T) {
 		ek      *tpm.Endorsement
 		wantErr string // "" to be trusted
 	}{
-		{"a certificate from a trusted vendor", Policy{EKRoots: vendorRoots}, m.ek, ""},
-		{"a certificate from another vendor", Policy{EKRoots: []*x509.Certificate{other.Root, other.Intermediate}}, m.ek, "does not chain to a CA the cluster trusts"},
-		{"a certificate and no trusted vendor", Policy{}, m.ek, "the cluster trusts no EK CA"},
-		{"a pinned EK without a certificate", Policy{PinnedEKs: [][]byte{EKFingerprint(bare.ek.Public)}}, bare.ek, ""},
-		{"an EK without a certificate, not pinned", Policy{EKRoots: vendorRoots, PinnedEKs: [][]byte{EKFingerprint(m.ek.Public)}}, bare.ek, "has no EK certificate"},
-		{"a certificate for another EK", Policy{EKRoots: vendorRoots}, &tpm.Endorsement{Public: bare.ek.Public, Certificate: m.ek.Certificate}, "for another key"},
-		{"a certificate that does not parse", Policy{EKRoots: vendorRoots}, &tpm.Endorsement{Public: m.ek.Public, Certificate: []byte("junk")}, "does not parse"},
+		{"a certificate from a trusted vendor", Policy{EKRoots: vendorRoots}, m.EK, ""},
+		{"a certificate from another vendor", Policy{EKRoots: []*x509.Certificate{other.Root, other.Intermediate}}, m.EK, "does not chain to a CA the cluster trusts"},
+		{"a certificate and no trusted vendor", Policy{}, m.EK, "the cluster trusts no EK CA"},
+		{"a pinned EK without a certificate", Policy{PinnedEKs: [][]byte{EKFingerprint(bare.EK.Public)}}, bare.EK, ""},
+		{"an EK without a certificate, not pinned", Policy{EKRoots: vendorRoots, PinnedEKs: [][]byte{EKFingerprint(m.EK.Public)}}, bare.EK, "has no EK certificate"},
+		{"a certificate for another EK", Policy{EKRoots: vendorRoots}, &tpm.Endorsement{Public: bare.EK.Public, Certificate: m.EK.Certificate}, "for another key"},
+		{"a certificate that does not parse", Policy{EKRoots: vendorRoots}, &tpm.Endorsement{Public: m.EK.Public, Certificate: []byte("junk")}, "does not parse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckEndorsement(tc.policy, tc.ek.Public, tc.ek.Certificate, now)
@@ -62,25 +63,25 @@ func TestEndorsement(t *testing.T) {
 }
 
 func TestCredentialActivation(t *testing.T) {
-	a := newMachine(t, nil, "firmware 1", "UKI A")
-	b := newMachine(t, nil, "firmware 1", "UKI A")
-	akParams := func(m *machine) attest.AttestationParameters {
+	a := attesttest.New(t, nil, "firmware 1", "UKI A")
+	b := attesttest.New(t, nil, "firmware 1", "UKI A")
+	akParams := func(m *attesttest.Machine) attest.AttestationParameters {
 		t.Helper()
-		_, p, err := m.att.NewAK()
+		_, p, err := m.Attestor.NewAK()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	blob, params, err := a.att.NewAK()
+	blob, params, err := a.Attestor.NewAK()
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, cred, err := Challenge(a.ek.Public, params)
+	secret, cred, err := Challenge(a.EK.Public, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := a.att.ActivateCredential(blob, *cred)
+	got, err := a.Attestor.ActivateCredential(blob, *cred)
 	if err != nil {
 		t.Fatalf("the TPM holding the EK and AK cannot activate: %v", err)
 	}
@@ -91,26 +92,26 @@ func TestCredentialActivation(t *testing.T) {
 
 	// Another TPM's AK, claimed with this TPM's EK: the credential is encrypted to an EK that
 	// TPM does not hold.
-	_, cred, err = Challenge(a.ek.Public, akParams(b))
+	_, cred, err = Challenge(a.EK.Public, akParams(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.att.ActivateCredential(b.ak, *cred); err == nil {
+	if _, err := b.Attestor.ActivateCredential(b.AK, *cred); err == nil {
 		t.Error("a TPM activated a credential encrypted to another TPM's EK")
 	}
 	// An AK that is not a TPM's restricted signing key is refused before any challenge.
 	bad := params
 	bad.CreateAttestation = append([]byte(nil), bad.CreateAttestation...)
 	bad.CreateAttestation[len(bad.CreateAttestation)-1] ^= 1
-	_, _, err = Challenge(a.ek.Public, bad)
+	_, _, err = Challenge(a.EK.Public, bad)
 	wantRefusal(t, err, "AK not in that TPM")
 }
 
 func TestVerify(t *testing.T) {
-	m := newMachine(t, nil, "firmware 1", "UKI A")
-	blob, akPub := m.ak, m.akParams.Public
+	m := attesttest.New(t, nil, "firmware 1", "UKI A")
+	blob, akPub := m.AK, m.AKParams.Public
 	nonce := []byte("a fresh nonce of 32 bytes.......")
-	ev, err := m.att.Quote(blob, nonce)
+	ev, err := m.Attestor.Quote(blob, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +127,8 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("a later attestation with the same firmware: %v", err)
 	}
 
-	other := newMachine(t, nil, "firmware 2", "UKI A")
-	otherEv, err := other.att.Quote(other.ak, nonce)
+	other := attesttest.New(t, nil, "firmware 2", "UKI A")
+	otherEv, err := other.Attestor.Quote(other.AK, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestVerify(t *testing.T) {
 	}{
 		{"a replayed quote", akPub, ev, Expectation{Nonce: []byte("the nonce of this attestation..."), Releases: trusted}, "replayed quote"},
 		{"an untrusted release", akPub, ev, Expectation{Nonce: nonce, Releases: [][]byte{tpmtest.Digest("UKI B")}}, "untrusted release"},
-		{"other firmware", other.akParams.Public, otherEv, Expectation{Nonce: nonce, Releases: trusted, Firmware: got.Firmware}, "firmware changed: PCR 0"},
+		{"other firmware", other.AKParams.Public, otherEv, Expectation{Nonce: nonce, Releases: trusted, Firmware: got.Firmware}, "firmware changed: PCR 0"},
 		{"another TPM's quote", akPub, otherEv, Expectation{Nonce: nonce, Releases: trusted}, "does not verify with the node's AK"},
 		{"a PCR value that was not quoted", akPub, &tamperedPCR, Expectation{Nonce: nonce, Releases: trusted}, "does not verify"},
 		{"a bad signature", akPub, &tamperedSig, Expectation{Nonce: nonce, Releases: trusted}, "does not verify"},

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"metropolis.dev/metropolis/osbase/tpm"
+	"metropolis.dev/metropolis/osbase/tpm/attesttest"
 	"metropolis.dev/metropolis/osbase/tpm/tpmtest"
 )
 
@@ -33,13 +34,13 @@ const transcriptFile = "testdata/transcript.json"
 // `go test -run TestRecordedTranscript -record ./node/attestation` (needs swtpm).
 func TestRecordedTranscript(t *testing.T) {
 	if *record {
-		m := newMachine(t, nil, "recorded firmware", "recorded UKI")
+		m := attesttest.New(t, nil, "recorded firmware", "recorded UKI")
 		nonce := []byte("recorded nonce, 32 bytes long...")
-		ev, err := m.att.Quote(m.ak, nonce)
+		ev, err := m.Attestor.Quote(m.AK, nonce)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := transcript{AKPublic: m.akParams.Public, Nonce: nonce, Evidence: ev, UKI: tpmtest.Digest("recorded UKI")}
+		tr := transcript{AKPublic: m.AKParams.Public, Nonce: nonce, Evidence: ev, UKI: tpmtest.Digest("recorded UKI")}
 		got, err := Verify(tr.AKPublic, ev, Expectation{Nonce: nonce, Releases: [][]byte{tr.UKI}})
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/attestation"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 )
@@ -40,6 +41,19 @@ type BootstrapRequest struct {
 	// so that it is revoked when the node stops being a member. Optional: a node that does not
 	// say leaves its first etcd certificate unrecorded.
 	ConsensusCertificate *x509.Certificate
+	// AttestationPolicy is what the cluster trusts (ClusterBootstrap.attestation_policy); nil
+	// for attestation off.
+	AttestationPolicy *apb.AttestationPolicy
+	// Attestation is the node's own TPM and a quote of its boot with a nonce of its choosing;
+	// nil for a node without a TPM. The cluster trusts the release it shows and pins its EK.
+	Attestation *BootstrapAttestation
+}
+
+// BootstrapAttestation is the first node's attestation of itself.
+type BootstrapAttestation struct {
+	TPM      *cpb.TPMIdentity
+	Nonce    []byte
+	Evidence *cpb.TPMEvidence
 }
 
 // BootstrapResult is what the first node gets back.
@@ -100,7 +114,10 @@ func Bootstrap(ctx context.Context, cl *clientv3.Client, req BootstrapRequest) (
 		Status:           &apb.NodeStatus{ExternalAddress: req.Address, Timestamp: timestamppb.New(time.Now())},
 		ClusterUnlockKey: req.ClusterUnlockKey,
 	}
-	cluster := &cpb.ClusterRecord{ClusterId: clusterIDFromCA(req.CA), OwnerPublicKey: req.OwnerPublicKey}
+	cluster := &cpb.ClusterRecord{ClusterId: clusterIDFromCA(req.CA), OwnerPublicKey: req.OwnerPublicKey, AttestationPolicy: req.AttestationPolicy}
+	if err := bootstrapAttestation(cluster, node, req.Attestation, time.Now()); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
 	ticket, err := newRegisterTicket()
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -193,4 +210,41 @@ func checkEarlierBootstrap(ctx context.Context, cl *clientv3.Client, req Bootstr
 		return nil, fmt.Errorf("it was bootstrapped by another node, not %s", id)
 	}
 	return proto.Clone(node).(*cpb.NodeRecord), nil
+}
+
+// bootstrapAttestation records the first node's TPM (att, nil if it has none) in node and
+// the release it booted in cluster's policy. With attestation required the node must have a
+// TPM and its quote must verify; its EK is pinned (the owner chose this machine) and its
+// firmware is the baseline of its later joins.
+func bootstrapAttestation(cluster *cpb.ClusterRecord, node *cpb.NodeRecord, att *BootstrapAttestation, now time.Time) error {
+	policy := cluster.GetAttestationPolicy()
+	if err := CheckAttestationPolicy(policy); err != nil {
+		return err
+	}
+	if att == nil {
+		if attestationRequired(policy) {
+			return errors.New("the attestation policy requires TPM attestation and this node has no TPM")
+		}
+		return nil
+	}
+	rec := &cpb.NodeAttestationRecord{
+		EkPublic: att.TPM.GetEkPublic(), EkCertificate: att.TPM.GetEkCertificate(), AkPublic: att.TPM.GetAk().GetPublic(),
+		// The node made its AK itself, as it made the CA: there is no one else to prove it to.
+		Activated: true,
+		Status:    &apb.NodeAttestation{EkFingerprint: attestation.EKFingerprint(att.TPM.GetEkPublic()), EkPinned: true},
+	}
+	m, err := attestation.Verify(rec.AkPublic, evidenceFromProto(att.Evidence), attestation.Expectation{Nonce: att.Nonce, AnyRelease: true})
+	if err != nil {
+		return fmt.Errorf("this node's own attestation: %w", err)
+	}
+	rec.Firmware = map[int32][]byte{}
+	for i, v := range m.Firmware {
+		rec.Firmware[int32(i)] = v
+	}
+	rec.Status.Uki = m.UKI
+	rec.Status.LastAttested = timestamppb.New(now)
+	node.Attestation = rec
+	next, _ := trustRelease(cluster, m.UKI)
+	cluster.AttestationPolicy = next.GetAttestationPolicy()
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/rpc"
 	"metropolis.dev/metropolis/osbase/supervisor"
+	"metropolis.dev/metropolis/osbase/tpm/attesttest"
 )
 
 // The test cluster: real etcd members (package consensus) and real curators serving gRPC over
@@ -130,6 +131,10 @@ type clusterOptions struct {
 	rolloutInterval    time.Duration
 	// bundles keeps rollout bundles on every curator's node (nil: none can).
 	bundles BundleKeeper
+	// attestation is the cluster's attestation policy, and firstMachine the first node's TPM
+	// (nil: none).
+	attestation  *apb.AttestationPolicy
+	firstMachine *attesttest.Machine
 }
 
 // newTestCluster bootstraps a cluster the way the first node does: CA, own etcd certificate,
@@ -158,7 +163,17 @@ func newTestClusterWith(t *testing.T, opts clusterOptions) *testCluster {
 	member := startEtcdMember(t, etcdConfig(t, c.first, ca.Certificate(), etcdCert, etcdKey, c.peerPort, nil))
 	cl := member.client(t)
 	c.etcd = cl
-	res, err := Bootstrap(callCtx(t), cl, c.bootstrapRequest(ca))
+	req := c.bootstrapRequest(ca)
+	req.AttestationPolicy = opts.attestation
+	if m := opts.firstMachine; m != nil {
+		nonce := []byte("the first node's own nonce......")
+		ev, err := m.Attestor.Quote(m.AK, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Attestation = &BootstrapAttestation{TPM: tpmIdentity(m), Nonce: nonce, Evidence: EvidenceToProto(ev)}
+	}
+	res, err := Bootstrap(callCtx(t), cl, req)
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
@@ -340,4 +355,15 @@ func (c *testCluster) node(id string) *apb.Node {
 		c.t.Fatalf("get node %s: %v", id, err)
 	}
 	return n
+}
+
+// tpmIdentity is what a node with machine m's TPM sends at registration.
+func tpmIdentity(m *attesttest.Machine) *cpb.TPMIdentity {
+	return &cpb.TPMIdentity{
+		EkPublic: m.EK.Public, EkCertificate: m.EK.Certificate,
+		Ak: &cpb.AKParameters{
+			Public: m.AKParams.Public, CreateData: m.AKParams.CreateData,
+			CreateAttestation: m.AKParams.CreateAttestation, CreateSignature: m.AKParams.CreateSignature,
+		},
+	}
 }

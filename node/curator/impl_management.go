@@ -3,6 +3,7 @@ package curator
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"maps"
 	"net"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
@@ -49,10 +51,15 @@ func (m *managementServer) GetClusterInfo(ctx context.Context, _ *apb.GetCluster
 	if err != nil {
 		return nil, err
 	}
+	policy, err := l.attestationPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return &apb.GetClusterInfoResponse{
-		ClusterId:        l.cluster.GetClusterId(),
-		CaCertificate:    l.ca.Certificate().Raw,
-		ClusterAddresses: curatorAddresses(l.cfg.AdvertiseAddress, nodes),
+		AttestationPolicy: policy,
+		ClusterId:         l.cluster.GetClusterId(),
+		CaCertificate:     l.ca.Certificate().Raw,
+		ClusterAddresses:  curatorAddresses(l.cfg.AdvertiseAddress, nodes),
 	}, nil
 }
 
@@ -159,6 +166,20 @@ func (m *managementServer) ApproveNode(ctx context.Context, req *apb.ApproveNode
 	if err != nil {
 		return nil, err
 	}
+	policy, err := l.attestationPolicy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	att, err := approveAttestation(id, n.GetAttestation(), req.GetPinEkFingerprint(), policy, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if !proto.Equal(att, n.GetAttestation()) {
+		if next == nil {
+			next = clone(n)
+		}
+		next.Attestation = att
+	}
 	if next != nil {
 		if err := l.storeNode(ctx, next); err != nil {
 			return nil, err
@@ -194,4 +215,33 @@ func (m *managementServer) UpdateNodeLabels(ctx context.Context, req *apb.Update
 		return nil, err
 	}
 	return &apb.UpdateNodeLabelsResponse{}, nil
+}
+
+// TrustRelease adds a release to the releases the attestation policy trusts.
+func (m *managementServer) TrustRelease(ctx context.Context, req *apb.TrustReleaseRequest) (*apb.TrustReleaseResponse, error) {
+	l, err := leaderFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	uki := req.GetUkiAuthenticodeSha256()
+	if len(uki) != sha256.Size {
+		return nil, status.Errorf(codes.InvalidArgument, "trust release: uki_authenticode_sha256: %d bytes, want a SHA-256 (%d)", len(uki), sha256.Size)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cluster, err := getCluster(ctx, l.etcd())
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "trust release: %v", err)
+	}
+	next, changed := trustRelease(cluster, uki)
+	if changed {
+		op, err := putProtoOp(keyCluster, next)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "trust release: %v", err)
+		}
+		if err := l.commit(ctx, op); err != nil {
+			return nil, err
+		}
+	}
+	return &apb.TrustReleaseResponse{AttestationPolicy: next.GetAttestationPolicy()}, nil
 }

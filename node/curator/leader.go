@@ -34,6 +34,8 @@ type leader struct {
 	ticket  []byte
 
 	beats *heartbeats
+	// joinNonces are the nonces handed out for nodes' next JoinNode quotes.
+	joinNonces *joinNonces
 	// kubeAccess is the Kubernetes client rollouts use to cordon and drain nodes.
 	kubeAccess kubeAccess
 	// end ends this leadership with a cause (handOver); the campaign sets it.
@@ -61,7 +63,7 @@ func newLeader(ctx context.Context, cfg *Config, nodeID, electionKey string, ele
 		ctx: ctx, cfg: cfg, nodeID: nodeID,
 		electionKey: electionKey, electionRev: electionRev, since: time.Now(),
 		ca: ca, cluster: cluster, ticket: ticket,
-		beats: newHeartbeats(),
+		beats: newHeartbeats(), joinNonces: newJoinNonces(),
 	}, nil
 }
 

@@ -79,7 +79,8 @@ func managementNode(n *cpb.NodeRecord) *apb.Node {
 			KubernetesController: r.controller,
 			KubernetesWorker:     r.worker,
 		},
-		Labels: n.GetLabels(),
-		Status: n.GetStatus(),
+		Labels:      n.GetLabels(),
+		Status:      n.GetStatus(),
+		Attestation: n.GetAttestation().GetStatus(),
 	}
 }

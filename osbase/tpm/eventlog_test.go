@@ -115,7 +115,7 @@ func TestPredictBootChain(t *testing.T) {
 // is sealed to this boot and the one PredictBootChain predicts for UKI B; the TPM is then
 // rebooted with UKI B (the trial boot), with UKI A (a rollback) and with UKI C (neither).
 func TestPredictBootChainOnTPM(t *testing.T) {
-	state := t.TempDir()
+	state := tpmtest.TempDir(t)
 	tp, stop := startSWTPMWithState(t, state)
 	log := boot(t, tp, bootEvents("UKI A"))
 	current, err := tp.ReadPCRs(BootPCRs)

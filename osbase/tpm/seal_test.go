@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"metropolis.dev/metropolis/osbase/tpm/tpmtest"
 )
 
 // payload is about the size of the node's sealed record.
@@ -34,7 +36,7 @@ func TestSealUnsealRoundTrip(t *testing.T) {
 // TestUnsealAfterReboot restarts the TPM on its state: PCRs start over from the same values,
 // so a blob sealed before unseals after, until a covered PCR is extended differently.
 func TestUnsealAfterReboot(t *testing.T) {
-	state := t.TempDir()
+	state := tpmtest.TempDir(t)
 	tp, stop := startSWTPMWithState(t, state)
 	blob, err := tp.Seal(payload)
 	if err != nil {

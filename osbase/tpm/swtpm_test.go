@@ -10,7 +10,7 @@ import (
 // The TPM's seeds are drawn when its state is created, so every call gives a different TPM.
 func startSWTPM(t *testing.T) *TPM {
 	t.Helper()
-	tp, _ := startSWTPMWithState(t, t.TempDir())
+	tp, _ := startSWTPMWithState(t, tpmtest.TempDir(t))
 	return tp
 }
 

@@ -127,7 +127,7 @@ func (x WatchEvent_Progress) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchEvent_Progress.Descriptor instead.
 func (WatchEvent_Progress) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{7, 0}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13, 0}
 }
 
 type RegisterNodeRequest struct {
@@ -137,6 +137,9 @@ type RegisterNodeRequest struct {
 	// The public half (ed25519, raw 32 bytes) of the node's join key, which the node later
 	// proves in JoinNode.
 	JoinPublicKey []byte `protobuf:"bytes,2,opt,name=join_public_key,json=joinPublicKey,proto3" json:"join_public_key,omitempty"`
+	// The node's TPM: its endorsement key and a new attestation key. Absent if the node has no
+	// TPM. The curator then challenges the AK (RegisterNodeResponse.credential).
+	Tpm           *TPMIdentity `protobuf:"bytes,3,opt,name=tpm,proto3" json:"tpm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -185,8 +188,18 @@ func (x *RegisterNodeRequest) GetJoinPublicKey() []byte {
 	return nil
 }
 
+func (x *RegisterNodeRequest) GetTpm() *TPMIdentity {
+	if x != nil {
+		return x.Tpm
+	}
+	return nil
+}
+
 type RegisterNodeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A secret encrypted to the node's EK and AK (TPM2_MakeCredential), which only that TPM
+	// can recover; the node proves it did at CommitNode. Absent if the node sent no TPM.
+	Credential    *EncryptedCredential `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -221,6 +234,270 @@ func (*RegisterNodeResponse) Descriptor() ([]byte, []int) {
 	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{1}
 }
 
+func (x *RegisterNodeResponse) GetCredential() *EncryptedCredential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+// TPMIdentity is a TPM's endorsement key and an attestation key made in it.
+type TPMIdentity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endorsement key's public key (PKIX, DER).
+	EkPublic []byte `protobuf:"bytes,1,opt,name=ek_public,json=ekPublic,proto3" json:"ek_public,omitempty"`
+	// The EK certificate the TPM's vendor stored in it (DER); empty if it has none.
+	EkCertificate []byte `protobuf:"bytes,2,opt,name=ek_certificate,json=ekCertificate,proto3" json:"ek_certificate,omitempty"`
+	// The attestation key's parameters (go-attestation's AttestationParameters).
+	Ak            *AKParameters `protobuf:"bytes,3,opt,name=ak,proto3" json:"ak,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TPMIdentity) Reset() {
+	*x = TPMIdentity{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TPMIdentity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TPMIdentity) ProtoMessage() {}
+
+func (x *TPMIdentity) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TPMIdentity.ProtoReflect.Descriptor instead.
+func (*TPMIdentity) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TPMIdentity) GetEkPublic() []byte {
+	if x != nil {
+		return x.EkPublic
+	}
+	return nil
+}
+
+func (x *TPMIdentity) GetEkCertificate() []byte {
+	if x != nil {
+		return x.EkCertificate
+	}
+	return nil
+}
+
+func (x *TPMIdentity) GetAk() *AKParameters {
+	if x != nil {
+		return x.Ak
+	}
+	return nil
+}
+
+// AKParameters describe an attestation key: its TPMT_PUBLIC, and the TPM's creation data,
+// attestation and signature, which show it is a restricted signing key the TPM made.
+type AKParameters struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Public            []byte                 `protobuf:"bytes,1,opt,name=public,proto3" json:"public,omitempty"`
+	CreateData        []byte                 `protobuf:"bytes,2,opt,name=create_data,json=createData,proto3" json:"create_data,omitempty"`
+	CreateAttestation []byte                 `protobuf:"bytes,3,opt,name=create_attestation,json=createAttestation,proto3" json:"create_attestation,omitempty"`
+	CreateSignature   []byte                 `protobuf:"bytes,4,opt,name=create_signature,json=createSignature,proto3" json:"create_signature,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *AKParameters) Reset() {
+	*x = AKParameters{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AKParameters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AKParameters) ProtoMessage() {}
+
+func (x *AKParameters) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AKParameters.ProtoReflect.Descriptor instead.
+func (*AKParameters) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AKParameters) GetPublic() []byte {
+	if x != nil {
+		return x.Public
+	}
+	return nil
+}
+
+func (x *AKParameters) GetCreateData() []byte {
+	if x != nil {
+		return x.CreateData
+	}
+	return nil
+}
+
+func (x *AKParameters) GetCreateAttestation() []byte {
+	if x != nil {
+		return x.CreateAttestation
+	}
+	return nil
+}
+
+func (x *AKParameters) GetCreateSignature() []byte {
+	if x != nil {
+		return x.CreateSignature
+	}
+	return nil
+}
+
+type EncryptedCredential struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Credential    []byte                 `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
+	Secret        []byte                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EncryptedCredential) Reset() {
+	*x = EncryptedCredential{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EncryptedCredential) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EncryptedCredential) ProtoMessage() {}
+
+func (x *EncryptedCredential) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EncryptedCredential.ProtoReflect.Descriptor instead.
+func (*EncryptedCredential) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EncryptedCredential) GetCredential() []byte {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+func (x *EncryptedCredential) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+// TPMEvidence is a quote of the node's boot: the TPM's TPMS_ATTEST over PCRs 0-7 and the
+// curator's nonce, signed by the node's attestation key, with the PCRs' SHA-256 values and the
+// firmware's event log.
+type TPMEvidence struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Quote         []byte                 `protobuf:"bytes,1,opt,name=quote,proto3" json:"quote,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	Pcrs          map[int32][]byte       `protobuf:"bytes,3,rep,name=pcrs,proto3" json:"pcrs,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	EventLog      []byte                 `protobuf:"bytes,4,opt,name=event_log,json=eventLog,proto3" json:"event_log,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TPMEvidence) Reset() {
+	*x = TPMEvidence{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TPMEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TPMEvidence) ProtoMessage() {}
+
+func (x *TPMEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TPMEvidence.ProtoReflect.Descriptor instead.
+func (*TPMEvidence) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TPMEvidence) GetQuote() []byte {
+	if x != nil {
+		return x.Quote
+	}
+	return nil
+}
+
+func (x *TPMEvidence) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *TPMEvidence) GetPcrs() map[int32][]byte {
+	if x != nil {
+		return x.Pcrs
+	}
+	return nil
+}
+
+func (x *TPMEvidence) GetEventLog() []byte {
+	if x != nil {
+		return x.EventLog
+	}
+	return nil
+}
+
 type CommitNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cluster half of the node's data partition key, generated by the node. The curator
@@ -229,13 +506,18 @@ type CommitNodeRequest struct {
 	// The node's IP address, which its certificate names if the node has not reported a status
 	// yet (clients that dial nodes by address verify them by it). Empty from older nodes.
 	ExternalAddress string `protobuf:"bytes,2,opt,name=external_address,json=externalAddress,proto3" json:"external_address,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// For a node that sent its TPM at registration: the secret its TPM recovered from
+	// RegisterNodeResponse.credential, and a quote of its boot whose nonce is the SHA-256 of
+	// "metropolis commit " and that secret.
+	ActivationSecret []byte       `protobuf:"bytes,3,opt,name=activation_secret,json=activationSecret,proto3" json:"activation_secret,omitempty"`
+	Evidence         *TPMEvidence `protobuf:"bytes,4,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CommitNodeRequest) Reset() {
 	*x = CommitNodeRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -247,7 +529,7 @@ func (x *CommitNodeRequest) String() string {
 func (*CommitNodeRequest) ProtoMessage() {}
 
 func (x *CommitNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -260,7 +542,7 @@ func (x *CommitNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitNodeRequest.ProtoReflect.Descriptor instead.
 func (*CommitNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CommitNodeRequest) GetClusterUnlockKey() []byte {
@@ -277,6 +559,20 @@ func (x *CommitNodeRequest) GetExternalAddress() string {
 	return ""
 }
 
+func (x *CommitNodeRequest) GetActivationSecret() []byte {
+	if x != nil {
+		return x.ActivationSecret
+	}
+	return nil
+}
+
+func (x *CommitNodeRequest) GetEvidence() *TPMEvidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
 type CommitNodeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node certificate (DER), for the node key, signed by the cluster CA.
@@ -289,7 +585,7 @@ type CommitNodeResponse struct {
 
 func (x *CommitNodeResponse) Reset() {
 	*x = CommitNodeResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +597,7 @@ func (x *CommitNodeResponse) String() string {
 func (*CommitNodeResponse) ProtoMessage() {}
 
 func (x *CommitNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +610,7 @@ func (x *CommitNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitNodeResponse.ProtoReflect.Descriptor instead.
 func (*CommitNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CommitNodeResponse) GetNodeCertificate() []byte {
@@ -335,14 +631,17 @@ type JoinNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The joining node's ID. It only tells the curator which record to check; the proof is the
 	// join key of the TLS connection.
-	NodeId        string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// A quote of the node's boot whose nonce is the one GetJoinNonce gave it, for a node whose
+	// TPM the cluster knows.
+	Evidence      *TPMEvidence `protobuf:"bytes,2,opt,name=evidence,proto3" json:"evidence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinNodeRequest) Reset() {
 	*x = JoinNodeRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +653,7 @@ func (x *JoinNodeRequest) String() string {
 func (*JoinNodeRequest) ProtoMessage() {}
 
 func (x *JoinNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +666,7 @@ func (x *JoinNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinNodeRequest.ProtoReflect.Descriptor instead.
 func (*JoinNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JoinNodeRequest) GetNodeId() string {
@@ -375,6 +674,104 @@ func (x *JoinNodeRequest) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *JoinNodeRequest) GetEvidence() *TPMEvidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+type GetJoinNonceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As JoinNodeRequest.node_id; the caller proves the node's join key in the same way.
+	NodeId        string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJoinNonceRequest) Reset() {
+	*x = GetJoinNonceRequest{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJoinNonceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJoinNonceRequest) ProtoMessage() {}
+
+func (x *GetJoinNonceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJoinNonceRequest.ProtoReflect.Descriptor instead.
+func (*GetJoinNonceRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetJoinNonceRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type GetJoinNonceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A fresh nonce for the node's next JoinNode quote; good for one JoinNode, within minutes,
+	// at the curator leader that gave it.
+	Nonce         []byte `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJoinNonceResponse) Reset() {
+	*x = GetJoinNonceResponse{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJoinNonceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJoinNonceResponse) ProtoMessage() {}
+
+func (x *GetJoinNonceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJoinNonceResponse.ProtoReflect.Descriptor instead.
+func (*GetJoinNonceResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetJoinNonceResponse) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
 }
 
 type JoinNodeResponse struct {
@@ -390,7 +787,7 @@ type JoinNodeResponse struct {
 
 func (x *JoinNodeResponse) Reset() {
 	*x = JoinNodeResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +799,7 @@ func (x *JoinNodeResponse) String() string {
 func (*JoinNodeResponse) ProtoMessage() {}
 
 func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +812,7 @@ func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinNodeResponse.ProtoReflect.Descriptor instead.
 func (*JoinNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JoinNodeResponse) GetClusterUnlockKey() []byte {
@@ -447,7 +844,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -459,7 +856,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -472,7 +869,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchRequest) GetKind() isWatchRequest_Kind {
@@ -530,7 +927,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +939,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +952,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchEvent) GetNodes() []*Node {
@@ -588,7 +985,7 @@ type NodeTombstone struct {
 
 func (x *NodeTombstone) Reset() {
 	*x = NodeTombstone{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +997,7 @@ func (x *NodeTombstone) String() string {
 func (*NodeTombstone) ProtoMessage() {}
 
 func (x *NodeTombstone) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +1010,7 @@ func (x *NodeTombstone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeTombstone.ProtoReflect.Descriptor instead.
 func (*NodeTombstone) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeTombstone) GetNodeId() string {
@@ -645,7 +1042,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +1054,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +1067,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Node) GetId() string {
@@ -743,7 +1140,7 @@ type UpdateTarget struct {
 
 func (x *UpdateTarget) Reset() {
 	*x = UpdateTarget{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +1152,7 @@ func (x *UpdateTarget) String() string {
 func (*UpdateTarget) ProtoMessage() {}
 
 func (x *UpdateTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +1165,7 @@ func (x *UpdateTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTarget.ProtoReflect.Descriptor instead.
 func (*UpdateTarget) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateTarget) GetTarget() string {
@@ -818,7 +1215,7 @@ type BundleSource struct {
 
 func (x *BundleSource) Reset() {
 	*x = BundleSource{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1227,7 @@ func (x *BundleSource) String() string {
 func (*BundleSource) ProtoMessage() {}
 
 func (x *BundleSource) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1240,7 @@ func (x *BundleSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleSource.ProtoReflect.Descriptor instead.
 func (*BundleSource) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BundleSource) GetNodeId() string {
@@ -873,7 +1270,7 @@ type NodeRoles struct {
 
 func (x *NodeRoles) Reset() {
 	*x = NodeRoles{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1282,7 @@ func (x *NodeRoles) String() string {
 func (*NodeRoles) ProtoMessage() {}
 
 func (x *NodeRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1295,7 @@ func (x *NodeRoles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRoles.ProtoReflect.Descriptor instead.
 func (*NodeRoles) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *NodeRoles) GetConsensusMember() *ConsensusMember {
@@ -935,7 +1332,7 @@ type ConsensusMember struct {
 
 func (x *ConsensusMember) Reset() {
 	*x = ConsensusMember{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1344,7 @@ func (x *ConsensusMember) String() string {
 func (*ConsensusMember) ProtoMessage() {}
 
 func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1357,7 @@ func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusMember.ProtoReflect.Descriptor instead.
 func (*ConsensusMember) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConsensusMember) GetPeers() []*ConsensusPeer {
@@ -983,7 +1380,7 @@ type ConsensusPeer struct {
 
 func (x *ConsensusPeer) Reset() {
 	*x = ConsensusPeer{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1392,7 @@ func (x *ConsensusPeer) String() string {
 func (*ConsensusPeer) ProtoMessage() {}
 
 func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1405,7 @@ func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusPeer.ProtoReflect.Descriptor instead.
 func (*ConsensusPeer) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConsensusPeer) GetName() string {
@@ -1035,7 +1432,7 @@ type KubernetesController struct {
 
 func (x *KubernetesController) Reset() {
 	*x = KubernetesController{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1444,7 @@ func (x *KubernetesController) String() string {
 func (*KubernetesController) ProtoMessage() {}
 
 func (x *KubernetesController) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1457,7 @@ func (x *KubernetesController) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesController.ProtoReflect.Descriptor instead.
 func (*KubernetesController) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
 }
 
 // KubernetesWorker: the node runs kubelet and containerd. Its configuration follows when that
@@ -1073,7 +1470,7 @@ type KubernetesWorker struct {
 
 func (x *KubernetesWorker) Reset() {
 	*x = KubernetesWorker{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1482,7 @@ func (x *KubernetesWorker) String() string {
 func (*KubernetesWorker) ProtoMessage() {}
 
 func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1495,7 @@ func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesWorker.ProtoReflect.Descriptor instead.
 func (*KubernetesWorker) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
 }
 
 type HeartbeatUpdateRequest struct {
@@ -1109,7 +1506,7 @@ type HeartbeatUpdateRequest struct {
 
 func (x *HeartbeatUpdateRequest) Reset() {
 	*x = HeartbeatUpdateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1518,7 @@ func (x *HeartbeatUpdateRequest) String() string {
 func (*HeartbeatUpdateRequest) ProtoMessage() {}
 
 func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1531,7 @@ func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
 }
 
 type HeartbeatUpdateResponse struct {
@@ -1145,7 +1542,7 @@ type HeartbeatUpdateResponse struct {
 
 func (x *HeartbeatUpdateResponse) Reset() {
 	*x = HeartbeatUpdateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1554,7 @@ func (x *HeartbeatUpdateResponse) String() string {
 func (*HeartbeatUpdateResponse) ProtoMessage() {}
 
 func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1567,7 @@ func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{24}
 }
 
 type UpdateNodeStatusRequest struct {
@@ -1182,7 +1579,7 @@ type UpdateNodeStatusRequest struct {
 
 func (x *UpdateNodeStatusRequest) Reset() {
 	*x = UpdateNodeStatusRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1591,7 @@ func (x *UpdateNodeStatusRequest) String() string {
 func (*UpdateNodeStatusRequest) ProtoMessage() {}
 
 func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1604,7 @@ func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateNodeStatusRequest) GetStatus() *v1.NodeStatus {
@@ -1225,7 +1622,7 @@ type UpdateNodeStatusResponse struct {
 
 func (x *UpdateNodeStatusResponse) Reset() {
 	*x = UpdateNodeStatusResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1634,7 @@ func (x *UpdateNodeStatusResponse) String() string {
 func (*UpdateNodeStatusResponse) ProtoMessage() {}
 
 func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1647,7 @@ func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{26}
 }
 
 type IssueCertificateRequest struct {
@@ -1264,7 +1661,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1673,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1686,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *IssueCertificateRequest) GetKind() CertificateKind {
@@ -1317,7 +1714,7 @@ type IssueKubernetesWorkerCredentialsRequest struct {
 
 func (x *IssueKubernetesWorkerCredentialsRequest) Reset() {
 	*x = IssueKubernetesWorkerCredentialsRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1726,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) String() string {
 func (*IssueKubernetesWorkerCredentialsRequest) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1739,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *IssueKubernetesWorkerCredentialsRequest) GetKubeletPublicKey() []byte {
@@ -1376,7 +1773,7 @@ type IssueKubernetesWorkerCredentialsResponse struct {
 
 func (x *IssueKubernetesWorkerCredentialsResponse) Reset() {
 	*x = IssueKubernetesWorkerCredentialsResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1785,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) String() string {
 func (*IssueKubernetesWorkerCredentialsResponse) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1798,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.M
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IssueKubernetesWorkerCredentialsResponse) GetKubeletClientCertificate() []byte {
@@ -1455,7 +1852,7 @@ type IssueCertificateResponse struct {
 
 func (x *IssueCertificateResponse) Reset() {
 	*x = IssueCertificateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1864,7 @@ func (x *IssueCertificateResponse) String() string {
 func (*IssueCertificateResponse) ProtoMessage() {}
 
 func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1877,7 @@ func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*IssueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{24}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IssueCertificateResponse) GetCertificate() []byte {
@@ -1515,7 +1912,7 @@ type WatchRequest_NodeInCluster struct {
 
 func (x *WatchRequest_NodeInCluster) Reset() {
 	*x = WatchRequest_NodeInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1924,7 @@ func (x *WatchRequest_NodeInCluster) String() string {
 func (*WatchRequest_NodeInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1937,7 @@ func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest_NodeInCluster.ProtoReflect.Descriptor instead.
 func (*WatchRequest_NodeInCluster) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{6, 0}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12, 0}
 }
 
 func (x *WatchRequest_NodeInCluster) GetNodeId() string {
@@ -1559,7 +1956,7 @@ type WatchRequest_NodesInCluster struct {
 
 func (x *WatchRequest_NodesInCluster) Reset() {
 	*x = WatchRequest_NodesInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1968,7 @@ func (x *WatchRequest_NodesInCluster) String() string {
 func (*WatchRequest_NodesInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,26 +1981,60 @@ func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest_NodesInCluster.ProtoReflect.Descriptor instead.
 func (*WatchRequest_NodesInCluster) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{6, 1}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12, 1}
 }
 
 var File_metropolis_api_curator_v1_curator_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\n" +
-	"'metropolis/api/curator/v1/curator.proto\x12\x15metropolis.curator.v1\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1emetropolis/api/v1/update.proto\"f\n" +
+	"'metropolis/api/curator/v1/curator.proto\x12\x15metropolis.curator.v1\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1emetropolis/api/v1/update.proto\"\x9c\x01\n" +
 	"\x13RegisterNodeRequest\x12'\n" +
 	"\x0fregister_ticket\x18\x01 \x01(\fR\x0eregisterTicket\x12&\n" +
-	"\x0fjoin_public_key\x18\x02 \x01(\fR\rjoinPublicKey\"\x16\n" +
-	"\x14RegisterNodeResponse\"l\n" +
+	"\x0fjoin_public_key\x18\x02 \x01(\fR\rjoinPublicKey\x124\n" +
+	"\x03tpm\x18\x03 \x01(\v2\".metropolis.curator.v1.TPMIdentityR\x03tpm\"b\n" +
+	"\x14RegisterNodeResponse\x12J\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\v2*.metropolis.curator.v1.EncryptedCredentialR\n" +
+	"credential\"\x86\x01\n" +
+	"\vTPMIdentity\x12\x1b\n" +
+	"\tek_public\x18\x01 \x01(\fR\bekPublic\x12%\n" +
+	"\x0eek_certificate\x18\x02 \x01(\fR\rekCertificate\x123\n" +
+	"\x02ak\x18\x03 \x01(\v2#.metropolis.curator.v1.AKParametersR\x02ak\"\xa1\x01\n" +
+	"\fAKParameters\x12\x16\n" +
+	"\x06public\x18\x01 \x01(\fR\x06public\x12\x1f\n" +
+	"\vcreate_data\x18\x02 \x01(\fR\n" +
+	"createData\x12-\n" +
+	"\x12create_attestation\x18\x03 \x01(\fR\x11createAttestation\x12)\n" +
+	"\x10create_signature\x18\x04 \x01(\fR\x0fcreateSignature\"M\n" +
+	"\x13EncryptedCredential\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\fR\n" +
+	"credential\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\fR\x06secret\"\xd9\x01\n" +
+	"\vTPMEvidence\x12\x14\n" +
+	"\x05quote\x18\x01 \x01(\fR\x05quote\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12@\n" +
+	"\x04pcrs\x18\x03 \x03(\v2,.metropolis.curator.v1.TPMEvidence.PcrsEntryR\x04pcrs\x12\x1b\n" +
+	"\tevent_log\x18\x04 \x01(\fR\beventLog\x1a7\n" +
+	"\tPcrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xd9\x01\n" +
 	"\x11CommitNodeRequest\x12,\n" +
 	"\x12cluster_unlock_key\x18\x01 \x01(\fR\x10clusterUnlockKey\x12)\n" +
-	"\x10external_address\x18\x02 \x01(\tR\x0fexternalAddress\"f\n" +
+	"\x10external_address\x18\x02 \x01(\tR\x0fexternalAddress\x12+\n" +
+	"\x11activation_secret\x18\x03 \x01(\fR\x10activationSecret\x12>\n" +
+	"\bevidence\x18\x04 \x01(\v2\".metropolis.curator.v1.TPMEvidenceR\bevidence\"f\n" +
 	"\x12CommitNodeResponse\x12)\n" +
 	"\x10node_certificate\x18\x01 \x01(\fR\x0fnodeCertificate\x12%\n" +
-	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\"*\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\"j\n" +
 	"\x0fJoinNodeRequest\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"k\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12>\n" +
+	"\bevidence\x18\x02 \x01(\v2\".metropolis.curator.v1.TPMEvidenceR\bevidence\".\n" +
+	"\x13GetJoinNonceRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\",\n" +
+	"\x14GetJoinNonceResponse\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"k\n" +
 	"\x10JoinNodeResponse\x12,\n" +
 	"\x12cluster_unlock_key\x18\x01 \x01(\fR\x10clusterUnlockKey\x12)\n" +
 	"\x10node_certificate\x18\x02 \x01(\fR\x0fnodeCertificate\"\xec\x01\n" +
@@ -1682,12 +2113,13 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x0fCertificateKind\x12 \n" +
 	"\x1cCERTIFICATE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CERTIFICATE_KIND_NODE\x10\x01\x12#\n" +
-	"\x1fCERTIFICATE_KIND_CONSENSUS_PEER\x10\x022\xca\a\n" +
+	"\x1fCERTIFICATE_KIND_CONSENSUS_PEER\x10\x022\xbb\b\n" +
 	"\aCurator\x12o\n" +
 	"\fRegisterNode\x12*.metropolis.curator.v1.RegisterNodeRequest\x1a+.metropolis.curator.v1.RegisterNodeResponse\"\x06\xba\x80\x19\x02\x10\x01\x12i\n" +
 	"\n" +
 	"CommitNode\x12(.metropolis.curator.v1.CommitNodeRequest\x1a).metropolis.curator.v1.CommitNodeResponse\"\x06\xba\x80\x19\x02\x10\x01\x12c\n" +
-	"\bJoinNode\x12&.metropolis.curator.v1.JoinNodeRequest\x1a'.metropolis.curator.v1.JoinNodeResponse\"\x06\xba\x80\x19\x02\x10\x01\x12Z\n" +
+	"\bJoinNode\x12&.metropolis.curator.v1.JoinNodeRequest\x1a'.metropolis.curator.v1.JoinNodeResponse\"\x06\xba\x80\x19\x02\x10\x01\x12o\n" +
+	"\fGetJoinNonce\x12*.metropolis.curator.v1.GetJoinNonceRequest\x1a+.metropolis.curator.v1.GetJoinNonceResponse\"\x06\xba\x80\x19\x02\x10\x01\x12Z\n" +
 	"\x05Watch\x12#.metropolis.curator.v1.WatchRequest\x1a!.metropolis.curator.v1.WatchEvent\"\a\xba\x80\x19\x03\n" +
 	"\x01\t0\x01\x12w\n" +
 	"\tHeartbeat\x12-.metropolis.curator.v1.HeartbeatUpdateRequest\x1a..metropolis.curator.v1.HeartbeatUpdateResponse\"\a\xba\x80\x19\x03\n" +
@@ -1712,82 +2144,97 @@ func file_metropolis_api_curator_v1_curator_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_curator_v1_curator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
 	(CertificateKind)(0),                             // 0: metropolis.curator.v1.CertificateKind
 	(WatchEvent_Progress)(0),                         // 1: metropolis.curator.v1.WatchEvent.Progress
 	(*RegisterNodeRequest)(nil),                      // 2: metropolis.curator.v1.RegisterNodeRequest
 	(*RegisterNodeResponse)(nil),                     // 3: metropolis.curator.v1.RegisterNodeResponse
-	(*CommitNodeRequest)(nil),                        // 4: metropolis.curator.v1.CommitNodeRequest
-	(*CommitNodeResponse)(nil),                       // 5: metropolis.curator.v1.CommitNodeResponse
-	(*JoinNodeRequest)(nil),                          // 6: metropolis.curator.v1.JoinNodeRequest
-	(*JoinNodeResponse)(nil),                         // 7: metropolis.curator.v1.JoinNodeResponse
-	(*WatchRequest)(nil),                             // 8: metropolis.curator.v1.WatchRequest
-	(*WatchEvent)(nil),                               // 9: metropolis.curator.v1.WatchEvent
-	(*NodeTombstone)(nil),                            // 10: metropolis.curator.v1.NodeTombstone
-	(*Node)(nil),                                     // 11: metropolis.curator.v1.Node
-	(*UpdateTarget)(nil),                             // 12: metropolis.curator.v1.UpdateTarget
-	(*BundleSource)(nil),                             // 13: metropolis.curator.v1.BundleSource
-	(*NodeRoles)(nil),                                // 14: metropolis.curator.v1.NodeRoles
-	(*ConsensusMember)(nil),                          // 15: metropolis.curator.v1.ConsensusMember
-	(*ConsensusPeer)(nil),                            // 16: metropolis.curator.v1.ConsensusPeer
-	(*KubernetesController)(nil),                     // 17: metropolis.curator.v1.KubernetesController
-	(*KubernetesWorker)(nil),                         // 18: metropolis.curator.v1.KubernetesWorker
-	(*HeartbeatUpdateRequest)(nil),                   // 19: metropolis.curator.v1.HeartbeatUpdateRequest
-	(*HeartbeatUpdateResponse)(nil),                  // 20: metropolis.curator.v1.HeartbeatUpdateResponse
-	(*UpdateNodeStatusRequest)(nil),                  // 21: metropolis.curator.v1.UpdateNodeStatusRequest
-	(*UpdateNodeStatusResponse)(nil),                 // 22: metropolis.curator.v1.UpdateNodeStatusResponse
-	(*IssueCertificateRequest)(nil),                  // 23: metropolis.curator.v1.IssueCertificateRequest
-	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 24: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 25: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	(*IssueCertificateResponse)(nil),                 // 26: metropolis.curator.v1.IssueCertificateResponse
-	(*WatchRequest_NodeInCluster)(nil),               // 27: metropolis.curator.v1.WatchRequest.NodeInCluster
-	(*WatchRequest_NodesInCluster)(nil),              // 28: metropolis.curator.v1.WatchRequest.NodesInCluster
-	nil,                                              // 29: metropolis.curator.v1.Node.LabelsEntry
-	(v1.NodeState)(0),                                // 30: metropolis.api.v1.NodeState
-	(*v1.NodeStatus)(nil),                            // 31: metropolis.api.v1.NodeStatus
-	(*v1.BundleManifest)(nil),                        // 32: metropolis.api.v1.BundleManifest
+	(*TPMIdentity)(nil),                              // 4: metropolis.curator.v1.TPMIdentity
+	(*AKParameters)(nil),                             // 5: metropolis.curator.v1.AKParameters
+	(*EncryptedCredential)(nil),                      // 6: metropolis.curator.v1.EncryptedCredential
+	(*TPMEvidence)(nil),                              // 7: metropolis.curator.v1.TPMEvidence
+	(*CommitNodeRequest)(nil),                        // 8: metropolis.curator.v1.CommitNodeRequest
+	(*CommitNodeResponse)(nil),                       // 9: metropolis.curator.v1.CommitNodeResponse
+	(*JoinNodeRequest)(nil),                          // 10: metropolis.curator.v1.JoinNodeRequest
+	(*GetJoinNonceRequest)(nil),                      // 11: metropolis.curator.v1.GetJoinNonceRequest
+	(*GetJoinNonceResponse)(nil),                     // 12: metropolis.curator.v1.GetJoinNonceResponse
+	(*JoinNodeResponse)(nil),                         // 13: metropolis.curator.v1.JoinNodeResponse
+	(*WatchRequest)(nil),                             // 14: metropolis.curator.v1.WatchRequest
+	(*WatchEvent)(nil),                               // 15: metropolis.curator.v1.WatchEvent
+	(*NodeTombstone)(nil),                            // 16: metropolis.curator.v1.NodeTombstone
+	(*Node)(nil),                                     // 17: metropolis.curator.v1.Node
+	(*UpdateTarget)(nil),                             // 18: metropolis.curator.v1.UpdateTarget
+	(*BundleSource)(nil),                             // 19: metropolis.curator.v1.BundleSource
+	(*NodeRoles)(nil),                                // 20: metropolis.curator.v1.NodeRoles
+	(*ConsensusMember)(nil),                          // 21: metropolis.curator.v1.ConsensusMember
+	(*ConsensusPeer)(nil),                            // 22: metropolis.curator.v1.ConsensusPeer
+	(*KubernetesController)(nil),                     // 23: metropolis.curator.v1.KubernetesController
+	(*KubernetesWorker)(nil),                         // 24: metropolis.curator.v1.KubernetesWorker
+	(*HeartbeatUpdateRequest)(nil),                   // 25: metropolis.curator.v1.HeartbeatUpdateRequest
+	(*HeartbeatUpdateResponse)(nil),                  // 26: metropolis.curator.v1.HeartbeatUpdateResponse
+	(*UpdateNodeStatusRequest)(nil),                  // 27: metropolis.curator.v1.UpdateNodeStatusRequest
+	(*UpdateNodeStatusResponse)(nil),                 // 28: metropolis.curator.v1.UpdateNodeStatusResponse
+	(*IssueCertificateRequest)(nil),                  // 29: metropolis.curator.v1.IssueCertificateRequest
+	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 30: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 31: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	(*IssueCertificateResponse)(nil),                 // 32: metropolis.curator.v1.IssueCertificateResponse
+	nil,                                              // 33: metropolis.curator.v1.TPMEvidence.PcrsEntry
+	(*WatchRequest_NodeInCluster)(nil),               // 34: metropolis.curator.v1.WatchRequest.NodeInCluster
+	(*WatchRequest_NodesInCluster)(nil),              // 35: metropolis.curator.v1.WatchRequest.NodesInCluster
+	nil,                                              // 36: metropolis.curator.v1.Node.LabelsEntry
+	(v1.NodeState)(0),                                // 37: metropolis.api.v1.NodeState
+	(*v1.NodeStatus)(nil),                            // 38: metropolis.api.v1.NodeStatus
+	(*v1.BundleManifest)(nil),                        // 39: metropolis.api.v1.BundleManifest
 }
 var file_metropolis_api_curator_v1_curator_proto_depIdxs = []int32{
-	27, // 0: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
-	28, // 1: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
-	11, // 2: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
-	10, // 3: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
-	1,  // 4: metropolis.curator.v1.WatchEvent.progress:type_name -> metropolis.curator.v1.WatchEvent.Progress
-	30, // 5: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	14, // 6: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
-	31, // 7: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	29, // 8: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
-	12, // 9: metropolis.curator.v1.Node.update_target:type_name -> metropolis.curator.v1.UpdateTarget
-	32, // 10: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
-	13, // 11: metropolis.curator.v1.UpdateTarget.sources:type_name -> metropolis.curator.v1.BundleSource
-	15, // 12: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
-	17, // 13: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
-	18, // 14: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
-	16, // 15: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
-	31, // 16: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
-	0,  // 17: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
-	2,  // 18: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
-	4,  // 19: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
-	6,  // 20: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
-	8,  // 21: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
-	19, // 22: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
-	21, // 23: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
-	23, // 24: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
-	24, // 25: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	3,  // 26: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
-	5,  // 27: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
-	7,  // 28: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
-	9,  // 29: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
-	20, // 30: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
-	22, // 31: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
-	26, // 32: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
-	25, // 33: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	4,  // 0: metropolis.curator.v1.RegisterNodeRequest.tpm:type_name -> metropolis.curator.v1.TPMIdentity
+	6,  // 1: metropolis.curator.v1.RegisterNodeResponse.credential:type_name -> metropolis.curator.v1.EncryptedCredential
+	5,  // 2: metropolis.curator.v1.TPMIdentity.ak:type_name -> metropolis.curator.v1.AKParameters
+	33, // 3: metropolis.curator.v1.TPMEvidence.pcrs:type_name -> metropolis.curator.v1.TPMEvidence.PcrsEntry
+	7,  // 4: metropolis.curator.v1.CommitNodeRequest.evidence:type_name -> metropolis.curator.v1.TPMEvidence
+	7,  // 5: metropolis.curator.v1.JoinNodeRequest.evidence:type_name -> metropolis.curator.v1.TPMEvidence
+	34, // 6: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
+	35, // 7: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
+	17, // 8: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
+	16, // 9: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
+	1,  // 10: metropolis.curator.v1.WatchEvent.progress:type_name -> metropolis.curator.v1.WatchEvent.Progress
+	37, // 11: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	20, // 12: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
+	38, // 13: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	36, // 14: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
+	18, // 15: metropolis.curator.v1.Node.update_target:type_name -> metropolis.curator.v1.UpdateTarget
+	39, // 16: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
+	19, // 17: metropolis.curator.v1.UpdateTarget.sources:type_name -> metropolis.curator.v1.BundleSource
+	21, // 18: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
+	23, // 19: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
+	24, // 20: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
+	22, // 21: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
+	38, // 22: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
+	0,  // 23: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
+	2,  // 24: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
+	8,  // 25: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
+	10, // 26: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
+	11, // 27: metropolis.curator.v1.Curator.GetJoinNonce:input_type -> metropolis.curator.v1.GetJoinNonceRequest
+	14, // 28: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
+	25, // 29: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
+	27, // 30: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
+	29, // 31: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
+	30, // 32: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	3,  // 33: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
+	9,  // 34: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
+	13, // 35: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
+	12, // 36: metropolis.curator.v1.Curator.GetJoinNonce:output_type -> metropolis.curator.v1.GetJoinNonceResponse
+	15, // 37: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
+	26, // 38: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
+	28, // 39: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
+	32, // 40: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
+	31, // 41: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	33, // [33:42] is the sub-list for method output_type
+	24, // [24:33] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_curator_proto_init() }
@@ -1795,7 +2242,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 	if File_metropolis_api_curator_v1_curator_proto != nil {
 		return
 	}
-	file_metropolis_api_curator_v1_curator_proto_msgTypes[6].OneofWrappers = []any{
+	file_metropolis_api_curator_v1_curator_proto_msgTypes[12].OneofWrappers = []any{
 		(*WatchRequest_Node)(nil),
 		(*WatchRequest_UpNodes)(nil),
 	}
@@ -1805,7 +2252,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_curator_proto_rawDesc), len(file_metropolis_api_curator_v1_curator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	Curator_RegisterNode_FullMethodName                     = "/metropolis.curator.v1.Curator/RegisterNode"
 	Curator_CommitNode_FullMethodName                       = "/metropolis.curator.v1.Curator/CommitNode"
 	Curator_JoinNode_FullMethodName                         = "/metropolis.curator.v1.Curator/JoinNode"
+	Curator_GetJoinNonce_FullMethodName                     = "/metropolis.curator.v1.Curator/GetJoinNonce"
 	Curator_Watch_FullMethodName                            = "/metropolis.curator.v1.Curator/Watch"
 	Curator_Heartbeat_FullMethodName                        = "/metropolis.curator.v1.Curator/Heartbeat"
 	Curator_UpdateNodeStatus_FullMethodName                 = "/metropolis.curator.v1.Curator/UpdateNodeStatus"
@@ -91,6 +92,10 @@ type CuratorClient interface {
 	// codes.PermissionDenied and nothing else; a node that has not committed yet (NEW, STANDBY)
 	// gets codes.FailedPrecondition, an unknown node ID codes.NotFound.
 	JoinNode(ctx context.Context, in *JoinNodeRequest, opts ...grpc.CallOption) (*JoinNodeResponse, error)
+	// GetJoinNonce gives a node whose TPM the cluster knows the nonce its next JoinNode quote
+	// must carry, so that a quote recorded at an earlier join cannot be replayed. The caller
+	// proves its join key as for JoinNode.
+	GetJoinNonce(ctx context.Context, in *GetJoinNonceRequest, opts ...grpc.CallOption) (*GetJoinNonceResponse, error)
 	// Watch streams nodes as the curator records them: first the current state of every
 	// watched node, then a progress marker, then changes as they happen, until the caller ends
 	// the call. Nodes drive their roles (roleserve) and their view of the cluster from it.
@@ -158,6 +163,16 @@ func (c *curatorClient) JoinNode(ctx context.Context, in *JoinNodeRequest, opts 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(JoinNodeResponse)
 	err := c.cc.Invoke(ctx, Curator_JoinNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *curatorClient) GetJoinNonce(ctx context.Context, in *GetJoinNonceRequest, opts ...grpc.CallOption) (*GetJoinNonceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJoinNonceResponse)
+	err := c.cc.Invoke(ctx, Curator_GetJoinNonce_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +299,10 @@ type CuratorServer interface {
 	// codes.PermissionDenied and nothing else; a node that has not committed yet (NEW, STANDBY)
 	// gets codes.FailedPrecondition, an unknown node ID codes.NotFound.
 	JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error)
+	// GetJoinNonce gives a node whose TPM the cluster knows the nonce its next JoinNode quote
+	// must carry, so that a quote recorded at an earlier join cannot be replayed. The caller
+	// proves its join key as for JoinNode.
+	GetJoinNonce(context.Context, *GetJoinNonceRequest) (*GetJoinNonceResponse, error)
 	// Watch streams nodes as the curator records them: first the current state of every
 	// watched node, then a progress marker, then changes as they happen, until the caller ends
 	// the call. Nodes drive their roles (roleserve) and their view of the cluster from it.
@@ -335,6 +354,9 @@ func (UnimplementedCuratorServer) CommitNode(context.Context, *CommitNodeRequest
 }
 func (UnimplementedCuratorServer) JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method JoinNode not implemented")
+}
+func (UnimplementedCuratorServer) GetJoinNonce(context.Context, *GetJoinNonceRequest) (*GetJoinNonceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJoinNonce not implemented")
 }
 func (UnimplementedCuratorServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
@@ -422,6 +444,24 @@ func _Curator_JoinNode_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CuratorServer).JoinNode(ctx, req.(*JoinNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Curator_GetJoinNonce_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJoinNonceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CuratorServer).GetJoinNonce(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Curator_GetJoinNonce_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CuratorServer).GetJoinNonce(ctx, req.(*GetJoinNonceRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -516,6 +556,10 @@ var Curator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "JoinNode",
 			Handler:    _Curator_JoinNode_Handler,
+		},
+		{
+			MethodName: "GetJoinNonce",
+			Handler:    _Curator_GetJoinNonce_Handler,
 		},
 		{
 			MethodName: "UpdateNodeStatus",

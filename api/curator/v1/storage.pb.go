@@ -47,7 +47,9 @@ type NodeRecord struct {
 	// JoinNode. Wiped when the node is deleted.
 	ClusterUnlockKey []byte `protobuf:"bytes,8,opt,name=cluster_unlock_key,json=clusterUnlockKey,proto3" json:"cluster_unlock_key,omitempty"`
 	// The update a rollout wants the node to install (Node.update_target).
-	UpdateTarget  *UpdateTarget `protobuf:"bytes,9,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
+	UpdateTarget *UpdateTarget `protobuf:"bytes,9,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
+	// The node's TPM and attestations; absent if it sent no TPM identity.
+	Attestation   *NodeAttestationRecord `protobuf:"bytes,10,opt,name=attestation,proto3" json:"attestation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,6 +147,113 @@ func (x *NodeRecord) GetUpdateTarget() *UpdateTarget {
 	return nil
 }
 
+func (x *NodeRecord) GetAttestation() *NodeAttestationRecord {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
+// NodeAttestationRecord is what the curator keeps of a node's TPM.
+type NodeAttestationRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The TPM's endorsement key (PKIX DER) and EK certificate (DER, or empty).
+	EkPublic      []byte `protobuf:"bytes,1,opt,name=ek_public,json=ekPublic,proto3" json:"ek_public,omitempty"`
+	EkCertificate []byte `protobuf:"bytes,2,opt,name=ek_certificate,json=ekCertificate,proto3" json:"ek_certificate,omitempty"`
+	// The attestation key's TPMT_PUBLIC: it verifies the node's quotes once activated.
+	AkPublic []byte `protobuf:"bytes,3,opt,name=ak_public,json=akPublic,proto3" json:"ak_public,omitempty"`
+	// SHA-256 of the secret of the registration's credential challenge, until the node proves
+	// (CommitNode) that its TPM recovered it; then empty and activated is set.
+	ChallengeSecretSha256 []byte `protobuf:"bytes,4,opt,name=challenge_secret_sha256,json=challengeSecretSha256,proto3" json:"challenge_secret_sha256,omitempty"`
+	Activated             bool   `protobuf:"varint,5,opt,name=activated,proto3" json:"activated,omitempty"`
+	// The firmware's measurements (PCR index to SHA-256 value) taken at the node's first
+	// accepted quote; every later quote must show them.
+	Firmware map[int32][]byte `protobuf:"bytes,6,rep,name=firmware,proto3" json:"firmware,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// What managers see (ek_fingerprint, ek_pinned, uki, last attestation and refusal).
+	Status        *v1.NodeAttestation `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeAttestationRecord) Reset() {
+	*x = NodeAttestationRecord{}
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAttestationRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAttestationRecord) ProtoMessage() {}
+
+func (x *NodeAttestationRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAttestationRecord.ProtoReflect.Descriptor instead.
+func (*NodeAttestationRecord) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NodeAttestationRecord) GetEkPublic() []byte {
+	if x != nil {
+		return x.EkPublic
+	}
+	return nil
+}
+
+func (x *NodeAttestationRecord) GetEkCertificate() []byte {
+	if x != nil {
+		return x.EkCertificate
+	}
+	return nil
+}
+
+func (x *NodeAttestationRecord) GetAkPublic() []byte {
+	if x != nil {
+		return x.AkPublic
+	}
+	return nil
+}
+
+func (x *NodeAttestationRecord) GetChallengeSecretSha256() []byte {
+	if x != nil {
+		return x.ChallengeSecretSha256
+	}
+	return nil
+}
+
+func (x *NodeAttestationRecord) GetActivated() bool {
+	if x != nil {
+		return x.Activated
+	}
+	return false
+}
+
+func (x *NodeAttestationRecord) GetFirmware() map[int32][]byte {
+	if x != nil {
+		return x.Firmware
+	}
+	return nil
+}
+
+func (x *NodeAttestationRecord) GetStatus() *v1.NodeAttestation {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 // ClusterRecord is what the cluster was created with; written once, at bootstrap.
 type ClusterRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -152,13 +261,15 @@ type ClusterRecord struct {
 	ClusterId string `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	// The owner's ed25519 public key (32 bytes), proven at AAA.Escrow.
 	OwnerPublicKey []byte `protobuf:"bytes,2,opt,name=owner_public_key,json=ownerPublicKey,proto3" json:"owner_public_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What the cluster trusts of machines and software; unset means attestation is off.
+	AttestationPolicy *v1.AttestationPolicy `protobuf:"bytes,3,opt,name=attestation_policy,json=attestationPolicy,proto3" json:"attestation_policy,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ClusterRecord) Reset() {
 	*x = ClusterRecord{}
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[1]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -170,7 +281,7 @@ func (x *ClusterRecord) String() string {
 func (*ClusterRecord) ProtoMessage() {}
 
 func (x *ClusterRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[1]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -183,7 +294,7 @@ func (x *ClusterRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterRecord.ProtoReflect.Descriptor instead.
 func (*ClusterRecord) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ClusterRecord) GetClusterId() string {
@@ -196,6 +307,13 @@ func (x *ClusterRecord) GetClusterId() string {
 func (x *ClusterRecord) GetOwnerPublicKey() []byte {
 	if x != nil {
 		return x.OwnerPublicKey
+	}
+	return nil
+}
+
+func (x *ClusterRecord) GetAttestationPolicy() *v1.AttestationPolicy {
+	if x != nil {
+		return x.AttestationPolicy
 	}
 	return nil
 }
@@ -213,7 +331,7 @@ type CARecord struct {
 
 func (x *CARecord) Reset() {
 	*x = CARecord{}
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[2]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +343,7 @@ func (x *CARecord) String() string {
 func (*CARecord) ProtoMessage() {}
 
 func (x *CARecord) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[2]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +356,7 @@ func (x *CARecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CARecord.ProtoReflect.Descriptor instead.
 func (*CARecord) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CARecord) GetCertificate() []byte {
@@ -268,7 +386,7 @@ type LeaderRecord struct {
 
 func (x *LeaderRecord) Reset() {
 	*x = LeaderRecord{}
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[3]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +398,7 @@ func (x *LeaderRecord) String() string {
 func (*LeaderRecord) ProtoMessage() {}
 
 func (x *LeaderRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[3]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +411,7 @@ func (x *LeaderRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderRecord.ProtoReflect.Descriptor instead.
 func (*LeaderRecord) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LeaderRecord) GetNodeId() string {
@@ -324,7 +442,7 @@ type IssuedCertificate struct {
 
 func (x *IssuedCertificate) Reset() {
 	*x = IssuedCertificate{}
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[4]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +454,7 @@ func (x *IssuedCertificate) String() string {
 func (*IssuedCertificate) ProtoMessage() {}
 
 func (x *IssuedCertificate) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[4]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +467,7 @@ func (x *IssuedCertificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssuedCertificate.ProtoReflect.Descriptor instead.
 func (*IssuedCertificate) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *IssuedCertificate) GetSerial() []byte {
@@ -383,7 +501,7 @@ type RevocationListRecord struct {
 
 func (x *RevocationListRecord) Reset() {
 	*x = RevocationListRecord{}
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[5]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +513,7 @@ func (x *RevocationListRecord) String() string {
 func (*RevocationListRecord) ProtoMessage() {}
 
 func (x *RevocationListRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[5]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +526,7 @@ func (x *RevocationListRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevocationListRecord.ProtoReflect.Descriptor instead.
 func (*RevocationListRecord) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RevocationListRecord) GetRevoked() []*RevocationListRecord_Entry {
@@ -446,7 +564,7 @@ type RevocationListRecord_Entry struct {
 
 func (x *RevocationListRecord_Entry) Reset() {
 	*x = RevocationListRecord_Entry{}
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[7]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +576,7 @@ func (x *RevocationListRecord_Entry) String() string {
 func (*RevocationListRecord_Entry) ProtoMessage() {}
 
 func (x *RevocationListRecord_Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[7]
+	mi := &file_metropolis_api_curator_v1_storage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +589,7 @@ func (x *RevocationListRecord_Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevocationListRecord_Entry.ProtoReflect.Descriptor instead.
 func (*RevocationListRecord_Entry) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{5, 0}
+	return file_metropolis_api_curator_v1_storage_proto_rawDescGZIP(), []int{6, 0}
 }
 
 func (x *RevocationListRecord_Entry) GetSerial() []byte {
@@ -506,7 +624,7 @@ var File_metropolis_api_curator_v1_storage_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"'metropolis/api/curator/v1/storage.proto\x12\x15metropolis.curator.v1\x1a'metropolis/api/curator/v1/curator.proto\x1a\x1emetropolis/api/v1/common.proto\"\x80\x04\n" +
+	"'metropolis/api/curator/v1/storage.proto\x12\x15metropolis.curator.v1\x1a'metropolis/api/curator/v1/curator.proto\x1a\x1emetropolis/api/v1/common.proto\x1a#metropolis/api/v1/attestation.proto\"\xd0\x04\n" +
 	"\n" +
 	"NodeRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
@@ -518,14 +636,28 @@ const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\x06labels\x18\x06 \x03(\v2-.metropolis.curator.v1.NodeRecord.LabelsEntryR\x06labels\x125\n" +
 	"\x06status\x18\a \x01(\v2\x1d.metropolis.api.v1.NodeStatusR\x06status\x12,\n" +
 	"\x12cluster_unlock_key\x18\b \x01(\fR\x10clusterUnlockKey\x12H\n" +
-	"\rupdate_target\x18\t \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x1a9\n" +
+	"\rupdate_target\x18\t \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x12N\n" +
+	"\vattestation\x18\n" +
+	" \x01(\v2,.metropolis.curator.v1.NodeAttestationRecordR\vattestation\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x03\n" +
+	"\x15NodeAttestationRecord\x12\x1b\n" +
+	"\tek_public\x18\x01 \x01(\fR\bekPublic\x12%\n" +
+	"\x0eek_certificate\x18\x02 \x01(\fR\rekCertificate\x12\x1b\n" +
+	"\tak_public\x18\x03 \x01(\fR\bakPublic\x126\n" +
+	"\x17challenge_secret_sha256\x18\x04 \x01(\fR\x15challengeSecretSha256\x12\x1c\n" +
+	"\tactivated\x18\x05 \x01(\bR\tactivated\x12V\n" +
+	"\bfirmware\x18\x06 \x03(\v2:.metropolis.curator.v1.NodeAttestationRecord.FirmwareEntryR\bfirmware\x12:\n" +
+	"\x06status\x18\a \x01(\v2\".metropolis.api.v1.NodeAttestationR\x06status\x1a;\n" +
+	"\rFirmwareEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xad\x01\n" +
 	"\rClusterRecord\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12(\n" +
-	"\x10owner_public_key\x18\x02 \x01(\fR\x0eownerPublicKey\"M\n" +
+	"\x10owner_public_key\x18\x02 \x01(\fR\x0eownerPublicKey\x12S\n" +
+	"\x12attestation_policy\x18\x03 \x01(\v2$.metropolis.api.v1.AttestationPolicyR\x11attestationPolicy\"M\n" +
 	"\bCARecord\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x1f\n" +
 	"\vprivate_key\x18\x02 \x01(\fR\n" +
@@ -558,33 +690,41 @@ func file_metropolis_api_curator_v1_storage_proto_rawDescGZIP() []byte {
 	return file_metropolis_api_curator_v1_storage_proto_rawDescData
 }
 
-var file_metropolis_api_curator_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_metropolis_api_curator_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_metropolis_api_curator_v1_storage_proto_goTypes = []any{
 	(*NodeRecord)(nil),                 // 0: metropolis.curator.v1.NodeRecord
-	(*ClusterRecord)(nil),              // 1: metropolis.curator.v1.ClusterRecord
-	(*CARecord)(nil),                   // 2: metropolis.curator.v1.CARecord
-	(*LeaderRecord)(nil),               // 3: metropolis.curator.v1.LeaderRecord
-	(*IssuedCertificate)(nil),          // 4: metropolis.curator.v1.IssuedCertificate
-	(*RevocationListRecord)(nil),       // 5: metropolis.curator.v1.RevocationListRecord
-	nil,                                // 6: metropolis.curator.v1.NodeRecord.LabelsEntry
-	(*RevocationListRecord_Entry)(nil), // 7: metropolis.curator.v1.RevocationListRecord.Entry
-	(v1.NodeState)(0),                  // 8: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                  // 9: metropolis.curator.v1.NodeRoles
-	(*v1.NodeStatus)(nil),              // 10: metropolis.api.v1.NodeStatus
-	(*UpdateTarget)(nil),               // 11: metropolis.curator.v1.UpdateTarget
+	(*NodeAttestationRecord)(nil),      // 1: metropolis.curator.v1.NodeAttestationRecord
+	(*ClusterRecord)(nil),              // 2: metropolis.curator.v1.ClusterRecord
+	(*CARecord)(nil),                   // 3: metropolis.curator.v1.CARecord
+	(*LeaderRecord)(nil),               // 4: metropolis.curator.v1.LeaderRecord
+	(*IssuedCertificate)(nil),          // 5: metropolis.curator.v1.IssuedCertificate
+	(*RevocationListRecord)(nil),       // 6: metropolis.curator.v1.RevocationListRecord
+	nil,                                // 7: metropolis.curator.v1.NodeRecord.LabelsEntry
+	nil,                                // 8: metropolis.curator.v1.NodeAttestationRecord.FirmwareEntry
+	(*RevocationListRecord_Entry)(nil), // 9: metropolis.curator.v1.RevocationListRecord.Entry
+	(v1.NodeState)(0),                  // 10: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                  // 11: metropolis.curator.v1.NodeRoles
+	(*v1.NodeStatus)(nil),              // 12: metropolis.api.v1.NodeStatus
+	(*UpdateTarget)(nil),               // 13: metropolis.curator.v1.UpdateTarget
+	(*v1.NodeAttestation)(nil),         // 14: metropolis.api.v1.NodeAttestation
+	(*v1.AttestationPolicy)(nil),       // 15: metropolis.api.v1.AttestationPolicy
 }
 var file_metropolis_api_curator_v1_storage_proto_depIdxs = []int32{
-	8,  // 0: metropolis.curator.v1.NodeRecord.state:type_name -> metropolis.api.v1.NodeState
-	9,  // 1: metropolis.curator.v1.NodeRecord.roles:type_name -> metropolis.curator.v1.NodeRoles
-	6,  // 2: metropolis.curator.v1.NodeRecord.labels:type_name -> metropolis.curator.v1.NodeRecord.LabelsEntry
-	10, // 3: metropolis.curator.v1.NodeRecord.status:type_name -> metropolis.api.v1.NodeStatus
-	11, // 4: metropolis.curator.v1.NodeRecord.update_target:type_name -> metropolis.curator.v1.UpdateTarget
-	7,  // 5: metropolis.curator.v1.RevocationListRecord.revoked:type_name -> metropolis.curator.v1.RevocationListRecord.Entry
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	10, // 0: metropolis.curator.v1.NodeRecord.state:type_name -> metropolis.api.v1.NodeState
+	11, // 1: metropolis.curator.v1.NodeRecord.roles:type_name -> metropolis.curator.v1.NodeRoles
+	7,  // 2: metropolis.curator.v1.NodeRecord.labels:type_name -> metropolis.curator.v1.NodeRecord.LabelsEntry
+	12, // 3: metropolis.curator.v1.NodeRecord.status:type_name -> metropolis.api.v1.NodeStatus
+	13, // 4: metropolis.curator.v1.NodeRecord.update_target:type_name -> metropolis.curator.v1.UpdateTarget
+	1,  // 5: metropolis.curator.v1.NodeRecord.attestation:type_name -> metropolis.curator.v1.NodeAttestationRecord
+	8,  // 6: metropolis.curator.v1.NodeAttestationRecord.firmware:type_name -> metropolis.curator.v1.NodeAttestationRecord.FirmwareEntry
+	14, // 7: metropolis.curator.v1.NodeAttestationRecord.status:type_name -> metropolis.api.v1.NodeAttestation
+	15, // 8: metropolis.curator.v1.ClusterRecord.attestation_policy:type_name -> metropolis.api.v1.AttestationPolicy
+	9,  // 9: metropolis.curator.v1.RevocationListRecord.revoked:type_name -> metropolis.curator.v1.RevocationListRecord.Entry
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_storage_proto_init() }
@@ -599,7 +739,7 @@ func file_metropolis_api_curator_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_storage_proto_rawDesc), len(file_metropolis_api_curator_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

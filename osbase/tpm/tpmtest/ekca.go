@@ -26,7 +26,7 @@ func NewVendorCA(t testing.TB) *VendorCA {
 	if _, err := exec.LookPath("swtpm_setup"); err != nil {
 		t.Skip("swtpm_setup (Debian package swtpm-tools) is not installed; these tests need it to make EK certificates")
 	}
-	return &VendorCA{dir: t.TempDir()}
+	return &VendorCA{dir: TempDir(t)}
 }
 
 // Manufacture makes a new TPM in the empty directory state, as a vendor would: its seeds, an
@@ -34,6 +34,7 @@ func NewVendorCA(t testing.TB) *VendorCA {
 // runs it.
 func Manufacture(t testing.TB, state string, ca *VendorCA) {
 	t.Helper()
+	checkPath(t, state)
 	conf := map[string]string{
 		"localca.conf": fmt.Sprintf("statedir = %[1]s\nsigningkey = %[1]s/signkey.pem\nissuercert = %[1]s/issuercert.pem\ncertserial = %[1]s/certserial\n", ca.dir),
 		"options":      "--platform-manufacturer Metropolis\n--platform-version 2.1\n--platform-model test\n",

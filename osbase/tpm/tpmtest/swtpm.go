@@ -3,6 +3,7 @@ package tpmtest
 import (
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,8 @@ func Start(t testing.TB, state string) (io.ReadWriteCloser, func()) {
 	if err != nil {
 		t.Skip("swtpm (Debian package swtpm) is not installed; these tests need a software TPM")
 	}
-	dir := t.TempDir()
+	checkPath(t, state)
+	dir := TempDir(t)
 	server := filepath.Join(dir, "srv.sock")
 	cmd := exec.Command(bin, "socket", "--tpm2",
 		"--server", "type=unixio,path="+server,
@@ -62,4 +64,24 @@ type testLog struct{ t testing.TB }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Logf("swtpm: %s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TempDir is a new directory for a TPM's state or sockets, removed after the test. Unlike
+// t.TempDir, its path never holds a comma (from a subtest's name), which would cut swtpm's
+// comma-separated option values short.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "swtpm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+func checkPath(t testing.TB, path string) {
+	t.Helper()
+	if strings.Contains(path, ",") {
+		t.Fatalf("swtpm cannot use %s: its options are comma-separated (use tpmtest.TempDir)", path)
+	}
 }
