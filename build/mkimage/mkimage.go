@@ -275,8 +275,12 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			}
 			res.UKISize = st.Size()
 			p.printf("      %s: %d KiB", filepath.Base(res.UKIPath), res.UKISize>>10)
-			res.Measurements, err = measure(res.UKIPath)
-			return err
+			if res.Measurements, err = measure(res.UKIPath); err != nil {
+				return err
+			}
+			// Beside the image, for an operator's attestation policy (metroctl cluster
+			// trust-release) and for ClusterBootstrap.attestation_policy.
+			return writeMeasurements(filepath.Join(opts.OutDir, MeasurementsFile), res.Measurements)
 		}},
 		{"writing the disk image (ESP, system A, system B, GPT)", func() error {
 			uki, err := os.ReadFile(res.UKIPath)

@@ -81,3 +81,12 @@ func writeBundle(out string, res *Result, key ed25519.PrivateKey) (*apb.BundleMa
 	}
 	return m, st.Size(), nil
 }
+
+// MeasurementsFile is written next to the image: the release's boot measurements, one
+// "name hex" line each.
+const MeasurementsFile = "measurements.txt"
+
+func writeMeasurements(path string, m *apb.BootMeasurements) error {
+	text := fmt.Sprintf("uki_authenticode_sha256 %x\nkernel_authenticode_sha256 %x\n", m.UkiAuthenticodeSha256, m.KernelAuthenticodeSha256)
+	return os.WriteFile(path, []byte(text), 0o644)
+}

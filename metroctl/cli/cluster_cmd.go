@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +22,7 @@ func (s *session) clusterCommand() *cobra.Command {
 		Use:   "cluster",
 		Short: "Take ownership of a cluster and look at it as a whole",
 	}
-	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.clusterStatusCommand(), s.clusterUpdateCommand())
+	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.clusterStatusCommand(), s.clusterUpdateCommand(), s.clusterTrustReleaseCommand())
 	if s.app.ClusterCommands != nil {
 		cmd.AddCommand(s.app.ClusterCommands(s.store)...)
 	}
@@ -165,6 +166,7 @@ func writeClusterInfo(w io.Writer, info *apb.GetClusterInfoResponse) error {
 	fmt.Fprintf(tw, "Cluster ID:\t%s\n", info.ClusterId)
 	fmt.Fprintf(tw, "CA fingerprint:\t%s\n", fingerprint)
 	fmt.Fprintf(tw, "Curator addresses:\t%s\n", addresses)
+	fmt.Fprintf(tw, "Attestation:\t%s\n", policyText(info.GetAttestationPolicy(), "\n\t"))
 	return tw.Flush()
 }
 
@@ -184,4 +186,25 @@ func (s *session) management(ctx context.Context) (apb.ManagementClient, func(),
 		return nil, nil, err
 	}
 	return apb.NewManagementClient(conn), func() { conn.Close() }, nil
+}
+
+// policyText is the cluster's attestation policy: off or required, the EK CAs it trusts and
+// the releases it trusts, each on a line of its own.
+func policyText(p *apb.AttestationPolicy, sep string) string {
+	mode := "off (nodes with a TPM are recorded, not refused)"
+	if p.GetRequired() {
+		mode = "required"
+	}
+	lines := []string{mode}
+	for _, der := range p.GetEkCaCertificates() {
+		name := "(unparseable certificate)"
+		if c, err := x509.ParseCertificate(der); err == nil {
+			name = c.Subject.String()
+		}
+		lines = append(lines, "EK CA: "+name)
+	}
+	for _, r := range p.GetTrustedReleases() {
+		lines = append(lines, fmt.Sprintf("trusted release: UKI %x", r))
+	}
+	return strings.Join(lines, sep)
 }

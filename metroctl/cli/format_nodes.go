@@ -128,6 +128,7 @@ func writeNodeDescription(w io.Writer, n *apb.Node) error {
 		{"Version", versionText(n.GetStatus().GetSoftware())},
 		{"Slots", slotsText(n.GetStatus().GetSoftware(), "\n\t")},
 		{"Time", timeSyncText(n.GetStatus().GetTimeSync(), "\n\t")},
+		{"TPM", attestationText(n.GetAttestation(), "\n\t")},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
@@ -220,4 +221,27 @@ func slotStateName(st apb.SlotState) string {
 		return "unknown"
 	}
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(st.String(), "SLOT_STATE_")), "_", " ")
+}
+
+// attestationText is what the cluster knows of the node's TPM: its EK fingerprint and how it is
+// trusted, the last attested UKI, and the last refusal, each on a line of its own.
+func attestationText(a *apb.NodeAttestation, sep string) string {
+	if a == nil {
+		return "-"
+	}
+	trust := "no EK certificate"
+	switch {
+	case a.GetEkPinned():
+		trust = "EK pinned"
+	case a.GetEkCertificateIssuer() != "":
+		trust = "EK certificate from " + a.GetEkCertificateIssuer()
+	}
+	lines := []string{fmt.Sprintf("EK %x (%s)", a.GetEkFingerprint(), trust)}
+	if ts := a.GetLastAttested(); ts != nil {
+		lines = append(lines, fmt.Sprintf("attested at %s, UKI %x", ts.AsTime().UTC().Format(time.RFC3339), a.GetUki()))
+	}
+	if a.GetLastRefusal() != "" {
+		lines = append(lines, fmt.Sprintf("REFUSED at %s: %s", a.GetLastRefused().AsTime().UTC().Format(time.RFC3339), a.GetLastRefusal()))
+	}
+	return strings.Join(lines, sep)
 }

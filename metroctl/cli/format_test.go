@@ -22,6 +22,11 @@ func exampleNodes() []*apb.Node {
 			Id: "metropolis-aaaaaaaaaaaaaaaa", PublicKey: bytes.Repeat([]byte{0xaa}, 32), State: apb.NodeState_NODE_STATE_UP,
 			Roles:  &apb.NodeRoles{ConsensusMember: true, KubernetesWorker: true},
 			Labels: map[string]string{"zone": "a", "rack": "r1"},
+			Attestation: &apb.NodeAttestation{
+				EkFingerprint: []byte{0xab, 0xcd}, EkCertificateIssuer: "CN=vendor", Uki: []byte{1, 2},
+				LastAttested: timestamppb.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
+				LastRefusal:  "untrusted release: UKI 0304", LastRefused: timestamppb.New(time.Date(2025, 1, 2, 3, 4, 6, 0, time.UTC)),
+			},
 			Status: &apb.NodeStatus{ExternalAddress: "10.0.0.1", RunningCurator: &apb.NodeStatus_RunningCurator{Port: 7835},
 				Timestamp: timestamppb.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
 				Software: &apb.NodeSoftware{Version: "0.2.0", BuildId: "b2", RunningSlot: "A", Slots: []*apb.Slot{
@@ -72,7 +77,10 @@ func TestNodeDescription(t *testing.T) {
 		"                 B: 0.3.0 rolled back, build b3\n" +
 		"                    why: the node did not rejoin\n" +
 		"                    | E0101 boom\n" +
-		"Time:            -\n"
+		"Time:            -\n" +
+		"TPM:             EK abcd (EK certificate from CN=vendor)\n" +
+		"                 attested at 2025-01-02T03:04:05Z, UKI 0102\n" +
+		"                 REFUSED at 2025-01-02T03:04:06Z: untrusted release: UKI 0304\n"
 	if b.String() != want {
 		t.Errorf("description:\n%s\nwant:\n%s", b.String(), want)
 	}

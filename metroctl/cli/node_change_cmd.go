@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,7 +14,7 @@ import (
 )
 
 func (s *session) nodeApproveCommand() *cobra.Command {
-	var publicKey string
+	var publicKey, pinEK string
 	var allNew bool
 	cmd := &cobra.Command{
 		Use:   "approve (NODE_ID... | --public-key KEY | --all-new)",
@@ -30,6 +32,16 @@ func (s *session) nodeApproveCommand() *cobra.Command {
 			}
 			if given != 1 {
 				return fmt.Errorf("name the nodes to approve with exactly one of: node IDs, --public-key, --all-new")
+			}
+			var pin []byte
+			if pinEK != "" {
+				var err error
+				if pin, err = hex.DecodeString(pinEK); err != nil || len(pin) != sha256.Size {
+					return fmt.Errorf("--pin-ek: want the EK fingerprint as 64 hex digits (metroctl node describe shows it), got %.80q", pinEK)
+				}
+				if allNew || len(args)+btoi(publicKey != "") != 1 {
+					return fmt.Errorf("--pin-ek pins one node's TPM: name exactly one node")
+				}
 			}
 			var requests []*apb.ApproveNodeRequest
 			var names []string
@@ -73,6 +85,7 @@ func (s *session) nodeApproveCommand() *cobra.Command {
 			// One failure does not stop the others: each node's outcome is reported.
 			var errs []error
 			for i, req := range requests {
+				req.PinEkFingerprint = pin
 				if _, err := mgmt.ApproveNode(ctx, req); err != nil {
 					errs = append(errs, explain("approve node "+names[i], err))
 					continue
@@ -84,6 +97,7 @@ func (s *session) nodeApproveCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "public key of the node to approve: 64 hex digits, base64, or a PEM file")
 	cmd.Flags().BoolVar(&allNew, "all-new", false, "approve every NEW node")
+	cmd.Flags().StringVar(&pinEK, "pin-ek", "", "trust the node's TPM by its endorsement key's fingerprint (64 hex digits), checked on the machine: for a TPM without an EK certificate from a CA the cluster trusts")
 	return cmd
 }
 
@@ -197,4 +211,11 @@ func (s *session) nodeLabelCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/curator"
@@ -25,6 +26,8 @@ type pendingBootstrap struct {
 	ClusterUnlockKey []byte `json:"cluster_unlock_key"`
 	CA               []byte `json:"ca"`
 	CAKey            []byte `json:"ca_key"`
+	// AttestationPolicy is ClusterBootstrap.attestation_policy (protobuf); empty for none.
+	AttestationPolicy []byte `json:"attestation_policy,omitempty"`
 }
 
 // prepareBootstrap creates what a new cluster starts with: the CA, this node's certificate and
@@ -32,6 +35,16 @@ type pendingBootstrap struct {
 // (started by the role workers) is ready.
 func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed25519.PrivateKey, addr net.IP, clusterHalf []byte) (*membership, error) {
 	pub := nodeKey.Public().(ed25519.PublicKey)
+	var policy []byte
+	if p := params.GetAttestationPolicy(); p != nil {
+		if err := curator.CheckAttestationPolicy(p); err != nil {
+			return nil, fmt.Errorf("node parameters: cluster_bootstrap: %w", err)
+		}
+		var err error
+		if policy, err = proto.Marshal(p); err != nil {
+			return nil, err
+		}
+	}
 	ca, err := curator.NewClusterCA()
 	if err != nil {
 		return nil, err
@@ -58,6 +71,7 @@ func prepareBootstrap(stateDir string, params *apb.ClusterBootstrap, nodeKey ed2
 		Curators:        []string{net.JoinHostPort(addr.String(), fmt.Sprint(ports.Curator))},
 		Bootstrap: &pendingBootstrap{
 			OwnerPublicKey: params.OwnerPublicKey, ClusterUnlockKey: clusterHalf, CA: caDER, CAKey: caKey,
+			AttestationPolicy: policy,
 		},
 	}, nil
 }
@@ -82,8 +96,21 @@ func (n *Node) bootstrapOnce(store *sealedStore, pending *pendingBootstrap, node
 		if err != nil {
 			return err
 		}
+		var policy *apb.AttestationPolicy
+		if len(pending.AttestationPolicy) > 0 {
+			policy = &apb.AttestationPolicy{}
+			if err := proto.Unmarshal(pending.AttestationPolicy, policy); err != nil {
+				return fmt.Errorf("sealed record: bootstrap attestation policy: %w", err)
+			}
+		}
+		self, err := n.selfAttestation(ctx, store.get().AttestationKey)
+		if err != nil {
+			return err
+		}
 		res, err := curator.Bootstrap(ctx, cl, curator.BootstrapRequest{
 			ConsensusCertificate: etcdCert,
+			AttestationPolicy:    policy,
+			Attestation:          self,
 			CA:                   ca,
 			OwnerPublicKey:       pending.OwnerPublicKey,
 			NodePublicKey:        nodeKey.Public().(ed25519.PublicKey),

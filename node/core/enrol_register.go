@@ -13,6 +13,8 @@ import (
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/node/attestation"
+	"metropolis.dev/metropolis/node/curator"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/pki"
 	"metropolis.dev/metropolis/node/rpc"
@@ -28,7 +30,15 @@ const approvalPoll = time.Second
 // parameters, waits to be approved, commits its half of the storage key and gets its node
 // certificate. It returns the membership to keep. The cluster half comes from the sealed
 // record, so that a node that crashed after committing commits the same half again.
-func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey, clusterHalf []byte, addr net.IP) (*membership, error) {
+// registerTPM is what register needs of a node's TPM: what it sends at registration, how it
+// recovers the challenge's secret and how it quotes its boot.
+type registerTPM struct {
+	identity *cpb.TPMIdentity
+	activate func(*cpb.EncryptedCredential) ([]byte, error)
+	quote    quoter
+}
+
+func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey ed25519.PrivateKey, clusterHalf []byte, addr net.IP, t *registerTPM) (*membership, error) {
 	logger := supervisor.Logger(ctx)
 	ca, err := pki.ParseCertificateDER(params.CaCertificate)
 	if err != nil {
@@ -47,14 +57,30 @@ func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey
 
 	nodeID := identity.NodeID(nodeKey.Public().(ed25519.PublicKey))
 	logger.Infof("registering as %s with the cluster at %v (CA %s)", nodeID, params.ClusterAddresses, pki.Fingerprint(ca))
+	req := &cpb.RegisterNodeRequest{
+		RegisterTicket: params.RegisterTicket,
+		JoinPublicKey:  joinKey.Public().(ed25519.PublicKey),
+	}
+	if t != nil {
+		req.Tpm = t.identity
+	}
+	var registered *cpb.RegisterNodeResponse
 	if err := retryCall(ctx, "register node "+nodeID, func(ctx context.Context) error {
-		_, err := cur.RegisterNode(ctx, &cpb.RegisterNodeRequest{
-			RegisterTicket: params.RegisterTicket,
-			JoinPublicKey:  joinKey.Public().(ed25519.PublicKey),
-		})
+		registered, err = cur.RegisterNode(ctx, req)
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	commit := &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf}
+	if t != nil && registered.GetCredential() != nil {
+		// Prove now that this TPM holds the AK, and quote the boot for the commit. A failure is
+		// the curator's to judge: it refuses the commit if the cluster requires attestation.
+		if commit.ActivationSecret, err = t.activate(registered.GetCredential()); err != nil {
+			logger.Errorf("cannot recover the cluster's TPM challenge: %v", err)
+		} else if commit.Evidence, err = t.quote(curator.CommitNonce(commit.ActivationSecret)); err != nil {
+			logger.Errorf("cannot quote this node's boot: %v", err)
+		}
+		logger.Infof("registered with TPM endorsement key %x", attestation.EKFingerprint(t.identity.GetEkPublic()))
 	}
 	logger.Infof("registered; waiting for an operator to approve %s (metroctl node approve %s)", nodeID, nodeID)
 
@@ -62,9 +88,10 @@ func register(ctx context.Context, params *apb.ClusterRegister, nodeKey, joinKey
 	if addr != nil {
 		address = addr.String()
 	}
+	commit.ExternalAddress = address
 	var res *cpb.CommitNodeResponse
 	if err := retryCall(ctx, "commit node "+nodeID, func(ctx context.Context) error {
-		res, err = cur.CommitNode(ctx, &cpb.CommitNodeRequest{ClusterUnlockKey: clusterHalf, ExternalAddress: address})
+		res, err = cur.CommitNode(ctx, commit)
 		return err
 	}); err != nil {
 		return nil, err
@@ -113,7 +140,7 @@ func retryCall(ctx context.Context, what string, call func(ctx context.Context) 
 
 // join proves this node's join key to the cluster on a later start and gets back the cluster's
 // half of the storage key. A node that is not UP, or was deleted, gets an error and stays out.
-func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) (*cpb.JoinNodeResponse, error) {
+func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey, quote quoter) (*cpb.JoinNodeResponse, error) {
 	selfSigned, err := rpc.SelfSignedCertificate(joinKey)
 	if err != nil {
 		return nil, err
@@ -123,7 +150,24 @@ func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID s
 		return nil, fmt.Errorf("dial cluster %v: %w", curators, err)
 	}
 	defer conn.Close()
-	res, err := cpb.NewCuratorClient(conn).JoinNode(ctx, &cpb.JoinNodeRequest{NodeId: nodeID})
+	cur := cpb.NewCuratorClient(conn)
+	req := &cpb.JoinNodeRequest{NodeId: nodeID}
+	if quote != nil {
+		nonce, err := cur.GetJoinNonce(ctx, &cpb.GetJoinNonceRequest{NodeId: nodeID})
+		switch status.Code(err) {
+		case codes.OK:
+			if req.Evidence, err = quote(nonce.GetNonce()); err != nil {
+				// The curator judges a join without a quote.
+				supervisor.Logger(ctx).Errorf("cannot quote this node's boot, joining without: %v", err)
+			}
+		case codes.Unimplemented, codes.FailedPrecondition:
+			// A curator of a release without attestation, or a cluster that knows no TPM of
+			// this node: join without a quote (the curator decides whether that is enough).
+		default:
+			return nil, fmt.Errorf("join cluster as %s: get a nonce to quote: %w", nodeID, err)
+		}
+	}
+	res, err := cur.JoinNode(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("join cluster as %s: %w", nodeID, err)
 	}
@@ -133,12 +177,12 @@ func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID s
 // joinUntilAccepted joins, retrying with growing pauses while the cluster cannot be reached
 // or refuses the node, and returns the curator's answer: the cluster's half of the storage
 // key and a fresh node certificate. A refused node says why in its log.
-func joinUntilAccepted(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey) (*cpb.JoinNodeResponse, error) {
+func joinUntilAccepted(ctx context.Context, ca *x509.Certificate, curators []string, nodeID string, joinKey ed25519.PrivateKey, quote quoter) (*cpb.JoinNodeResponse, error) {
 	logger := supervisor.Logger(ctx)
 	pause := time.Second
 	for {
 		attempt, cancel := context.WithTimeout(ctx, 30*time.Second)
-		res, err := join(attempt, ca, curators, nodeID, joinKey)
+		res, err := join(attempt, ca, curators, nodeID, joinKey, quote)
 		cancel()
 		if err == nil {
 			logger.Infof("joined the cluster as %s", nodeID)

@@ -168,7 +168,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	if plan.join {
-		if joined, err = joinUntilAccepted(ctx, ca, rec.Curators, nodeID, joinKey); err != nil {
+		if joined, err = joinUntilAccepted(ctx, ca, rec.Curators, nodeID, joinKey, n.quoterFor(rec.AttestationKey)); err != nil {
 			return err
 		}
 	}
@@ -213,18 +213,28 @@ func (n *Node) enrol(ctx context.Context, stateDir string, store *sealedStore, n
 		return sealedRecord{}, err
 	}
 	var m *membership
-	switch how {
-	case enrolMember:
+	if how == enrolMember {
 		return rec, nil
+	}
+	tpmID, ak, err := n.enrolmentTPM(ctx)
+	if err != nil {
+		return sealedRecord{}, err
+	}
+	switch how {
 	case enrolBootstrap:
 		n.logger(ctx).Infof("bootstrapping a new cluster")
 		m, err = prepareBootstrap(stateDir, params.GetClusterBootstrap(), nodeKey, addr, rec.ClusterHalf)
 	case enrolRegister:
-		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, rec.ClusterHalf, addr)
+		var t *registerTPM
+		if tpmID != nil {
+			t = &registerTPM{identity: tpmID, activate: n.activator(ak), quote: n.quoterFor(ak)}
+		}
+		m, err = register(ctx, params.GetClusterRegister(), nodeKey, joinKey, rec.ClusterHalf, addr, t)
 	}
 	if err != nil {
 		return sealedRecord{}, err
 	}
+	m.AttestationKey = ak
 	if err := store.update(func(r *sealedRecord) { m.record(r, nodeID) }); err != nil {
 		return sealedRecord{}, err
 	}

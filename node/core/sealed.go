@@ -42,6 +42,9 @@ type sealedRecord struct {
 	NodeCertificate []byte `json:"node_certificate,omitempty"`
 	// Bootstrap is set on the first node until the cluster has been created.
 	Bootstrap *pendingBootstrap `json:"bootstrap,omitempty"`
+	// AttestationKey is the blob of the attestation key made in this machine's TPM when the
+	// node enrolled (only this TPM can load it); nil on a node without a TPM.
+	AttestationKey []byte `json:"attestation_key,omitempty"`
 }
 
 // member says whether the record is a cluster member's.

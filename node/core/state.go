@@ -35,6 +35,9 @@ type membership struct {
 	Curators        []string `json:"curators"`
 	// Bootstrap is set on the first node until the cluster has been created.
 	Bootstrap *pendingBootstrap `json:"bootstrap,omitempty"`
+	// AttestationKey is the blob of the attestation key this node enrolled with; not part of
+	// the legacy membership file.
+	AttestationKey []byte `json:"-"`
 }
 
 // record puts m into r: the node is a member from now on. The storage key's cluster half stays
@@ -43,6 +46,7 @@ type membership struct {
 // becomes a consensus member.
 func (m *membership) record(r *sealedRecord, nodeID string) {
 	r.NodeID, r.CACertificate, r.NodeCertificate, r.Curators, r.Bootstrap = nodeID, m.CACertificate, m.NodeCertificate, m.Curators, m.Bootstrap
+	r.AttestationKey = m.AttestationKey
 	if m.Bootstrap == nil {
 		r.ClusterHalf = nil
 	}

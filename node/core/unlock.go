@@ -63,7 +63,7 @@ func (n *Node) openStorage(ctx context.Context) (store *sealedStore, joined *cpb
 			return nil, nil, fmt.Errorf("sealed record: ca_certificate: %w", err)
 		}
 		logger.Infof("asking the cluster at %v for this node's half of the storage key", rec.Curators)
-		if joined, err = joinUntilAccepted(ctx, ca, rec.Curators, rec.NodeID, joinKey); err != nil {
+		if joined, err = joinUntilAccepted(ctx, ca, rec.Curators, rec.NodeID, joinKey, n.quoterFor(rec.AttestationKey)); err != nil {
 			return nil, nil, err
 		}
 		clusterHalf = joined.ClusterUnlockKey

@@ -95,7 +95,23 @@ func (m *managementServer) StartRollout(stream grpc.ClientStreamingServer[apb.St
 	if err != nil {
 		return status.Errorf(codes.Internal, "%v", err)
 	}
-	ok, err := l.commitIf(ctx, []clientv3.Cmp{rolloutUnchanged(rev)}, op)
+	ops := []clientv3.Op{op}
+	// The release's measurement is trusted with the plan, before any node reboots into it,
+	// so that a cluster requiring attestation takes the updated nodes back.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cluster, err := getCluster(ctx, l.etcd())
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "%v", err)
+	}
+	if next, changed := trustRelease(cluster, kept.Release.GetMeasurements().GetUkiAuthenticodeSha256()); changed {
+		put, err := putProtoOp(keyCluster, next)
+		if err != nil {
+			return status.Errorf(codes.Internal, "%v", err)
+		}
+		ops = append(ops, put)
+	}
+	ok, err := l.commitIf(ctx, []clientv3.Cmp{rolloutUnchanged(rev)}, ops...)
 	if err != nil {
 		return err
 	}

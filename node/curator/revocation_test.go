@@ -76,9 +76,10 @@ func TestConsensusCertificatesAreRevoked(t *testing.T) {
 			return nil
 		})
 	}()
-	// waitForList waits until the followed list names exactly serials.
+	// waitForList waits until the followed list names exactly serials, in any order.
 	waitForList := func(serials ...*big.Int) {
 		t.Helper()
+		slices.SortFunc(serials, func(a, b *big.Int) int { return a.Cmp(b) })
 		deadline := time.After(30 * time.Second)
 		for {
 			select {
@@ -87,6 +88,7 @@ func TestConsensusCertificatesAreRevoked(t *testing.T) {
 				for _, e := range crl.RevokedCertificateEntries {
 					got = append(got, e.SerialNumber)
 				}
+				slices.SortFunc(got, func(a, b *big.Int) int { return a.Cmp(b) })
 				if slices.EqualFunc(got, serials, func(a, b *big.Int) bool { return a.Cmp(b) == 0 }) {
 					return
 				}

@@ -16,6 +16,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/update"
+	"metropolis.dev/metropolis/osbase/tpm"
 )
 
 // Platform is what the node needs from the machine it runs on.
@@ -40,4 +41,7 @@ type Platform interface {
 	// Updates is the A/B update mechanism (node/update): installing releases, the trial of a
 	// new one, what the slots hold. nil where the platform has no system slots (hosted).
 	Updates() *update.Service
+	// OpenAttestor opens the machine's TPM for remote attestation (the caller closes it), or
+	// returns nil where there is no TPM (hosted).
+	OpenAttestor() (*tpm.Attestor, error)
 }

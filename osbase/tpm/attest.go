@@ -114,6 +114,16 @@ func (a *Attestor) NewAK() ([]byte, attest.AttestationParameters, error) {
 	return blob, ak.AttestationParameters(), nil
 }
 
+// AKParameters returns what a verifier checks the attestation key akBlob by (as NewAK did).
+func (a *Attestor) AKParameters(akBlob []byte) (attest.AttestationParameters, error) {
+	ak, err := a.tpm.LoadAK(akBlob)
+	if err != nil {
+		return attest.AttestationParameters{}, fmt.Errorf("load the attestation key (made by another TPM, or this one cleared?): %w", err)
+	}
+	defer func() { _ = ak.Close(a.tpm) }()
+	return ak.AttestationParameters(), nil
+}
+
 // ActivateCredential has the TPM decrypt a verifier's credential for the attestation key
 // akBlob and the endorsement key, and returns its secret.
 func (a *Attestor) ActivateCredential(akBlob []byte, cred attest.EncryptedCredential) ([]byte, error) {

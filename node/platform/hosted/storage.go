@@ -13,6 +13,7 @@ import (
 	"metropolis.dev/metropolis/node/platform"
 	"metropolis.dev/metropolis/node/update"
 	"metropolis.dev/metropolis/osbase/atomicfile"
+	"metropolis.dev/metropolis/osbase/tpm"
 )
 
 // Files a hosted node keeps in its state directory in place of the image's ESP and data
@@ -34,6 +35,9 @@ func (p *Platform) Storage() platform.Storage { return storage{dir: p.stateDir} 
 // Updates implements platform.Platform: a hosted node runs whatever binary it was started
 // from, and has no system slots to update.
 func (p *Platform) Updates() *update.Service { return nil }
+
+// OpenAttestor implements platform.Platform: a hosted node has no TPM.
+func (p *Platform) OpenAttestor() (*tpm.Attestor, error) { return nil, nil }
 
 func (s storage) ReadSealed() ([]byte, error) {
 	data, err := os.ReadFile(filepath.Join(s.dir, sealedFile))

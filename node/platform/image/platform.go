@@ -18,6 +18,7 @@ import (
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/netconfig"
+	"metropolis.dev/metropolis/osbase/tpm"
 )
 
 // Platform is the node program's view of the machine. Create it with New; run RunNetwork
@@ -100,6 +101,9 @@ func (p *Platform) Parameters() (*apb.NodeParameters, error) { return p.params, 
 
 // Updates implements platform.Platform.
 func (p *Platform) Updates() *update.Service { return p.updates }
+
+// OpenAttestor implements platform.Platform: the machine's TPM, which the image requires.
+func (p *Platform) OpenAttestor() (*tpm.Attestor, error) { return tpm.OpenAttestor() }
 
 // Storage implements platform.Platform.
 func (p *Platform) Storage() platform.Storage { return p.storage }
