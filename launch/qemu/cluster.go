@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"metropolis.dev/metropolis/launch/netns"
+	"metropolis.dev/metropolis/osbase/swtpm"
 )
 
 // Cluster is a cluster of QEMU VMs on this machine, as recorded in its directory.
@@ -138,6 +139,12 @@ func (c *Cluster) DiskPath(i int) string {
 		return n.Disk
 	}
 	return filepath.Join(c.NodeDir(i), "disk.qcow2")
+}
+
+// VendorCA is the cluster's stand-in for a TPM vendor: every node's TPM gets its endorsement
+// key certificate from it, and an attestation policy trusts its certificates.
+func (c *Cluster) VendorCA() swtpm.VendorCA {
+	return swtpm.VendorCA{Dir: filepath.Join(c.Dir, "tpm-vendor-ca")}
 }
 
 // TPMStateDir is where node i's TPM keeps its state: its own directory, or what

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"metropolis.dev/metropolis/launch/netns"
+	"metropolis.dev/metropolis/osbase/swtpm"
 )
 
 // Tools the launcher runs, with the Debian packages that hold them.
@@ -164,7 +165,7 @@ func (c *Cluster) StartNode(i int) error {
 
 // startTPM starts node i's swtpm, replacing one left over, and waits for its socket.
 func (c *Cluster) startTPM(i int) error {
-	swtpm, err := lookTool("swtpm")
+	swtpmBin, err := lookTool("swtpm")
 	if err != nil {
 		return err
 	}
@@ -178,9 +179,18 @@ func (c *Cluster) startTPM(i int) error {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return fmt.Errorf("node %d: TPM state: %w", i, err)
 	}
+	// A new TPM is manufactured as a vendor would, with an EK certificate from the cluster's
+	// own vendor CA, so that attestation checks the certificate path as on real hardware.
+	if made, err := swtpm.Manufactured(state); err != nil {
+		return fmt.Errorf("node %d: TPM state: %w", i, err)
+	} else if !made {
+		if err := c.VendorCA().Manufacture(state); err != nil {
+			return fmt.Errorf("node %d: manufacture its TPM: %w", i, err)
+		}
+	}
 	os.Remove(socket)
 	logPath := c.path(i, "swtpm.log")
-	pid, err := startDetached(swtpm, swtpmArgs(state, socket, logPath), logPath)
+	pid, err := startDetached(swtpmBin, swtpmArgs(state, socket, logPath), logPath)
 	if err != nil {
 		return fmt.Errorf("node %d: start swtpm: %w", i, err)
 	}

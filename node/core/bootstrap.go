@@ -105,7 +105,12 @@ func (n *Node) bootstrapOnce(store *sealedStore, pending *pendingBootstrap, node
 		}
 		self, err := n.selfAttestation(ctx, store.get().AttestationKey)
 		if err != nil {
-			return err
+			if policy.GetRequired() {
+				return err
+			}
+			// The cluster does not require attestation: create it, with this node unattested.
+			n.logger(ctx).Errorf("%v; creating the cluster without this node's TPM record", err)
+			self = nil
 		}
 		res, err := curator.Bootstrap(ctx, cl, curator.BootstrapRequest{
 			ConsensusCertificate: etcdCert,

@@ -235,6 +235,11 @@ func bootstrapAttestation(cluster *cpb.ClusterRecord, node *cpb.NodeRecord, att 
 	}
 	m, err := attestation.Verify(rec.AkPublic, evidenceFromProto(att.Evidence), attestation.Expectation{Nonce: att.Nonce, AnyRelease: true})
 	if err != nil {
+		if !attestationRequired(policy) {
+			// Not a reason to refuse a cluster that does not require attestation; the node
+			// stays without a TPM record, as if it had none.
+			return nil
+		}
 		return fmt.Errorf("this node's own attestation: %w", err)
 	}
 	rec.Firmware = map[int32][]byte{}

@@ -140,6 +140,11 @@ func (l *leader) commitAttestation(ctx context.Context, n *cpb.NodeRecord, req *
 		next = refused(rec, err, now)
 	}
 	if err != nil {
+		if !attestationRequired(policy) {
+			// Kept for the operator, who may turn attestation on later; not a reason to
+			// refuse a node the cluster does not require to attest.
+			return next, nil
+		}
 		return nil, l.keepRefusal(ctx, "commit", n, next, err)
 	}
 	return next, nil
