@@ -1,38 +1,15 @@
 package attestation_bench
 
 import (
-	"encoding/json"
-	"os"
 	"testing"
 
 	"metropolis.dev/metropolis/node/attestation"
-	"metropolis.dev/metropolis/osbase/tpm"
+	"metropolis.dev/metropolis/osbase/tpm/attesttest"
 )
-
-// transcript is node/attestation's recorded attestation (testdata/transcript.json there).
-type transcript struct {
-	AKPublic []byte
-	Nonce    []byte
-	Evidence *tpm.Evidence
-	UKI      []byte
-	Firmware map[int][]byte
-}
-
-func readTranscript(b *testing.B) *transcript {
-	data, err := os.ReadFile("../../node/attestation/testdata/transcript.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var tr transcript
-	if err := json.Unmarshal(data, &tr); err != nil {
-		b.Fatal(err)
-	}
-	return &tr
-}
 
 // BenchmarkVerifyJoin is the curator's CPU per join of a node that attests.
 func BenchmarkVerifyJoin(b *testing.B) {
-	tr := readTranscript(b)
+	tr := attesttest.ReadTranscript(b, "../../node/attestation/testdata/transcript.json")
 	want := attestation.Expectation{Nonce: tr.Nonce, Releases: [][]byte{tr.UKI}, Firmware: tr.Firmware}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -15,17 +15,6 @@ import (
 
 var record = flag.Bool("record", false, "record testdata/transcript.json from a software TPM")
 
-// transcript is one attestation as a verifier saw it: what it kept from the node's
-// registration (the AK's public part), the nonce it sent and the evidence that came back.
-type transcript struct {
-	AKPublic []byte
-	Nonce    []byte
-	Evidence *tpm.Evidence
-	// UKI and Firmware are what the boot measured.
-	UKI      []byte
-	Firmware map[int][]byte
-}
-
 const transcriptFile = "testdata/transcript.json"
 
 // TestRecordedTranscript verifies a recorded attestation without a TPM, as a verifier that
@@ -40,7 +29,7 @@ func TestRecordedTranscript(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := transcript{AKPublic: m.AKParams.Public, Nonce: nonce, Evidence: ev, UKI: tpmtest.Digest("recorded UKI")}
+		tr := attesttest.Transcript{AKPublic: m.AKParams.Public, Nonce: nonce, Evidence: ev, UKI: tpmtest.Digest("recorded UKI")}
 		got, err := Verify(tr.AKPublic, ev, Expectation{Nonce: nonce, Releases: [][]byte{tr.UKI}})
 		if err != nil {
 			t.Fatal(err)
@@ -73,17 +62,8 @@ func TestRecordedTranscript(t *testing.T) {
 	wantRefusal(t, err, "untrusted release")
 }
 
-func readTranscript(t testing.TB) *transcript {
-	t.Helper()
-	data, err := os.ReadFile(filepath.FromSlash(transcriptFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr transcript
-	if err := json.Unmarshal(data, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return &tr
+func readTranscript(t testing.TB) *attesttest.Transcript {
+	return attesttest.ReadTranscript(t, filepath.FromSlash(transcriptFile))
 }
 
 // FuzzVerify feeds Verify mangled quotes, signatures and event logs: it must refuse them,

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -172,20 +171,12 @@ func testMetricsDiscovery(t *testing.T, c *testCluster, scraper *tls.Certificate
 	defer client.CloseIdleConnections()
 	url := fmt.Sprintf("https://%s/discovery", net.JoinHostPort(c.Addresses[0], strconv.Itoa(int(ports.Metrics))))
 	eventually.Pass(t, time.Minute, "the discovery document from node 1", func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		body, err := getOK(ctx, client, url)
 		if err != nil {
 			return err
 		}
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-			return fmt.Errorf("%s: %s", res.Status, body)
-		}
-		return json.NewDecoder(res.Body).Decode(&groups)
+		defer body.Close()
+		return json.NewDecoder(body).Decode(&groups)
 	})
 	want := make(map[string]bool) // node ID + " " + component
 	for i := 1; i <= c.Nodes(); i++ {

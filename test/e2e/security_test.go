@@ -133,17 +133,9 @@ func (c *testCluster) etcdPeerAdmits(ctx context.Context, i, from int, cert tls.
 		TLSClientConfig:   &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}}
 	url := "https://" + net.JoinHostPort(c.Addresses[i-1], strconv.Itoa(int(ports.ConsensusPeer))) + "/version"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := getOK(ctx, client, url)
 	if err != nil {
-		return err
+		return fmt.Errorf("node %d's etcd peer port: %w", i, err)
 	}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("node %d's etcd peer port answered %s", i, res.Status)
-	}
-	return nil
+	return body.Close()
 }

@@ -44,11 +44,7 @@ func HostedEtcdClient(ctx context.Context, c *hosted.Cluster, ca *x509.Certifica
 	if err != nil {
 		return nil, fmt.Errorf("node %d: etcd client credentials: %w", i, err)
 	}
-	network, err := netns.Attach(c.Network)
-	if err != nil {
-		return nil, err
-	}
-	node, err := network.Node(i)
+	dial, err := HostedDialer(c, i)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +61,7 @@ func HostedEtcdClient(ctx context.Context, c *hosted.Cluster, ca *x509.Certifica
 		},
 		DialTimeout: dialTimeout,
 		DialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return dialInNamespace(ctx, node.Namespace, addr)
+			return dial(ctx, "tcp", addr)
 		})},
 		Logger:  zap.NewNop(),
 		Context: ctx,

@@ -4,6 +4,8 @@
 package attesttest
 
 import (
+	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/google/go-attestation/attest"
@@ -69,4 +71,29 @@ func (m *Machine) Boot(firmware, uki string) {
 		m.t.Fatal(err)
 	}
 	m.Attestor = att
+}
+
+// Transcript is one attestation as a verifier saw it, recorded for tests that verify without
+// a TPM: what it kept from the node's registration (the AK's public part), the nonce it sent,
+// the evidence that came back, and what that boot measured.
+type Transcript struct {
+	AKPublic []byte
+	Nonce    []byte
+	Evidence *tpm.Evidence
+	UKI      []byte
+	Firmware map[int][]byte
+}
+
+// ReadTranscript reads a Transcript recorded as JSON at path.
+func ReadTranscript(t testing.TB, path string) *Transcript {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr Transcript
+	if err := json.Unmarshal(data, &tr); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &tr
 }
