@@ -28,14 +28,15 @@ func clusterDir(st *config.Store, name string) string {
 
 func launchCommand(store cli.StoreFunc) *cobra.Command {
 	var (
-		name       string
-		nodes      int
-		isHosted   bool
-		nodeBinary string
-		image      string
-		cpus       int
-		memoryMiB  int
-		workers    []int
+		name        string
+		nodes       int
+		isHosted    bool
+		attestation bool
+		nodeBinary  string
+		image       string
+		cpus        int
+		memoryMiB   int
+		workers     []int
 	)
 	cmd := &cobra.Command{
 		Use:   "launch (--image DISK.img | --hosted) [--nodes N] [--name NAME]",
@@ -77,7 +78,7 @@ func launchCommand(store cli.StoreFunc) *cobra.Command {
 				_, err = qemu.Launch(cmd.Context(), qemu.Options{
 					Name: name, Nodes: shape.Nodes, Image: image, Dir: clusterDir(st, name),
 					Contexts: st, CPUs: shape.CPUs, MemoryMiB: shape.MemoryMiB, Workers: shape.Workers,
-					Progress: cmd.OutOrStdout(),
+					Progress: cmd.OutOrStdout(), RequireAttestation: attestation,
 				})
 				return err
 			}
@@ -107,7 +108,9 @@ func launchCommand(store cli.StoreFunc) *cobra.Command {
 	cmd.MarkFlagsMutuallyExclusive("hosted", "image")
 	cmd.MarkFlagsMutuallyExclusive("hosted", "cpus")
 	cmd.MarkFlagsMutuallyExclusive("hosted", "memory")
+	cmd.Flags().BoolVar(&attestation, "attestation", false, "require TPM attestation of every node (docs/attestation.md): the cluster trusts its own TPM vendor CA and the release it is launched with")
 	cmd.MarkFlagsMutuallyExclusive("hosted", "workers")
+	cmd.MarkFlagsMutuallyExclusive("hosted", "attestation")
 	cmd.MarkFlagsMutuallyExclusive("node-binary", "image")
 	return cmd
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// ConsensusMembers is how many nodes Launch makes consensus members (0: three, or all
 	// nodes if fewer).
 	ConsensusMembers int
+	// RequireAttestation bootstraps the cluster with TPM attestation required, trusting the
+	// cluster's own TPM vendor CA (VendorCA) and the release node 1 boots (docs/attestation.md).
+	RequireAttestation bool
 	// CPUs and MemoryMiB size every VM; zero values take the defaults.
 	CPUs      int
 	MemoryMiB int

@@ -15,9 +15,9 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/launch/grow"
-	"metropolis.dev/metropolis/metroctl/config"
 	"metropolis.dev/metropolis/node/identity"
 	"metropolis.dev/metropolis/node/ports"
+	"metropolis.dev/metropolis/osbase/swtpm"
 )
 
 // Launch starts a cluster and returns once every node is UP and healthy. On failure it prints
@@ -37,7 +37,7 @@ func Launch(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.launch(ctx, o.Contexts, o.ConsensusMembers, o.Workers, p); err != nil {
+	if err := c.launch(ctx, o, p); err != nil {
 		var ne nodeError
 		if errors.As(err, &ne) {
 			c.reportConsole(p, ne.node)
@@ -65,14 +65,22 @@ type nodeError struct {
 func (e nodeError) Error() string { return fmt.Sprintf("node %d: %v", e.node, e.err) }
 func (e nodeError) Unwrap() error { return e.err }
 
-func (c *Cluster) launch(ctx context.Context, contexts *config.Store, consensus int, workers []int, p *grow.Progress) error {
+func (c *Cluster) launch(ctx context.Context, o Options, p *grow.Progress) error {
+	contexts, consensus, workers := o.Contexts, o.ConsensusMembers, o.Workers
 	_, ownerKey, err := identity.GenerateKey()
 	if err != nil {
 		return err
 	}
 	endpoint := net.JoinHostPort(c.Nodes[0].Address, strconv.Itoa(int(ports.Curator)))
+	bootstrap := &apb.ClusterBootstrap{OwnerPublicKey: ownerKey.Public().(ed25519.PublicKey)}
+	if o.RequireAttestation {
+		if bootstrap.AttestationPolicy, err = c.attestationPolicy(); err != nil {
+			return err
+		}
+		p.Step("the cluster will require TPM attestation: its nodes' TPMs get EK certificates from %s, which it trusts", c.VendorCA().Dir)
+	}
 	if err := c.writeParameters(1, &apb.NodeParameters{Cluster: &apb.NodeParameters_ClusterBootstrap{
-		ClusterBootstrap: &apb.ClusterBootstrap{OwnerPublicKey: ownerKey.Public().(ed25519.PublicKey)},
+		ClusterBootstrap: bootstrap,
 	}}); err != nil {
 		return err
 	}
@@ -177,4 +185,26 @@ func (m machines) CheckRunning() error {
 		}
 	}
 	return nil
+}
+
+// attestationPolicy is the policy of a cluster that requires attestation: its own TPM vendor's
+// CA certificates (made with node 1's TPM, manufactured now if it is not yet). The release node
+// 1 boots is trusted by the bootstrap.
+func (c *Cluster) attestationPolicy() (*apb.AttestationPolicy, error) {
+	state := c.TPMStateDir(1)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, err
+	}
+	if made, err := swtpm.Manufactured(state); err != nil {
+		return nil, err
+	} else if !made {
+		if err := c.VendorCA().Manufacture(state); err != nil {
+			return nil, fmt.Errorf("node 1: manufacture its TPM: %w", err)
+		}
+	}
+	root, intermediate, err := c.VendorCA().Certificates()
+	if err != nil {
+		return nil, err
+	}
+	return &apb.AttestationPolicy{Required: true, EkCaCertificates: [][]byte{root.Raw, intermediate.Raw}}, nil
 }
