@@ -156,9 +156,12 @@ func join(ctx context.Context, ca *x509.Certificate, curators []string, nodeID s
 		nonce, err := cur.GetJoinNonce(ctx, &cpb.GetJoinNonceRequest{NodeId: nodeID})
 		switch status.Code(err) {
 		case codes.OK:
+			start := time.Now()
 			if req.Evidence, err = quote(nonce.GetNonce()); err != nil {
 				// The curator judges a join without a quote.
 				supervisor.Logger(ctx).Errorf("cannot quote this node's boot, joining without: %v", err)
+			} else {
+				supervisor.Logger(ctx).Infof("quoted this node's boot for the join in %s", time.Since(start).Round(time.Millisecond))
 			}
 		case codes.Unimplemented, codes.FailedPrecondition:
 			// A curator of a release without attestation, or a cluster that knows no TPM of
