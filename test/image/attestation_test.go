@@ -37,7 +37,7 @@ func TestAttestation(t *testing.T) {
 		t.Skipf("set %s=1 to boot a two-VM cluster that requires attestation (over ten minutes under TCG)", attestationTestEnv)
 	}
 	c := testenv.LaunchVMs(t, qemu.Options{
-		Name: "imgattest", Nodes: 2, Image: built.ImagePath, WaitTimeout: 2 * bootTimeout, RequireAttestation: true,
+		Name: "imgatt", Nodes: 2, Image: built.ImagePath, WaitTimeout: 2 * bootTimeout, RequireAttestation: true,
 	})
 	trusted := built.Measurements.UkiAuthenticodeSha256
 
