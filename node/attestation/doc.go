@@ -15,9 +15,9 @@
 //     those quoted, and the firmware's event log must replay to them. Then the first UEFI
 //     application the firmware started (the unified kernel image, whose Authenticode hash
 //     covers its kernel, initramfs and command line) must be a trusted release, and the
-//     firmware's own measurements (every quoted PCR but the boot loader's) must equal those
-//     taken when the node was first attested: they differ from machine to machine, so no
-//     release can name them.
+//     firmware's own measurements (FirmwarePCRs: its code, option ROMs and the Secure Boot
+//     state) must equal those taken when the node was first attested: they differ from
+//     machine to machine, so no release can name them.
 //
 // Every refusal is an error naming its cause, and is a *Refusal so that the caller can tell a
 // refusal from a failure to check. The package stores nothing and decides no policy: the

@@ -16,6 +16,14 @@ import (
 // other quoted PCR is the firmware's and the platform's own.
 const bootLoaderPCR = 4
 
+// FirmwarePCRs are the quoted PCRs that must stay as they were when a node was first attested:
+// the firmware's code (0), option ROMs' code (2) and the Secure Boot state (7), the PCRs the
+// node's storage key is sealed to besides the boot loader's. The other quoted PCRs change
+// legitimately and are only checked against the event log: 1 (the platform's configuration,
+// including the boot variables an update sets), 3 (option ROMs' configuration), 5 (the GPT,
+// which the node extends with its data partition at its first start) and 6 (platform events).
+var FirmwarePCRs = []int{0, 2, 7}
+
 // evEFIBootServicesApplication is the event of a UEFI application's measurement: its
 // Authenticode hash.
 const evEFIBootServicesApplication = attest.EventType(0x80000003)
@@ -39,7 +47,7 @@ type Expectation struct {
 type Measurements struct {
 	// UKI is the Authenticode hash of the first UEFI application the firmware started.
 	UKI []byte
-	// Firmware are the values of every quoted PCR but the boot loader's.
+	// Firmware are the values of FirmwarePCRs.
 	Firmware map[int][]byte
 }
 
@@ -101,16 +109,11 @@ func Verify(akPublic []byte, ev *tpm.Evidence, want Expectation) (*Measurements,
 	if !want.AnyRelease && !contains(want.Releases, m.UKI) {
 		return nil, refuse("untrusted release: the node booted a UKI with Authenticode hash %s, which is none of the %d trusted releases", hex.EncodeToString(m.UKI), len(want.Releases))
 	}
-	for _, p := range pcrs {
-		if p.Index != bootLoaderPCR {
-			m.Firmware[p.Index] = p.Digest
-		}
+	for _, i := range FirmwarePCRs {
+		m.Firmware[i] = ev.PCRs[i]
 	}
 	if want.Firmware != nil {
-		for _, i := range tpm.QuotedPCRs {
-			if i == bootLoaderPCR {
-				continue
-			}
+		for _, i := range FirmwarePCRs {
 			if !bytes.Equal(want.Firmware[i], m.Firmware[i]) {
 				return nil, refuse("firmware changed: PCR %d is %s, was %s when the node was first attested", i, shortHex(m.Firmware[i]), shortHex(want.Firmware[i]))
 			}
