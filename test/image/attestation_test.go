@@ -23,18 +23,14 @@ import (
 	"metropolis.dev/metropolis/test/testenv"
 )
 
-// attestationTestEnv turns on TestAttestation: two VMs and a third boot, over ten minutes
-// under TCG, so not in scripts/test (docs/attestation.md has its command and latest run).
-const attestationTestEnv = "METROPOLIS_TEST_ATTESTATION"
-
 // TestAttestation boots a two-VM cluster that requires TPM attestation, its TPMs (swtpm) with
 // EK certificates from the cluster's vendor CA: both nodes are attested and attested again
 // when one reboots; a node booting a UKI with one more kernel command-line flag is refused
 // with the reason in its record, and accepted once its release is trusted.
 func TestAttestation(t *testing.T) {
 	suite.Require(t)
-	if os.Getenv(attestationTestEnv) == "" {
-		t.Skipf("set %s=1 to boot a two-VM cluster that requires attestation (over ten minutes under TCG)", attestationTestEnv)
+	if os.Getenv(clusterTestEnv) == "" {
+		t.Skipf("set %s=1 to boot a two-VM cluster that requires attestation (about two minutes under TCG)", clusterTestEnv)
 	}
 	c := testenv.LaunchVMs(t, qemu.Options{
 		Name: "imgatt", Nodes: 2, Image: built.ImagePath, WaitTimeout: 2 * bootTimeout, RequireAttestation: true,
