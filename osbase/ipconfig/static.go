@@ -220,5 +220,12 @@ func checkLength(s string) error {
 	if len(s) > maxFieldLength {
 		return fmt.Errorf("%d bytes, longer than any address (at most %d), starting %q", len(s), maxFieldLength, s[:16])
 	}
+	// Addresses are printable ASCII. Anything else is refused here, because the parsers'
+	// errors quote their input twice and a quoted control byte takes four characters.
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fmt.Errorf("byte %d is %#02x; an address is printable ASCII, starting %.16q", i, s[i], s)
+		}
+	}
 	return nil
 }
