@@ -88,6 +88,12 @@ const (
 	// Capture a node's network traffic (NodeManagement.CapturePackets). Apart from the
 	// introspection permission: packets carry what workloads send, secrets included.
 	Permission_PERMISSION_CAPTURE_PACKETS Permission = 17
+	// Change a node's configuration (Management.ConfigureNode): its time and DNS servers, its
+	// Kubernetes labels, taints and kubelet reservations.
+	Permission_PERMISSION_CONFIGURE_NODE Permission = 18
+	// Change the cluster's configuration (Management.ConfigureCluster): what every node
+	// inherits, and whether the cluster requires attestation.
+	Permission_PERMISSION_CONFIGURE_CLUSTER Permission = 19
 )
 
 // Enum value maps for Permission.
@@ -111,6 +117,8 @@ var (
 		15: "PERMISSION_ISSUE_METRICS_CREDENTIAL",
 		16: "PERMISSION_INTROSPECT_NODE",
 		17: "PERMISSION_CAPTURE_PACKETS",
+		18: "PERMISSION_CONFIGURE_NODE",
+		19: "PERMISSION_CONFIGURE_CLUSTER",
 	}
 	Permission_value = map[string]int32{
 		"PERMISSION_UNSPECIFIED":              0,
@@ -131,6 +139,8 @@ var (
 		"PERMISSION_ISSUE_METRICS_CREDENTIAL": 15,
 		"PERMISSION_INTROSPECT_NODE":          16,
 		"PERMISSION_CAPTURE_PACKETS":          17,
+		"PERMISSION_CONFIGURE_NODE":           18,
+		"PERMISSION_CONFIGURE_CLUSTER":        19,
 	}
 )
 
@@ -250,7 +260,7 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	" metropolis/api/authz/authz.proto\x12\x10metropolis.authz\x1a google/protobuf/descriptor.proto\"v\n" +
 	"\rAuthorization\x120\n" +
 	"\x04need\x18\x01 \x03(\x0e2\x1c.metropolis.authz.PermissionR\x04need\x123\n" +
-	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\xd1\x04\n" +
+	"\x15allow_unauthenticated\x18\x02 \x01(\bR\x14allowUnauthenticated*\x92\x05\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\"\n" +
@@ -271,7 +281,9 @@ const file_metropolis_api_authz_authz_proto_rawDesc = "" +
 	"\x17PERMISSION_FETCH_BUNDLE\x10\x0e\x12'\n" +
 	"#PERMISSION_ISSUE_METRICS_CREDENTIAL\x10\x0f\x12\x1e\n" +
 	"\x1aPERMISSION_INTROSPECT_NODE\x10\x10\x12\x1e\n" +
-	"\x1aPERMISSION_CAPTURE_PACKETS\x10\x11:W\n" +
+	"\x1aPERMISSION_CAPTURE_PACKETS\x10\x11\x12\x1d\n" +
+	"\x19PERMISSION_CONFIGURE_NODE\x10\x12\x12 \n" +
+	"\x1cPERMISSION_CONFIGURE_CLUSTER\x10\x13:W\n" +
 	"\x05authz\x12\x1e.google.protobuf.MethodOptions\x18\x87\x90\x03 \x01(\v2\x1f.metropolis.authz.AuthorizationR\x05authzB%Z#metropolis.dev/metropolis/api/authzb\x06proto3"
 
 var (

@@ -23,6 +23,8 @@ func TestGranted(t *testing.T) {
 			Permission_PERMISSION_ISSUE_METRICS_CREDENTIAL,
 			Permission_PERMISSION_INTROSPECT_NODE,
 			Permission_PERMISSION_CAPTURE_PACKETS,
+			Permission_PERMISSION_CONFIGURE_NODE,
+			Permission_PERMISSION_CONFIGURE_CLUSTER,
 		},
 		KindNode: {Permission_PERMISSION_NODE_CALL_CURATOR, Permission_PERMISSION_FETCH_BUNDLE},
 		Kind(42): nil, // a kind this package does not know holds nothing

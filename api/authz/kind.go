@@ -55,7 +55,9 @@ func Granted(k Kind, p Permission) bool {
 			Permission_PERMISSION_CLUSTER_UPDATE,
 			Permission_PERMISSION_ISSUE_METRICS_CREDENTIAL,
 			Permission_PERMISSION_INTROSPECT_NODE,
-			Permission_PERMISSION_CAPTURE_PACKETS:
+			Permission_PERMISSION_CAPTURE_PACKETS,
+			Permission_PERMISSION_CONFIGURE_NODE,
+			Permission_PERMISSION_CONFIGURE_CLUSTER:
 			return true
 		}
 	case KindNode:

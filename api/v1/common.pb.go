@@ -175,7 +175,10 @@ type NodeStatus struct {
 	// this field and from hosted nodes.
 	Software *NodeSoftware `protobuf:"bytes,4,opt,name=software,proto3" json:"software,omitempty"`
 	// How the node keeps its clock; absent from nodes older than this field.
-	TimeSync      *TimeSyncStatus `protobuf:"bytes,5,opt,name=time_sync,json=timeSync,proto3" json:"time_sync,omitempty"`
+	TimeSync *TimeSyncStatus `protobuf:"bytes,5,opt,name=time_sync,json=timeSync,proto3" json:"time_sync,omitempty"`
+	// What the node applied of its configuration; absent from nodes of releases without
+	// configuration (docs/configuration.md).
+	Configuration *NodeConfigurationStatus `protobuf:"bytes,6,opt,name=configuration,proto3" json:"configuration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +244,13 @@ func (x *NodeStatus) GetSoftware() *NodeSoftware {
 func (x *NodeStatus) GetTimeSync() *TimeSyncStatus {
 	if x != nil {
 		return x.TimeSync
+	}
+	return nil
+}
+
+func (x *NodeStatus) GetConfiguration() *NodeConfigurationStatus {
+	if x != nil {
+		return x.Configuration
 	}
 	return nil
 }
@@ -425,18 +435,19 @@ var File_metropolis_api_v1_common_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x1emetropolis/api/v1/common.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emetropolis/api/v1/update.proto\"\x98\x01\n" +
+	"\x1emetropolis/api/v1/common.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emetropolis/api/v1/update.proto\x1a%metropolis/api/v1/configuration.proto\"\x98\x01\n" +
 	"\tNodeRoles\x12)\n" +
 	"\x10consensus_member\x18\x01 \x01(\bR\x0fconsensusMember\x123\n" +
 	"\x15kubernetes_controller\x18\x02 \x01(\bR\x14kubernetesController\x12+\n" +
-	"\x11kubernetes_worker\x18\x03 \x01(\bR\x10kubernetesWorker\"\xeb\x02\n" +
+	"\x11kubernetes_worker\x18\x03 \x01(\bR\x10kubernetesWorker\"\xbd\x03\n" +
 	"\n" +
 	"NodeStatus\x12)\n" +
 	"\x10external_address\x18\x01 \x01(\tR\x0fexternalAddress\x12U\n" +
 	"\x0frunning_curator\x18\x02 \x01(\v2,.metropolis.api.v1.NodeStatus.RunningCuratorR\x0erunningCurator\x128\n" +
 	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12;\n" +
 	"\bsoftware\x18\x04 \x01(\v2\x1f.metropolis.api.v1.NodeSoftwareR\bsoftware\x12>\n" +
-	"\ttime_sync\x18\x05 \x01(\v2!.metropolis.api.v1.TimeSyncStatusR\btimeSync\x1a$\n" +
+	"\ttime_sync\x18\x05 \x01(\v2!.metropolis.api.v1.TimeSyncStatusR\btimeSync\x12P\n" +
+	"\rconfiguration\x18\x06 \x01(\v2*.metropolis.api.v1.NodeConfigurationStatusR\rconfiguration\x1a$\n" +
 	"\x0eRunningCurator\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\x05R\x04port\"\xf4\x02\n" +
 	"\x0eTimeSyncStatus\x12\x16\n" +
@@ -482,21 +493,23 @@ var file_metropolis_api_v1_common_proto_goTypes = []any{
 	(*NodeStatus_RunningCurator)(nil), // 4: metropolis.api.v1.NodeStatus.RunningCurator
 	(*timestamppb.Timestamp)(nil),     // 5: google.protobuf.Timestamp
 	(*NodeSoftware)(nil),              // 6: metropolis.api.v1.NodeSoftware
-	(*durationpb.Duration)(nil),       // 7: google.protobuf.Duration
+	(*NodeConfigurationStatus)(nil),   // 7: metropolis.api.v1.NodeConfigurationStatus
+	(*durationpb.Duration)(nil),       // 8: google.protobuf.Duration
 }
 var file_metropolis_api_v1_common_proto_depIdxs = []int32{
 	4, // 0: metropolis.api.v1.NodeStatus.running_curator:type_name -> metropolis.api.v1.NodeStatus.RunningCurator
 	5, // 1: metropolis.api.v1.NodeStatus.timestamp:type_name -> google.protobuf.Timestamp
 	6, // 2: metropolis.api.v1.NodeStatus.software:type_name -> metropolis.api.v1.NodeSoftware
 	3, // 3: metropolis.api.v1.NodeStatus.time_sync:type_name -> metropolis.api.v1.TimeSyncStatus
-	7, // 4: metropolis.api.v1.TimeSyncStatus.offset:type_name -> google.protobuf.Duration
-	7, // 5: metropolis.api.v1.TimeSyncStatus.root_distance:type_name -> google.protobuf.Duration
-	5, // 6: metropolis.api.v1.TimeSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	7, // 4: metropolis.api.v1.NodeStatus.configuration:type_name -> metropolis.api.v1.NodeConfigurationStatus
+	8, // 5: metropolis.api.v1.TimeSyncStatus.offset:type_name -> google.protobuf.Duration
+	8, // 6: metropolis.api.v1.TimeSyncStatus.root_distance:type_name -> google.protobuf.Duration
+	5, // 7: metropolis.api.v1.TimeSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_common_proto_init() }
@@ -505,6 +518,7 @@ func file_metropolis_api_v1_common_proto_init() {
 		return
 	}
 	file_metropolis_api_v1_update_proto_init()
+	file_metropolis_api_v1_configuration_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1526,7 +1526,7 @@ var File_metropolis_api_v1_management_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\n" +
-	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a#metropolis/api/v1/attestation.proto\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1fmetropolis/api/v1/rollout.proto\x1a\x1emetropolis/api/v1/common.proto\"|\n" +
+	"\"metropolis/api/v1/management.proto\x12\x11metropolis.api.v1\x1a#metropolis/api/v1/attestation.proto\x1a\x1egoogle/protobuf/duration.proto\x1a metropolis/api/authz/authz.proto\x1a\x1fmetropolis/api/v1/rollout.proto\x1a\x1emetropolis/api/v1/common.proto\x1a%metropolis/api/v1/configuration.proto\"|\n" +
 	"\x13StartRolloutRequest\x12E\n" +
 	"\bmetadata\x18\x01 \x01(\v2'.metropolis.api.v1.StartRolloutMetadataH\x00R\bmetadata\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
@@ -1625,7 +1625,7 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x17NODE_HEALTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_HEALTH_UNKNOWN\x10\x01\x12\x17\n" +
 	"\x13NODE_HEALTH_HEALTHY\x10\x02\x12!\n" +
-	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xe7\v\n" +
+	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xd9\x0f\n" +
 	"\n" +
 	"Management\x12w\n" +
 	"\x11GetRegisterTicket\x12+.metropolis.api.v1.GetRegisterTicketRequest\x1a,.metropolis.api.v1.GetRegisterTicketResponse\"\a\xba\x80\x19\x03\n" +
@@ -1658,7 +1658,15 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x0eControlRollout\x12(.metropolis.api.v1.ControlRolloutRequest\x1a\x1a.metropolis.api.v1.Rollout\"\a\xba\x80\x19\x03\n" +
 	"\x01\r\x12h\n" +
 	"\fTrustRelease\x12&.metropolis.api.v1.TrustReleaseRequest\x1a'.metropolis.api.v1.TrustReleaseResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\rB&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\x01\r\x12\x80\x01\n" +
+	"\x14GetNodeConfiguration\x12..metropolis.api.v1.GetNodeConfigurationRequest\x1a/.metropolis.api.v1.GetNodeConfigurationResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x02\x12k\n" +
+	"\rConfigureNode\x12'.metropolis.api.v1.ConfigureNodeRequest\x1a(.metropolis.api.v1.ConfigureNodeResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x12\x12\x89\x01\n" +
+	"\x17GetClusterConfiguration\x121.metropolis.api.v1.GetClusterConfigurationRequest\x1a2.metropolis.api.v1.GetClusterConfigurationResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x02\x12t\n" +
+	"\x10ConfigureCluster\x12*.metropolis.api.v1.ConfigureClusterRequest\x1a+.metropolis.api.v1.ConfigureClusterResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x13B&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_management_proto_rawDescOnce sync.Once
@@ -1711,7 +1719,15 @@ var file_metropolis_api_v1_management_proto_goTypes = []any{
 	(*NodeStatus)(nil),                      // 33: metropolis.api.v1.NodeStatus
 	(*durationpb.Duration)(nil),             // 34: google.protobuf.Duration
 	(*NodeAttestation)(nil),                 // 35: metropolis.api.v1.NodeAttestation
-	(*Rollout)(nil),                         // 36: metropolis.api.v1.Rollout
+	(*GetNodeConfigurationRequest)(nil),     // 36: metropolis.api.v1.GetNodeConfigurationRequest
+	(*ConfigureNodeRequest)(nil),            // 37: metropolis.api.v1.ConfigureNodeRequest
+	(*GetClusterConfigurationRequest)(nil),  // 38: metropolis.api.v1.GetClusterConfigurationRequest
+	(*ConfigureClusterRequest)(nil),         // 39: metropolis.api.v1.ConfigureClusterRequest
+	(*Rollout)(nil),                         // 40: metropolis.api.v1.Rollout
+	(*GetNodeConfigurationResponse)(nil),    // 41: metropolis.api.v1.GetNodeConfigurationResponse
+	(*ConfigureNodeResponse)(nil),           // 42: metropolis.api.v1.ConfigureNodeResponse
+	(*GetClusterConfigurationResponse)(nil), // 43: metropolis.api.v1.GetClusterConfigurationResponse
+	(*ConfigureClusterResponse)(nil),        // 44: metropolis.api.v1.ConfigureClusterResponse
 }
 var file_metropolis_api_v1_management_proto_depIdxs = []int32{
 	3,  // 0: metropolis.api.v1.StartRolloutRequest.metadata:type_name -> metropolis.api.v1.StartRolloutMetadata
@@ -1742,22 +1758,30 @@ var file_metropolis_api_v1_management_proto_depIdxs = []int32{
 	4,  // 25: metropolis.api.v1.Management.GetRollout:input_type -> metropolis.api.v1.GetRolloutRequest
 	5,  // 26: metropolis.api.v1.Management.ControlRollout:input_type -> metropolis.api.v1.ControlRolloutRequest
 	19, // 27: metropolis.api.v1.Management.TrustRelease:input_type -> metropolis.api.v1.TrustReleaseRequest
-	11, // 28: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
-	13, // 29: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
-	16, // 30: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
-	16, // 31: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
-	18, // 32: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
-	22, // 33: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
-	24, // 34: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
-	26, // 35: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
-	7,  // 36: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
-	9,  // 37: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
-	36, // 38: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
-	36, // 39: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
-	36, // 40: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
-	20, // 41: metropolis.api.v1.Management.TrustRelease:output_type -> metropolis.api.v1.TrustReleaseResponse
-	28, // [28:42] is the sub-list for method output_type
-	14, // [14:28] is the sub-list for method input_type
+	36, // 28: metropolis.api.v1.Management.GetNodeConfiguration:input_type -> metropolis.api.v1.GetNodeConfigurationRequest
+	37, // 29: metropolis.api.v1.Management.ConfigureNode:input_type -> metropolis.api.v1.ConfigureNodeRequest
+	38, // 30: metropolis.api.v1.Management.GetClusterConfiguration:input_type -> metropolis.api.v1.GetClusterConfigurationRequest
+	39, // 31: metropolis.api.v1.Management.ConfigureCluster:input_type -> metropolis.api.v1.ConfigureClusterRequest
+	11, // 32: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
+	13, // 33: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
+	16, // 34: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
+	16, // 35: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
+	18, // 36: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
+	22, // 37: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
+	24, // 38: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
+	26, // 39: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
+	7,  // 40: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
+	9,  // 41: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
+	40, // 42: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
+	40, // 43: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
+	40, // 44: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
+	20, // 45: metropolis.api.v1.Management.TrustRelease:output_type -> metropolis.api.v1.TrustReleaseResponse
+	41, // 46: metropolis.api.v1.Management.GetNodeConfiguration:output_type -> metropolis.api.v1.GetNodeConfigurationResponse
+	42, // 47: metropolis.api.v1.Management.ConfigureNode:output_type -> metropolis.api.v1.ConfigureNodeResponse
+	43, // 48: metropolis.api.v1.Management.GetClusterConfiguration:output_type -> metropolis.api.v1.GetClusterConfigurationResponse
+	44, // 49: metropolis.api.v1.Management.ConfigureCluster:output_type -> metropolis.api.v1.ConfigureClusterResponse
+	32, // [32:50] is the sub-list for method output_type
+	14, // [14:32] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -1771,6 +1795,7 @@ func file_metropolis_api_v1_management_proto_init() {
 	file_metropolis_api_v1_attestation_proto_init()
 	file_metropolis_api_v1_rollout_proto_init()
 	file_metropolis_api_v1_common_proto_init()
+	file_metropolis_api_v1_configuration_proto_init()
 	file_metropolis_api_v1_management_proto_msgTypes[0].OneofWrappers = []any{
 		(*StartRolloutRequest_Metadata)(nil),
 		(*StartRolloutRequest_Chunk)(nil),

@@ -35,6 +35,10 @@ const (
 	Management_GetRollout_FullMethodName              = "/metropolis.api.v1.Management/GetRollout"
 	Management_ControlRollout_FullMethodName          = "/metropolis.api.v1.Management/ControlRollout"
 	Management_TrustRelease_FullMethodName            = "/metropolis.api.v1.Management/TrustRelease"
+	Management_GetNodeConfiguration_FullMethodName    = "/metropolis.api.v1.Management/GetNodeConfiguration"
+	Management_ConfigureNode_FullMethodName           = "/metropolis.api.v1.Management/ConfigureNode"
+	Management_GetClusterConfiguration_FullMethodName = "/metropolis.api.v1.Management/GetClusterConfiguration"
+	Management_ConfigureCluster_FullMethodName        = "/metropolis.api.v1.Management/ConfigureCluster"
 )
 
 // ManagementClient is the client API for Management service.
@@ -127,6 +131,19 @@ type ManagementClient interface {
 	// TrustRelease adds a release to the releases the cluster's attestation policy trusts, so
 	// that nodes booting it are accepted. Adding one that is trusted already changes nothing.
 	TrustRelease(ctx context.Context, in *TrustReleaseRequest, opts ...grpc.CallOption) (*TrustReleaseResponse, error)
+	// GetNodeConfiguration returns a node's stored configuration and what it follows.
+	GetNodeConfiguration(ctx context.Context, in *GetNodeConfigurationRequest, opts ...grpc.CallOption) (*GetNodeConfigurationResponse, error)
+	// ConfigureNode replaces a node's configuration, if it is still at the version the caller
+	// read (codes.Aborted otherwise, changing nothing). An invalid configuration is
+	// codes.InvalidArgument naming the field, and nothing changes. Storing a configuration
+	// equal to the stored one changes nothing and is not an error, so a repeated call is safe.
+	// The node follows the change while it runs (NodeStatus.configuration says what it applied).
+	ConfigureNode(ctx context.Context, in *ConfigureNodeRequest, opts ...grpc.CallOption) (*ConfigureNodeResponse, error)
+	// GetClusterConfiguration returns the cluster's configuration.
+	GetClusterConfiguration(ctx context.Context, in *GetClusterConfigurationRequest, opts ...grpc.CallOption) (*GetClusterConfigurationResponse, error)
+	// ConfigureCluster replaces the fields of the cluster's configuration that the field mask
+	// names, with a compare-and-set on its version, as ConfigureNode.
+	ConfigureCluster(ctx context.Context, in *ConfigureClusterRequest, opts ...grpc.CallOption) (*ConfigureClusterResponse, error)
 }
 
 type managementClient struct {
@@ -298,6 +315,46 @@ func (c *managementClient) TrustRelease(ctx context.Context, in *TrustReleaseReq
 	return out, nil
 }
 
+func (c *managementClient) GetNodeConfiguration(ctx context.Context, in *GetNodeConfigurationRequest, opts ...grpc.CallOption) (*GetNodeConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNodeConfigurationResponse)
+	err := c.cc.Invoke(ctx, Management_GetNodeConfiguration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementClient) ConfigureNode(ctx context.Context, in *ConfigureNodeRequest, opts ...grpc.CallOption) (*ConfigureNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigureNodeResponse)
+	err := c.cc.Invoke(ctx, Management_ConfigureNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementClient) GetClusterConfiguration(ctx context.Context, in *GetClusterConfigurationRequest, opts ...grpc.CallOption) (*GetClusterConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetClusterConfigurationResponse)
+	err := c.cc.Invoke(ctx, Management_GetClusterConfiguration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementClient) ConfigureCluster(ctx context.Context, in *ConfigureClusterRequest, opts ...grpc.CallOption) (*ConfigureClusterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigureClusterResponse)
+	err := c.cc.Invoke(ctx, Management_ConfigureCluster_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManagementServer is the server API for Management service.
 // All implementations must embed UnimplementedManagementServer
 // for forward compatibility.
@@ -388,6 +445,19 @@ type ManagementServer interface {
 	// TrustRelease adds a release to the releases the cluster's attestation policy trusts, so
 	// that nodes booting it are accepted. Adding one that is trusted already changes nothing.
 	TrustRelease(context.Context, *TrustReleaseRequest) (*TrustReleaseResponse, error)
+	// GetNodeConfiguration returns a node's stored configuration and what it follows.
+	GetNodeConfiguration(context.Context, *GetNodeConfigurationRequest) (*GetNodeConfigurationResponse, error)
+	// ConfigureNode replaces a node's configuration, if it is still at the version the caller
+	// read (codes.Aborted otherwise, changing nothing). An invalid configuration is
+	// codes.InvalidArgument naming the field, and nothing changes. Storing a configuration
+	// equal to the stored one changes nothing and is not an error, so a repeated call is safe.
+	// The node follows the change while it runs (NodeStatus.configuration says what it applied).
+	ConfigureNode(context.Context, *ConfigureNodeRequest) (*ConfigureNodeResponse, error)
+	// GetClusterConfiguration returns the cluster's configuration.
+	GetClusterConfiguration(context.Context, *GetClusterConfigurationRequest) (*GetClusterConfigurationResponse, error)
+	// ConfigureCluster replaces the fields of the cluster's configuration that the field mask
+	// names, with a compare-and-set on its version, as ConfigureNode.
+	ConfigureCluster(context.Context, *ConfigureClusterRequest) (*ConfigureClusterResponse, error)
 	mustEmbedUnimplementedManagementServer()
 }
 
@@ -439,6 +509,18 @@ func (UnimplementedManagementServer) ControlRollout(context.Context, *ControlRol
 }
 func (UnimplementedManagementServer) TrustRelease(context.Context, *TrustReleaseRequest) (*TrustReleaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TrustRelease not implemented")
+}
+func (UnimplementedManagementServer) GetNodeConfiguration(context.Context, *GetNodeConfigurationRequest) (*GetNodeConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNodeConfiguration not implemented")
+}
+func (UnimplementedManagementServer) ConfigureNode(context.Context, *ConfigureNodeRequest) (*ConfigureNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfigureNode not implemented")
+}
+func (UnimplementedManagementServer) GetClusterConfiguration(context.Context, *GetClusterConfigurationRequest) (*GetClusterConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetClusterConfiguration not implemented")
+}
+func (UnimplementedManagementServer) ConfigureCluster(context.Context, *ConfigureClusterRequest) (*ConfigureClusterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfigureCluster not implemented")
 }
 func (UnimplementedManagementServer) mustEmbedUnimplementedManagementServer() {}
 func (UnimplementedManagementServer) testEmbeddedByValue()                    {}
@@ -688,6 +770,78 @@ func _Management_TrustRelease_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Management_GetNodeConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNodeConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).GetNodeConfiguration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_GetNodeConfiguration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).GetNodeConfiguration(ctx, req.(*GetNodeConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Management_ConfigureNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).ConfigureNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_ConfigureNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).ConfigureNode(ctx, req.(*ConfigureNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Management_GetClusterConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetClusterConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).GetClusterConfiguration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_GetClusterConfiguration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).GetClusterConfiguration(ctx, req.(*GetClusterConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Management_ConfigureCluster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureClusterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).ConfigureCluster(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_ConfigureCluster_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).ConfigureCluster(ctx, req.(*ConfigureClusterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Management_ServiceDesc is the grpc.ServiceDesc for Management service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -738,6 +892,22 @@ var Management_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TrustRelease",
 			Handler:    _Management_TrustRelease_Handler,
+		},
+		{
+			MethodName: "GetNodeConfiguration",
+			Handler:    _Management_GetNodeConfiguration_Handler,
+		},
+		{
+			MethodName: "ConfigureNode",
+			Handler:    _Management_ConfigureNode_Handler,
+		},
+		{
+			MethodName: "GetClusterConfiguration",
+			Handler:    _Management_GetClusterConfiguration_Handler,
+		},
+		{
+			MethodName: "ConfigureCluster",
+			Handler:    _Management_ConfigureCluster_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

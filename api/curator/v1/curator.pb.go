@@ -127,7 +127,43 @@ func (x WatchEvent_Progress) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchEvent_Progress.Descriptor instead.
 func (WatchEvent_Progress) EnumDescriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13, 0}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14, 0}
+}
+
+type WatchClusterConfigurationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchClusterConfigurationRequest) Reset() {
+	*x = WatchClusterConfigurationRequest{}
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchClusterConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchClusterConfigurationRequest) ProtoMessage() {}
+
+func (x *WatchClusterConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchClusterConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*WatchClusterConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{0}
 }
 
 type RegisterNodeRequest struct {
@@ -146,7 +182,7 @@ type RegisterNodeRequest struct {
 
 func (x *RegisterNodeRequest) Reset() {
 	*x = RegisterNodeRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[0]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -158,7 +194,7 @@ func (x *RegisterNodeRequest) String() string {
 func (*RegisterNodeRequest) ProtoMessage() {}
 
 func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[0]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -171,7 +207,7 @@ func (x *RegisterNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeRequest.ProtoReflect.Descriptor instead.
 func (*RegisterNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{0}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *RegisterNodeRequest) GetRegisterTicket() []byte {
@@ -206,7 +242,7 @@ type RegisterNodeResponse struct {
 
 func (x *RegisterNodeResponse) Reset() {
 	*x = RegisterNodeResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[1]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +254,7 @@ func (x *RegisterNodeResponse) String() string {
 func (*RegisterNodeResponse) ProtoMessage() {}
 
 func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[1]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +267,7 @@ func (x *RegisterNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNodeResponse.ProtoReflect.Descriptor instead.
 func (*RegisterNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RegisterNodeResponse) GetCredential() *EncryptedCredential {
@@ -256,7 +292,7 @@ type TPMIdentity struct {
 
 func (x *TPMIdentity) Reset() {
 	*x = TPMIdentity{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +304,7 @@ func (x *TPMIdentity) String() string {
 func (*TPMIdentity) ProtoMessage() {}
 
 func (x *TPMIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[2]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +317,7 @@ func (x *TPMIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TPMIdentity.ProtoReflect.Descriptor instead.
 func (*TPMIdentity) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TPMIdentity) GetEkPublic() []byte {
@@ -319,7 +355,7 @@ type AKParameters struct {
 
 func (x *AKParameters) Reset() {
 	*x = AKParameters{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +367,7 @@ func (x *AKParameters) String() string {
 func (*AKParameters) ProtoMessage() {}
 
 func (x *AKParameters) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[3]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +380,7 @@ func (x *AKParameters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AKParameters.ProtoReflect.Descriptor instead.
 func (*AKParameters) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AKParameters) GetPublic() []byte {
@@ -385,7 +421,7 @@ type EncryptedCredential struct {
 
 func (x *EncryptedCredential) Reset() {
 	*x = EncryptedCredential{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +433,7 @@ func (x *EncryptedCredential) String() string {
 func (*EncryptedCredential) ProtoMessage() {}
 
 func (x *EncryptedCredential) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[4]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +446,7 @@ func (x *EncryptedCredential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EncryptedCredential.ProtoReflect.Descriptor instead.
 func (*EncryptedCredential) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EncryptedCredential) GetCredential() []byte {
@@ -442,7 +478,7 @@ type TPMEvidence struct {
 
 func (x *TPMEvidence) Reset() {
 	*x = TPMEvidence{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +490,7 @@ func (x *TPMEvidence) String() string {
 func (*TPMEvidence) ProtoMessage() {}
 
 func (x *TPMEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[5]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +503,7 @@ func (x *TPMEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TPMEvidence.ProtoReflect.Descriptor instead.
 func (*TPMEvidence) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TPMEvidence) GetQuote() []byte {
@@ -517,7 +553,7 @@ type CommitNodeRequest struct {
 
 func (x *CommitNodeRequest) Reset() {
 	*x = CommitNodeRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +565,7 @@ func (x *CommitNodeRequest) String() string {
 func (*CommitNodeRequest) ProtoMessage() {}
 
 func (x *CommitNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[6]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +578,7 @@ func (x *CommitNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitNodeRequest.ProtoReflect.Descriptor instead.
 func (*CommitNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CommitNodeRequest) GetClusterUnlockKey() []byte {
@@ -585,7 +621,7 @@ type CommitNodeResponse struct {
 
 func (x *CommitNodeResponse) Reset() {
 	*x = CommitNodeResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +633,7 @@ func (x *CommitNodeResponse) String() string {
 func (*CommitNodeResponse) ProtoMessage() {}
 
 func (x *CommitNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[7]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +646,7 @@ func (x *CommitNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitNodeResponse.ProtoReflect.Descriptor instead.
 func (*CommitNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CommitNodeResponse) GetNodeCertificate() []byte {
@@ -641,7 +677,7 @@ type JoinNodeRequest struct {
 
 func (x *JoinNodeRequest) Reset() {
 	*x = JoinNodeRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +689,7 @@ func (x *JoinNodeRequest) String() string {
 func (*JoinNodeRequest) ProtoMessage() {}
 
 func (x *JoinNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[8]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +702,7 @@ func (x *JoinNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinNodeRequest.ProtoReflect.Descriptor instead.
 func (*JoinNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JoinNodeRequest) GetNodeId() string {
@@ -693,7 +729,7 @@ type GetJoinNonceRequest struct {
 
 func (x *GetJoinNonceRequest) Reset() {
 	*x = GetJoinNonceRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +741,7 @@ func (x *GetJoinNonceRequest) String() string {
 func (*GetJoinNonceRequest) ProtoMessage() {}
 
 func (x *GetJoinNonceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[9]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +754,7 @@ func (x *GetJoinNonceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJoinNonceRequest.ProtoReflect.Descriptor instead.
 func (*GetJoinNonceRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetJoinNonceRequest) GetNodeId() string {
@@ -739,7 +775,7 @@ type GetJoinNonceResponse struct {
 
 func (x *GetJoinNonceResponse) Reset() {
 	*x = GetJoinNonceResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +787,7 @@ func (x *GetJoinNonceResponse) String() string {
 func (*GetJoinNonceResponse) ProtoMessage() {}
 
 func (x *GetJoinNonceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[10]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +800,7 @@ func (x *GetJoinNonceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJoinNonceResponse.ProtoReflect.Descriptor instead.
 func (*GetJoinNonceResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetJoinNonceResponse) GetNonce() []byte {
@@ -787,7 +823,7 @@ type JoinNodeResponse struct {
 
 func (x *JoinNodeResponse) Reset() {
 	*x = JoinNodeResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +835,7 @@ func (x *JoinNodeResponse) String() string {
 func (*JoinNodeResponse) ProtoMessage() {}
 
 func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[11]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +848,7 @@ func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinNodeResponse.ProtoReflect.Descriptor instead.
 func (*JoinNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JoinNodeResponse) GetClusterUnlockKey() []byte {
@@ -844,7 +880,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +892,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[12]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +905,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchRequest) GetKind() isWatchRequest_Kind {
@@ -927,7 +963,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +975,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[13]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +988,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchEvent) GetNodes() []*Node {
@@ -985,7 +1021,7 @@ type NodeTombstone struct {
 
 func (x *NodeTombstone) Reset() {
 	*x = NodeTombstone{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1033,7 @@ func (x *NodeTombstone) String() string {
 func (*NodeTombstone) ProtoMessage() {}
 
 func (x *NodeTombstone) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[14]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1046,7 @@ func (x *NodeTombstone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeTombstone.ProtoReflect.Descriptor instead.
 func (*NodeTombstone) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NodeTombstone) GetNodeId() string {
@@ -1035,14 +1071,17 @@ type Node struct {
 	Labels map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The update a rollout wants the node to install and boot; absent when none. Only the node
 	// itself acts on it (node/update's follower).
-	UpdateTarget  *UpdateTarget `protobuf:"bytes,7,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
+	UpdateTarget *UpdateTarget `protobuf:"bytes,7,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
+	// The node's own configuration (Management.ConfigureNode); absent until first configured.
+	// The node fills in the cluster's defaults (WatchClusterConfiguration).
+	Configuration *v1.StoredNodeConfiguration `protobuf:"bytes,8,opt,name=configuration,proto3" json:"configuration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1093,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[15]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1106,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Node) GetId() string {
@@ -1119,6 +1158,13 @@ func (x *Node) GetUpdateTarget() *UpdateTarget {
 	return nil
 }
 
+func (x *Node) GetConfiguration() *v1.StoredNodeConfiguration {
+	if x != nil {
+		return x.Configuration
+	}
+	return nil
+}
+
 // UpdateTarget is one attempt of a rollout to move a node to a release.
 type UpdateTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1140,7 +1186,7 @@ type UpdateTarget struct {
 
 func (x *UpdateTarget) Reset() {
 	*x = UpdateTarget{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1198,7 @@ func (x *UpdateTarget) String() string {
 func (*UpdateTarget) ProtoMessage() {}
 
 func (x *UpdateTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[16]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1211,7 @@ func (x *UpdateTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTarget.ProtoReflect.Descriptor instead.
 func (*UpdateTarget) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateTarget) GetTarget() string {
@@ -1215,7 +1261,7 @@ type BundleSource struct {
 
 func (x *BundleSource) Reset() {
 	*x = BundleSource{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1273,7 @@ func (x *BundleSource) String() string {
 func (*BundleSource) ProtoMessage() {}
 
 func (x *BundleSource) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[17]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1286,7 @@ func (x *BundleSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleSource.ProtoReflect.Descriptor instead.
 func (*BundleSource) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BundleSource) GetNodeId() string {
@@ -1270,7 +1316,7 @@ type NodeRoles struct {
 
 func (x *NodeRoles) Reset() {
 	*x = NodeRoles{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1328,7 @@ func (x *NodeRoles) String() string {
 func (*NodeRoles) ProtoMessage() {}
 
 func (x *NodeRoles) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[18]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1341,7 @@ func (x *NodeRoles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRoles.ProtoReflect.Descriptor instead.
 func (*NodeRoles) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *NodeRoles) GetConsensusMember() *ConsensusMember {
@@ -1332,7 +1378,7 @@ type ConsensusMember struct {
 
 func (x *ConsensusMember) Reset() {
 	*x = ConsensusMember{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1390,7 @@ func (x *ConsensusMember) String() string {
 func (*ConsensusMember) ProtoMessage() {}
 
 func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[19]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1403,7 @@ func (x *ConsensusMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusMember.ProtoReflect.Descriptor instead.
 func (*ConsensusMember) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConsensusMember) GetPeers() []*ConsensusPeer {
@@ -1380,7 +1426,7 @@ type ConsensusPeer struct {
 
 func (x *ConsensusPeer) Reset() {
 	*x = ConsensusPeer{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1438,7 @@ func (x *ConsensusPeer) String() string {
 func (*ConsensusPeer) ProtoMessage() {}
 
 func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[20]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1451,7 @@ func (x *ConsensusPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusPeer.ProtoReflect.Descriptor instead.
 func (*ConsensusPeer) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConsensusPeer) GetName() string {
@@ -1432,7 +1478,7 @@ type KubernetesController struct {
 
 func (x *KubernetesController) Reset() {
 	*x = KubernetesController{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1490,7 @@ func (x *KubernetesController) String() string {
 func (*KubernetesController) ProtoMessage() {}
 
 func (x *KubernetesController) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[21]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1503,7 @@ func (x *KubernetesController) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesController.ProtoReflect.Descriptor instead.
 func (*KubernetesController) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
 }
 
 // KubernetesWorker: the node runs kubelet and containerd. Its configuration follows when that
@@ -1470,7 +1516,7 @@ type KubernetesWorker struct {
 
 func (x *KubernetesWorker) Reset() {
 	*x = KubernetesWorker{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1528,7 @@ func (x *KubernetesWorker) String() string {
 func (*KubernetesWorker) ProtoMessage() {}
 
 func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[22]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1541,7 @@ func (x *KubernetesWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesWorker.ProtoReflect.Descriptor instead.
 func (*KubernetesWorker) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
 }
 
 type HeartbeatUpdateRequest struct {
@@ -1506,7 +1552,7 @@ type HeartbeatUpdateRequest struct {
 
 func (x *HeartbeatUpdateRequest) Reset() {
 	*x = HeartbeatUpdateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1564,7 @@ func (x *HeartbeatUpdateRequest) String() string {
 func (*HeartbeatUpdateRequest) ProtoMessage() {}
 
 func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[23]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1577,7 @@ func (x *HeartbeatUpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{23}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{24}
 }
 
 type HeartbeatUpdateResponse struct {
@@ -1542,7 +1588,7 @@ type HeartbeatUpdateResponse struct {
 
 func (x *HeartbeatUpdateResponse) Reset() {
 	*x = HeartbeatUpdateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1600,7 @@ func (x *HeartbeatUpdateResponse) String() string {
 func (*HeartbeatUpdateResponse) ProtoMessage() {}
 
 func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[24]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1613,7 @@ func (x *HeartbeatUpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatUpdateResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatUpdateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{24}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{25}
 }
 
 type UpdateNodeStatusRequest struct {
@@ -1579,7 +1625,7 @@ type UpdateNodeStatusRequest struct {
 
 func (x *UpdateNodeStatusRequest) Reset() {
 	*x = UpdateNodeStatusRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1637,7 @@ func (x *UpdateNodeStatusRequest) String() string {
 func (*UpdateNodeStatusRequest) ProtoMessage() {}
 
 func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[25]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1650,7 @@ func (x *UpdateNodeStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{25}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateNodeStatusRequest) GetStatus() *v1.NodeStatus {
@@ -1622,7 +1668,7 @@ type UpdateNodeStatusResponse struct {
 
 func (x *UpdateNodeStatusResponse) Reset() {
 	*x = UpdateNodeStatusResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1680,7 @@ func (x *UpdateNodeStatusResponse) String() string {
 func (*UpdateNodeStatusResponse) ProtoMessage() {}
 
 func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[26]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1693,7 @@ func (x *UpdateNodeStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNodeStatusResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNodeStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{26}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{27}
 }
 
 type IssueCertificateRequest struct {
@@ -1661,7 +1707,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[27]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1719,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[27]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1732,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{27}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *IssueCertificateRequest) GetKind() CertificateKind {
@@ -1714,7 +1760,7 @@ type IssueKubernetesWorkerCredentialsRequest struct {
 
 func (x *IssueKubernetesWorkerCredentialsRequest) Reset() {
 	*x = IssueKubernetesWorkerCredentialsRequest{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[28]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +1772,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) String() string {
 func (*IssueKubernetesWorkerCredentialsRequest) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[28]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +1785,7 @@ func (x *IssueKubernetesWorkerCredentialsRequest) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{28}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IssueKubernetesWorkerCredentialsRequest) GetKubeletPublicKey() []byte {
@@ -1773,7 +1819,7 @@ type IssueKubernetesWorkerCredentialsResponse struct {
 
 func (x *IssueKubernetesWorkerCredentialsResponse) Reset() {
 	*x = IssueKubernetesWorkerCredentialsResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[29]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +1831,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) String() string {
 func (*IssueKubernetesWorkerCredentialsResponse) ProtoMessage() {}
 
 func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[29]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +1844,7 @@ func (x *IssueKubernetesWorkerCredentialsResponse) ProtoReflect() protoreflect.M
 
 // Deprecated: Use IssueKubernetesWorkerCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*IssueKubernetesWorkerCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{29}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IssueKubernetesWorkerCredentialsResponse) GetKubeletClientCertificate() []byte {
@@ -1852,7 +1898,7 @@ type IssueCertificateResponse struct {
 
 func (x *IssueCertificateResponse) Reset() {
 	*x = IssueCertificateResponse{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[30]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1910,7 @@ func (x *IssueCertificateResponse) String() string {
 func (*IssueCertificateResponse) ProtoMessage() {}
 
 func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[30]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +1923,7 @@ func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*IssueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{30}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *IssueCertificateResponse) GetCertificate() []byte {
@@ -1912,7 +1958,7 @@ type WatchRequest_NodeInCluster struct {
 
 func (x *WatchRequest_NodeInCluster) Reset() {
 	*x = WatchRequest_NodeInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[32]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +1970,7 @@ func (x *WatchRequest_NodeInCluster) String() string {
 func (*WatchRequest_NodeInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[32]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +1983,7 @@ func (x *WatchRequest_NodeInCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest_NodeInCluster.ProtoReflect.Descriptor instead.
 func (*WatchRequest_NodeInCluster) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12, 0}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13, 0}
 }
 
 func (x *WatchRequest_NodeInCluster) GetNodeId() string {
@@ -1956,7 +2002,7 @@ type WatchRequest_NodesInCluster struct {
 
 func (x *WatchRequest_NodesInCluster) Reset() {
 	*x = WatchRequest_NodesInCluster{}
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[33]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2014,7 @@ func (x *WatchRequest_NodesInCluster) String() string {
 func (*WatchRequest_NodesInCluster) ProtoMessage() {}
 
 func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[33]
+	mi := &file_metropolis_api_curator_v1_curator_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,14 +2027,15 @@ func (x *WatchRequest_NodesInCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest_NodesInCluster.ProtoReflect.Descriptor instead.
 func (*WatchRequest_NodesInCluster) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{12, 1}
+	return file_metropolis_api_curator_v1_curator_proto_rawDescGZIP(), []int{13, 1}
 }
 
 var File_metropolis_api_curator_v1_curator_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\n" +
-	"'metropolis/api/curator/v1/curator.proto\x12\x15metropolis.curator.v1\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1emetropolis/api/v1/update.proto\"\x9c\x01\n" +
+	"'metropolis/api/curator/v1/curator.proto\x12\x15metropolis.curator.v1\x1a metropolis/api/authz/authz.proto\x1a\x1emetropolis/api/v1/common.proto\x1a\x1emetropolis/api/v1/update.proto\x1a%metropolis/api/v1/configuration.proto\"\"\n" +
+	" WatchClusterConfigurationRequest\"\x9c\x01\n" +
 	"\x13RegisterNodeRequest\x12'\n" +
 	"\x0fregister_ticket\x18\x01 \x01(\fR\x0eregisterTicket\x12&\n" +
 	"\x0fjoin_public_key\x18\x02 \x01(\fR\rjoinPublicKey\x124\n" +
@@ -2054,7 +2101,7 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x14PROGRESS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PROGRESS_LAST_BACKLOGGED\x10\x01\"(\n" +
 	"\rNodeTombstone\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x9e\x03\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xf0\x03\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2063,7 +2110,8 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x05roles\x18\x04 \x01(\v2 .metropolis.curator.v1.NodeRolesR\x05roles\x125\n" +
 	"\x06status\x18\x05 \x01(\v2\x1d.metropolis.api.v1.NodeStatusR\x06status\x12?\n" +
 	"\x06labels\x18\x06 \x03(\v2'.metropolis.curator.v1.Node.LabelsEntryR\x06labels\x12H\n" +
-	"\rupdate_target\x18\a \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x1a9\n" +
+	"\rupdate_target\x18\a \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x12P\n" +
+	"\rconfiguration\x18\b \x01(\v2*.metropolis.api.v1.StoredNodeConfigurationR\rconfiguration\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x01\n" +
@@ -2113,7 +2161,7 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x0fCertificateKind\x12 \n" +
 	"\x1cCERTIFICATE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CERTIFICATE_KIND_NODE\x10\x01\x12#\n" +
-	"\x1fCERTIFICATE_KIND_CONSENSUS_PEER\x10\x022\xbb\b\n" +
+	"\x1fCERTIFICATE_KIND_CONSENSUS_PEER\x10\x022\xcc\t\n" +
 	"\aCurator\x12o\n" +
 	"\fRegisterNode\x12*.metropolis.curator.v1.RegisterNodeRequest\x1a+.metropolis.curator.v1.RegisterNodeResponse\"\x06\xba\x80\x19\x02\x10\x01\x12i\n" +
 	"\n" +
@@ -2129,7 +2177,9 @@ const file_metropolis_api_curator_v1_curator_proto_rawDesc = "" +
 	"\x10IssueCertificate\x12..metropolis.curator.v1.IssueCertificateRequest\x1a/.metropolis.curator.v1.IssueCertificateResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\t\x12\xac\x01\n" +
 	" IssueKubernetesWorkerCredentials\x12>.metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest\x1a?.metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse\"\a\xba\x80\x19\x03\n" +
-	"\x01\tB.Z,metropolis.dev/metropolis/api/curator/v1;cpbb\x06proto3"
+	"\x01\t\x12\x8e\x01\n" +
+	"\x19WatchClusterConfiguration\x127.metropolis.curator.v1.WatchClusterConfigurationRequest\x1a-.metropolis.api.v1.StoredClusterConfiguration\"\a\xba\x80\x19\x03\n" +
+	"\x01\t0\x01B.Z,metropolis.dev/metropolis/api/curator/v1;cpbb\x06proto3"
 
 var (
 	file_metropolis_api_curator_v1_curator_proto_rawDescOnce sync.Once
@@ -2144,97 +2194,103 @@ func file_metropolis_api_curator_v1_curator_proto_rawDescGZIP() []byte {
 }
 
 var file_metropolis_api_curator_v1_curator_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_metropolis_api_curator_v1_curator_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_metropolis_api_curator_v1_curator_proto_goTypes = []any{
 	(CertificateKind)(0),                             // 0: metropolis.curator.v1.CertificateKind
 	(WatchEvent_Progress)(0),                         // 1: metropolis.curator.v1.WatchEvent.Progress
-	(*RegisterNodeRequest)(nil),                      // 2: metropolis.curator.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),                     // 3: metropolis.curator.v1.RegisterNodeResponse
-	(*TPMIdentity)(nil),                              // 4: metropolis.curator.v1.TPMIdentity
-	(*AKParameters)(nil),                             // 5: metropolis.curator.v1.AKParameters
-	(*EncryptedCredential)(nil),                      // 6: metropolis.curator.v1.EncryptedCredential
-	(*TPMEvidence)(nil),                              // 7: metropolis.curator.v1.TPMEvidence
-	(*CommitNodeRequest)(nil),                        // 8: metropolis.curator.v1.CommitNodeRequest
-	(*CommitNodeResponse)(nil),                       // 9: metropolis.curator.v1.CommitNodeResponse
-	(*JoinNodeRequest)(nil),                          // 10: metropolis.curator.v1.JoinNodeRequest
-	(*GetJoinNonceRequest)(nil),                      // 11: metropolis.curator.v1.GetJoinNonceRequest
-	(*GetJoinNonceResponse)(nil),                     // 12: metropolis.curator.v1.GetJoinNonceResponse
-	(*JoinNodeResponse)(nil),                         // 13: metropolis.curator.v1.JoinNodeResponse
-	(*WatchRequest)(nil),                             // 14: metropolis.curator.v1.WatchRequest
-	(*WatchEvent)(nil),                               // 15: metropolis.curator.v1.WatchEvent
-	(*NodeTombstone)(nil),                            // 16: metropolis.curator.v1.NodeTombstone
-	(*Node)(nil),                                     // 17: metropolis.curator.v1.Node
-	(*UpdateTarget)(nil),                             // 18: metropolis.curator.v1.UpdateTarget
-	(*BundleSource)(nil),                             // 19: metropolis.curator.v1.BundleSource
-	(*NodeRoles)(nil),                                // 20: metropolis.curator.v1.NodeRoles
-	(*ConsensusMember)(nil),                          // 21: metropolis.curator.v1.ConsensusMember
-	(*ConsensusPeer)(nil),                            // 22: metropolis.curator.v1.ConsensusPeer
-	(*KubernetesController)(nil),                     // 23: metropolis.curator.v1.KubernetesController
-	(*KubernetesWorker)(nil),                         // 24: metropolis.curator.v1.KubernetesWorker
-	(*HeartbeatUpdateRequest)(nil),                   // 25: metropolis.curator.v1.HeartbeatUpdateRequest
-	(*HeartbeatUpdateResponse)(nil),                  // 26: metropolis.curator.v1.HeartbeatUpdateResponse
-	(*UpdateNodeStatusRequest)(nil),                  // 27: metropolis.curator.v1.UpdateNodeStatusRequest
-	(*UpdateNodeStatusResponse)(nil),                 // 28: metropolis.curator.v1.UpdateNodeStatusResponse
-	(*IssueCertificateRequest)(nil),                  // 29: metropolis.curator.v1.IssueCertificateRequest
-	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 30: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 31: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	(*IssueCertificateResponse)(nil),                 // 32: metropolis.curator.v1.IssueCertificateResponse
-	nil,                                              // 33: metropolis.curator.v1.TPMEvidence.PcrsEntry
-	(*WatchRequest_NodeInCluster)(nil),               // 34: metropolis.curator.v1.WatchRequest.NodeInCluster
-	(*WatchRequest_NodesInCluster)(nil),              // 35: metropolis.curator.v1.WatchRequest.NodesInCluster
-	nil,                                              // 36: metropolis.curator.v1.Node.LabelsEntry
-	(v1.NodeState)(0),                                // 37: metropolis.api.v1.NodeState
-	(*v1.NodeStatus)(nil),                            // 38: metropolis.api.v1.NodeStatus
-	(*v1.BundleManifest)(nil),                        // 39: metropolis.api.v1.BundleManifest
+	(*WatchClusterConfigurationRequest)(nil),         // 2: metropolis.curator.v1.WatchClusterConfigurationRequest
+	(*RegisterNodeRequest)(nil),                      // 3: metropolis.curator.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),                     // 4: metropolis.curator.v1.RegisterNodeResponse
+	(*TPMIdentity)(nil),                              // 5: metropolis.curator.v1.TPMIdentity
+	(*AKParameters)(nil),                             // 6: metropolis.curator.v1.AKParameters
+	(*EncryptedCredential)(nil),                      // 7: metropolis.curator.v1.EncryptedCredential
+	(*TPMEvidence)(nil),                              // 8: metropolis.curator.v1.TPMEvidence
+	(*CommitNodeRequest)(nil),                        // 9: metropolis.curator.v1.CommitNodeRequest
+	(*CommitNodeResponse)(nil),                       // 10: metropolis.curator.v1.CommitNodeResponse
+	(*JoinNodeRequest)(nil),                          // 11: metropolis.curator.v1.JoinNodeRequest
+	(*GetJoinNonceRequest)(nil),                      // 12: metropolis.curator.v1.GetJoinNonceRequest
+	(*GetJoinNonceResponse)(nil),                     // 13: metropolis.curator.v1.GetJoinNonceResponse
+	(*JoinNodeResponse)(nil),                         // 14: metropolis.curator.v1.JoinNodeResponse
+	(*WatchRequest)(nil),                             // 15: metropolis.curator.v1.WatchRequest
+	(*WatchEvent)(nil),                               // 16: metropolis.curator.v1.WatchEvent
+	(*NodeTombstone)(nil),                            // 17: metropolis.curator.v1.NodeTombstone
+	(*Node)(nil),                                     // 18: metropolis.curator.v1.Node
+	(*UpdateTarget)(nil),                             // 19: metropolis.curator.v1.UpdateTarget
+	(*BundleSource)(nil),                             // 20: metropolis.curator.v1.BundleSource
+	(*NodeRoles)(nil),                                // 21: metropolis.curator.v1.NodeRoles
+	(*ConsensusMember)(nil),                          // 22: metropolis.curator.v1.ConsensusMember
+	(*ConsensusPeer)(nil),                            // 23: metropolis.curator.v1.ConsensusPeer
+	(*KubernetesController)(nil),                     // 24: metropolis.curator.v1.KubernetesController
+	(*KubernetesWorker)(nil),                         // 25: metropolis.curator.v1.KubernetesWorker
+	(*HeartbeatUpdateRequest)(nil),                   // 26: metropolis.curator.v1.HeartbeatUpdateRequest
+	(*HeartbeatUpdateResponse)(nil),                  // 27: metropolis.curator.v1.HeartbeatUpdateResponse
+	(*UpdateNodeStatusRequest)(nil),                  // 28: metropolis.curator.v1.UpdateNodeStatusRequest
+	(*UpdateNodeStatusResponse)(nil),                 // 29: metropolis.curator.v1.UpdateNodeStatusResponse
+	(*IssueCertificateRequest)(nil),                  // 30: metropolis.curator.v1.IssueCertificateRequest
+	(*IssueKubernetesWorkerCredentialsRequest)(nil),  // 31: metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	(*IssueKubernetesWorkerCredentialsResponse)(nil), // 32: metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	(*IssueCertificateResponse)(nil),                 // 33: metropolis.curator.v1.IssueCertificateResponse
+	nil,                                              // 34: metropolis.curator.v1.TPMEvidence.PcrsEntry
+	(*WatchRequest_NodeInCluster)(nil),               // 35: metropolis.curator.v1.WatchRequest.NodeInCluster
+	(*WatchRequest_NodesInCluster)(nil),              // 36: metropolis.curator.v1.WatchRequest.NodesInCluster
+	nil,                                              // 37: metropolis.curator.v1.Node.LabelsEntry
+	(v1.NodeState)(0),                                // 38: metropolis.api.v1.NodeState
+	(*v1.NodeStatus)(nil),                            // 39: metropolis.api.v1.NodeStatus
+	(*v1.StoredNodeConfiguration)(nil),               // 40: metropolis.api.v1.StoredNodeConfiguration
+	(*v1.BundleManifest)(nil),                        // 41: metropolis.api.v1.BundleManifest
+	(*v1.StoredClusterConfiguration)(nil),            // 42: metropolis.api.v1.StoredClusterConfiguration
 }
 var file_metropolis_api_curator_v1_curator_proto_depIdxs = []int32{
-	4,  // 0: metropolis.curator.v1.RegisterNodeRequest.tpm:type_name -> metropolis.curator.v1.TPMIdentity
-	6,  // 1: metropolis.curator.v1.RegisterNodeResponse.credential:type_name -> metropolis.curator.v1.EncryptedCredential
-	5,  // 2: metropolis.curator.v1.TPMIdentity.ak:type_name -> metropolis.curator.v1.AKParameters
-	33, // 3: metropolis.curator.v1.TPMEvidence.pcrs:type_name -> metropolis.curator.v1.TPMEvidence.PcrsEntry
-	7,  // 4: metropolis.curator.v1.CommitNodeRequest.evidence:type_name -> metropolis.curator.v1.TPMEvidence
-	7,  // 5: metropolis.curator.v1.JoinNodeRequest.evidence:type_name -> metropolis.curator.v1.TPMEvidence
-	34, // 6: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
-	35, // 7: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
-	17, // 8: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
-	16, // 9: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
+	5,  // 0: metropolis.curator.v1.RegisterNodeRequest.tpm:type_name -> metropolis.curator.v1.TPMIdentity
+	7,  // 1: metropolis.curator.v1.RegisterNodeResponse.credential:type_name -> metropolis.curator.v1.EncryptedCredential
+	6,  // 2: metropolis.curator.v1.TPMIdentity.ak:type_name -> metropolis.curator.v1.AKParameters
+	34, // 3: metropolis.curator.v1.TPMEvidence.pcrs:type_name -> metropolis.curator.v1.TPMEvidence.PcrsEntry
+	8,  // 4: metropolis.curator.v1.CommitNodeRequest.evidence:type_name -> metropolis.curator.v1.TPMEvidence
+	8,  // 5: metropolis.curator.v1.JoinNodeRequest.evidence:type_name -> metropolis.curator.v1.TPMEvidence
+	35, // 6: metropolis.curator.v1.WatchRequest.node:type_name -> metropolis.curator.v1.WatchRequest.NodeInCluster
+	36, // 7: metropolis.curator.v1.WatchRequest.up_nodes:type_name -> metropolis.curator.v1.WatchRequest.NodesInCluster
+	18, // 8: metropolis.curator.v1.WatchEvent.nodes:type_name -> metropolis.curator.v1.Node
+	17, // 9: metropolis.curator.v1.WatchEvent.node_tombstones:type_name -> metropolis.curator.v1.NodeTombstone
 	1,  // 10: metropolis.curator.v1.WatchEvent.progress:type_name -> metropolis.curator.v1.WatchEvent.Progress
-	37, // 11: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
-	20, // 12: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
-	38, // 13: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
-	36, // 14: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
-	18, // 15: metropolis.curator.v1.Node.update_target:type_name -> metropolis.curator.v1.UpdateTarget
-	39, // 16: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
-	19, // 17: metropolis.curator.v1.UpdateTarget.sources:type_name -> metropolis.curator.v1.BundleSource
-	21, // 18: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
-	23, // 19: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
-	24, // 20: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
-	22, // 21: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
-	38, // 22: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
-	0,  // 23: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
-	2,  // 24: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
-	8,  // 25: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
-	10, // 26: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
-	11, // 27: metropolis.curator.v1.Curator.GetJoinNonce:input_type -> metropolis.curator.v1.GetJoinNonceRequest
-	14, // 28: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
-	25, // 29: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
-	27, // 30: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
-	29, // 31: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
-	30, // 32: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
-	3,  // 33: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
-	9,  // 34: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
-	13, // 35: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
-	12, // 36: metropolis.curator.v1.Curator.GetJoinNonce:output_type -> metropolis.curator.v1.GetJoinNonceResponse
-	15, // 37: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
-	26, // 38: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
-	28, // 39: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
-	32, // 40: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
-	31, // 41: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
-	33, // [33:42] is the sub-list for method output_type
-	24, // [24:33] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	38, // 11: metropolis.curator.v1.Node.state:type_name -> metropolis.api.v1.NodeState
+	21, // 12: metropolis.curator.v1.Node.roles:type_name -> metropolis.curator.v1.NodeRoles
+	39, // 13: metropolis.curator.v1.Node.status:type_name -> metropolis.api.v1.NodeStatus
+	37, // 14: metropolis.curator.v1.Node.labels:type_name -> metropolis.curator.v1.Node.LabelsEntry
+	19, // 15: metropolis.curator.v1.Node.update_target:type_name -> metropolis.curator.v1.UpdateTarget
+	40, // 16: metropolis.curator.v1.Node.configuration:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	41, // 17: metropolis.curator.v1.UpdateTarget.release:type_name -> metropolis.api.v1.BundleManifest
+	20, // 18: metropolis.curator.v1.UpdateTarget.sources:type_name -> metropolis.curator.v1.BundleSource
+	22, // 19: metropolis.curator.v1.NodeRoles.consensus_member:type_name -> metropolis.curator.v1.ConsensusMember
+	24, // 20: metropolis.curator.v1.NodeRoles.kubernetes_controller:type_name -> metropolis.curator.v1.KubernetesController
+	25, // 21: metropolis.curator.v1.NodeRoles.kubernetes_worker:type_name -> metropolis.curator.v1.KubernetesWorker
+	23, // 22: metropolis.curator.v1.ConsensusMember.peers:type_name -> metropolis.curator.v1.ConsensusPeer
+	39, // 23: metropolis.curator.v1.UpdateNodeStatusRequest.status:type_name -> metropolis.api.v1.NodeStatus
+	0,  // 24: metropolis.curator.v1.IssueCertificateRequest.kind:type_name -> metropolis.curator.v1.CertificateKind
+	3,  // 25: metropolis.curator.v1.Curator.RegisterNode:input_type -> metropolis.curator.v1.RegisterNodeRequest
+	9,  // 26: metropolis.curator.v1.Curator.CommitNode:input_type -> metropolis.curator.v1.CommitNodeRequest
+	11, // 27: metropolis.curator.v1.Curator.JoinNode:input_type -> metropolis.curator.v1.JoinNodeRequest
+	12, // 28: metropolis.curator.v1.Curator.GetJoinNonce:input_type -> metropolis.curator.v1.GetJoinNonceRequest
+	15, // 29: metropolis.curator.v1.Curator.Watch:input_type -> metropolis.curator.v1.WatchRequest
+	26, // 30: metropolis.curator.v1.Curator.Heartbeat:input_type -> metropolis.curator.v1.HeartbeatUpdateRequest
+	28, // 31: metropolis.curator.v1.Curator.UpdateNodeStatus:input_type -> metropolis.curator.v1.UpdateNodeStatusRequest
+	30, // 32: metropolis.curator.v1.Curator.IssueCertificate:input_type -> metropolis.curator.v1.IssueCertificateRequest
+	31, // 33: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:input_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsRequest
+	2,  // 34: metropolis.curator.v1.Curator.WatchClusterConfiguration:input_type -> metropolis.curator.v1.WatchClusterConfigurationRequest
+	4,  // 35: metropolis.curator.v1.Curator.RegisterNode:output_type -> metropolis.curator.v1.RegisterNodeResponse
+	10, // 36: metropolis.curator.v1.Curator.CommitNode:output_type -> metropolis.curator.v1.CommitNodeResponse
+	14, // 37: metropolis.curator.v1.Curator.JoinNode:output_type -> metropolis.curator.v1.JoinNodeResponse
+	13, // 38: metropolis.curator.v1.Curator.GetJoinNonce:output_type -> metropolis.curator.v1.GetJoinNonceResponse
+	16, // 39: metropolis.curator.v1.Curator.Watch:output_type -> metropolis.curator.v1.WatchEvent
+	27, // 40: metropolis.curator.v1.Curator.Heartbeat:output_type -> metropolis.curator.v1.HeartbeatUpdateResponse
+	29, // 41: metropolis.curator.v1.Curator.UpdateNodeStatus:output_type -> metropolis.curator.v1.UpdateNodeStatusResponse
+	33, // 42: metropolis.curator.v1.Curator.IssueCertificate:output_type -> metropolis.curator.v1.IssueCertificateResponse
+	32, // 43: metropolis.curator.v1.Curator.IssueKubernetesWorkerCredentials:output_type -> metropolis.curator.v1.IssueKubernetesWorkerCredentialsResponse
+	42, // 44: metropolis.curator.v1.Curator.WatchClusterConfiguration:output_type -> metropolis.api.v1.StoredClusterConfiguration
+	35, // [35:45] is the sub-list for method output_type
+	25, // [25:35] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_curator_proto_init() }
@@ -2242,7 +2298,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 	if File_metropolis_api_curator_v1_curator_proto != nil {
 		return
 	}
-	file_metropolis_api_curator_v1_curator_proto_msgTypes[12].OneofWrappers = []any{
+	file_metropolis_api_curator_v1_curator_proto_msgTypes[13].OneofWrappers = []any{
 		(*WatchRequest_Node)(nil),
 		(*WatchRequest_UpNodes)(nil),
 	}
@@ -2252,7 +2308,7 @@ func file_metropolis_api_curator_v1_curator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_curator_v1_curator_proto_rawDesc), len(file_metropolis_api_curator_v1_curator_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

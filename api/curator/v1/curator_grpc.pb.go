@@ -15,6 +15,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	v1 "metropolis.dev/metropolis/api/v1"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -32,6 +33,7 @@ const (
 	Curator_UpdateNodeStatus_FullMethodName                 = "/metropolis.curator.v1.Curator/UpdateNodeStatus"
 	Curator_IssueCertificate_FullMethodName                 = "/metropolis.curator.v1.Curator/IssueCertificate"
 	Curator_IssueKubernetesWorkerCredentials_FullMethodName = "/metropolis.curator.v1.Curator/IssueKubernetesWorkerCredentials"
+	Curator_WatchClusterConfiguration_FullMethodName        = "/metropolis.curator.v1.Curator/WatchClusterConfiguration"
 )
 
 // CuratorClient is the client API for Curator service.
@@ -129,6 +131,11 @@ type CuratorClient interface {
 	// node is UP with KubernetesWorker; codes.FailedPrecondition until a controller has created
 	// the Kubernetes CA or while no controller is up.
 	IssueKubernetesWorkerCredentials(ctx context.Context, in *IssueKubernetesWorkerCredentialsRequest, opts ...grpc.CallOption) (*IssueKubernetesWorkerCredentialsResponse, error)
+	// WatchClusterConfiguration sends the cluster's configuration, then every change of it, for
+	// as long as the call lasts: nodes fill their own configuration's gaps from it
+	// (metropolis.api.v1.EffectiveNodeConfiguration). Its attestation part is filled in from the
+	// attestation policy.
+	WatchClusterConfiguration(ctx context.Context, in *WatchClusterConfigurationRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.StoredClusterConfiguration], error)
 }
 
 type curatorClient struct {
@@ -241,6 +248,25 @@ func (c *curatorClient) IssueKubernetesWorkerCredentials(ctx context.Context, in
 	return out, nil
 }
 
+func (c *curatorClient) WatchClusterConfiguration(ctx context.Context, in *WatchClusterConfigurationRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.StoredClusterConfiguration], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Curator_ServiceDesc.Streams[2], Curator_WatchClusterConfiguration_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchClusterConfigurationRequest, v1.StoredClusterConfiguration]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Curator_WatchClusterConfigurationClient = grpc.ServerStreamingClient[v1.StoredClusterConfiguration]
+
 // CuratorServer is the server API for Curator service.
 // All implementations must embed UnimplementedCuratorServer
 // for forward compatibility.
@@ -336,6 +362,11 @@ type CuratorServer interface {
 	// node is UP with KubernetesWorker; codes.FailedPrecondition until a controller has created
 	// the Kubernetes CA or while no controller is up.
 	IssueKubernetesWorkerCredentials(context.Context, *IssueKubernetesWorkerCredentialsRequest) (*IssueKubernetesWorkerCredentialsResponse, error)
+	// WatchClusterConfiguration sends the cluster's configuration, then every change of it, for
+	// as long as the call lasts: nodes fill their own configuration's gaps from it
+	// (metropolis.api.v1.EffectiveNodeConfiguration). Its attestation part is filled in from the
+	// attestation policy.
+	WatchClusterConfiguration(*WatchClusterConfigurationRequest, grpc.ServerStreamingServer[v1.StoredClusterConfiguration]) error
 	mustEmbedUnimplementedCuratorServer()
 }
 
@@ -372,6 +403,9 @@ func (UnimplementedCuratorServer) IssueCertificate(context.Context, *IssueCertif
 }
 func (UnimplementedCuratorServer) IssueKubernetesWorkerCredentials(context.Context, *IssueKubernetesWorkerCredentialsRequest) (*IssueKubernetesWorkerCredentialsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueKubernetesWorkerCredentials not implemented")
+}
+func (UnimplementedCuratorServer) WatchClusterConfiguration(*WatchClusterConfigurationRequest, grpc.ServerStreamingServer[v1.StoredClusterConfiguration]) error {
+	return status.Error(codes.Unimplemented, "method WatchClusterConfiguration not implemented")
 }
 func (UnimplementedCuratorServer) mustEmbedUnimplementedCuratorServer() {}
 func (UnimplementedCuratorServer) testEmbeddedByValue()                 {}
@@ -538,6 +572,17 @@ func _Curator_IssueKubernetesWorkerCredentials_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Curator_WatchClusterConfiguration_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchClusterConfigurationRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CuratorServer).WatchClusterConfiguration(m, &grpc.GenericServerStream[WatchClusterConfigurationRequest, v1.StoredClusterConfiguration]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Curator_WatchClusterConfigurationServer = grpc.ServerStreamingServer[v1.StoredClusterConfiguration]
+
 // Curator_ServiceDesc is the grpc.ServiceDesc for Curator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -585,6 +630,11 @@ var Curator_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Curator_Heartbeat_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchClusterConfiguration",
+			Handler:       _Curator_WatchClusterConfiguration_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "metropolis/api/curator/v1/curator.proto",

@@ -49,7 +49,9 @@ type NodeRecord struct {
 	// The update a rollout wants the node to install (Node.update_target).
 	UpdateTarget *UpdateTarget `protobuf:"bytes,9,opt,name=update_target,json=updateTarget,proto3" json:"update_target,omitempty"`
 	// The node's TPM and attestations; absent if it sent no TPM identity.
-	Attestation   *NodeAttestationRecord `protobuf:"bytes,10,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	Attestation *NodeAttestationRecord `protobuf:"bytes,10,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	// The node's configuration (Management.ConfigureNode); absent until first configured.
+	Configuration *v1.StoredNodeConfiguration `protobuf:"bytes,11,opt,name=configuration,proto3" json:"configuration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -150,6 +152,13 @@ func (x *NodeRecord) GetUpdateTarget() *UpdateTarget {
 func (x *NodeRecord) GetAttestation() *NodeAttestationRecord {
 	if x != nil {
 		return x.Attestation
+	}
+	return nil
+}
+
+func (x *NodeRecord) GetConfiguration() *v1.StoredNodeConfiguration {
+	if x != nil {
+		return x.Configuration
 	}
 	return nil
 }
@@ -263,8 +272,11 @@ type ClusterRecord struct {
 	OwnerPublicKey []byte `protobuf:"bytes,2,opt,name=owner_public_key,json=ownerPublicKey,proto3" json:"owner_public_key,omitempty"`
 	// What the cluster trusts of machines and software; unset means attestation is off.
 	AttestationPolicy *v1.AttestationPolicy `protobuf:"bytes,3,opt,name=attestation_policy,json=attestationPolicy,proto3" json:"attestation_policy,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The cluster's configuration (Management.ConfigureCluster), without its attestation part,
+	// which attestation_policy.required holds; absent until first configured.
+	Configuration *v1.StoredClusterConfiguration `protobuf:"bytes,4,opt,name=configuration,proto3" json:"configuration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClusterRecord) Reset() {
@@ -314,6 +326,13 @@ func (x *ClusterRecord) GetOwnerPublicKey() []byte {
 func (x *ClusterRecord) GetAttestationPolicy() *v1.AttestationPolicy {
 	if x != nil {
 		return x.AttestationPolicy
+	}
+	return nil
+}
+
+func (x *ClusterRecord) GetConfiguration() *v1.StoredClusterConfiguration {
+	if x != nil {
+		return x.Configuration
 	}
 	return nil
 }
@@ -624,7 +643,7 @@ var File_metropolis_api_curator_v1_storage_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"'metropolis/api/curator/v1/storage.proto\x12\x15metropolis.curator.v1\x1a'metropolis/api/curator/v1/curator.proto\x1a\x1emetropolis/api/v1/common.proto\x1a#metropolis/api/v1/attestation.proto\"\xd0\x04\n" +
+	"'metropolis/api/curator/v1/storage.proto\x12\x15metropolis.curator.v1\x1a'metropolis/api/curator/v1/curator.proto\x1a\x1emetropolis/api/v1/common.proto\x1a#metropolis/api/v1/attestation.proto\x1a%metropolis/api/v1/configuration.proto\"\xa2\x05\n" +
 	"\n" +
 	"NodeRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
@@ -638,7 +657,8 @@ const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\x12cluster_unlock_key\x18\b \x01(\fR\x10clusterUnlockKey\x12H\n" +
 	"\rupdate_target\x18\t \x01(\v2#.metropolis.curator.v1.UpdateTargetR\fupdateTarget\x12N\n" +
 	"\vattestation\x18\n" +
-	" \x01(\v2,.metropolis.curator.v1.NodeAttestationRecordR\vattestation\x1a9\n" +
+	" \x01(\v2,.metropolis.curator.v1.NodeAttestationRecordR\vattestation\x12P\n" +
+	"\rconfiguration\x18\v \x01(\v2*.metropolis.api.v1.StoredNodeConfigurationR\rconfiguration\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x03\n" +
@@ -652,12 +672,13 @@ const file_metropolis_api_curator_v1_storage_proto_rawDesc = "" +
 	"\x06status\x18\a \x01(\v2\".metropolis.api.v1.NodeAttestationR\x06status\x1a;\n" +
 	"\rFirmwareEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xad\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x82\x02\n" +
 	"\rClusterRecord\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12(\n" +
 	"\x10owner_public_key\x18\x02 \x01(\fR\x0eownerPublicKey\x12S\n" +
-	"\x12attestation_policy\x18\x03 \x01(\v2$.metropolis.api.v1.AttestationPolicyR\x11attestationPolicy\"M\n" +
+	"\x12attestation_policy\x18\x03 \x01(\v2$.metropolis.api.v1.AttestationPolicyR\x11attestationPolicy\x12S\n" +
+	"\rconfiguration\x18\x04 \x01(\v2-.metropolis.api.v1.StoredClusterConfigurationR\rconfiguration\"M\n" +
 	"\bCARecord\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x1f\n" +
 	"\vprivate_key\x18\x02 \x01(\fR\n" +
@@ -692,22 +713,24 @@ func file_metropolis_api_curator_v1_storage_proto_rawDescGZIP() []byte {
 
 var file_metropolis_api_curator_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_metropolis_api_curator_v1_storage_proto_goTypes = []any{
-	(*NodeRecord)(nil),                 // 0: metropolis.curator.v1.NodeRecord
-	(*NodeAttestationRecord)(nil),      // 1: metropolis.curator.v1.NodeAttestationRecord
-	(*ClusterRecord)(nil),              // 2: metropolis.curator.v1.ClusterRecord
-	(*CARecord)(nil),                   // 3: metropolis.curator.v1.CARecord
-	(*LeaderRecord)(nil),               // 4: metropolis.curator.v1.LeaderRecord
-	(*IssuedCertificate)(nil),          // 5: metropolis.curator.v1.IssuedCertificate
-	(*RevocationListRecord)(nil),       // 6: metropolis.curator.v1.RevocationListRecord
-	nil,                                // 7: metropolis.curator.v1.NodeRecord.LabelsEntry
-	nil,                                // 8: metropolis.curator.v1.NodeAttestationRecord.FirmwareEntry
-	(*RevocationListRecord_Entry)(nil), // 9: metropolis.curator.v1.RevocationListRecord.Entry
-	(v1.NodeState)(0),                  // 10: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                  // 11: metropolis.curator.v1.NodeRoles
-	(*v1.NodeStatus)(nil),              // 12: metropolis.api.v1.NodeStatus
-	(*UpdateTarget)(nil),               // 13: metropolis.curator.v1.UpdateTarget
-	(*v1.NodeAttestation)(nil),         // 14: metropolis.api.v1.NodeAttestation
-	(*v1.AttestationPolicy)(nil),       // 15: metropolis.api.v1.AttestationPolicy
+	(*NodeRecord)(nil),                    // 0: metropolis.curator.v1.NodeRecord
+	(*NodeAttestationRecord)(nil),         // 1: metropolis.curator.v1.NodeAttestationRecord
+	(*ClusterRecord)(nil),                 // 2: metropolis.curator.v1.ClusterRecord
+	(*CARecord)(nil),                      // 3: metropolis.curator.v1.CARecord
+	(*LeaderRecord)(nil),                  // 4: metropolis.curator.v1.LeaderRecord
+	(*IssuedCertificate)(nil),             // 5: metropolis.curator.v1.IssuedCertificate
+	(*RevocationListRecord)(nil),          // 6: metropolis.curator.v1.RevocationListRecord
+	nil,                                   // 7: metropolis.curator.v1.NodeRecord.LabelsEntry
+	nil,                                   // 8: metropolis.curator.v1.NodeAttestationRecord.FirmwareEntry
+	(*RevocationListRecord_Entry)(nil),    // 9: metropolis.curator.v1.RevocationListRecord.Entry
+	(v1.NodeState)(0),                     // 10: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                     // 11: metropolis.curator.v1.NodeRoles
+	(*v1.NodeStatus)(nil),                 // 12: metropolis.api.v1.NodeStatus
+	(*UpdateTarget)(nil),                  // 13: metropolis.curator.v1.UpdateTarget
+	(*v1.StoredNodeConfiguration)(nil),    // 14: metropolis.api.v1.StoredNodeConfiguration
+	(*v1.NodeAttestation)(nil),            // 15: metropolis.api.v1.NodeAttestation
+	(*v1.AttestationPolicy)(nil),          // 16: metropolis.api.v1.AttestationPolicy
+	(*v1.StoredClusterConfiguration)(nil), // 17: metropolis.api.v1.StoredClusterConfiguration
 }
 var file_metropolis_api_curator_v1_storage_proto_depIdxs = []int32{
 	10, // 0: metropolis.curator.v1.NodeRecord.state:type_name -> metropolis.api.v1.NodeState
@@ -716,15 +739,17 @@ var file_metropolis_api_curator_v1_storage_proto_depIdxs = []int32{
 	12, // 3: metropolis.curator.v1.NodeRecord.status:type_name -> metropolis.api.v1.NodeStatus
 	13, // 4: metropolis.curator.v1.NodeRecord.update_target:type_name -> metropolis.curator.v1.UpdateTarget
 	1,  // 5: metropolis.curator.v1.NodeRecord.attestation:type_name -> metropolis.curator.v1.NodeAttestationRecord
-	8,  // 6: metropolis.curator.v1.NodeAttestationRecord.firmware:type_name -> metropolis.curator.v1.NodeAttestationRecord.FirmwareEntry
-	14, // 7: metropolis.curator.v1.NodeAttestationRecord.status:type_name -> metropolis.api.v1.NodeAttestation
-	15, // 8: metropolis.curator.v1.ClusterRecord.attestation_policy:type_name -> metropolis.api.v1.AttestationPolicy
-	9,  // 9: metropolis.curator.v1.RevocationListRecord.revoked:type_name -> metropolis.curator.v1.RevocationListRecord.Entry
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	14, // 6: metropolis.curator.v1.NodeRecord.configuration:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	8,  // 7: metropolis.curator.v1.NodeAttestationRecord.firmware:type_name -> metropolis.curator.v1.NodeAttestationRecord.FirmwareEntry
+	15, // 8: metropolis.curator.v1.NodeAttestationRecord.status:type_name -> metropolis.api.v1.NodeAttestation
+	16, // 9: metropolis.curator.v1.ClusterRecord.attestation_policy:type_name -> metropolis.api.v1.AttestationPolicy
+	17, // 10: metropolis.curator.v1.ClusterRecord.configuration:type_name -> metropolis.api.v1.StoredClusterConfiguration
+	9,  // 11: metropolis.curator.v1.RevocationListRecord.revoked:type_name -> metropolis.curator.v1.RevocationListRecord.Entry
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_curator_v1_storage_proto_init() }
