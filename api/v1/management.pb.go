@@ -904,9 +904,12 @@ type Node struct {
 	// has received none.
 	TimeSinceHeartbeat *durationpb.Duration `protobuf:"bytes,8,opt,name=time_since_heartbeat,json=timeSinceHeartbeat,proto3" json:"time_since_heartbeat,omitempty"`
 	// What the cluster knows of the node's TPM; absent if the node sent no TPM identity.
-	Attestation   *NodeAttestation `protobuf:"bytes,9,opt,name=attestation,proto3" json:"attestation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Attestation *NodeAttestation `protobuf:"bytes,9,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	// The version of the node's stored configuration (GetNodeConfiguration); 0 until first
+	// configured. NodeStatus.configuration says which version the node follows.
+	ConfigurationVersion uint64 `protobuf:"varint,10,opt,name=configuration_version,json=configurationVersion,proto3" json:"configuration_version,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -1000,6 +1003,13 @@ func (x *Node) GetAttestation() *NodeAttestation {
 		return x.Attestation
 	}
 	return nil
+}
+
+func (x *Node) GetConfigurationVersion() uint64 {
+	if x != nil {
+		return x.ConfigurationVersion
+	}
+	return 0
 }
 
 type ApproveNodeRequest struct {
@@ -1568,7 +1578,7 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x0fGetNodesRequest\x124\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x1c.metropolis.api.v1.NodeStateR\x06states\")\n" +
 	"\x0eGetNodeRequest\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x96\x04\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xcb\x04\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1579,7 +1589,9 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x1d.metropolis.api.v1.NodeStatusR\x06status\x125\n" +
 	"\x06health\x18\a \x01(\x0e2\x1d.metropolis.api.v1.NodeHealthR\x06health\x12K\n" +
 	"\x14time_since_heartbeat\x18\b \x01(\v2\x19.google.protobuf.DurationR\x12timeSinceHeartbeat\x12D\n" +
-	"\vattestation\x18\t \x01(\v2\".metropolis.api.v1.NodeAttestationR\vattestation\x1a9\n" +
+	"\vattestation\x18\t \x01(\v2\".metropolis.api.v1.NodeAttestationR\vattestation\x123\n" +
+	"\x15configuration_version\x18\n" +
+	" \x01(\x04R\x14configurationVersion\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x86\x01\n" +

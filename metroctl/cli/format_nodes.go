@@ -129,11 +129,36 @@ func writeNodeDescription(w io.Writer, n *apb.Node) error {
 		{"Slots", slotsText(n.GetStatus().GetSoftware(), "\n\t")},
 		{"Time", timeSyncText(n.GetStatus().GetTimeSync(), "\n\t")},
 		{"TPM", attestationText(n.GetAttestation(), "\n\t")},
+		{"Configuration", configurationText(n, "\n\t")},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 	}
 	return tw.Flush()
+}
+
+// configurationText is the node's stored configuration version and what the node reports it
+// follows, e.g. "version 3, followed since 2026-12-07T12:00:00Z (cluster's version 1)", with
+// what the node could not apply on lines of their own.
+func configurationText(n *apb.Node, sep string) string {
+	stored := n.GetConfigurationVersion()
+	cs := n.GetStatus().GetConfiguration()
+	if cs == nil {
+		if stored == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("version %d, not reported by the node (a release without configuration, or not started yet)", stored)
+	}
+	var text string
+	if cs.GetNodeVersion() == stored {
+		text = fmt.Sprintf("version %d, followed since %s (cluster's version %d)", stored, cs.GetApplied().AsTime().UTC().Format(time.RFC3339), cs.GetClusterVersion())
+	} else {
+		text = fmt.Sprintf("version %d, the node still follows version %d (cluster's version %d)", stored, cs.GetNodeVersion(), cs.GetClusterVersion())
+	}
+	for _, e := range cs.GetErrors() {
+		text += sep + "not applied: " + e
+	}
+	return text
 }
 
 // timeSyncText is how the node keeps its clock, e.g. "synced with 10.0.0.2:123 (stratum 10):

@@ -80,7 +80,8 @@ func TestNodeDescription(t *testing.T) {
 		"Time:            -\n" +
 		"TPM:             EK abcd (EK certificate from CN=vendor)\n" +
 		"                 attested at 2025-01-02T03:04:05Z, UKI 0102\n" +
-		"                 REFUSED at 2025-01-02T03:04:06Z: untrusted release: UKI 0304\n"
+		"                 REFUSED at 2025-01-02T03:04:06Z: untrusted release: UKI 0304\n" +
+		"Configuration:   none\n"
 	if b.String() != want {
 		t.Errorf("description:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -143,6 +143,7 @@ func (n *Node) Run(ctx context.Context) error {
 		{"keep-node-certificate", keepNodeCertificate(store, renewable)},
 		{"keep-curators", keepCurators(store, roles.Curators)},
 		{"time-servers", clusterClock.follow(roles.Curators)},
+		{"time-configuration", clusterClock.followConfiguration(roles.Configuration, clock)},
 		{"keep-escrow", keepClusterHalfEscrow(store, roles.Roles)},
 		{"rejoined", n.followRejoined(roles)},
 	} {

@@ -3,18 +3,23 @@ package core
 import (
 	"context"
 	"net"
+	"slices"
 	"sync/atomic"
 
+	"metropolis.dev/metropolis/node/roleserve"
 	"metropolis.dev/metropolis/node/timesync"
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
-// clusterTime tells the node's time keeping whom to ask: the cluster's time reference among
-// the curators the node knows (timesync.ClusterServers), which it learns as it runs.
+// clusterTime tells the node's time keeping whom to ask: the NTP servers of its configuration
+// if it names any, else the cluster's time reference among the curators the node knows
+// (timesync.ClusterServers), which it learns as it runs.
 type clusterTime struct {
 	self     string
 	curators atomic.Pointer[[]string]
+	// configured are the servers of the node's configuration (host:port); empty: none.
+	configured atomic.Pointer[[]string]
 }
 
 func newClusterTime(curators []string, self net.IP) *clusterTime {
@@ -24,13 +29,40 @@ func newClusterTime(curators []string, self net.IP) *clusterTime {
 }
 
 func (t *clusterTime) servers() []string {
+	if c := t.configured.Load(); c != nil && len(*c) > 0 {
+		return *c
+	}
 	s, _ := timesync.ClusterServers(*t.curators.Load(), t.self)
 	return s
 }
 
+// isReference: a node with configured servers follows them, the reference included.
 func (t *clusterTime) isReference() bool {
+	if c := t.configured.Load(); c != nil && len(*c) > 0 {
+		return false
+	}
 	_, ref := timesync.ClusterServers(*t.curators.Load(), t.self)
 	return ref
+}
+
+// followConfiguration keeps the NTP servers of the node's configuration.
+func (t *clusterTime) followConfiguration(config func() event.Watcher[*roleserve.Configuration], clock *timesync.Service) supervisor.Runnable {
+	return func(ctx context.Context) error {
+		w := config()
+		defer w.Close()
+		supervisor.Signal(ctx, supervisor.SignalHealthy)
+		for {
+			c, err := w.Get(ctx)
+			if err != nil {
+				return err
+			}
+			servers := timesync.WithPort(c.Effective.GetNtpServers())
+			if old := t.configured.Swap(&servers); old == nil && len(servers) > 0 || old != nil && !slices.Equal(*old, servers) {
+				supervisor.Logger(ctx).Infof("time servers from the configuration: %v (none: the cluster's time reference)", servers)
+				clock.Resync()
+			}
+		}
+	}
 }
 
 // follow keeps the curators as roleserve learns them.

@@ -33,7 +33,25 @@ func checkNodeStatus(st *apb.NodeStatus) error {
 	if err := checkTimeSync(st.GetTimeSync()); err != nil {
 		return err
 	}
+	if err := checkConfigurationStatus(st.GetConfiguration()); err != nil {
+		return err
+	}
 	return checkSoftware(st.GetSoftware())
+}
+
+// maxConfigurationErrors bounds what a node reports it could not apply of its configuration.
+const maxConfigurationErrors = 16
+
+func checkConfigurationStatus(cs *apb.NodeConfigurationStatus) error {
+	if n := len(cs.GetErrors()); n > maxConfigurationErrors {
+		return fmt.Errorf("status.configuration.errors: %d, more than %d", n, maxConfigurationErrors)
+	}
+	for i, e := range cs.GetErrors() {
+		if len(e) > maxTimeSyncString {
+			return fmt.Errorf("status.configuration.errors[%d]: %d bytes, more than %d", i, len(e), maxTimeSyncString)
+		}
+	}
+	return nil
 }
 
 // maxTimeSyncString bounds the strings of a node's report of its clock (a server's host:port,

@@ -63,7 +63,8 @@ func publicNode(n *cpb.NodeRecord) *cpb.Node {
 		Status:    n.GetStatus(),
 		Labels:    n.GetLabels(),
 
-		UpdateTarget: n.GetUpdateTarget(),
+		UpdateTarget:  n.GetUpdateTarget(),
+		Configuration: n.GetConfiguration(),
 	}
 }
 
@@ -79,8 +80,9 @@ func managementNode(n *cpb.NodeRecord) *apb.Node {
 			KubernetesController: r.controller,
 			KubernetesWorker:     r.worker,
 		},
-		Labels:      n.GetLabels(),
-		Status:      n.GetStatus(),
-		Attestation: n.GetAttestation().GetStatus(),
+		Labels:               n.GetLabels(),
+		Status:               n.GetStatus(),
+		Attestation:          n.GetAttestation().GetStatus(),
+		ConfigurationVersion: n.GetConfiguration().GetVersion(),
 	}
 }

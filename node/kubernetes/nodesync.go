@@ -9,7 +9,9 @@ import (
 	"sort"
 	"time"
 
+	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/curator/upnodes"
+	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -27,9 +29,11 @@ const (
 	LabelEtcd = "node-role.kubernetes.io/etcd"
 )
 
-// nodeRoles is what a cluster node's roles make of its Kubernetes Node.
+// nodeRoles is what a cluster node's roles and configuration make of its Kubernetes Node.
 type nodeRoles struct {
 	worker, controller, consensus bool
+	// config is the node's effective Kubernetes configuration: labels and taints.
+	config *apb.KubernetesNodeConfiguration
 }
 
 // syncNodes keeps the Kubernetes Nodes in line with the cluster: it deletes the Node of every
@@ -37,16 +41,64 @@ type nodeRoles struct {
 // role labels of the others. It also keeps the metrics-server endpoints: the UP controllers. A Node whose kubelet is gone would otherwise only turn NotReady,
 // and its pods be evicted after five minutes; deleting it has the pod garbage collector delete
 // them at once, and their controllers schedule replacements.
+//
+// The labels and taints of each node's configuration, with the cluster's rules, go on its Node
+// too; a change of the cluster's configuration resyncs every Node at once.
 func (s *Service) syncNodes(ctx context.Context, admin *adminClient) error {
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
+	var clusterConfig event.Watcher[*apb.StoredClusterConfiguration]
+	if s.cfg.ClusterConfiguration != nil {
+		clusterConfig = s.cfg.ClusterConfiguration()
+		defer clusterConfig.Close()
+	}
+	cluster := &apb.StoredClusterConfiguration{}
+	if clusterConfig != nil {
+		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		c, err := clusterConfig.Get(waitCtx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("waiting for the cluster's configuration from the curator: %w", err)
+		}
+		cluster = c
+	}
+	for {
+		followCtx, stop := context.WithCancel(ctx)
+		changed := make(chan struct{})
+		if clusterConfig != nil {
+			go func() {
+				// The next Get returns with the next change: stop following with the old one.
+				if next, err := clusterConfig.Get(followCtx); err == nil {
+					cluster = next
+					close(changed)
+					stop()
+				}
+			}()
+		}
+		err := s.followNodes(followCtx, admin, cluster.GetConfiguration())
+		stop()
+		select {
+		case <-changed:
+			supervisor.Logger(ctx).Infof("the cluster's configuration changed (version %d): resyncing the Kubernetes Nodes", cluster.GetVersion())
+			continue
+		default:
+		}
+		return err
+	}
+}
+
+// followNodes keeps the Kubernetes Nodes in line with the cluster's nodes and configuration
+// until ctx ends.
+func (s *Service) followNodes(ctx context.Context, admin *adminClient, cluster *apb.ClusterConfiguration) error {
 	return upnodes.Follow(ctx, s.cfg.Curator, nodeSyncInterval, func(nodes upnodes.Set) error {
 		roles := map[string]nodeRoles{}
 		for id, n := range nodes {
 			r := n.GetRoles()
+			facts := apb.NodeFacts{Labels: n.GetLabels(), ConsensusMember: r.GetConsensusMember() != nil}
 			roles[id] = nodeRoles{
 				worker:     r.GetKubernetesWorker() != nil,
 				controller: r.GetKubernetesController() != nil,
 				consensus:  r.GetConsensusMember() != nil,
+				config:     apb.EffectiveNodeConfiguration(n.GetConfiguration().GetConfiguration(), cluster, facts).GetKubernetes(),
 			}
 		}
 		logf := supervisor.Logger(ctx).Infof
@@ -60,9 +112,14 @@ func (s *Service) syncNodes(ctx context.Context, admin *adminClient) error {
 // kubeNode is the part of a Kubernetes Node that reconcileNodes reads.
 type kubeNode struct {
 	Metadata struct {
-		Name   string            `json:"name"`
-		Labels map[string]string `json:"labels"`
+		Name            string            `json:"name"`
+		ResourceVersion string            `json:"resourceVersion"`
+		Labels          map[string]string `json:"labels"`
+		Annotations     map[string]string `json:"annotations"`
 	} `json:"metadata"`
+	Spec struct {
+		Taints []kubeTaint `json:"taints"`
+	} `json:"spec"`
 }
 
 // reconcileNodes deletes every Kubernetes Node that is not an UP worker in roles and patches
@@ -101,7 +158,57 @@ func (a *adminClient) reconcileNodes(ctx context.Context, roles map[string]nodeR
 		}
 		logf("Kubernetes node %s: role labels %s", name, describePatch(patch))
 	}
+	return a.configureNodes(ctx, list.Items, roles, logf)
+}
+
+// configureNodes gives the Nodes the labels and taints of their configuration. The role
+// labels were patched before, so each Node is read again for its current resourceVersion. A
+// conflict (someone changed the Node meanwhile) waits for the next round.
+func (a *adminClient) configureNodes(ctx context.Context, nodes []kubeNode, roles map[string]nodeRoles, logf func(string, ...any)) error {
+	for _, listed := range nodes {
+		r, ok := roles[listed.Metadata.Name]
+		if !ok || !r.worker {
+			continue
+		}
+		path := "/api/v1/nodes/" + url.PathEscape(listed.Metadata.Name)
+		status, body, err := a.do(ctx, http.MethodGet, path, nil)
+		if status == http.StatusNotFound {
+			continue
+		}
+		if err != nil || status != http.StatusOK {
+			return fmt.Errorf("read Kubernetes node %s: %v %d %s", listed.Metadata.Name, err, status, firstLine(body))
+		}
+		var n kubeNode
+		if err := json.Unmarshal(body, &n); err != nil {
+			return fmt.Errorf("read Kubernetes node %s: %w", listed.Metadata.Name, err)
+		}
+		patch := configurationPatch(n, r.config)
+		if patch == nil {
+			continue
+		}
+		data, err := json.Marshal(patch)
+		if err != nil {
+			return fmt.Errorf("configure Kubernetes node %s: %w", n.Metadata.Name, err)
+		}
+		status, body, err = a.do(ctx, http.MethodPatch, path, data)
+		switch {
+		case err == nil && (status == http.StatusConflict || status == http.StatusNotFound):
+			logf("Kubernetes node %s changed while it was being configured; trying again at the next sync", n.Metadata.Name)
+		case err != nil || status != http.StatusOK:
+			return fmt.Errorf("configure Kubernetes node %s: %v %d %s", n.Metadata.Name, err, status, firstLine(body))
+		default:
+			logf("Kubernetes node %s: labels %v and taints %v from its configuration", n.Metadata.Name, r.config.GetLabels(), taintList(r.config.GetTaints()))
+		}
+	}
 	return nil
+}
+
+func taintList(ts []*apb.Taint) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.GetKey()+"="+t.GetValue()+":"+t.GetEffect())
+	}
+	return out
 }
 
 // roleLabelPatch is the merge patch of labels that makes a Node's role labels match r (a

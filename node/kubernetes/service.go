@@ -19,9 +19,11 @@ import (
 	"k8s.io/utils/clock"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
+	apb "metropolis.dev/metropolis/api/v1"
 	kpki "metropolis.dev/metropolis/node/kubernetes/pki"
 	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/renewal"
+	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
@@ -69,6 +71,9 @@ type Config struct {
 	EtcdClientCertificate tls.Certificate
 	// Curator tells which nodes are KubernetesWorkers: the Nodes of others are deleted.
 	Curator cpb.CuratorClient
+	// ClusterConfiguration, if set, follows the cluster's configuration, whose rules give
+	// labels and taints to Nodes. Nil: none.
+	ClusterConfiguration func() event.Watcher[*apb.StoredClusterConfiguration]
 	// Clock is the time the component certificates' reissue waits by; nil: the real clock.
 	Clock clock.WithTicker
 }

@@ -99,6 +99,7 @@ func (s *Service) newKubernetes(st *consensus.Status, cur cpb.CuratorClient) (*k
 		EtcdCA:                s.cfg.CA,
 		EtcdClientCertificate: etcdCert,
 		Curator:               cur,
+		ClusterConfiguration:  s.clusterConfig.Watch,
 		Clock:                 s.cfg.Clock,
 	})
 }

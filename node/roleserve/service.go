@@ -119,6 +119,12 @@ type Service struct {
 	// removeConsensusData asks the next start of the consensus worker to delete the data of a
 	// member whose role was removed.
 	removeConsensusData atomic.Bool
+	// nodeConfig is what the node's record says of its configuration, clusterConfig the
+	// cluster's configuration, and configuration the two merged (Configuration).
+	nodeConfig    memory.Value[*nodeConfigInput]
+	clusterConfig memory.Value[*apb.StoredClusterConfiguration]
+	configuration memory.Value[*Configuration]
+	kubeletConfig memory.Value[*apb.KubeletConfiguration]
 	// heartbeats counts heartbeats by outcome (Collectors).
 	heartbeats *prometheus.CounterVec
 }
@@ -169,6 +175,8 @@ func (s *Service) Run(ctx context.Context) error {
 		{"curators", func(ctx context.Context) error { return s.followCurators(ctx, cur) }},
 		{"status", func(ctx context.Context) error { return s.reportStatus(ctx, cur) }},
 		{"renew-certificate", func(ctx context.Context) error { return s.renewNodeCertificates(ctx, cur) }},
+		{"cluster-configuration", func(ctx context.Context) error { return s.watchClusterConfiguration(ctx, cur) }},
+		{"configuration", s.mergeConfiguration},
 	}
 	for _, w := range workers {
 		if err := supervisor.Run(ctx, w.name, w.run); err != nil {
@@ -212,6 +220,7 @@ func (s *Service) watchRoles(ctx context.Context, cur cpb.CuratorClient) error {
 				s.latestRoles.Store(roles)
 				s.roles.Set(roles)
 				s.updateTarget.Set(n.UpdateTarget)
+				s.nodeConfig.Set(inputFromRecord(n))
 			}
 		}
 		for _, t := range ev.NodeTombstones {

@@ -77,9 +77,13 @@ func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error
 		defer tw.Close()
 		go follow(ctx, tw, changes, func(v *timesync.Status) { clock = v.Proto() })
 	}
+	var config *apb.NodeConfigurationStatus
+	cw := s.configuration.Watch()
+	defer cw.Close()
+	go follow(ctx, cw, changes, func(v *Configuration) { config = configurationStatus(v, time.Now()) })
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	for {
-		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software, TimeSync: clock}
+		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software, TimeSync: clock, Configuration: config}
 		if software != nil && len(kept) > 0 {
 			st.Software = proto.Clone(software).(*apb.NodeSoftware)
 			st.Software.KeptBundles = kept

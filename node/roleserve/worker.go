@@ -58,6 +58,7 @@ func (s *Service) runWorker(ctx context.Context, cur cpb.CuratorClient) error {
 		BinDir:   binDir,
 		Curator:  cur,
 		Clock:    s.cfg.Clock,
+		Kubelet:  s.KubeletConfiguration,
 	})
 	if err != nil {
 		supervisor.Logger(ctx).Errorf("not starting the Kubernetes worker: %v", err)

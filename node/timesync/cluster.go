@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -40,6 +41,19 @@ func ClusterServers(curators []string, self string) (servers []string, reference
 		return nil, true
 	}
 	return []string{netip.AddrPortFrom(ref, NTPPort).String()}, false
+}
+
+// WithPort gives each server without a port NTP's (123): configured servers are host or
+// host:port.
+func WithPort(servers []string) []string {
+	out := make([]string, 0, len(servers))
+	for _, s := range servers {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			s = net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), "123")
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // ServedReference is what a node answering NTP requests says of its source, by its status:

@@ -75,3 +75,11 @@ func TestSyncMeasuresOnly(t *testing.T) {
 		t.Errorf("the reference's status %+v (steps %v, slews %v); want the reference, asking no one", st, clk.steps, clk.slews)
 	}
 }
+
+func TestWithPort(t *testing.T) {
+	got := WithPort([]string{"ntp.example.com", "192.0.2.1", "192.0.2.2:1123", "2001:db8::1", "[2001:db8::2]:123", "[2001:db8::3]"})
+	want := []string{"ntp.example.com:123", "192.0.2.1:123", "192.0.2.2:1123", "[2001:db8::1]:123", "[2001:db8::2]:123", "[2001:db8::3]:123"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -68,6 +68,8 @@ type Status struct {
 type Service struct {
 	cfg    Config
 	status memory.Value[*Status]
+	// resync wakes Run before its next poll is due (Resync).
+	resync chan struct{}
 }
 
 // New fills in cfg's defaults.
@@ -90,7 +92,16 @@ func New(cfg Config) *Service {
 	if cfg.Servers == nil {
 		cfg.Servers = func() []string { return nil }
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, resync: make(chan struct{}, 1)}
+}
+
+// Resync makes the service poll now rather than at its next poll: the servers changed (the
+// node's configuration names others). It never blocks.
+func (s *Service) Resync() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
 }
 
 // Watch follows the service's status.
@@ -123,6 +134,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.cfg.Time.After(wait):
+		case <-s.resync:
 		}
 	}
 }

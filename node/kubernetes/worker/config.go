@@ -10,6 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 	"k8s.io/utils/clock"
 
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/event"
+
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 )
 
@@ -43,6 +46,9 @@ type Config struct {
 	ResolvConf string
 	// Clock is the time certificate renewals wait by; nil: the real clock.
 	Clock clock.WithTicker
+	// Kubelet, if set, follows the node's configured kubelet reservations; the kubelet is
+	// restarted with each change (pods keep running). Nil: none.
+	Kubelet func() event.Watcher[*apb.KubeletConfiguration]
 }
 
 // ErrCgroupV1 is why a worker does not start on a host without the unified cgroup hierarchy.

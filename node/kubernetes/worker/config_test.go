@@ -73,7 +73,7 @@ func TestGeneratedConfigurations(t *testing.T) {
 	}{
 		{"containerd", s.containerdConfig(), []string{`root = "/data/w/containerd"`, `address = "/run/w/containerd/containerd.sock"`,
 			`sandbox = "metropolis.dev/pause:v1"`, `BinaryName = "/bin/runc"`, `bin_dirs = ["/bin/cni"]`, `conf_dir = "/run/w/cni/net.d"`}},
-		{"kubelet", s.kubeletConfig(), []string{`address: "10.64.0.2"`, "port: 10250", "anonymous: {enabled: false}",
+		{"kubelet", s.kubeletConfig(nil), []string{`address: "10.64.0.2"`, "port: 10250", "anonymous: {enabled: false}",
 			`clusterDNS: ["169.254.20.10"]`, `containerRuntimeEndpoint: "unix:///run/w/containerd/containerd.sock"`, "cgroupDriver: cgroupfs"}},
 	} {
 		for _, w := range tc.want {

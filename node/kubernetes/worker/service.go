@@ -92,7 +92,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	logger.Infof("containerd up, shipped images imported %.1fs after start", time.Since(start).Seconds())
-	if err := supervisor.Run(ctx, "kubelet", s.runKubelet); err != nil {
+	if err := supervisor.Run(ctx, "kubelet", s.runKubelets); err != nil {
 		return err
 	}
 	if err := s.runNetwork(ctx, creds); err != nil {

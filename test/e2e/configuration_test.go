@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/eventually"
+)
+
+// testNodeConfiguration: a node's configuration is stored with compare-and-set and followed by
+// the running node. One follower is told to keep time with the other follower instead of the
+// cluster's reference, and reports that server and the configuration version it follows; a
+// stale write, an invalid one and a dry run change nothing. The node is put back as it was.
+func testNodeConfiguration(t *testing.T, c *testCluster) {
+	ctx := callContext(t)
+	nodes, err := listNodes(ctx, c.mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var followers []*apb.Node
+	for _, n := range nodes {
+		if !n.GetStatus().GetTimeSync().GetReference() {
+			followers = append(followers, n)
+		}
+	}
+	if len(followers) != 2 {
+		t.Fatalf("%d nodes follow the time reference, want 2", len(followers))
+	}
+	node, server := followers[0], followers[1]
+	serverAddr := net.JoinHostPort(server.GetStatus().GetExternalAddress(), "123")
+
+	get := func() *apb.GetNodeConfigurationResponse {
+		t.Helper()
+		res, err := c.mgmt.GetNodeConfiguration(ctx, &apb.GetNodeConfigurationRequest{NodeId: node.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	before := get().GetStored()
+	want := &apb.NodeConfiguration{NtpServers: []string{server.GetStatus().GetExternalAddress()}}
+	res, err := c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: before.GetVersion(), Configuration: want})
+	if err != nil {
+		t.Fatalf("configure node %s: %v", node.Id, err)
+	}
+	version := res.GetStored().GetVersion()
+	t.Logf("node %s at configuration version %d: NTP server %s", node.Id, version, serverAddr)
+	start := time.Now()
+	eventually.Pass(t, 2*time.Minute, fmt.Sprintf("node %s to report following configuration version %d and time server %s", node.Id, version, serverAddr), func(ctx context.Context) error {
+		n, err := c.mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: node.Id})
+		if err != nil {
+			return err
+		}
+		if got := n.GetStatus().GetConfiguration().GetNodeVersion(); got != version {
+			return fmt.Errorf("follows configuration version %d", got)
+		}
+		if ts := n.GetStatus().GetTimeSync(); ts.GetServer() != serverAddr || ts.GetStratum() != 11 {
+			return fmt.Errorf("time from %q at stratum %d, want %s at 11 (a follower of the reference)", ts.GetServer(), ts.GetStratum(), serverAddr)
+		}
+		return nil
+	})
+	t.Logf("configuration applied and a time answer from %s reported after %.1fs", serverAddr, time.Since(start).Seconds())
+
+	t.Run("a stale, an invalid and a dry-run change leave it as it is", func(t *testing.T) {
+		other := &apb.NodeConfiguration{NtpServers: []string{"ntp.example.com"}}
+		_, err := c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: before.GetVersion(), Configuration: other})
+		if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "read it again") {
+			t.Errorf("stale write: got %v, want Aborted telling to read again", err)
+		}
+		_, err = c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: version,
+			Configuration: &apb.NodeConfiguration{Kubelet: &apb.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "lots"}}}})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "configuration.kubelet.eviction_hard[memory.available]") {
+			t.Errorf("invalid write: got %v, want InvalidArgument naming the field", err)
+		}
+		dry, err := c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: version, Configuration: other, DryRun: true})
+		if err != nil || !dry.GetChanged() {
+			t.Errorf("dry run: got %v, %v", dry, err)
+		}
+		if got := get().GetStored(); got.GetVersion() != version || !proto.Equal(got.GetConfiguration(), want) {
+			t.Errorf("stored configuration changed: %v", got)
+		}
+	})
+
+	t.Run("back to the cluster's time reference", func(t *testing.T) {
+		res, err := c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually.Pass(t, 2*time.Minute, fmt.Sprintf("node %s to follow the reference again", node.Id), func(ctx context.Context) error {
+			n, err := c.mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: node.Id})
+			if err != nil {
+				return err
+			}
+			if got := n.GetStatus().GetConfiguration().GetNodeVersion(); got != res.GetStored().GetVersion() {
+				return fmt.Errorf("follows configuration version %d", got)
+			}
+			if ts := n.GetStatus().GetTimeSync(); ts.GetStratum() != 10 {
+				return fmt.Errorf("time from %q at stratum %d, want the reference's 10", ts.GetServer(), ts.GetStratum())
+			}
+			return nil
+		})
+	})
+}
