@@ -18,7 +18,8 @@ type App struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Getenv reads environment variables (METROCTL_CONFIG_DIR, XDG_CONFIG_HOME, HOME).
+	// Getenv reads environment variables (METROCTL_CONFIG_DIR, XDG_CONFIG_HOME, HOME, and
+	// VISUAL and EDITOR for `config edit`).
 	Getenv func(string) string
 	// NodeManagementPort is the port of a node's management service, dialed at the address
 	// the node reports.

@@ -20,9 +20,9 @@ import (
 func (s *session) clusterCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Take ownership of a cluster and look at it as a whole",
+		Short: "Take ownership of a cluster, look at it as a whole and configure it",
 	}
-	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.clusterStatusCommand(), s.clusterUpdateCommand(), s.clusterTrustReleaseCommand())
+	cmd.AddCommand(s.takeOwnershipCommand(), s.clusterInfoCommand(), s.clusterStatusCommand(), s.clusterUpdateCommand(), s.clusterTrustReleaseCommand(), s.clusterConfigCommand())
 	if s.app.ClusterCommands != nil {
 		cmd.AddCommand(s.app.ClusterCommands(s.store)...)
 	}

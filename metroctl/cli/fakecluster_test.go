@@ -47,6 +47,10 @@ type fakeCluster struct {
 	rollout      *apb.Rollout
 	rolloutBytes int
 	rolloutWatch []*apb.Rollout
+	// nodeConfigs and clusterConfig are the stored configurations (fakeconfig_test.go); a
+	// node missing from nodeConfigs has the empty one at version 0.
+	nodeConfigs   map[string]*apb.StoredNodeConfiguration
+	clusterConfig *apb.StoredClusterConfiguration
 }
 
 func newFakeCluster(t *testing.T, ownerPub ed25519.PublicKey) *fakeCluster {
@@ -78,6 +82,9 @@ func newFakeCluster(t *testing.T, ownerPub ed25519.PublicKey) *fakeCluster {
 		address:  lis.Addr().String(),
 		port:     lis.Addr().(*net.TCPAddr).Port,
 		nodes:    make(map[string]*apb.Node),
+
+		nodeConfigs:   make(map[string]*apb.StoredNodeConfiguration),
+		clusterConfig: &apb.StoredClusterConfiguration{Configuration: &apb.ClusterConfiguration{}},
 	}
 	f.addNode(&apb.Node{
 		PublicKey: nodePub, State: apb.NodeState_NODE_STATE_UP,
@@ -257,12 +264,18 @@ type runResult struct {
 // pointed at port and log times shown in UTC.
 func runMetroctl(t *testing.T, configDir string, port int, stdin string, args ...string) runResult {
 	t.Helper()
+	return runMetroctlEnv(t, configDir, port, stdin, nil, args...)
+}
+
+// runMetroctlEnv is runMetroctl with the environment variables in env.
+func runMetroctlEnv(t *testing.T, configDir string, port int, stdin string, env map[string]string, args ...string) runResult {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	app := &App{
 		Stdin:              bytes.NewBufferString(stdin),
 		Stdout:             &out,
 		Stderr:             &errOut,
-		Getenv:             func(string) string { return "" },
+		Getenv:             func(k string) string { return env[k] },
 		NodeManagementPort: port,
 		Location:           time.UTC,
 	}

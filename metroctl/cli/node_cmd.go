@@ -15,12 +15,12 @@ import (
 func (s *session) nodeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "List, approve, change and read the logs of the cluster's nodes, load images into them and update them",
+		Short: "List, approve, change, configure and read the logs of the cluster's nodes, load images into them and update them",
 	}
 	cmd.AddCommand(s.nodeListCommand(), s.nodeDescribeCommand(), s.nodeApproveCommand(),
 		s.nodeRoleCommand(true), s.nodeRoleCommand(false), s.nodeDeleteCommand(),
 		s.nodeLabelCommand(), s.nodeLogsCommand(), s.nodePowerCommand(true), s.nodePowerCommand(false),
-		s.nodeLoadImageCommand(), s.nodeUpdateCommand())
+		s.nodeLoadImageCommand(), s.nodeUpdateCommand(), s.nodeConfigCommand())
 	cmd.AddCommand(s.nodeIntrospectionCommands()...)
 	return cmd
 }

@@ -87,6 +87,10 @@ func TestWorkers(t *testing.T) {
 		testConventions(t, ctx, mgmt, k)
 	})
 
+	t.Run("a node's configuration gives its Node labels, a taint and a system reservation, and takes them back", func(t *testing.T) {
+		testNodeConfiguration(t, ctx, mgmt, k, ids[1])
+	})
+
 	var pods map[string]string // pod name → node name
 	t.Run("a Deployment of two replicas spreads over both nodes", func(t *testing.T) {
 		must(t, k, workload, "apply", "-f", "-")
