@@ -142,5 +142,18 @@ func configurationStatus(c *Configuration, applied time.Time) *apb.NodeConfigura
 	if c == nil {
 		return nil
 	}
-	return &apb.NodeConfigurationStatus{NodeVersion: c.NodeVersion, ClusterVersion: c.ClusterVersion, Applied: timestamppb.New(applied)}
+	return &apb.NodeConfigurationStatus{
+		NodeVersion: c.NodeVersion, ClusterVersion: c.ClusterVersion, Applied: timestamppb.New(applied),
+		Errors: notFollowed(c.Effective),
+	}
+}
+
+// notFollowed names what the node is configured with but does not apply yet, so that the
+// operator sees it in the node's status instead of believing it applied.
+func notFollowed(c *apb.NodeConfiguration) []string {
+	var out []string
+	if len(c.GetNameservers()) > 0 {
+		out = append(out, "nameservers: not applied by this release: the node resolves with the DNS servers of its boot parameters or DHCP lease")
+	}
+	return out
 }

@@ -51,6 +51,19 @@ func TestThreeNodes(t *testing.T) {
 	// Rollouts first, while all three nodes are consensus members.
 	testRollouts(t, c)
 
+	t.Run("a node started five minutes behind steps its clock and follows the others within 100 ms", func(t *testing.T) {
+		// Neither the curator leader's node nor the time reference (the lowest address, which
+		// serves its own clock and would take the cluster along).
+		leader, _ := leaderNode(t, c)
+		num := 0
+		for i := range c.Nodes {
+			if i+1 != leader && (num == 0 || net.ParseIP(c.Nodes[i].Address).To4()[3] > net.ParseIP(c.Nodes[num-1].Address).To4()[3]) {
+				num = i + 1
+			}
+		}
+		testClockOff(t, c, num, -5*time.Minute)
+	})
+
 	// The leader's node leaves: the hardest case, as its curator must hand the leadership over
 	// first (its etcd client reaches only its own member, which stops serving once removed).
 	num, leaving := leaderNode(t, c)
