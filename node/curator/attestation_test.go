@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -205,6 +207,49 @@ func TestAttestation(t *testing.T) {
 		}
 		n.secret = bytes.Repeat([]byte{7}, len(n.secret))
 		wantCode(t, c.commitWithTPM(t, n), codes.PermissionDenied, "AK not in that TPM")
+	})
+
+	t.Run("attestation goes off only with the explicit flag, and on again only while no node would be refused", func(t *testing.T) {
+		mgmt := c.mgmt()
+		got, err := mgmt.GetClusterConfiguration(callCtx(t), &apb.GetClusterConfigurationRequest{})
+		if err != nil || !got.GetStored().GetConfiguration().GetAttestation().GetRequired() {
+			t.Fatalf("cluster configuration %v, %v: want attestation required", got, err)
+		}
+		off := &apb.ConfigureClusterRequest{
+			UpdateMask:      &fieldmaskpb.FieldMask{Paths: []string{"attestation.required"}},
+			Configuration:   &apb.ClusterConfiguration{},
+			ExpectedVersion: got.GetStored().GetVersion(),
+		}
+		_, err = mgmt.ConfigureCluster(callCtx(t), off)
+		wantCode(t, err, codes.FailedPrecondition, "set allow_attestation_off")
+		off.AllowAttestationOff = true
+		res, err := mgmt.ConfigureCluster(callCtx(t), off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := mgmt.GetClusterInfo(callCtx(t), &apb.GetClusterInfoRequest{})
+		if err != nil || info.GetAttestationPolicy().GetRequired() || len(info.GetAttestationPolicy().GetTrustedReleases()) == 0 {
+			t.Fatalf("policy after turning attestation off: %v, %v; want not required, its trusted releases kept", info.GetAttestationPolicy(), err)
+		}
+
+		nodes, err := listNodes(callCtx(t), c.etcd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := unattested(nodes)
+		_, err = mgmt.ConfigureCluster(callCtx(t), &apb.ConfigureClusterRequest{
+			UpdateMask:      &fieldmaskpb.FieldMask{Paths: []string{"attestation.required"}},
+			Configuration:   &apb.ClusterConfiguration{Attestation: &apb.ClusterAttestation{Required: true}},
+			ExpectedVersion: res.GetStored().GetVersion(),
+		})
+		if len(refused) == 0 {
+			if err != nil {
+				t.Fatalf("turning attestation on with every node attested: %v", err)
+			}
+			return
+		}
+		wantCode(t, err, codes.FailedPrecondition, "these nodes would be refused at their next start: "+refused[0])
+		t.Logf("turning attestation on again refused, naming %v", refused)
 	})
 }
 
