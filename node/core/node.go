@@ -110,6 +110,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// off at boot and gradually after; a hosted node shares its machine's clock and only
 	// measures it.
 	clusterClock := newClusterTime(rec.Curators, addr)
+	clusterClock.member.Store(bootstrapping || roleserve.ConsensusDataExists(stateDir))
 	clock := timesync.New(timesync.Config{
 		Servers: clusterClock.servers, IsReference: clusterClock.isReference,
 		MeasureOnly: n.plat.Kind() == "hosted",
@@ -144,6 +145,7 @@ func (n *Node) Run(ctx context.Context) error {
 		{"keep-curators", keepCurators(store, roles.Curators)},
 		{"time-servers", clusterClock.follow(roles.Curators)},
 		{"time-configuration", clusterClock.followConfiguration(roles.Configuration, clock)},
+		{"time-membership", clusterClock.followRoles(roles.Roles)},
 		{"keep-escrow", keepClusterHalfEscrow(store, roles.Roles)},
 		{"rejoined", n.followRejoined(roles)},
 	} {

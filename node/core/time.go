@@ -4,8 +4,11 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strconv"
 	"sync/atomic"
 
+	cpb "metropolis.dev/metropolis/api/curator/v1"
+	"metropolis.dev/metropolis/node/ports"
 	"metropolis.dev/metropolis/node/roleserve"
 	"metropolis.dev/metropolis/node/timesync"
 	"metropolis.dev/metropolis/osbase/event"
@@ -20,6 +23,11 @@ type clusterTime struct {
 	curators atomic.Pointer[[]string]
 	// configured are the servers of the node's configuration (host:port); empty: none.
 	configured atomic.Pointer[[]string]
+	// member says this node is a consensus member, so it runs a curator and is a candidate for
+	// the reference even when the curator list it knows lacks it: a list saved while it was
+	// away (rebooting into an update), or learned before its own curator reported. Without it,
+	// the lowest member would follow the next one, which follows it back.
+	member atomic.Bool
 }
 
 func newClusterTime(curators []string, self net.IP) *clusterTime {
@@ -28,12 +36,44 @@ func newClusterTime(curators []string, self net.IP) *clusterTime {
 	return t
 }
 
+// candidates are the curators to pick the reference from.
+func (t *clusterTime) candidates() []string {
+	list := *t.curators.Load()
+	if !t.member.Load() {
+		return list
+	}
+	for _, c := range list {
+		if host, _, err := net.SplitHostPort(c); err == nil && host == t.self {
+			return list
+		}
+	}
+	return append(slices.Clone(list), net.JoinHostPort(t.self, strconv.Itoa(int(ports.Curator))))
+}
+
 func (t *clusterTime) servers() []string {
 	if c := t.configured.Load(); c != nil && len(*c) > 0 {
 		return *c
 	}
-	s, _ := timesync.ClusterServers(*t.curators.Load(), t.self)
+	s, _ := timesync.ClusterServers(t.candidates(), t.self)
 	return s
+}
+
+// followRoles keeps whether this node is a consensus member.
+func (t *clusterTime) followRoles(roles func() event.Watcher[*cpb.NodeRoles]) supervisor.Runnable {
+	return func(ctx context.Context) error {
+		w := roles()
+		defer w.Close()
+		supervisor.Signal(ctx, supervisor.SignalHealthy)
+		for {
+			r, err := w.Get(ctx)
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				t.member.Store(r.GetConsensusMember() != nil)
+			}
+		}
+	}
 }
 
 // isReference: a node with configured servers follows them, the reference included.
@@ -41,7 +81,7 @@ func (t *clusterTime) isReference() bool {
 	if c := t.configured.Load(); c != nil && len(*c) > 0 {
 		return false
 	}
-	_, ref := timesync.ClusterServers(*t.curators.Load(), t.self)
+	_, ref := timesync.ClusterServers(t.candidates(), t.self)
 	return ref
 }
 
