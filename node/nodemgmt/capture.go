@@ -38,8 +38,12 @@ const (
 
 // captureLimits is a checked CapturePacketsRequest.
 type captureLimits struct {
-	iface    string
-	filter   []bpf.RawInstruction // nil: every packet
+	iface  string
+	filter []bpf.RawInstruction // nil: every packet
+	// match runs the same filter in user space. The packet socket is bound to the interface
+	// before the filter is attached, so the packets queued in between reach the ring
+	// unfiltered; match drops them.
+	match    *bpf.VM
 	duration time.Duration
 	packets  int64
 	bytes    int64
@@ -58,6 +62,13 @@ func checkCapture(req *apb.CapturePacketsRequest) (captureLimits, error) {
 			return l, err
 		}
 		l.filter = prog
+		insns, decoded := bpf.Disassemble(prog)
+		if !decoded {
+			return l, errors.New("filter: the compiled program does not disassemble")
+		}
+		if l.match, err = bpf.NewVM(insns); err != nil {
+			return l, fmt.Errorf("filter: %w", err)
+		}
 	}
 	if d := req.GetDuration(); d != nil {
 		if l.duration = d.AsDuration(); l.duration <= 0 || l.duration > maxCaptureDuration {
@@ -133,6 +144,11 @@ func (s *Server) CapturePackets(req *apb.CapturePacketsRequest, srv grpc.ServerS
 		}
 		if err != nil {
 			return status.Errorf(codes.Internal, "read packets: %v", err)
+		}
+		if l.match != nil {
+			if n, err := l.match.Run(data); err != nil || n == 0 {
+				continue
+			}
 		}
 		if len(data) > l.snap {
 			data = data[:l.snap]
