@@ -13,6 +13,7 @@ package apb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -42,7 +43,11 @@ type NodeConfiguration struct {
 	Kubelet *KubeletConfiguration `protobuf:"bytes,3,opt,name=kubelet,proto3" json:"kubelet,omitempty"`
 	// DNS servers the node resolves with, replacing those of its boot parameters or DHCP
 	// lease. Empty: those.
-	Nameservers   []string `protobuf:"bytes,4,rep,name=nameservers,proto3" json:"nameservers,omitempty"`
+	Nameservers []string `protobuf:"bytes,4,rep,name=nameservers,proto3" json:"nameservers,omitempty"`
+	// The node's network, replacing what its boot parameters say once the node runs. Absent:
+	// the boot parameters' network. A consensus member's address cannot change: it is the
+	// member's etcd peer URL.
+	Network       *NodeNetwork `protobuf:"bytes,5,opt,name=network,proto3" json:"network,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +110,209 @@ func (x *NodeConfiguration) GetNameservers() []string {
 	return nil
 }
 
+func (x *NodeConfiguration) GetNetwork() *NodeNetwork {
+	if x != nil {
+		return x.Network
+	}
+	return nil
+}
+
+// NodeNetwork is a node's network as the cluster keeps it. The node applies it while it runs,
+// without a reboot, and uses it at its next boot too.
+type NodeNetwork struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The link the node reaches its cluster over: the boot parameters' link (the same hardware
+	// address, or the first Ethernet link with carrier), configured by DHCP or statically.
+	// Absent: as the boot parameters say.
+	Uplink *NetworkConfig `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	// The uplink's MTU, 576 to 9216. 0: the link's own.
+	Mtu uint32 `protobuf:"varint,2,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	// VLAN links on the uplink, named "vlanID".
+	Vlans []*VlanLink `protobuf:"bytes,3,rep,name=vlans,proto3" json:"vlans,omitempty"`
+	// Routes besides the default ones, each through a gateway on the uplink's or a VLAN's
+	// subnet.
+	Routes        []*NetworkRoute `protobuf:"bytes,4,rep,name=routes,proto3" json:"routes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeNetwork) Reset() {
+	*x = NodeNetwork{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeNetwork) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeNetwork) ProtoMessage() {}
+
+func (x *NodeNetwork) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeNetwork.ProtoReflect.Descriptor instead.
+func (*NodeNetwork) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NodeNetwork) GetUplink() *NetworkConfig {
+	if x != nil {
+		return x.Uplink
+	}
+	return nil
+}
+
+func (x *NodeNetwork) GetMtu() uint32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+func (x *NodeNetwork) GetVlans() []*VlanLink {
+	if x != nil {
+		return x.Vlans
+	}
+	return nil
+}
+
+func (x *NodeNetwork) GetRoutes() []*NetworkRoute {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+// VlanLink is an 802.1Q VLAN on the node's uplink.
+type VlanLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The VLAN ID, 1 to 4094, each at most once.
+	Id uint32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The link's addresses with prefix length, e.g. "10.100.0.5/24". At least one.
+	Addresses []string `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// 576 to 9216, at most the uplink's. 0: the uplink's.
+	Mtu           uint32 `protobuf:"varint,3,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VlanLink) Reset() {
+	*x = VlanLink{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VlanLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VlanLink) ProtoMessage() {}
+
+func (x *VlanLink) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VlanLink.ProtoReflect.Descriptor instead.
+func (*VlanLink) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VlanLink) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *VlanLink) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *VlanLink) GetMtu() uint32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+// NetworkRoute is a static route.
+type NetworkRoute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The destination prefix, e.g. "198.51.100.0/24".
+	Destination string `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
+	// The next hop, in the subnet of the uplink or of a VLAN, e.g. "10.100.0.1".
+	Gateway       string `protobuf:"bytes,2,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkRoute) Reset() {
+	*x = NetworkRoute{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkRoute) ProtoMessage() {}
+
+func (x *NetworkRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkRoute.ProtoReflect.Descriptor instead.
+func (*NetworkRoute) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NetworkRoute) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *NetworkRoute) GetGateway() string {
+	if x != nil {
+		return x.Gateway
+	}
+	return ""
+}
+
 // KubernetesNodeConfiguration is what the cluster keeps on a node's Kubernetes Node. Labels
 // and taints the cluster set and no longer wants are removed; others (set with kubectl) are
 // left alone.
@@ -122,7 +330,7 @@ type KubernetesNodeConfiguration struct {
 
 func (x *KubernetesNodeConfiguration) Reset() {
 	*x = KubernetesNodeConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -134,7 +342,7 @@ func (x *KubernetesNodeConfiguration) String() string {
 func (*KubernetesNodeConfiguration) ProtoMessage() {}
 
 func (x *KubernetesNodeConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[1]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -147,7 +355,7 @@ func (x *KubernetesNodeConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesNodeConfiguration.ProtoReflect.Descriptor instead.
 func (*KubernetesNodeConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{1}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KubernetesNodeConfiguration) GetLabels() map[string]string {
@@ -177,7 +385,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +397,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +410,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Taint) GetKey() string {
@@ -243,7 +451,7 @@ type KubeletConfiguration struct {
 
 func (x *KubeletConfiguration) Reset() {
 	*x = KubeletConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +463,7 @@ func (x *KubeletConfiguration) String() string {
 func (*KubeletConfiguration) ProtoMessage() {}
 
 func (x *KubeletConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +476,7 @@ func (x *KubeletConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubeletConfiguration.ProtoReflect.Descriptor instead.
 func (*KubeletConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KubeletConfiguration) GetSystemReserved() map[string]string {
@@ -293,15 +501,18 @@ type StoredNodeConfiguration struct {
 	Version       uint64             `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	Configuration *NodeConfiguration `protobuf:"bytes,2,opt,name=configuration,proto3" json:"configuration,omitempty"`
 	// When and by whom (the caller's identity) it last changed.
-	Changed       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=changed,proto3" json:"changed,omitempty"`
-	ChangedBy     string                 `protobuf:"bytes,4,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	Changed   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	ChangedBy string                 `protobuf:"bytes,4,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	// A configuration being tried (ConfigureNodeRequest.try_duration), if any: the node
+	// follows it instead of configuration until it expires or is confirmed.
+	Trial         *TrialNodeConfiguration `protobuf:"bytes,5,opt,name=trial,proto3" json:"trial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StoredNodeConfiguration) Reset() {
 	*x = StoredNodeConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +524,7 @@ func (x *StoredNodeConfiguration) String() string {
 func (*StoredNodeConfiguration) ProtoMessage() {}
 
 func (x *StoredNodeConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +537,7 @@ func (x *StoredNodeConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredNodeConfiguration.ProtoReflect.Descriptor instead.
 func (*StoredNodeConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StoredNodeConfiguration) GetVersion() uint64 {
@@ -357,6 +568,102 @@ func (x *StoredNodeConfiguration) GetChangedBy() string {
 	return ""
 }
 
+func (x *StoredNodeConfiguration) GetTrial() *TrialNodeConfiguration {
+	if x != nil {
+		return x.Trial
+	}
+	return nil
+}
+
+// TrialNodeConfiguration is a configuration a node tries: it reverts to the stored one by
+// itself unless the trial is confirmed in time.
+type TrialNodeConfiguration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version the configuration gets when confirmed: the stored version plus one.
+	Version       uint64             `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Configuration *NodeConfiguration `protobuf:"bytes,2,opt,name=configuration,proto3" json:"configuration,omitempty"`
+	// How long the node keeps the trial unconfirmed, from when it applies it; and the time
+	// after which nobody may confirm it or apply it any more.
+	Duration      *durationpb.Duration   `protobuf:"bytes,3,opt,name=duration,proto3" json:"duration,omitempty"`
+	Expires       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires,proto3" json:"expires,omitempty"`
+	Changed       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=changed,proto3" json:"changed,omitempty"`
+	ChangedBy     string                 `protobuf:"bytes,6,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrialNodeConfiguration) Reset() {
+	*x = TrialNodeConfiguration{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrialNodeConfiguration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrialNodeConfiguration) ProtoMessage() {}
+
+func (x *TrialNodeConfiguration) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrialNodeConfiguration.ProtoReflect.Descriptor instead.
+func (*TrialNodeConfiguration) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TrialNodeConfiguration) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TrialNodeConfiguration) GetConfiguration() *NodeConfiguration {
+	if x != nil {
+		return x.Configuration
+	}
+	return nil
+}
+
+func (x *TrialNodeConfiguration) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *TrialNodeConfiguration) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
+func (x *TrialNodeConfiguration) GetChanged() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+func (x *TrialNodeConfiguration) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
 // ClusterConfiguration is what applies to the whole cluster.
 type ClusterConfiguration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -373,7 +680,7 @@ type ClusterConfiguration struct {
 
 func (x *ClusterConfiguration) Reset() {
 	*x = ClusterConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +692,7 @@ func (x *ClusterConfiguration) String() string {
 func (*ClusterConfiguration) ProtoMessage() {}
 
 func (x *ClusterConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +705,7 @@ func (x *ClusterConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterConfiguration.ProtoReflect.Descriptor instead.
 func (*ClusterConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClusterConfiguration) GetNodeDefaults() *NodeDefaults {
@@ -432,7 +739,7 @@ type NodeDefaults struct {
 
 func (x *NodeDefaults) Reset() {
 	*x = NodeDefaults{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +751,7 @@ func (x *NodeDefaults) String() string {
 func (*NodeDefaults) ProtoMessage() {}
 
 func (x *NodeDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +764,7 @@ func (x *NodeDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDefaults.ProtoReflect.Descriptor instead.
 func (*NodeDefaults) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NodeDefaults) GetNtpServers() []string {
@@ -496,7 +803,7 @@ type KubernetesNodeRule struct {
 
 func (x *KubernetesNodeRule) Reset() {
 	*x = KubernetesNodeRule{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +815,7 @@ func (x *KubernetesNodeRule) String() string {
 func (*KubernetesNodeRule) ProtoMessage() {}
 
 func (x *KubernetesNodeRule) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +828,7 @@ func (x *KubernetesNodeRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesNodeRule.ProtoReflect.Descriptor instead.
 func (*KubernetesNodeRule) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *KubernetesNodeRule) GetNodeSelector() map[string]string {
@@ -554,7 +861,7 @@ type ClusterAttestation struct {
 
 func (x *ClusterAttestation) Reset() {
 	*x = ClusterAttestation{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -566,7 +873,7 @@ func (x *ClusterAttestation) String() string {
 func (*ClusterAttestation) ProtoMessage() {}
 
 func (x *ClusterAttestation) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -579,7 +886,7 @@ func (x *ClusterAttestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterAttestation.ProtoReflect.Descriptor instead.
 func (*ClusterAttestation) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ClusterAttestation) GetRequired() bool {
@@ -603,7 +910,7 @@ type StoredClusterConfiguration struct {
 
 func (x *StoredClusterConfiguration) Reset() {
 	*x = StoredClusterConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +922,7 @@ func (x *StoredClusterConfiguration) String() string {
 func (*StoredClusterConfiguration) ProtoMessage() {}
 
 func (x *StoredClusterConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +935,7 @@ func (x *StoredClusterConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredClusterConfiguration.ProtoReflect.Descriptor instead.
 func (*StoredClusterConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StoredClusterConfiguration) GetVersion() uint64 {
@@ -668,7 +975,7 @@ type GetNodeConfigurationRequest struct {
 
 func (x *GetNodeConfigurationRequest) Reset() {
 	*x = GetNodeConfigurationRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +987,7 @@ func (x *GetNodeConfigurationRequest) String() string {
 func (*GetNodeConfigurationRequest) ProtoMessage() {}
 
 func (x *GetNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +1000,7 @@ func (x *GetNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetNodeConfigurationRequest) GetNodeId() string {
@@ -716,7 +1023,7 @@ type GetNodeConfigurationResponse struct {
 
 func (x *GetNodeConfigurationResponse) Reset() {
 	*x = GetNodeConfigurationResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +1035,7 @@ func (x *GetNodeConfigurationResponse) String() string {
 func (*GetNodeConfigurationResponse) ProtoMessage() {}
 
 func (x *GetNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +1048,7 @@ func (x *GetNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetNodeConfigurationResponse) GetStored() *StoredNodeConfiguration {
@@ -768,14 +1075,18 @@ type ConfigureNodeRequest struct {
 	ExpectedVersion uint64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	// Check the configuration and the version, and answer as if it were stored, without
 	// storing it.
-	DryRun        bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Set: store the configuration as a trial (StoredNodeConfiguration.trial) that the node
+	// applies and reverts by itself unless ConfirmNodeConfiguration makes it permanent within
+	// this long; 10 s to 1 h.
+	TryDuration   *durationpb.Duration `protobuf:"bytes,5,opt,name=try_duration,json=tryDuration,proto3" json:"try_duration,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureNodeRequest) Reset() {
 	*x = ConfigureNodeRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +1098,7 @@ func (x *ConfigureNodeRequest) String() string {
 func (*ConfigureNodeRequest) ProtoMessage() {}
 
 func (x *ConfigureNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +1111,7 @@ func (x *ConfigureNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureNodeRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConfigureNodeRequest) GetNodeId() string {
@@ -831,6 +1142,110 @@ func (x *ConfigureNodeRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *ConfigureNodeRequest) GetTryDuration() *durationpb.Duration {
+	if x != nil {
+		return x.TryDuration
+	}
+	return nil
+}
+
+type ConfirmNodeConfigurationRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The trial's version (StoredNodeConfiguration.trial.version).
+	Version       uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmNodeConfigurationRequest) Reset() {
+	*x = ConfirmNodeConfigurationRequest{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmNodeConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmNodeConfigurationRequest) ProtoMessage() {}
+
+func (x *ConfirmNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmNodeConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmNodeConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ConfirmNodeConfigurationRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ConfirmNodeConfigurationRequest) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ConfirmNodeConfigurationResponse struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Stored        *StoredNodeConfiguration `protobuf:"bytes,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmNodeConfigurationResponse) Reset() {
+	*x = ConfirmNodeConfigurationResponse{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmNodeConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmNodeConfigurationResponse) ProtoMessage() {}
+
+func (x *ConfirmNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmNodeConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmNodeConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ConfirmNodeConfigurationResponse) GetStored() *StoredNodeConfiguration {
+	if x != nil {
+		return x.Stored
+	}
+	return nil
+}
+
 type ConfigureNodeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stored configuration after the call (with dry_run: as it would be).
@@ -843,7 +1258,7 @@ type ConfigureNodeResponse struct {
 
 func (x *ConfigureNodeResponse) Reset() {
 	*x = ConfigureNodeResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1270,7 @@ func (x *ConfigureNodeResponse) String() string {
 func (*ConfigureNodeResponse) ProtoMessage() {}
 
 func (x *ConfigureNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1283,7 @@ func (x *ConfigureNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureNodeResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConfigureNodeResponse) GetStored() *StoredNodeConfiguration {
@@ -893,7 +1308,7 @@ type GetClusterConfigurationRequest struct {
 
 func (x *GetClusterConfigurationRequest) Reset() {
 	*x = GetClusterConfigurationRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1320,7 @@ func (x *GetClusterConfigurationRequest) String() string {
 func (*GetClusterConfigurationRequest) ProtoMessage() {}
 
 func (x *GetClusterConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1333,7 @@ func (x *GetClusterConfigurationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{20}
 }
 
 type GetClusterConfigurationResponse struct {
@@ -930,7 +1345,7 @@ type GetClusterConfigurationResponse struct {
 
 func (x *GetClusterConfigurationResponse) Reset() {
 	*x = GetClusterConfigurationResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1357,7 @@ func (x *GetClusterConfigurationResponse) String() string {
 func (*GetClusterConfigurationResponse) ProtoMessage() {}
 
 func (x *GetClusterConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1370,7 @@ func (x *GetClusterConfigurationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetClusterConfigurationResponse) GetStored() *StoredClusterConfiguration {
@@ -984,7 +1399,7 @@ type ConfigureClusterRequest struct {
 
 func (x *ConfigureClusterRequest) Reset() {
 	*x = ConfigureClusterRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1411,7 @@ func (x *ConfigureClusterRequest) String() string {
 func (*ConfigureClusterRequest) ProtoMessage() {}
 
 func (x *ConfigureClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1424,7 @@ func (x *ConfigureClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureClusterRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureClusterRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConfigureClusterRequest) GetConfiguration() *ClusterConfiguration {
@@ -1057,7 +1472,7 @@ type ConfigureClusterResponse struct {
 
 func (x *ConfigureClusterResponse) Reset() {
 	*x = ConfigureClusterResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1484,7 @@ func (x *ConfigureClusterResponse) String() string {
 func (*ConfigureClusterResponse) ProtoMessage() {}
 
 func (x *ConfigureClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1497,7 @@ func (x *ConfigureClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureClusterResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureClusterResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfigureClusterResponse) GetStored() *StoredClusterConfiguration {
@@ -1110,14 +1525,20 @@ type NodeConfigurationStatus struct {
 	// applied.
 	Errors []string `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
 	// When the node last applied a configuration.
-	Applied       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=applied,proto3" json:"applied,omitempty"`
+	Applied *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=applied,proto3" json:"applied,omitempty"`
+	// The trial (StoredNodeConfiguration.trial.version) the node runs with, 0 if none; the
+	// node reaching the cluster to say so is what ConfirmNodeConfiguration waits for.
+	TrialVersion uint64 `protobuf:"varint,5,opt,name=trial_version,json=trialVersion,proto3" json:"trial_version,omitempty"`
+	// What became of the last trial the node reverted, e.g. "version 7 reverted at ...: not
+	// confirmed within 1m0s".
+	Reverted      string `protobuf:"bytes,6,opt,name=reverted,proto3" json:"reverted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeConfigurationStatus) Reset() {
 	*x = NodeConfigurationStatus{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1550,7 @@ func (x *NodeConfigurationStatus) String() string {
 func (*NodeConfigurationStatus) ProtoMessage() {}
 
 func (x *NodeConfigurationStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1563,7 @@ func (x *NodeConfigurationStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeConfigurationStatus.ProtoReflect.Descriptor instead.
 func (*NodeConfigurationStatus) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeConfigurationStatus) GetNodeVersion() uint64 {
@@ -1173,11 +1594,25 @@ func (x *NodeConfigurationStatus) GetApplied() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *NodeConfigurationStatus) GetTrialVersion() uint64 {
+	if x != nil {
+		return x.TrialVersion
+	}
+	return 0
+}
+
+func (x *NodeConfigurationStatus) GetReverted() string {
+	if x != nil {
+		return x.Reverted
+	}
+	return ""
+}
+
 var File_metropolis_api_v1_configuration_proto protoreflect.FileDescriptor
 
 const file_metropolis_api_v1_configuration_proto_rawDesc = "" +
 	"\n" +
-	"%metropolis/api/v1/configuration.proto\x12\x11metropolis.api.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x01\n" +
+	"%metropolis/api/v1/configuration.proto\x12\x11metropolis.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"metropolis/api/v1/parameters.proto\"\xa3\x02\n" +
 	"\x11NodeConfiguration\x12\x1f\n" +
 	"\vntp_servers\x18\x01 \x03(\tR\n" +
 	"ntpServers\x12N\n" +
@@ -1185,7 +1620,20 @@ const file_metropolis_api_v1_configuration_proto_rawDesc = "" +
 	"kubernetes\x18\x02 \x01(\v2..metropolis.api.v1.KubernetesNodeConfigurationR\n" +
 	"kubernetes\x12A\n" +
 	"\akubelet\x18\x03 \x01(\v2'.metropolis.api.v1.KubeletConfigurationR\akubelet\x12 \n" +
-	"\vnameservers\x18\x04 \x03(\tR\vnameservers\"\xde\x01\n" +
+	"\vnameservers\x18\x04 \x03(\tR\vnameservers\x128\n" +
+	"\anetwork\x18\x05 \x01(\v2\x1e.metropolis.api.v1.NodeNetworkR\anetwork\"\xc5\x01\n" +
+	"\vNodeNetwork\x128\n" +
+	"\x06uplink\x18\x01 \x01(\v2 .metropolis.api.v1.NetworkConfigR\x06uplink\x12\x10\n" +
+	"\x03mtu\x18\x02 \x01(\rR\x03mtu\x121\n" +
+	"\x05vlans\x18\x03 \x03(\v2\x1b.metropolis.api.v1.VlanLinkR\x05vlans\x127\n" +
+	"\x06routes\x18\x04 \x03(\v2\x1f.metropolis.api.v1.NetworkRouteR\x06routes\"J\n" +
+	"\bVlanLink\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x1c\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x10\n" +
+	"\x03mtu\x18\x03 \x01(\rR\x03mtu\"J\n" +
+	"\fNetworkRoute\x12 \n" +
+	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x18\n" +
+	"\agateway\x18\x02 \x01(\tR\agateway\"\xde\x01\n" +
 	"\x1bKubernetesNodeConfiguration\x12R\n" +
 	"\x06labels\x18\x01 \x03(\v2:.metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntryR\x06labels\x120\n" +
 	"\x06taints\x18\x02 \x03(\v2\x18.metropolis.api.v1.TaintR\x06taints\x1a9\n" +
@@ -1204,13 +1652,22 @@ const file_metropolis_api_v1_configuration_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
 	"\x11EvictionHardEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
 	"\x17StoredNodeConfiguration\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12J\n" +
 	"\rconfiguration\x18\x02 \x01(\v2$.metropolis.api.v1.NodeConfigurationR\rconfiguration\x124\n" +
 	"\achanged\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\achanged\x12\x1d\n" +
 	"\n" +
-	"changed_by\x18\x04 \x01(\tR\tchangedBy\"\xa5\x01\n" +
+	"changed_by\x18\x04 \x01(\tR\tchangedBy\x12?\n" +
+	"\x05trial\x18\x05 \x01(\v2).metropolis.api.v1.TrialNodeConfigurationR\x05trial\"\xc0\x02\n" +
+	"\x16TrialNodeConfiguration\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\x12J\n" +
+	"\rconfiguration\x18\x02 \x01(\v2$.metropolis.api.v1.NodeConfigurationR\rconfiguration\x125\n" +
+	"\bduration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\bduration\x124\n" +
+	"\aexpires\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\x124\n" +
+	"\achanged\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\achanged\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\x06 \x01(\tR\tchangedBy\"\xa5\x01\n" +
 	"\x14ClusterConfiguration\x12D\n" +
 	"\rnode_defaults\x18\x01 \x01(\v2\x1f.metropolis.api.v1.NodeDefaultsR\fnodeDefaults\x12G\n" +
 	"\vattestation\x18\x02 \x01(\v2%.metropolis.api.v1.ClusterAttestationR\vattestation\"\xa3\x01\n" +
@@ -1241,12 +1698,18 @@ const file_metropolis_api_v1_configuration_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\xa6\x01\n" +
 	"\x1cGetNodeConfigurationResponse\x12B\n" +
 	"\x06stored\x18\x01 \x01(\v2*.metropolis.api.v1.StoredNodeConfigurationR\x06stored\x12B\n" +
-	"\teffective\x18\x02 \x01(\v2$.metropolis.api.v1.NodeConfigurationR\teffective\"\xbf\x01\n" +
+	"\teffective\x18\x02 \x01(\v2$.metropolis.api.v1.NodeConfigurationR\teffective\"\xfd\x01\n" +
 	"\x14ConfigureNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12J\n" +
 	"\rconfiguration\x18\x02 \x01(\v2$.metropolis.api.v1.NodeConfigurationR\rconfiguration\x12)\n" +
 	"\x10expected_version\x18\x03 \x01(\x04R\x0fexpectedVersion\x12\x17\n" +
-	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"u\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x12<\n" +
+	"\ftry_duration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vtryDuration\"T\n" +
+	"\x1fConfirmNodeConfigurationRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"f\n" +
+	" ConfirmNodeConfigurationResponse\x12B\n" +
+	"\x06stored\x18\x01 \x01(\v2*.metropolis.api.v1.StoredNodeConfigurationR\x06stored\"u\n" +
 	"\x15ConfigureNodeResponse\x12B\n" +
 	"\x06stored\x18\x01 \x01(\v2*.metropolis.api.v1.StoredNodeConfigurationR\x06stored\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\" \n" +
@@ -1262,12 +1725,14 @@ const file_metropolis_api_v1_configuration_proto_rawDesc = "" +
 	"\x15allow_attestation_off\x18\x05 \x01(\bR\x13allowAttestationOff\"{\n" +
 	"\x18ConfigureClusterResponse\x12E\n" +
 	"\x06stored\x18\x01 \x01(\v2-.metropolis.api.v1.StoredClusterConfigurationR\x06stored\x12\x18\n" +
-	"\achanged\x18\x02 \x01(\bR\achanged\"\xb3\x01\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"\xf4\x01\n" +
 	"\x17NodeConfigurationStatus\x12!\n" +
 	"\fnode_version\x18\x01 \x01(\x04R\vnodeVersion\x12'\n" +
 	"\x0fcluster_version\x18\x02 \x01(\x04R\x0eclusterVersion\x12\x16\n" +
 	"\x06errors\x18\x03 \x03(\tR\x06errors\x124\n" +
-	"\aapplied\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aappliedB&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
+	"\aapplied\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aapplied\x12#\n" +
+	"\rtrial_version\x18\x05 \x01(\x04R\ftrialVersion\x12\x1a\n" +
+	"\breverted\x18\x06 \x01(\tR\brevertedB&Z$metropolis.dev/metropolis/api/v1;apbb\x06proto3"
 
 var (
 	file_metropolis_api_v1_configuration_proto_rawDescOnce sync.Once
@@ -1281,64 +1746,83 @@ func file_metropolis_api_v1_configuration_proto_rawDescGZIP() []byte {
 	return file_metropolis_api_v1_configuration_proto_rawDescData
 }
 
-var file_metropolis_api_v1_configuration_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_metropolis_api_v1_configuration_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_metropolis_api_v1_configuration_proto_goTypes = []any{
-	(*NodeConfiguration)(nil),               // 0: metropolis.api.v1.NodeConfiguration
-	(*KubernetesNodeConfiguration)(nil),     // 1: metropolis.api.v1.KubernetesNodeConfiguration
-	(*Taint)(nil),                           // 2: metropolis.api.v1.Taint
-	(*KubeletConfiguration)(nil),            // 3: metropolis.api.v1.KubeletConfiguration
-	(*StoredNodeConfiguration)(nil),         // 4: metropolis.api.v1.StoredNodeConfiguration
-	(*ClusterConfiguration)(nil),            // 5: metropolis.api.v1.ClusterConfiguration
-	(*NodeDefaults)(nil),                    // 6: metropolis.api.v1.NodeDefaults
-	(*KubernetesNodeRule)(nil),              // 7: metropolis.api.v1.KubernetesNodeRule
-	(*ClusterAttestation)(nil),              // 8: metropolis.api.v1.ClusterAttestation
-	(*StoredClusterConfiguration)(nil),      // 9: metropolis.api.v1.StoredClusterConfiguration
-	(*GetNodeConfigurationRequest)(nil),     // 10: metropolis.api.v1.GetNodeConfigurationRequest
-	(*GetNodeConfigurationResponse)(nil),    // 11: metropolis.api.v1.GetNodeConfigurationResponse
-	(*ConfigureNodeRequest)(nil),            // 12: metropolis.api.v1.ConfigureNodeRequest
-	(*ConfigureNodeResponse)(nil),           // 13: metropolis.api.v1.ConfigureNodeResponse
-	(*GetClusterConfigurationRequest)(nil),  // 14: metropolis.api.v1.GetClusterConfigurationRequest
-	(*GetClusterConfigurationResponse)(nil), // 15: metropolis.api.v1.GetClusterConfigurationResponse
-	(*ConfigureClusterRequest)(nil),         // 16: metropolis.api.v1.ConfigureClusterRequest
-	(*ConfigureClusterResponse)(nil),        // 17: metropolis.api.v1.ConfigureClusterResponse
-	(*NodeConfigurationStatus)(nil),         // 18: metropolis.api.v1.NodeConfigurationStatus
-	nil,                                     // 19: metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
-	nil,                                     // 20: metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
-	nil,                                     // 21: metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
-	nil,                                     // 22: metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
-	(*timestamppb.Timestamp)(nil),           // 23: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),           // 24: google.protobuf.FieldMask
+	(*NodeConfiguration)(nil),                // 0: metropolis.api.v1.NodeConfiguration
+	(*NodeNetwork)(nil),                      // 1: metropolis.api.v1.NodeNetwork
+	(*VlanLink)(nil),                         // 2: metropolis.api.v1.VlanLink
+	(*NetworkRoute)(nil),                     // 3: metropolis.api.v1.NetworkRoute
+	(*KubernetesNodeConfiguration)(nil),      // 4: metropolis.api.v1.KubernetesNodeConfiguration
+	(*Taint)(nil),                            // 5: metropolis.api.v1.Taint
+	(*KubeletConfiguration)(nil),             // 6: metropolis.api.v1.KubeletConfiguration
+	(*StoredNodeConfiguration)(nil),          // 7: metropolis.api.v1.StoredNodeConfiguration
+	(*TrialNodeConfiguration)(nil),           // 8: metropolis.api.v1.TrialNodeConfiguration
+	(*ClusterConfiguration)(nil),             // 9: metropolis.api.v1.ClusterConfiguration
+	(*NodeDefaults)(nil),                     // 10: metropolis.api.v1.NodeDefaults
+	(*KubernetesNodeRule)(nil),               // 11: metropolis.api.v1.KubernetesNodeRule
+	(*ClusterAttestation)(nil),               // 12: metropolis.api.v1.ClusterAttestation
+	(*StoredClusterConfiguration)(nil),       // 13: metropolis.api.v1.StoredClusterConfiguration
+	(*GetNodeConfigurationRequest)(nil),      // 14: metropolis.api.v1.GetNodeConfigurationRequest
+	(*GetNodeConfigurationResponse)(nil),     // 15: metropolis.api.v1.GetNodeConfigurationResponse
+	(*ConfigureNodeRequest)(nil),             // 16: metropolis.api.v1.ConfigureNodeRequest
+	(*ConfirmNodeConfigurationRequest)(nil),  // 17: metropolis.api.v1.ConfirmNodeConfigurationRequest
+	(*ConfirmNodeConfigurationResponse)(nil), // 18: metropolis.api.v1.ConfirmNodeConfigurationResponse
+	(*ConfigureNodeResponse)(nil),            // 19: metropolis.api.v1.ConfigureNodeResponse
+	(*GetClusterConfigurationRequest)(nil),   // 20: metropolis.api.v1.GetClusterConfigurationRequest
+	(*GetClusterConfigurationResponse)(nil),  // 21: metropolis.api.v1.GetClusterConfigurationResponse
+	(*ConfigureClusterRequest)(nil),          // 22: metropolis.api.v1.ConfigureClusterRequest
+	(*ConfigureClusterResponse)(nil),         // 23: metropolis.api.v1.ConfigureClusterResponse
+	(*NodeConfigurationStatus)(nil),          // 24: metropolis.api.v1.NodeConfigurationStatus
+	nil,                                      // 25: metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
+	nil,                                      // 26: metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
+	nil,                                      // 27: metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
+	nil,                                      // 28: metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
+	(*NetworkConfig)(nil),                    // 29: metropolis.api.v1.NetworkConfig
+	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),              // 31: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),            // 32: google.protobuf.FieldMask
 }
 var file_metropolis_api_v1_configuration_proto_depIdxs = []int32{
-	1,  // 0: metropolis.api.v1.NodeConfiguration.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
-	3,  // 1: metropolis.api.v1.NodeConfiguration.kubelet:type_name -> metropolis.api.v1.KubeletConfiguration
-	19, // 2: metropolis.api.v1.KubernetesNodeConfiguration.labels:type_name -> metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
-	2,  // 3: metropolis.api.v1.KubernetesNodeConfiguration.taints:type_name -> metropolis.api.v1.Taint
-	20, // 4: metropolis.api.v1.KubeletConfiguration.system_reserved:type_name -> metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
-	21, // 5: metropolis.api.v1.KubeletConfiguration.eviction_hard:type_name -> metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
-	0,  // 6: metropolis.api.v1.StoredNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
-	23, // 7: metropolis.api.v1.StoredNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
-	6,  // 8: metropolis.api.v1.ClusterConfiguration.node_defaults:type_name -> metropolis.api.v1.NodeDefaults
-	8,  // 9: metropolis.api.v1.ClusterConfiguration.attestation:type_name -> metropolis.api.v1.ClusterAttestation
-	7,  // 10: metropolis.api.v1.NodeDefaults.kubernetes_rules:type_name -> metropolis.api.v1.KubernetesNodeRule
-	22, // 11: metropolis.api.v1.KubernetesNodeRule.node_selector:type_name -> metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
-	1,  // 12: metropolis.api.v1.KubernetesNodeRule.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
-	5,  // 13: metropolis.api.v1.StoredClusterConfiguration.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
-	23, // 14: metropolis.api.v1.StoredClusterConfiguration.changed:type_name -> google.protobuf.Timestamp
-	4,  // 15: metropolis.api.v1.GetNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
-	0,  // 16: metropolis.api.v1.GetNodeConfigurationResponse.effective:type_name -> metropolis.api.v1.NodeConfiguration
-	0,  // 17: metropolis.api.v1.ConfigureNodeRequest.configuration:type_name -> metropolis.api.v1.NodeConfiguration
-	4,  // 18: metropolis.api.v1.ConfigureNodeResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
-	9,  // 19: metropolis.api.v1.GetClusterConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
-	5,  // 20: metropolis.api.v1.ConfigureClusterRequest.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
-	24, // 21: metropolis.api.v1.ConfigureClusterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 22: metropolis.api.v1.ConfigureClusterResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
-	23, // 23: metropolis.api.v1.NodeConfigurationStatus.applied:type_name -> google.protobuf.Timestamp
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	4,  // 0: metropolis.api.v1.NodeConfiguration.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
+	6,  // 1: metropolis.api.v1.NodeConfiguration.kubelet:type_name -> metropolis.api.v1.KubeletConfiguration
+	1,  // 2: metropolis.api.v1.NodeConfiguration.network:type_name -> metropolis.api.v1.NodeNetwork
+	29, // 3: metropolis.api.v1.NodeNetwork.uplink:type_name -> metropolis.api.v1.NetworkConfig
+	2,  // 4: metropolis.api.v1.NodeNetwork.vlans:type_name -> metropolis.api.v1.VlanLink
+	3,  // 5: metropolis.api.v1.NodeNetwork.routes:type_name -> metropolis.api.v1.NetworkRoute
+	25, // 6: metropolis.api.v1.KubernetesNodeConfiguration.labels:type_name -> metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
+	5,  // 7: metropolis.api.v1.KubernetesNodeConfiguration.taints:type_name -> metropolis.api.v1.Taint
+	26, // 8: metropolis.api.v1.KubeletConfiguration.system_reserved:type_name -> metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
+	27, // 9: metropolis.api.v1.KubeletConfiguration.eviction_hard:type_name -> metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
+	0,  // 10: metropolis.api.v1.StoredNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
+	30, // 11: metropolis.api.v1.StoredNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
+	8,  // 12: metropolis.api.v1.StoredNodeConfiguration.trial:type_name -> metropolis.api.v1.TrialNodeConfiguration
+	0,  // 13: metropolis.api.v1.TrialNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
+	31, // 14: metropolis.api.v1.TrialNodeConfiguration.duration:type_name -> google.protobuf.Duration
+	30, // 15: metropolis.api.v1.TrialNodeConfiguration.expires:type_name -> google.protobuf.Timestamp
+	30, // 16: metropolis.api.v1.TrialNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
+	10, // 17: metropolis.api.v1.ClusterConfiguration.node_defaults:type_name -> metropolis.api.v1.NodeDefaults
+	12, // 18: metropolis.api.v1.ClusterConfiguration.attestation:type_name -> metropolis.api.v1.ClusterAttestation
+	11, // 19: metropolis.api.v1.NodeDefaults.kubernetes_rules:type_name -> metropolis.api.v1.KubernetesNodeRule
+	28, // 20: metropolis.api.v1.KubernetesNodeRule.node_selector:type_name -> metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
+	4,  // 21: metropolis.api.v1.KubernetesNodeRule.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
+	9,  // 22: metropolis.api.v1.StoredClusterConfiguration.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
+	30, // 23: metropolis.api.v1.StoredClusterConfiguration.changed:type_name -> google.protobuf.Timestamp
+	7,  // 24: metropolis.api.v1.GetNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	0,  // 25: metropolis.api.v1.GetNodeConfigurationResponse.effective:type_name -> metropolis.api.v1.NodeConfiguration
+	0,  // 26: metropolis.api.v1.ConfigureNodeRequest.configuration:type_name -> metropolis.api.v1.NodeConfiguration
+	31, // 27: metropolis.api.v1.ConfigureNodeRequest.try_duration:type_name -> google.protobuf.Duration
+	7,  // 28: metropolis.api.v1.ConfirmNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	7,  // 29: metropolis.api.v1.ConfigureNodeResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	13, // 30: metropolis.api.v1.GetClusterConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
+	9,  // 31: metropolis.api.v1.ConfigureClusterRequest.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
+	32, // 32: metropolis.api.v1.ConfigureClusterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 33: metropolis.api.v1.ConfigureClusterResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
+	30, // 34: metropolis.api.v1.NodeConfigurationStatus.applied:type_name -> google.protobuf.Timestamp
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_configuration_proto_init() }
@@ -1346,14 +1830,15 @@ func file_metropolis_api_v1_configuration_proto_init() {
 	if File_metropolis_api_v1_configuration_proto != nil {
 		return
 	}
-	file_metropolis_api_v1_configuration_proto_msgTypes[7].OneofWrappers = []any{}
+	file_metropolis_api_v1_parameters_proto_init()
+	file_metropolis_api_v1_configuration_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_configuration_proto_rawDesc), len(file_metropolis_api_v1_configuration_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1637,7 +1637,7 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x17NODE_HEALTH_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_HEALTH_UNKNOWN\x10\x01\x12\x17\n" +
 	"\x13NODE_HEALTH_HEALTHY\x10\x02\x12!\n" +
-	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xd9\x0f\n" +
+	"\x1dNODE_HEALTH_HEARTBEAT_TIMEOUT\x10\x032\xe8\x10\n" +
 	"\n" +
 	"Management\x12w\n" +
 	"\x11GetRegisterTicket\x12+.metropolis.api.v1.GetRegisterTicketRequest\x1a,.metropolis.api.v1.GetRegisterTicketResponse\"\a\xba\x80\x19\x03\n" +
@@ -1674,6 +1674,8 @@ const file_metropolis_api_v1_management_proto_rawDesc = "" +
 	"\x14GetNodeConfiguration\x12..metropolis.api.v1.GetNodeConfigurationRequest\x1a/.metropolis.api.v1.GetNodeConfigurationResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12k\n" +
 	"\rConfigureNode\x12'.metropolis.api.v1.ConfigureNodeRequest\x1a(.metropolis.api.v1.ConfigureNodeResponse\"\a\xba\x80\x19\x03\n" +
+	"\x01\x12\x12\x8c\x01\n" +
+	"\x18ConfirmNodeConfiguration\x122.metropolis.api.v1.ConfirmNodeConfigurationRequest\x1a3.metropolis.api.v1.ConfirmNodeConfigurationResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x12\x12\x89\x01\n" +
 	"\x17GetClusterConfiguration\x121.metropolis.api.v1.GetClusterConfigurationRequest\x1a2.metropolis.api.v1.GetClusterConfigurationResponse\"\a\xba\x80\x19\x03\n" +
 	"\x01\x02\x12t\n" +
@@ -1695,51 +1697,53 @@ func file_metropolis_api_v1_management_proto_rawDescGZIP() []byte {
 var file_metropolis_api_v1_management_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_metropolis_api_v1_management_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_metropolis_api_v1_management_proto_goTypes = []any{
-	(RolloutCommand)(0),                     // 0: metropolis.api.v1.RolloutCommand
-	(NodeHealth)(0),                         // 1: metropolis.api.v1.NodeHealth
-	(*StartRolloutRequest)(nil),             // 2: metropolis.api.v1.StartRolloutRequest
-	(*StartRolloutMetadata)(nil),            // 3: metropolis.api.v1.StartRolloutMetadata
-	(*GetRolloutRequest)(nil),               // 4: metropolis.api.v1.GetRolloutRequest
-	(*ControlRolloutRequest)(nil),           // 5: metropolis.api.v1.ControlRolloutRequest
-	(*GetKubernetesCredentialRequest)(nil),  // 6: metropolis.api.v1.GetKubernetesCredentialRequest
-	(*GetKubernetesCredentialResponse)(nil), // 7: metropolis.api.v1.GetKubernetesCredentialResponse
-	(*IssueMetricsCredentialRequest)(nil),   // 8: metropolis.api.v1.IssueMetricsCredentialRequest
-	(*IssueMetricsCredentialResponse)(nil),  // 9: metropolis.api.v1.IssueMetricsCredentialResponse
-	(*GetRegisterTicketRequest)(nil),        // 10: metropolis.api.v1.GetRegisterTicketRequest
-	(*GetRegisterTicketResponse)(nil),       // 11: metropolis.api.v1.GetRegisterTicketResponse
-	(*GetClusterInfoRequest)(nil),           // 12: metropolis.api.v1.GetClusterInfoRequest
-	(*GetClusterInfoResponse)(nil),          // 13: metropolis.api.v1.GetClusterInfoResponse
-	(*GetNodesRequest)(nil),                 // 14: metropolis.api.v1.GetNodesRequest
-	(*GetNodeRequest)(nil),                  // 15: metropolis.api.v1.GetNodeRequest
-	(*Node)(nil),                            // 16: metropolis.api.v1.Node
-	(*ApproveNodeRequest)(nil),              // 17: metropolis.api.v1.ApproveNodeRequest
-	(*ApproveNodeResponse)(nil),             // 18: metropolis.api.v1.ApproveNodeResponse
-	(*TrustReleaseRequest)(nil),             // 19: metropolis.api.v1.TrustReleaseRequest
-	(*TrustReleaseResponse)(nil),            // 20: metropolis.api.v1.TrustReleaseResponse
-	(*UpdateNodeRolesRequest)(nil),          // 21: metropolis.api.v1.UpdateNodeRolesRequest
-	(*UpdateNodeRolesResponse)(nil),         // 22: metropolis.api.v1.UpdateNodeRolesResponse
-	(*UpdateNodeLabelsRequest)(nil),         // 23: metropolis.api.v1.UpdateNodeLabelsRequest
-	(*UpdateNodeLabelsResponse)(nil),        // 24: metropolis.api.v1.UpdateNodeLabelsResponse
-	(*DeleteNodeRequest)(nil),               // 25: metropolis.api.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),              // 26: metropolis.api.v1.DeleteNodeResponse
-	nil,                                     // 27: metropolis.api.v1.Node.LabelsEntry
-	nil,                                     // 28: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
-	(*RolloutOptions)(nil),                  // 29: metropolis.api.v1.RolloutOptions
-	(*AttestationPolicy)(nil),               // 30: metropolis.api.v1.AttestationPolicy
-	(NodeState)(0),                          // 31: metropolis.api.v1.NodeState
-	(*NodeRoles)(nil),                       // 32: metropolis.api.v1.NodeRoles
-	(*NodeStatus)(nil),                      // 33: metropolis.api.v1.NodeStatus
-	(*durationpb.Duration)(nil),             // 34: google.protobuf.Duration
-	(*NodeAttestation)(nil),                 // 35: metropolis.api.v1.NodeAttestation
-	(*GetNodeConfigurationRequest)(nil),     // 36: metropolis.api.v1.GetNodeConfigurationRequest
-	(*ConfigureNodeRequest)(nil),            // 37: metropolis.api.v1.ConfigureNodeRequest
-	(*GetClusterConfigurationRequest)(nil),  // 38: metropolis.api.v1.GetClusterConfigurationRequest
-	(*ConfigureClusterRequest)(nil),         // 39: metropolis.api.v1.ConfigureClusterRequest
-	(*Rollout)(nil),                         // 40: metropolis.api.v1.Rollout
-	(*GetNodeConfigurationResponse)(nil),    // 41: metropolis.api.v1.GetNodeConfigurationResponse
-	(*ConfigureNodeResponse)(nil),           // 42: metropolis.api.v1.ConfigureNodeResponse
-	(*GetClusterConfigurationResponse)(nil), // 43: metropolis.api.v1.GetClusterConfigurationResponse
-	(*ConfigureClusterResponse)(nil),        // 44: metropolis.api.v1.ConfigureClusterResponse
+	(RolloutCommand)(0),                      // 0: metropolis.api.v1.RolloutCommand
+	(NodeHealth)(0),                          // 1: metropolis.api.v1.NodeHealth
+	(*StartRolloutRequest)(nil),              // 2: metropolis.api.v1.StartRolloutRequest
+	(*StartRolloutMetadata)(nil),             // 3: metropolis.api.v1.StartRolloutMetadata
+	(*GetRolloutRequest)(nil),                // 4: metropolis.api.v1.GetRolloutRequest
+	(*ControlRolloutRequest)(nil),            // 5: metropolis.api.v1.ControlRolloutRequest
+	(*GetKubernetesCredentialRequest)(nil),   // 6: metropolis.api.v1.GetKubernetesCredentialRequest
+	(*GetKubernetesCredentialResponse)(nil),  // 7: metropolis.api.v1.GetKubernetesCredentialResponse
+	(*IssueMetricsCredentialRequest)(nil),    // 8: metropolis.api.v1.IssueMetricsCredentialRequest
+	(*IssueMetricsCredentialResponse)(nil),   // 9: metropolis.api.v1.IssueMetricsCredentialResponse
+	(*GetRegisterTicketRequest)(nil),         // 10: metropolis.api.v1.GetRegisterTicketRequest
+	(*GetRegisterTicketResponse)(nil),        // 11: metropolis.api.v1.GetRegisterTicketResponse
+	(*GetClusterInfoRequest)(nil),            // 12: metropolis.api.v1.GetClusterInfoRequest
+	(*GetClusterInfoResponse)(nil),           // 13: metropolis.api.v1.GetClusterInfoResponse
+	(*GetNodesRequest)(nil),                  // 14: metropolis.api.v1.GetNodesRequest
+	(*GetNodeRequest)(nil),                   // 15: metropolis.api.v1.GetNodeRequest
+	(*Node)(nil),                             // 16: metropolis.api.v1.Node
+	(*ApproveNodeRequest)(nil),               // 17: metropolis.api.v1.ApproveNodeRequest
+	(*ApproveNodeResponse)(nil),              // 18: metropolis.api.v1.ApproveNodeResponse
+	(*TrustReleaseRequest)(nil),              // 19: metropolis.api.v1.TrustReleaseRequest
+	(*TrustReleaseResponse)(nil),             // 20: metropolis.api.v1.TrustReleaseResponse
+	(*UpdateNodeRolesRequest)(nil),           // 21: metropolis.api.v1.UpdateNodeRolesRequest
+	(*UpdateNodeRolesResponse)(nil),          // 22: metropolis.api.v1.UpdateNodeRolesResponse
+	(*UpdateNodeLabelsRequest)(nil),          // 23: metropolis.api.v1.UpdateNodeLabelsRequest
+	(*UpdateNodeLabelsResponse)(nil),         // 24: metropolis.api.v1.UpdateNodeLabelsResponse
+	(*DeleteNodeRequest)(nil),                // 25: metropolis.api.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),               // 26: metropolis.api.v1.DeleteNodeResponse
+	nil,                                      // 27: metropolis.api.v1.Node.LabelsEntry
+	nil,                                      // 28: metropolis.api.v1.UpdateNodeLabelsRequest.UpsertEntry
+	(*RolloutOptions)(nil),                   // 29: metropolis.api.v1.RolloutOptions
+	(*AttestationPolicy)(nil),                // 30: metropolis.api.v1.AttestationPolicy
+	(NodeState)(0),                           // 31: metropolis.api.v1.NodeState
+	(*NodeRoles)(nil),                        // 32: metropolis.api.v1.NodeRoles
+	(*NodeStatus)(nil),                       // 33: metropolis.api.v1.NodeStatus
+	(*durationpb.Duration)(nil),              // 34: google.protobuf.Duration
+	(*NodeAttestation)(nil),                  // 35: metropolis.api.v1.NodeAttestation
+	(*GetNodeConfigurationRequest)(nil),      // 36: metropolis.api.v1.GetNodeConfigurationRequest
+	(*ConfigureNodeRequest)(nil),             // 37: metropolis.api.v1.ConfigureNodeRequest
+	(*ConfirmNodeConfigurationRequest)(nil),  // 38: metropolis.api.v1.ConfirmNodeConfigurationRequest
+	(*GetClusterConfigurationRequest)(nil),   // 39: metropolis.api.v1.GetClusterConfigurationRequest
+	(*ConfigureClusterRequest)(nil),          // 40: metropolis.api.v1.ConfigureClusterRequest
+	(*Rollout)(nil),                          // 41: metropolis.api.v1.Rollout
+	(*GetNodeConfigurationResponse)(nil),     // 42: metropolis.api.v1.GetNodeConfigurationResponse
+	(*ConfigureNodeResponse)(nil),            // 43: metropolis.api.v1.ConfigureNodeResponse
+	(*ConfirmNodeConfigurationResponse)(nil), // 44: metropolis.api.v1.ConfirmNodeConfigurationResponse
+	(*GetClusterConfigurationResponse)(nil),  // 45: metropolis.api.v1.GetClusterConfigurationResponse
+	(*ConfigureClusterResponse)(nil),         // 46: metropolis.api.v1.ConfigureClusterResponse
 }
 var file_metropolis_api_v1_management_proto_depIdxs = []int32{
 	3,  // 0: metropolis.api.v1.StartRolloutRequest.metadata:type_name -> metropolis.api.v1.StartRolloutMetadata
@@ -1772,28 +1776,30 @@ var file_metropolis_api_v1_management_proto_depIdxs = []int32{
 	19, // 27: metropolis.api.v1.Management.TrustRelease:input_type -> metropolis.api.v1.TrustReleaseRequest
 	36, // 28: metropolis.api.v1.Management.GetNodeConfiguration:input_type -> metropolis.api.v1.GetNodeConfigurationRequest
 	37, // 29: metropolis.api.v1.Management.ConfigureNode:input_type -> metropolis.api.v1.ConfigureNodeRequest
-	38, // 30: metropolis.api.v1.Management.GetClusterConfiguration:input_type -> metropolis.api.v1.GetClusterConfigurationRequest
-	39, // 31: metropolis.api.v1.Management.ConfigureCluster:input_type -> metropolis.api.v1.ConfigureClusterRequest
-	11, // 32: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
-	13, // 33: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
-	16, // 34: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
-	16, // 35: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
-	18, // 36: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
-	22, // 37: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
-	24, // 38: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
-	26, // 39: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
-	7,  // 40: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
-	9,  // 41: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
-	40, // 42: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
-	40, // 43: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
-	40, // 44: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
-	20, // 45: metropolis.api.v1.Management.TrustRelease:output_type -> metropolis.api.v1.TrustReleaseResponse
-	41, // 46: metropolis.api.v1.Management.GetNodeConfiguration:output_type -> metropolis.api.v1.GetNodeConfigurationResponse
-	42, // 47: metropolis.api.v1.Management.ConfigureNode:output_type -> metropolis.api.v1.ConfigureNodeResponse
-	43, // 48: metropolis.api.v1.Management.GetClusterConfiguration:output_type -> metropolis.api.v1.GetClusterConfigurationResponse
-	44, // 49: metropolis.api.v1.Management.ConfigureCluster:output_type -> metropolis.api.v1.ConfigureClusterResponse
-	32, // [32:50] is the sub-list for method output_type
-	14, // [14:32] is the sub-list for method input_type
+	38, // 30: metropolis.api.v1.Management.ConfirmNodeConfiguration:input_type -> metropolis.api.v1.ConfirmNodeConfigurationRequest
+	39, // 31: metropolis.api.v1.Management.GetClusterConfiguration:input_type -> metropolis.api.v1.GetClusterConfigurationRequest
+	40, // 32: metropolis.api.v1.Management.ConfigureCluster:input_type -> metropolis.api.v1.ConfigureClusterRequest
+	11, // 33: metropolis.api.v1.Management.GetRegisterTicket:output_type -> metropolis.api.v1.GetRegisterTicketResponse
+	13, // 34: metropolis.api.v1.Management.GetClusterInfo:output_type -> metropolis.api.v1.GetClusterInfoResponse
+	16, // 35: metropolis.api.v1.Management.GetNodes:output_type -> metropolis.api.v1.Node
+	16, // 36: metropolis.api.v1.Management.GetNode:output_type -> metropolis.api.v1.Node
+	18, // 37: metropolis.api.v1.Management.ApproveNode:output_type -> metropolis.api.v1.ApproveNodeResponse
+	22, // 38: metropolis.api.v1.Management.UpdateNodeRoles:output_type -> metropolis.api.v1.UpdateNodeRolesResponse
+	24, // 39: metropolis.api.v1.Management.UpdateNodeLabels:output_type -> metropolis.api.v1.UpdateNodeLabelsResponse
+	26, // 40: metropolis.api.v1.Management.DeleteNode:output_type -> metropolis.api.v1.DeleteNodeResponse
+	7,  // 41: metropolis.api.v1.Management.GetKubernetesCredential:output_type -> metropolis.api.v1.GetKubernetesCredentialResponse
+	9,  // 42: metropolis.api.v1.Management.IssueMetricsCredential:output_type -> metropolis.api.v1.IssueMetricsCredentialResponse
+	41, // 43: metropolis.api.v1.Management.StartRollout:output_type -> metropolis.api.v1.Rollout
+	41, // 44: metropolis.api.v1.Management.GetRollout:output_type -> metropolis.api.v1.Rollout
+	41, // 45: metropolis.api.v1.Management.ControlRollout:output_type -> metropolis.api.v1.Rollout
+	20, // 46: metropolis.api.v1.Management.TrustRelease:output_type -> metropolis.api.v1.TrustReleaseResponse
+	42, // 47: metropolis.api.v1.Management.GetNodeConfiguration:output_type -> metropolis.api.v1.GetNodeConfigurationResponse
+	43, // 48: metropolis.api.v1.Management.ConfigureNode:output_type -> metropolis.api.v1.ConfigureNodeResponse
+	44, // 49: metropolis.api.v1.Management.ConfirmNodeConfiguration:output_type -> metropolis.api.v1.ConfirmNodeConfigurationResponse
+	45, // 50: metropolis.api.v1.Management.GetClusterConfiguration:output_type -> metropolis.api.v1.GetClusterConfigurationResponse
+	46, // 51: metropolis.api.v1.Management.ConfigureCluster:output_type -> metropolis.api.v1.ConfigureClusterResponse
+	33, // [33:52] is the sub-list for method output_type
+	14, // [14:33] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name

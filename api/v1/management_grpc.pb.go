@@ -21,24 +21,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Management_GetRegisterTicket_FullMethodName       = "/metropolis.api.v1.Management/GetRegisterTicket"
-	Management_GetClusterInfo_FullMethodName          = "/metropolis.api.v1.Management/GetClusterInfo"
-	Management_GetNodes_FullMethodName                = "/metropolis.api.v1.Management/GetNodes"
-	Management_GetNode_FullMethodName                 = "/metropolis.api.v1.Management/GetNode"
-	Management_ApproveNode_FullMethodName             = "/metropolis.api.v1.Management/ApproveNode"
-	Management_UpdateNodeRoles_FullMethodName         = "/metropolis.api.v1.Management/UpdateNodeRoles"
-	Management_UpdateNodeLabels_FullMethodName        = "/metropolis.api.v1.Management/UpdateNodeLabels"
-	Management_DeleteNode_FullMethodName              = "/metropolis.api.v1.Management/DeleteNode"
-	Management_GetKubernetesCredential_FullMethodName = "/metropolis.api.v1.Management/GetKubernetesCredential"
-	Management_IssueMetricsCredential_FullMethodName  = "/metropolis.api.v1.Management/IssueMetricsCredential"
-	Management_StartRollout_FullMethodName            = "/metropolis.api.v1.Management/StartRollout"
-	Management_GetRollout_FullMethodName              = "/metropolis.api.v1.Management/GetRollout"
-	Management_ControlRollout_FullMethodName          = "/metropolis.api.v1.Management/ControlRollout"
-	Management_TrustRelease_FullMethodName            = "/metropolis.api.v1.Management/TrustRelease"
-	Management_GetNodeConfiguration_FullMethodName    = "/metropolis.api.v1.Management/GetNodeConfiguration"
-	Management_ConfigureNode_FullMethodName           = "/metropolis.api.v1.Management/ConfigureNode"
-	Management_GetClusterConfiguration_FullMethodName = "/metropolis.api.v1.Management/GetClusterConfiguration"
-	Management_ConfigureCluster_FullMethodName        = "/metropolis.api.v1.Management/ConfigureCluster"
+	Management_GetRegisterTicket_FullMethodName        = "/metropolis.api.v1.Management/GetRegisterTicket"
+	Management_GetClusterInfo_FullMethodName           = "/metropolis.api.v1.Management/GetClusterInfo"
+	Management_GetNodes_FullMethodName                 = "/metropolis.api.v1.Management/GetNodes"
+	Management_GetNode_FullMethodName                  = "/metropolis.api.v1.Management/GetNode"
+	Management_ApproveNode_FullMethodName              = "/metropolis.api.v1.Management/ApproveNode"
+	Management_UpdateNodeRoles_FullMethodName          = "/metropolis.api.v1.Management/UpdateNodeRoles"
+	Management_UpdateNodeLabels_FullMethodName         = "/metropolis.api.v1.Management/UpdateNodeLabels"
+	Management_DeleteNode_FullMethodName               = "/metropolis.api.v1.Management/DeleteNode"
+	Management_GetKubernetesCredential_FullMethodName  = "/metropolis.api.v1.Management/GetKubernetesCredential"
+	Management_IssueMetricsCredential_FullMethodName   = "/metropolis.api.v1.Management/IssueMetricsCredential"
+	Management_StartRollout_FullMethodName             = "/metropolis.api.v1.Management/StartRollout"
+	Management_GetRollout_FullMethodName               = "/metropolis.api.v1.Management/GetRollout"
+	Management_ControlRollout_FullMethodName           = "/metropolis.api.v1.Management/ControlRollout"
+	Management_TrustRelease_FullMethodName             = "/metropolis.api.v1.Management/TrustRelease"
+	Management_GetNodeConfiguration_FullMethodName     = "/metropolis.api.v1.Management/GetNodeConfiguration"
+	Management_ConfigureNode_FullMethodName            = "/metropolis.api.v1.Management/ConfigureNode"
+	Management_ConfirmNodeConfiguration_FullMethodName = "/metropolis.api.v1.Management/ConfirmNodeConfiguration"
+	Management_GetClusterConfiguration_FullMethodName  = "/metropolis.api.v1.Management/GetClusterConfiguration"
+	Management_ConfigureCluster_FullMethodName         = "/metropolis.api.v1.Management/ConfigureCluster"
 )
 
 // ManagementClient is the client API for Management service.
@@ -139,6 +140,12 @@ type ManagementClient interface {
 	// equal to the stored one changes nothing and is not an error, so a repeated call is safe.
 	// The node follows the change while it runs (NodeStatus.configuration says what it applied).
 	ConfigureNode(ctx context.Context, in *ConfigureNodeRequest, opts ...grpc.CallOption) (*ConfigureNodeResponse, error)
+	// ConfirmNodeConfiguration makes a node's trial configuration (ConfigureNodeRequest
+	// .try_duration) its stored configuration. It succeeds only while the trial has not expired
+	// and after the node has reported, through the cluster, that it runs with it: a trial that
+	// cut the node off can never be confirmed, and the node reverts it. Confirming a trial that
+	// is already confirmed is no error, so a repeated call is safe.
+	ConfirmNodeConfiguration(ctx context.Context, in *ConfirmNodeConfigurationRequest, opts ...grpc.CallOption) (*ConfirmNodeConfigurationResponse, error)
 	// GetClusterConfiguration returns the cluster's configuration.
 	GetClusterConfiguration(ctx context.Context, in *GetClusterConfigurationRequest, opts ...grpc.CallOption) (*GetClusterConfigurationResponse, error)
 	// ConfigureCluster replaces the fields of the cluster's configuration that the field mask
@@ -335,6 +342,16 @@ func (c *managementClient) ConfigureNode(ctx context.Context, in *ConfigureNodeR
 	return out, nil
 }
 
+func (c *managementClient) ConfirmNodeConfiguration(ctx context.Context, in *ConfirmNodeConfigurationRequest, opts ...grpc.CallOption) (*ConfirmNodeConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmNodeConfigurationResponse)
+	err := c.cc.Invoke(ctx, Management_ConfirmNodeConfiguration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *managementClient) GetClusterConfiguration(ctx context.Context, in *GetClusterConfigurationRequest, opts ...grpc.CallOption) (*GetClusterConfigurationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetClusterConfigurationResponse)
@@ -453,6 +470,12 @@ type ManagementServer interface {
 	// equal to the stored one changes nothing and is not an error, so a repeated call is safe.
 	// The node follows the change while it runs (NodeStatus.configuration says what it applied).
 	ConfigureNode(context.Context, *ConfigureNodeRequest) (*ConfigureNodeResponse, error)
+	// ConfirmNodeConfiguration makes a node's trial configuration (ConfigureNodeRequest
+	// .try_duration) its stored configuration. It succeeds only while the trial has not expired
+	// and after the node has reported, through the cluster, that it runs with it: a trial that
+	// cut the node off can never be confirmed, and the node reverts it. Confirming a trial that
+	// is already confirmed is no error, so a repeated call is safe.
+	ConfirmNodeConfiguration(context.Context, *ConfirmNodeConfigurationRequest) (*ConfirmNodeConfigurationResponse, error)
 	// GetClusterConfiguration returns the cluster's configuration.
 	GetClusterConfiguration(context.Context, *GetClusterConfigurationRequest) (*GetClusterConfigurationResponse, error)
 	// ConfigureCluster replaces the fields of the cluster's configuration that the field mask
@@ -515,6 +538,9 @@ func (UnimplementedManagementServer) GetNodeConfiguration(context.Context, *GetN
 }
 func (UnimplementedManagementServer) ConfigureNode(context.Context, *ConfigureNodeRequest) (*ConfigureNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ConfigureNode not implemented")
+}
+func (UnimplementedManagementServer) ConfirmNodeConfiguration(context.Context, *ConfirmNodeConfigurationRequest) (*ConfirmNodeConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmNodeConfiguration not implemented")
 }
 func (UnimplementedManagementServer) GetClusterConfiguration(context.Context, *GetClusterConfigurationRequest) (*GetClusterConfigurationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetClusterConfiguration not implemented")
@@ -806,6 +832,24 @@ func _Management_ConfigureNode_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Management_ConfirmNodeConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmNodeConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServer).ConfirmNodeConfiguration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Management_ConfirmNodeConfiguration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServer).ConfirmNodeConfiguration(ctx, req.(*ConfirmNodeConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Management_GetClusterConfiguration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetClusterConfigurationRequest)
 	if err := dec(in); err != nil {
@@ -900,6 +944,10 @@ var Management_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ConfigureNode",
 			Handler:    _Management_ConfigureNode_Handler,
+		},
+		{
+			MethodName: "ConfirmNodeConfiguration",
+			Handler:    _Management_ConfirmNodeConfiguration_Handler,
 		},
 		{
 			MethodName: "GetClusterConfiguration",

@@ -39,6 +39,9 @@ func ValidateNodeConfiguration(c *NodeConfiguration) error {
 	if err := checkKubelet(c.GetKubelet()); err != nil {
 		return fmt.Errorf("kubelet.%w", err)
 	}
+	if _, _, err := NodeNetworkOf(c.GetNetwork()); err != nil {
+		return err
+	}
 	return nil
 }
 

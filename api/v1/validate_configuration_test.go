@@ -22,6 +22,14 @@ func validNodeConfiguration() *NodeConfiguration {
 			SystemReserved: map[string]string{"cpu": "500m", "memory": "1Gi", "pid": "1000"},
 			EvictionHard:   map[string]string{"memory.available": "100Mi", "nodefs.available": "5%"},
 		},
+		Network: &NodeNetwork{
+			Uplink: &NetworkConfig{Mode: &NetworkConfig_Static{Static: &NetworkConfig_StaticMode{
+				Addresses: []string{"192.0.2.10/24"}, Gateways: []string{"192.0.2.1"},
+			}}},
+			Mtu:    1500,
+			Vlans:  []*VlanLink{{Id: 100, Addresses: []string{"10.100.0.5/24"}}},
+			Routes: []*NetworkRoute{{Destination: "198.51.100.0/24", Gateway: "10.100.0.1"}},
+		},
 	}
 }
 
@@ -59,6 +67,11 @@ func TestValidateNodeConfiguration(t *testing.T) {
 		{"negative reservation", func(c *NodeConfiguration) { c.Kubelet.SystemReserved["cpu"] = "-1" }, "kubelet.system_reserved[cpu]: \"-1\""},
 		{"eviction signal", func(c *NodeConfiguration) { c.Kubelet.EvictionHard["memory.free"] = "1Gi" }, "kubelet.eviction_hard: signal \"memory.free\""},
 		{"eviction percentage", func(c *NodeConfiguration) { c.Kubelet.EvictionHard["nodefs.available"] = "120%" }, "kubelet.eviction_hard[nodefs.available]: \"120%\" is not a percentage"},
+		{"uplink without mode", func(c *NodeConfiguration) { c.Network.Uplink.Mode = nil }, "network.uplink: neither dhcp nor static is set"},
+		{"uplink gateway off the link", func(c *NodeConfiguration) { c.Network.Uplink.GetStatic().Gateways[0] = "198.51.100.1" }, "network.uplink.static.gateways[0]: 198.51.100.1 is in none of the link's subnets"},
+		{"MTU", func(c *NodeConfiguration) { c.Network.Mtu = 70000 }, "network.mtu: 70000 is outside 576 to 9216"},
+		{"VLAN ID", func(c *NodeConfiguration) { c.Network.Vlans[0].Id = 5000 }, "network.vlans[0].id: 5000 is outside 1 to 4094"},
+		{"route gateway off every link", func(c *NodeConfiguration) { c.Network.Routes[0].Gateway = "172.16.0.1" }, "network.routes[0].gateway: 172.16.0.1 is in none of the link's subnets (192.0.2.10/24, 10.100.0.5/24)"},
 		{"long NTP server echoed briefly", func(c *NodeConfiguration) { c.NtpServers[0] = strings.Repeat("x", 1<<20) }, "ntp_servers[0]: 1048576 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package apb
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"metropolis.dev/metropolis/osbase/ipconfig"
 )
@@ -12,6 +13,16 @@ import (
 // it, so that both sides keep one set of rules (osbase/ipconfig). Errors name the field by
 // its path below network, e.g. "network.static.gateways[0]: ...".
 func StaticNetwork(n *NetworkConfig) (*ipconfig.Static, error) {
+	static, err := staticNetwork(n)
+	if err != nil {
+		return nil, fmt.Errorf("network%w", err)
+	}
+	return static, nil
+}
+
+// staticNetwork is StaticNetwork with errors continuing the field's path (".static.x: ..."
+// or ": ...").
+func staticNetwork(n *NetworkConfig) (*ipconfig.Static, error) {
 	if n == nil {
 		return nil, nil
 	}
@@ -27,10 +38,36 @@ func StaticNetwork(n *NetworkConfig) (*ipconfig.Static, error) {
 			Nameservers:     s.GetNameservers(),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("network.static.%w", err)
+			return nil, fmt.Errorf(".static.%w", err)
 		}
 		return static, nil
 	default:
-		return nil, errors.New("network: neither dhcp nor static is set; set one, or leave network out for DHCP")
+		return nil, errors.New(": neither dhcp nor static is set; set one, or leave it out for DHCP")
 	}
+}
+
+// NodeNetworkOf checks a node's configured network and returns what the node applies: the
+// uplink's static configuration (nil: DHCP, or the boot parameters' when uplink is not set)
+// and the rest. Errors name the field below network, e.g. "network.vlans[0].id: ...".
+func NodeNetworkOf(n *NodeNetwork) (uplink *ipconfig.Static, extra *ipconfig.Extra, err error) {
+	if u := n.GetUplink(); u != nil {
+		if uplink, err = staticNetwork(u); err != nil {
+			return nil, nil, fmt.Errorf("network.uplink%w", err)
+		}
+	}
+	t := ipconfig.ExtraText{MTU: n.GetMtu()}
+	for _, v := range n.GetVlans() {
+		t.VLANs = append(t.VLANs, ipconfig.VLANText{ID: v.GetId(), Addresses: v.GetAddresses(), MTU: v.GetMtu()})
+	}
+	for _, r := range n.GetRoutes() {
+		t.Routes = append(t.Routes, ipconfig.RouteText{Destination: r.GetDestination(), Gateway: r.GetGateway()})
+	}
+	var addresses []netip.Prefix
+	if uplink != nil {
+		addresses = uplink.Addresses
+	}
+	if extra, err = ipconfig.ParseExtra(t, addresses); err != nil {
+		return nil, nil, fmt.Errorf("network.%w", err)
+	}
+	return uplink, extra, nil
 }
