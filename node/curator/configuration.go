@@ -2,6 +2,7 @@ package curator
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -24,30 +25,138 @@ type change struct {
 	now time.Time
 }
 
+// Bounds on ConfigureNodeRequest.try_duration: long enough for a node under TCG to apply a
+// change and report back, short enough that a node cut off by it is not gone for long.
+const (
+	minTryDuration = 10 * time.Second
+	maxTryDuration = time.Hour
+)
+
+// nodeAddress is what ConfigureNode knows of a node's address: a consensus member's cannot
+// change, since it is the member's etcd peer URL.
+type nodeAddress struct {
+	consensus bool
+	address   string
+}
+
 // nextNodeConfiguration decides a ConfigureNode request against the stored configuration cur
 // (nil before the first). It returns the configuration to store and whether it differs from
 // cur; a wrong request is codes.InvalidArgument naming the field, a stale version
 // codes.Aborted. An equal configuration is no change, whatever the expected version, so that
-// a retried call that already took effect succeeds.
-func nextNodeConfiguration(nodeID string, cur *apb.StoredNodeConfiguration, req *apb.ConfigureNodeRequest, c change) (*apb.StoredNodeConfiguration, bool, error) {
+// a retried call that already took effect succeeds. With try_duration the configuration goes
+// into cur's trial instead, and while a trial runs nothing else changes.
+func nextNodeConfiguration(nodeID string, cur *apb.StoredNodeConfiguration, req *apb.ConfigureNodeRequest, addr nodeAddress, c change) (*apb.StoredNodeConfiguration, bool, error) {
 	if err := apb.ValidateNodeConfiguration(req.GetConfiguration()); err != nil {
 		return nil, false, status.Errorf(codes.InvalidArgument, "configure node %s: configuration.%v", nodeID, err)
 	}
-	if cur == nil {
-		cur = &apb.StoredNodeConfiguration{}
+	try := req.GetTryDuration()
+	if try != nil {
+		if d := try.AsDuration(); d < minTryDuration || d > maxTryDuration {
+			return nil, false, status.Errorf(codes.InvalidArgument, "configure node %s: try_duration: %v is outside %v to %v", nodeID, d, minTryDuration, maxTryDuration)
+		}
 	}
-	if proto.Equal(emptyAsNil(req.GetConfiguration()), emptyAsNil(cur.GetConfiguration())) {
+	if err := checkAddressKept(nodeID, req.GetConfiguration(), addr); err != nil {
+		return nil, false, err
+	}
+	cur = withoutExpiredTrial(cur, c.now)
+	want := emptyAsNil(req.GetConfiguration())
+	if t := cur.GetTrial(); t != nil {
+		if try != nil && proto.Equal(want, emptyAsNil(t.GetConfiguration())) && try.AsDuration() == t.GetDuration().AsDuration() {
+			return cur, false, nil
+		}
+		return nil, false, status.Errorf(codes.FailedPrecondition, "configure node %s: the node is trying version %d until %s; confirm it (ConfirmNodeConfiguration) or let it expire before changing the configuration again",
+			nodeID, t.GetVersion(), t.GetExpires().AsTime().UTC().Format(time.RFC3339))
+	}
+	if proto.Equal(want, emptyAsNil(cur.GetConfiguration())) {
 		return cur, false, nil
 	}
 	if req.GetExpectedVersion() != cur.GetVersion() {
 		return nil, false, staleVersion("node "+nodeID, req.GetExpectedVersion(), cur)
 	}
+	if try != nil {
+		next := proto.Clone(cur).(*apb.StoredNodeConfiguration)
+		next.Trial = &apb.TrialNodeConfiguration{
+			Version:       cur.GetVersion() + 1,
+			Configuration: want,
+			Duration:      try,
+			Expires:       timestamppb.New(c.now.Add(try.AsDuration())),
+			Changed:       timestamppb.New(c.now),
+			ChangedBy:     c.by,
+		}
+		return next, true, nil
+	}
 	return &apb.StoredNodeConfiguration{
 		Version:       cur.GetVersion() + 1,
-		Configuration: emptyAsNil(req.GetConfiguration()),
+		Configuration: want,
 		Changed:       timestamppb.New(c.now),
 		ChangedBy:     c.by,
 	}, true, nil
+}
+
+// withoutExpiredTrial returns cur without its trial if the trial expired by now: the node has
+// reverted it (or never applied it), and nobody may confirm it any more.
+func withoutExpiredTrial(cur *apb.StoredNodeConfiguration, now time.Time) *apb.StoredNodeConfiguration {
+	if cur == nil {
+		return &apb.StoredNodeConfiguration{}
+	}
+	if t := cur.GetTrial(); t == nil || now.Before(t.GetExpires().AsTime()) {
+		return cur
+	}
+	next := proto.Clone(cur).(*apb.StoredNodeConfiguration)
+	next.Trial = nil
+	return next
+}
+
+// checkAddressKept refuses a configuration that would move a consensus member off its address:
+// the other members know it by that address (its etcd peer URL), and etcd's membership would
+// have to change with it.
+func checkAddressKept(nodeID string, c *apb.NodeConfiguration, addr nodeAddress) error {
+	uplink := c.GetNetwork().GetUplink()
+	if !addr.consensus || uplink == nil || addr.address == "" {
+		return nil
+	}
+	static := uplink.GetStatic()
+	for _, a := range static.GetAddresses() {
+		if p, err := netip.ParsePrefix(a); err == nil && p.Addr().String() == addr.address {
+			return nil
+		}
+	}
+	return status.Errorf(codes.FailedPrecondition, "configure node %s: configuration.network.uplink: the node is a consensus member at %s, its etcd peer address; keep that address among its static addresses, or take its consensus role away first",
+		nodeID, addr.address)
+}
+
+// nextConfirmation decides a ConfirmNodeConfiguration request: the trial of the given version
+// becomes the stored configuration, if it has not expired and the node reported that it runs
+// it (reported, NodeConfigurationStatus.trial_version), which it can only do through the
+// cluster. A version already confirmed is no change.
+func nextConfirmation(nodeID string, cur *apb.StoredNodeConfiguration, version, reported uint64, now time.Time) (*apb.StoredNodeConfiguration, bool, error) {
+	const step = "confirm the configuration of node"
+	t := cur.GetTrial()
+	switch {
+	case t == nil && version != 0 && cur.GetVersion() == version:
+		return cur, false, nil
+	case t == nil || t.GetVersion() != version:
+		return nil, false, status.Errorf(codes.FailedPrecondition, "%s %s: no trial of version %d; the configuration is at version %d%s", step, nodeID, version, cur.GetVersion(), trialNote(t))
+	case !now.Before(t.GetExpires().AsTime()):
+		return nil, false, status.Errorf(codes.FailedPrecondition, "%s %s: the trial of version %d expired at %s; the node went back to version %d",
+			step, nodeID, version, t.GetExpires().AsTime().UTC().Format(time.RFC3339), cur.GetVersion())
+	case reported != version:
+		return nil, false, status.Errorf(codes.FailedPrecondition, "%s %s: the node has not reported running version %d (it reports trial version %d); it may not reach the cluster with it, and reverts by itself at %s",
+			step, nodeID, version, reported, t.GetExpires().AsTime().UTC().Format(time.RFC3339))
+	}
+	return &apb.StoredNodeConfiguration{
+		Version:       t.GetVersion(),
+		Configuration: t.GetConfiguration(),
+		Changed:       t.GetChanged(),
+		ChangedBy:     t.GetChangedBy(),
+	}, true, nil
+}
+
+func trialNote(t *apb.TrialNodeConfiguration) string {
+	if t == nil {
+		return ", and there is no trial"
+	}
+	return fmt.Sprintf(", and its trial is version %d", t.GetVersion())
 }
 
 // nextClusterConfiguration decides a ConfigureCluster request against the stored

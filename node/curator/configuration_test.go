@@ -9,7 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	apb "metropolis.dev/metropolis/api/v1"
@@ -20,11 +22,24 @@ func TestNextNodeConfiguration(t *testing.T) {
 	c := change{by: "owner owner", now: now}
 	ntp := func(s ...string) *apb.NodeConfiguration { return &apb.NodeConfiguration{NtpServers: s} }
 	v2 := &apb.StoredNodeConfiguration{Version: 2, Configuration: ntp("a.example")}
+	minute := durationpb.New(time.Minute)
+	trying := &apb.StoredNodeConfiguration{Version: 2, Configuration: ntp("a.example"), Trial: &apb.TrialNodeConfiguration{
+		Version: 3, Configuration: ntp("b.example"), Duration: minute, Expires: timestamppb.New(now.Add(30 * time.Second)),
+	}}
+	expired := proto.Clone(trying).(*apb.StoredNodeConfiguration)
+	expired.Trial.Expires = timestamppb.New(now.Add(-time.Second))
+	static := func(addr string) *apb.NodeConfiguration {
+		return &apb.NodeConfiguration{Network: &apb.NodeNetwork{Uplink: &apb.NetworkConfig{Mode: &apb.NetworkConfig_Static{
+			Static: &apb.NetworkConfig_StaticMode{Addresses: []string{addr}}}}}}
+	}
+	member := nodeAddress{consensus: true, address: "192.0.2.10"}
 	for _, tc := range []struct {
 		name        string
 		cur         *apb.StoredNodeConfiguration
 		req         *apb.ConfigureNodeRequest
+		addr        nodeAddress
 		wantVersion uint64
+		wantTrial   uint64
 		wantChanged bool
 		wantCode    codes.Code
 		wantErr     string
@@ -37,10 +52,26 @@ func TestNextNodeConfiguration(t *testing.T) {
 		{name: "empty equals absent", req: &apb.ConfigureNodeRequest{Configuration: &apb.NodeConfiguration{}}, wantVersion: 0},
 		{name: "invalid", cur: v2, req: &apb.ConfigureNodeRequest{Configuration: ntp("not a host"), ExpectedVersion: 2},
 			wantCode: codes.InvalidArgument, wantErr: "configuration.ntp_servers[0]"},
+		{name: "a trial", cur: v2, req: &apb.ConfigureNodeRequest{Configuration: ntp("b.example"), ExpectedVersion: 2, TryDuration: minute},
+			wantVersion: 2, wantTrial: 3, wantChanged: true},
+		{name: "a trial too short", cur: v2, req: &apb.ConfigureNodeRequest{Configuration: ntp("b.example"), ExpectedVersion: 2, TryDuration: durationpb.New(time.Second)},
+			wantCode: codes.InvalidArgument, wantErr: "try_duration: 1s is outside 10s to 1h0m0s"},
+		{name: "a trial retried", cur: trying, req: &apb.ConfigureNodeRequest{Configuration: ntp("b.example"), ExpectedVersion: 2, TryDuration: minute},
+			wantVersion: 2, wantTrial: 3},
+		{name: "a change while a trial runs", cur: trying, req: &apb.ConfigureNodeRequest{Configuration: ntp("c.example"), ExpectedVersion: 2},
+			wantCode: codes.FailedPrecondition, wantErr: "the node is trying version 3 until 2026-12-07T12:00:30Z"},
+		{name: "a change after a trial expired", cur: expired, req: &apb.ConfigureNodeRequest{Configuration: ntp("c.example"), ExpectedVersion: 2},
+			wantVersion: 3, wantChanged: true},
+		{name: "a consensus member keeping its address", cur: v2, addr: member, req: &apb.ConfigureNodeRequest{Configuration: static("192.0.2.10/24"), ExpectedVersion: 2},
+			wantVersion: 3, wantChanged: true},
+		{name: "a consensus member moving", cur: v2, addr: member, req: &apb.ConfigureNodeRequest{Configuration: static("192.0.2.11/24"), ExpectedVersion: 2},
+			wantCode: codes.FailedPrecondition, wantErr: "the node is a consensus member at 192.0.2.10"},
+		{name: "a worker moving", cur: v2, addr: nodeAddress{address: "192.0.2.10"}, req: &apb.ConfigureNodeRequest{Configuration: static("192.0.2.11/24"), ExpectedVersion: 2},
+			wantVersion: 3, wantChanged: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := proto.Clone(v2)
-			got, changed, err := nextNodeConfiguration("metropolis-0123456789abcdef", tc.cur, tc.req, c)
+			got, changed, err := nextNodeConfiguration("metropolis-0123456789abcdef", tc.cur, tc.req, tc.addr, c)
 			if !proto.Equal(before, v2) {
 				t.Fatal("the stored configuration was modified")
 			}
@@ -53,11 +84,55 @@ func TestNextNodeConfiguration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.GetVersion() != tc.wantVersion || changed != tc.wantChanged {
-				t.Errorf("got version %d changed %v, want %d %v", got.GetVersion(), changed, tc.wantVersion, tc.wantChanged)
+			if got.GetVersion() != tc.wantVersion || got.GetTrial().GetVersion() != tc.wantTrial || changed != tc.wantChanged {
+				t.Errorf("got version %d trial %d changed %v, want %d %d %v", got.GetVersion(), got.GetTrial().GetVersion(), changed, tc.wantVersion, tc.wantTrial, tc.wantChanged)
 			}
-			if changed && (got.GetChangedBy() != c.by || !got.GetChanged().AsTime().Equal(now)) {
+			if changed && tc.wantTrial == 0 && (got.GetChangedBy() != c.by || !got.GetChanged().AsTime().Equal(now)) {
 				t.Errorf("changed by %q at %v, want %q at %v", got.GetChangedBy(), got.GetChanged().AsTime(), c.by, now)
+			}
+		})
+	}
+}
+
+func TestNextConfirmation(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	trying := &apb.StoredNodeConfiguration{Version: 2, Trial: &apb.TrialNodeConfiguration{
+		Version: 3, Configuration: &apb.NodeConfiguration{NtpServers: []string{"b.example"}}, Expires: timestamppb.New(now.Add(time.Minute)), ChangedBy: "owner",
+	}}
+	confirmed := &apb.StoredNodeConfiguration{Version: 3}
+	for _, tc := range []struct {
+		name     string
+		cur      *apb.StoredNodeConfiguration
+		version  uint64
+		reported uint64
+		now      time.Time
+		changed  bool
+		wantErr  string
+	}{
+		{name: "reported in time", cur: trying, version: 3, reported: 3, now: now, changed: true},
+		{name: "confirmed again", cur: confirmed, version: 3, now: now},
+		{name: "not reported", cur: trying, version: 3, reported: 0, now: now, wantErr: "the node has not reported running version 3 (it reports trial version 0)"},
+		{name: "expired", cur: trying, version: 3, reported: 3, now: now.Add(time.Minute), wantErr: "the trial of version 3 expired at 2026-12-07T12:01:00Z; the node went back to version 2"},
+		{name: "another version", cur: trying, version: 4, reported: 3, now: now, wantErr: "no trial of version 4; the configuration is at version 2, and its trial is version 3"},
+		{name: "no trial", cur: &apb.StoredNodeConfiguration{Version: 2}, version: 3, now: now, wantErr: "no trial of version 3; the configuration is at version 2, and there is no trial"},
+		{name: "nothing stored", version: 0, now: now, wantErr: "no trial of version 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed, err := nextConfirmation("metropolis-0123456789abcdef", tc.cur, tc.version, tc.reported, tc.now)
+			if tc.wantErr != "" {
+				if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want FailedPrecondition saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed != tc.changed || got.GetVersion() != tc.version || got.GetTrial() != nil {
+				t.Errorf("got %v (changed %v), want version %d without trial", got, changed, tc.version)
+			}
+			if changed && (got.GetConfiguration().GetNtpServers()[0] != "b.example" || got.GetChangedBy() != "owner") {
+				t.Errorf("the trial's configuration and author were not kept: %v", got)
 			}
 		})
 	}
@@ -264,6 +339,40 @@ func TestConfiguration(t *testing.T) {
 		}
 		if cc.GetVersion() != 1 || cc.GetConfiguration().GetNodeDefaults().GetNameservers()[0] != "192.0.2.53" {
 			t.Errorf("cluster configuration watch: %v", cc)
+		}
+	})
+
+	t.Run("a trial is confirmed only once the node reports it", func(t *testing.T) {
+		want := &apb.NodeConfiguration{NtpServers: []string{"192.0.2.9"}}
+		res, err := mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: n.id, ExpectedVersion: 1, Configuration: want,
+			TryDuration: durationpb.New(time.Minute)})
+		if err != nil || res.GetStored().GetVersion() != 1 || res.GetStored().GetTrial().GetVersion() != 2 {
+			t.Fatalf("try: %v, %v; want version 1 with trial 2", res, err)
+		}
+		ev, err := nodeWatch.Recv()
+		if err != nil || ev.GetNodes()[0].GetConfiguration().GetTrial().GetVersion() != 2 {
+			t.Fatalf("the node's watch does not carry the trial: %v, %v", ev, err)
+		}
+		_, err = mgmt.ConfirmNodeConfiguration(ctx, &apb.ConfirmNodeConfigurationRequest{NodeId: n.id, Version: 2})
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "has not reported running version 2") {
+			t.Fatalf("confirm before the node reports: %v", err)
+		}
+		if _, err := mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: n.id, ExpectedVersion: 1, Configuration: v1.GetConfiguration()}); status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("a change while the trial runs: %v, want FailedPrecondition", err)
+		}
+		_, err = cpb.NewCuratorClient(c.dial(n.cert)).UpdateNodeStatus(ctx, &cpb.UpdateNodeStatusRequest{Status: &apb.NodeStatus{
+			ExternalAddress: n.ip, Configuration: &apb.NodeConfigurationStatus{NodeVersion: 1, TrialVersion: 2}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a repeated confirmation succeeds and changes nothing
+			got, err := mgmt.ConfirmNodeConfiguration(ctx, &apb.ConfirmNodeConfigurationRequest{NodeId: n.id, Version: 2})
+			if err != nil || got.GetStored().GetVersion() != 2 || got.GetStored().GetTrial() != nil {
+				t.Fatalf("confirm: %v, %v", got, err)
+			}
+		}
+		if s := stored(); s.GetVersion() != 2 || !proto.Equal(s.GetConfiguration(), want) || s.GetTrial() != nil {
+			t.Errorf("after confirmation: %v", s)
 		}
 	})
 }

@@ -67,7 +67,8 @@ func (m *managementServer) ConfigureNode(ctx context.Context, req *apb.Configure
 	if n.GetState() == apb.NodeState_NODE_STATE_DECOMMISSIONED {
 		return nil, nodeError(codes.FailedPrecondition, step, n.GetId(), "the node is deleted (DECOMMISSIONED)")
 	}
-	next, changed, err := nextNodeConfiguration(n.GetId(), n.GetConfiguration(), req, change{by: by, now: time.Now()})
+	addr := nodeAddress{consensus: rolesOf(n.GetRoles()).consensus, address: n.GetStatus().GetExternalAddress()}
+	next, changed, err := nextNodeConfiguration(n.GetId(), n.GetConfiguration(), req, addr, change{by: by, now: time.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +80,36 @@ func (m *managementServer) ConfigureNode(ctx context.Context, req *apb.Configure
 		}
 	}
 	return &apb.ConfigureNodeResponse{Stored: next, Changed: changed}, nil
+}
+
+func (m *managementServer) ConfirmNodeConfiguration(ctx context.Context, req *apb.ConfirmNodeConfigurationRequest) (*apb.ConfirmNodeConfigurationResponse, error) {
+	const step = "confirm the configuration of"
+	l, err := leaderFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNodeID(step, req.GetNodeId()); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.node(ctx, step, req.GetNodeId())
+	if err != nil {
+		return nil, err
+	}
+	reported := n.GetStatus().GetConfiguration().GetTrialVersion()
+	next, changed, err := nextConfirmation(n.GetId(), n.GetConfiguration(), req.GetVersion(), reported, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		rec := clone(n)
+		rec.Configuration = next
+		if err := l.storeNode(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
+	return &apb.ConfirmNodeConfigurationResponse{Stored: next}, nil
 }
 
 func (m *managementServer) GetClusterConfiguration(ctx context.Context, _ *apb.GetClusterConfigurationRequest) (*apb.GetClusterConfigurationResponse, error) {
