@@ -8,7 +8,9 @@ import (
 
 func TestParseExtra(t *testing.T) {
 	uplink := []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24")}
-	vlan := func(id uint32, mtu uint32, addrs ...string) VLANText { return VLANText{ID: id, MTU: mtu, Addresses: addrs} }
+	vlan := func(id uint32, mtu uint32, addrs ...string) VLANText {
+		return VLANText{ID: id, MTU: mtu, Addresses: addrs}
+	}
 	for _, tc := range []struct {
 		name   string
 		text   ExtraText
