@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"metropolis.dev/metropolis/osbase/ipconfig"
 )
 
 // settings is what one link should have: from a static configuration or a DHCP lease.
@@ -20,6 +23,8 @@ type settings struct {
 	// replaced again: a DHCP lease's duration, so that an address whose lease ran out goes
 	// even if this process cannot remove it.
 	lifetime time.Duration
+	// extra is the uplink's MTU, VLANs and routes (the uplink's; a VLAN's settings have none).
+	extra ipconfig.Extra
 }
 
 // configured is what this package put on the link, so that a later apply removes what is no
@@ -81,6 +86,9 @@ func apply(link netlink.Link, want settings, owned *configured) error {
 		if wanted[p] {
 			continue
 		}
+		if err := promoteSecondaries(name); err != nil {
+			return err
+		}
 		err := netlink.AddrDel(link, &netlink.Addr{IPNet: ipNet(p)})
 		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 			return fmt.Errorf("remove address %s from %s: %w", p, name, err)
@@ -121,4 +129,15 @@ func onLink(gw netip.Addr, addresses []netip.Prefix) bool {
 
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// promoteSecondaries makes the kernel keep link's other IPv4 addresses of a subnet when the
+// first one goes: without it, removing a renumbered node's old address (the subnet's primary)
+// takes the new one (a secondary) with it.
+func promoteSecondaries(link string) error {
+	path := "/proc/sys/net/ipv4/conf/" + link + "/promote_secondaries"
+	if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("keep %s's other addresses when one goes: %w", link, err)
+	}
+	return nil
 }

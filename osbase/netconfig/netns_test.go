@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -24,6 +26,8 @@ const (
 	envNode   = "NETCONFIG_TEST_NODE_NS"
 	envSubnet = "NETCONFIG_TEST_SUBNET"
 	envMAC    = "NETCONFIG_TEST_MAC"
+	// envPeer is the address of the peer's listener (testNet.listen), for the child to dial.
+	envPeer = "NETCONFIG_TEST_PEER"
 )
 
 func requireRoot(t *testing.T) {
@@ -146,4 +150,49 @@ func childSubnet(t *testing.T) netip.Prefix {
 		t.Fatalf("%s: %v", envSubnet, err)
 	}
 	return p
+}
+
+// listen starts a listener in the peer namespace, closed when the test ends, that greets
+// whoever connects; it returns the listener's address.
+func (n *testNet) listen(t *testing.T) string {
+	t.Helper()
+	var ln net.Listener
+	err := inNamespace(n.peer, func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(n.peerAddr(), 0).String())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in peer namespace: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(peerGreeting))
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+const peerGreeting = "hello from the peer"
+
+// helloFromPeer dials the peer's listener (envPeer) from the child and checks its greeting:
+// the node's configured address and routes reach the peer.
+func helloFromPeer() error {
+	conn, err := net.DialTimeout("tcp", os.Getenv(envPeer), patience)
+	if err != nil {
+		return fmt.Errorf("dial the peer through the configured link: %w", err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 64)
+	_ = conn.SetReadDeadline(time.Now().Add(patience))
+	nr, _ := conn.Read(buf)
+	if got := string(buf[:nr]); got != peerGreeting {
+		return fmt.Errorf("the peer said %q, want %q", got, peerGreeting)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package netconfig
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -26,27 +25,7 @@ const patience = 20 * time.Second
 func TestStaticInNamespace(t *testing.T) {
 	if !isChild() {
 		n := newTestNet(t)
-		// A listener in the peer namespace proves the configured address works.
-		var ln net.Listener
-		err := inNamespace(n.peer, func() (err error) {
-			ln, err = net.Listen("tcp", netip.AddrPortFrom(n.peerAddr(), 0).String())
-			return err
-		})
-		if err != nil {
-			t.Fatalf("listen in peer namespace: %v", err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Write([]byte("hello from the peer"))
-				c.Close()
-			}
-		}()
-		n.runChild(t, "NETCONFIG_TEST_PEER="+ln.Addr().String())
+		n.runChild(t, envPeer+"="+n.listen(t))
 		return
 	}
 
@@ -88,16 +67,8 @@ func TestStaticInNamespace(t *testing.T) {
 	requireDefaultRoute(t, link, netlink.FAMILY_V6, netip.MustParseAddr("fe80::1"))
 	requireResolvConf(t, resolv, "nameserver 192.0.2.53\n")
 
-	conn, err := net.DialTimeout("tcp", os.Getenv("NETCONFIG_TEST_PEER"), patience)
-	if err != nil {
-		t.Fatalf("dial the peer through the configured link: %v", err)
-	}
-	defer conn.Close()
-	buf := make([]byte, 64)
-	conn.SetReadDeadline(time.Now().Add(patience))
-	nr, _ := conn.Read(buf)
-	if got := string(buf[:nr]); got != "hello from the peer" {
-		t.Errorf("peer said %q", got)
+	if err := helloFromPeer(); err != nil {
+		t.Error(err)
 	}
 }
 

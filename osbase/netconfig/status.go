@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"metropolis.dev/metropolis/osbase/ipconfig"
 )
 
 // Status is what the node's link has. Watchers get a new *Status on every change; a Status is
@@ -25,6 +27,10 @@ type Status struct {
 	Nameservers []netip.Addr
 	// LeaseExpiry is when the DHCP lease ends unless renewed; zero for static configurations.
 	LeaseExpiry time.Time
+	// Extra is the MTU, VLAN links and routes asked for (Intent.Extra); Errors what of them,
+	// or of the intent, could not be applied, each naming its link or route.
+	Extra  ipconfig.Extra
+	Errors []string
 }
 
 // HasAddress reports whether s holds at least one address, for use with event.Filter:
@@ -43,5 +49,12 @@ func (st *Status) String() string {
 	if st.DHCP {
 		mode = "DHCP"
 	}
-	return fmt.Sprintf("%s %s: addresses %v, gateways %v, nameservers %v", st.Link, mode, st.Addresses, st.Gateways, st.Nameservers)
+	line := fmt.Sprintf("%s %s: addresses %v, gateways %v, nameservers %v", st.Link, mode, st.Addresses, st.Gateways, st.Nameservers)
+	if e := st.Extra; e.MTU != 0 || len(e.VLANs) > 0 || len(e.Routes) > 0 {
+		line += fmt.Sprintf(", MTU %d, %d VLANs, %d routes", e.MTU, len(e.VLANs), len(e.Routes))
+	}
+	if len(st.Errors) > 0 {
+		line += fmt.Sprintf(", %d errors", len(st.Errors))
+	}
+	return line
 }

@@ -1,0 +1,63 @@
+package netconfig
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+
+	"metropolis.dev/metropolis/osbase/ipconfig"
+)
+
+// Intent is what the node's network should be. The service starts with the one its Config
+// gives (the boot parameters'), and follows SetIntent afterwards: the node's configuration as
+// the cluster keeps it, applied while the node runs.
+type Intent struct {
+	// Static is the uplink's static configuration; nil: DHCP.
+	Static *ipconfig.Static
+	// Extra is the uplink's MTU, the VLAN links on it and the routes besides the default ones.
+	Extra ipconfig.Extra
+	// Nameservers, when set, replace those of Static or of the DHCP lease.
+	Nameservers []netip.Addr
+}
+
+// Equal reports whether i and o ask for the same network.
+func (i *Intent) Equal(o *Intent) bool {
+	if i == nil || o == nil {
+		return i == o
+	}
+	return staticEqual(i.Static, o.Static) && extraEqual(i.Extra, o.Extra) && slices.Equal(i.Nameservers, o.Nameservers)
+}
+
+func staticEqual(a, b *ipconfig.Static) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return bytes.Equal(a.HardwareAddress, b.HardwareAddress) && slices.Equal(a.Addresses, b.Addresses) &&
+		slices.Equal(a.Gateways, b.Gateways) && slices.Equal(a.Nameservers, b.Nameservers)
+}
+
+func extraEqual(a, b ipconfig.Extra) bool {
+	return a.MTU == b.MTU && slices.Equal(a.Routes, b.Routes) &&
+		slices.EqualFunc(a.VLANs, b.VLANs, func(x, y ipconfig.VLAN) bool {
+			return x.ID == y.ID && x.MTU == y.MTU && slices.Equal(x.Addresses, y.Addresses)
+		})
+}
+
+// hardwareAddress is the uplink's hardware address the intent names; nil: any Ethernet link
+// with carrier.
+func (i *Intent) hardwareAddress() []byte {
+	if i == nil || i.Static == nil {
+		return nil
+	}
+	return i.Static.HardwareAddress
+}
+
+// uplinkSettings completes what the uplink gets from its static configuration or lease with
+// the intent's nameservers and extras.
+func (i *Intent) uplinkSettings(s settings) settings {
+	if len(i.Nameservers) > 0 {
+		s.nameservers = i.Nameservers
+	}
+	s.extra = i.Extra
+	return s
+}
