@@ -98,7 +98,7 @@ func (clusterConfig) same(cur, next proto.Message) bool {
 	return len(changedConfigPaths(cur.ProtoReflect(), next.ProtoReflect())) == 0
 }
 
-func (c clusterConfig) write(ctx context.Context, mgmt apb.ManagementClient, cur, next proto.Message, expected uint64, dryRun bool) (uint64, bool, error) {
+func (c clusterConfig) write(ctx context.Context, mgmt apb.ManagementClient, cur, next proto.Message, expected uint64, dryRun bool) (*written, error) {
 	paths := changedConfigPaths(cur.ProtoReflect(), next.ProtoReflect())
 	if len(paths) == 0 {
 		// A dry run of no change: the cluster wants at least one path, and all of them,
@@ -113,9 +113,9 @@ func (c clusterConfig) write(ctx context.Context, mgmt apb.ManagementClient, cur
 		AllowAttestationOff: c.allowAttestationOff,
 	})
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
-	return res.GetStored().GetVersion(), res.GetChanged(), nil
+	return &written{version: res.GetStored().GetVersion(), changed: res.GetChanged()}, nil
 }
 
 // configPaths are the field mask paths of a configuration of type md, in field order: each

@@ -32,9 +32,20 @@ type configSubject interface {
 	// same reports whether storing next over cur would change nothing.
 	same(cur, next proto.Message) bool
 	// write stores next over cur if the stored version is still expected, or with dryRun
-	// only asks whether it would. It returns the version after the call and whether the
-	// call changed (or would change) anything.
-	write(ctx context.Context, mgmt apb.ManagementClient, cur, next proto.Message, expected uint64, dryRun bool) (version uint64, changed bool, err error)
+	// only asks whether it would.
+	write(ctx context.Context, mgmt apb.ManagementClient, cur, next proto.Message, expected uint64, dryRun bool) (*written, error)
+}
+
+// written is what a write stored, or with a dry run would store.
+type written struct {
+	// version is the stored version after the call (with a trial, still the one the node
+	// goes back to).
+	version uint64
+	// changed is whether the call changed (or would change) anything.
+	changed bool
+	// trial is the trial a node now tries instead of its stored configuration (a node's
+	// change with --try), nil for a change that replaces the stored configuration.
+	trial *apb.TrialNodeConfiguration
 }
 
 // storedConfig is a configuration as the cluster keeps it.
@@ -47,19 +58,22 @@ type storedConfig struct {
 	// effective is what a node follows (its own configuration with the cluster's defaults);
 	// nil for the cluster's.
 	effective proto.Message
+	// trial is the configuration a node tries instead (`node config apply --try`), nil if
+	// none, and for the cluster's.
+	trial *apb.TrialNodeConfiguration
 }
 
 // header is the comment line above a printed document.
 func (c *storedConfig) header(subject configSubject) string {
 	what := strings.TrimPrefix(subject.noun(), "the ")
 	if c.changed.IsZero() {
-		return fmt.Sprintf("# %s, version %d (never changed)\n", what, c.version)
+		return commentLines(fmt.Sprintf("%s, version %d (never changed)\n", what, c.version))
 	}
 	by := c.changedBy
 	if by == "" {
 		by = "an unknown caller"
 	}
-	return fmt.Sprintf("# %s, version %d (changed %s by %s)\n", what, c.version, c.changed.UTC().Format(time.RFC3339), by)
+	return commentLines(fmt.Sprintf("%s, version %d (changed %s by %s)\n", what, c.version, c.changed.UTC().Format(time.RFC3339), by))
 }
 
 // applyOptions are how applyConfig applies.
@@ -74,15 +88,16 @@ type applyOptions struct {
 // applyConfig changes subject's configuration, read as cur, to doc's: it prints the diff,
 // then stores the new configuration with a compare-and-set on doc's version (cur's if the
 // document names none). Without a difference it stores nothing, but a dry run still asks
-// the cluster, so that a dry run always checks the configuration and the version.
-func applyConfig(ctx context.Context, mgmt apb.ManagementClient, out io.Writer, subject configSubject, cur *storedConfig, doc *configDocument, opts applyOptions) error {
+// the cluster, so that a dry run always checks the configuration and the version. It returns
+// what was written, nil if nothing was sent.
+func applyConfig(ctx context.Context, mgmt apb.ManagementClient, out io.Writer, subject configSubject, cur *storedConfig, doc *configDocument, opts applyOptions) (*written, error) {
 	expected := cur.version
 	if doc.Version != nil {
 		expected = *doc.Version
 	}
 	diff, err := configDiff(cur.configuration, doc.Configuration, fmt.Sprintf("%s (version %d)", subject.noun(), cur.version), opts.source)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	same := subject.same(cur.configuration, doc.Configuration)
 	if !same {
@@ -90,29 +105,45 @@ func applyConfig(ctx context.Context, mgmt apb.ManagementClient, out io.Writer, 
 	}
 	if same && !opts.dryRun {
 		fmt.Fprintf(out, "No change: the configuration of %s is already this (version %d).\n", subject.noun(), cur.version)
-		return nil
+		return nil, nil
 	}
 	if hasUnknownFields(cur.configuration.ProtoReflect()) {
-		return fmt.Errorf("configure %s: %w", subject.noun(), errUnknownFields)
+		return nil, fmt.Errorf("configure %s: %w", subject.noun(), errUnknownFields)
 	}
 	if err := subject.check(cur.configuration, doc.Configuration); err != nil {
-		return err
+		return nil, err
 	}
-	version, changed, err := subject.write(ctx, mgmt, cur.configuration, doc.Configuration, expected, opts.dryRun)
+	w, err := subject.write(ctx, mgmt, cur.configuration, doc.Configuration, expected, opts.dryRun)
 	if err != nil {
-		return configWriteError(subject, cur.version, expected, opts.again, err)
+		return nil, configWriteError(subject, cur.version, expected, opts.again, err)
+	}
+	fmt.Fprintln(out, writtenText(subject, w, opts.dryRun))
+	return w, nil
+}
+
+// writtenText says what a write did.
+func writtenText(subject configSubject, w *written, dryRun bool) string {
+	if t := w.trial; t != nil {
+		expires := changedTime(t.GetExpires()).UTC().Format(time.RFC3339)
+		switch {
+		case dryRun && w.changed:
+			return fmt.Sprintf("Dry run: the cluster accepts this configuration of %s as a trial (it would be version %d). Nothing was changed.", subject.noun(), t.GetVersion())
+		case dryRun:
+			return fmt.Sprintf("Dry run: %s already tries this configuration (version %d). Nothing was changed.", subject.noun(), t.GetVersion())
+		case w.changed:
+			return fmt.Sprintf("Trial stored: %s tries version %d of its configuration, and goes back to version %d by itself unless the trial is confirmed by %s.", subject.noun(), t.GetVersion(), w.version, expires)
+		}
+		return fmt.Sprintf("Trial already stored: %s tries this configuration as version %d, until %s unless it is confirmed.", subject.noun(), t.GetVersion(), expires)
 	}
 	switch {
-	case opts.dryRun && changed:
-		fmt.Fprintf(out, "Dry run: the cluster accepts this configuration of %s (it would be version %d). Nothing was changed.\n", subject.noun(), version)
-	case opts.dryRun:
-		fmt.Fprintf(out, "Dry run: the configuration of %s is already this (version %d). Nothing was changed.\n", subject.noun(), version)
-	case changed:
-		fmt.Fprintf(out, "Configured %s: now at version %d.\n", subject.noun(), version)
-	default:
-		fmt.Fprintf(out, "No change: the configuration of %s is already this (version %d).\n", subject.noun(), version)
+	case dryRun && w.changed:
+		return fmt.Sprintf("Dry run: the cluster accepts this configuration of %s (it would be version %d). Nothing was changed.", subject.noun(), w.version)
+	case dryRun:
+		return fmt.Sprintf("Dry run: the configuration of %s is already this (version %d). Nothing was changed.", subject.noun(), w.version)
+	case w.changed:
+		return fmt.Sprintf("Configured %s: now at version %d.", subject.noun(), w.version)
 	}
-	return nil
+	return fmt.Sprintf("No change: the configuration of %s is already this (version %d).", subject.noun(), w.version)
 }
 
 // configCallError is a change the cluster refused, said for the operator, keeping the gRPC
@@ -141,7 +172,8 @@ func configWriteError(subject configSubject, read, expected uint64, again string
 		return &configCallError{status: s, msg: fmt.Sprintf("configure %s: the change was made against version %d, but someone changed the configuration since (%s); nothing was changed. "+
 			"Read it again (%s) and redo the change on what it is now", subject.noun(), expected, now, again)}
 	case ok && s.Code() == codes.InvalidArgument && s.Message() != "":
-		return &configCallError{status: s, msg: fmt.Sprintf("configure %s: %s", subject.noun(), s.Message())}
+		action := "configure " + subject.noun()
+		return &configCallError{status: s, msg: action + ": " + withoutAction(s.Message(), action)}
 	}
 	return explain("configure "+subject.noun(), err)
 }

@@ -10,8 +10,10 @@ package cli
 //
 // The configuration is the proto message (apb.NodeConfiguration or apb.ClusterConfiguration)
 // in protojson's mapping with the proto field names, as YAML or JSON; version is the stored
-// version it was read at, which apply sends as its compare-and-set. This file is the codec
-// and the diff of two configurations: pure functions, no I/O.
+// version it was read at, which apply sends as its compare-and-set. A node's trial (`node
+// config apply --try`) is shown beside the document for reading, never as part of what apply
+// takes (marshalDocument). This file is the codec and the diff of two configurations: pure
+// functions, no I/O.
 
 import (
 	"bytes"
@@ -22,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -29,6 +32,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"sigs.k8s.io/yaml"
+
+	apb "metropolis.dev/metropolis/api/v1"
 )
 
 const (
@@ -50,32 +55,107 @@ type configDocument struct {
 type documentEnvelope struct {
 	Version       uint64          `json:"version"`
 	Configuration json.RawMessage `json:"configuration"`
+	// Trial is a node's trial (apb.TrialNodeConfiguration in protojson), for reading only:
+	// parseConfigDocument refuses it.
+	Trial json.RawMessage `json:"trial,omitempty"`
 }
+
+// errTrialInDocument refuses a document holding a trial. Refused rather than ignored: an
+// operator who changed the trial's configuration in the file, or meant to keep the trial,
+// would otherwise see the stored configuration replaced instead, and which of the two to
+// change is a decision apply must not take for them.
+var errTrialInDocument = errors.New("trial: the document holds a node's trial, which get shows for reading only and apply does not take; " +
+	"remove trial to apply the configuration, or keep the trial with `metroctl node config confirm`")
 
 var configJSON = protojson.MarshalOptions{UseProtoNames: true}
 
 // marshalConfigDocument renders a document as YAML (version first) or as indented JSON.
 func marshalConfigDocument(format outputFormat, version uint64, cfg proto.Message) ([]byte, error) {
+	return marshalDocument(format, version, cfg, nil, "")
+}
+
+// marshalDocument is marshalConfigDocument with a node's trial, if trial is not nil. In YAML
+// the trial is comment lines above the document, which apply does not read, so that what get
+// prints applies as the stored configuration; JSON has no comments, so there it is the field
+// trial, which apply refuses (errTrialInDocument). confirm is the command that confirms a
+// trial, without the version.
+func marshalDocument(format outputFormat, version uint64, cfg proto.Message, trial *apb.TrialNodeConfiguration, confirm string) ([]byte, error) {
 	raw, err := configJSON.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", cfg.ProtoReflect().Descriptor().FullName(), err)
 	}
 	if format == outputJSON {
+		env := documentEnvelope{Version: version, Configuration: yamlReadable(raw)}
+		if trial != nil {
+			t, err := configJSON.Marshal(trial)
+			if err != nil {
+				return nil, fmt.Errorf("encode the trial: %w", err)
+			}
+			env.Trial = yamlReadable(t)
+		}
 		var out bytes.Buffer
 		enc := json.NewEncoder(&out)
 		enc.SetIndent("", "  ")
 		// Escaped as for YAML too, so that the JSON reads back through the YAML parser.
-		if err := enc.Encode(documentEnvelope{Version: version, Configuration: yamlReadable(raw)}); err != nil {
+		if err := enc.Encode(env); err != nil {
 			return nil, fmt.Errorf("encode configuration document: %w", err)
 		}
 		return out.Bytes(), nil
+	}
+	var comment string
+	if trial != nil {
+		if comment, err = trialComment(trial, confirm); err != nil {
+			return nil, err
+		}
 	}
 	// YAML sorts mapping keys, which would put version last; it is written by hand instead.
 	body, err := yaml.JSONToYAML(append(append([]byte(`{"configuration":`), yamlReadable(raw)...), '}'))
 	if err != nil {
 		return nil, fmt.Errorf("encode configuration as YAML: %w", err)
 	}
-	return append([]byte("version: "+strconv.FormatUint(version, 10)+"\n"), body...), nil
+	return append([]byte(comment+"version: "+strconv.FormatUint(version, 10)+"\n"), body...), nil
+}
+
+// trialComment is a trial as YAML comment lines: its version, when it expires, how to confirm
+// it, and its configuration.
+func trialComment(t *apb.TrialNodeConfiguration, confirm string) (string, error) {
+	cfg, err := configYAML(t.GetConfiguration())
+	if err != nil {
+		return "", err
+	}
+	by := t.GetChangedBy()
+	if by == "" {
+		by = "an unknown caller"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Trial: version %d (changed %s by %s), expires %s. The node follows it until then, and\n",
+		t.GetVersion(), t.GetChanged().AsTime().UTC().Format(time.RFC3339), by, t.GetExpires().AsTime().UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "goes back to the configuration below unless it is confirmed:\n  %s --version %d\n", confirm, t.GetVersion())
+	b.WriteString("The trial's configuration, for reading only: apply and edit take the document below.\n")
+	for _, line := range splitLines(cfg) {
+		b.WriteString("  " + line)
+	}
+	return commentLines(b.String()), nil
+}
+
+// commentLines makes text, lines ending in "\n", YAML comment lines. The characters YAML
+// takes for line breaks besides "\n" are escaped, since one would end a comment early and
+// what followed would be read as YAML; so are those YAML refuses anywhere, comments included.
+func commentLines(text string) string {
+	var b strings.Builder
+	for _, line := range splitLines(text) {
+		b.WriteString("# ")
+		for _, r := range strings.TrimSuffix(line, "\n") {
+			switch {
+			case r == '\r' || r == 0x85 || r == 0x2028 || r == 0x2029 || notYAMLPrintable(r):
+				fmt.Fprintf(&b, `\u%04x`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // configYAML renders a configuration alone as YAML: the text diffs compare.
@@ -173,6 +253,9 @@ func parseDocument(data []byte, empty proto.Message) (*configDocument, error) {
 		return nil, errors.New("the document must be a mapping with version (optional) and configuration")
 	}
 	for _, k := range sortedKeys(top) {
+		if k == "trial" {
+			return nil, errTrialInDocument
+		}
 		if k != "version" && k != "configuration" {
 			return nil, fmt.Errorf("unknown field %.80q: the document has only version and configuration", k)
 		}

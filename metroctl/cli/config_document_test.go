@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apb "metropolis.dev/metropolis/api/v1"
 )
@@ -32,6 +35,14 @@ func TestParseConfigDocument(t *testing.T) {
 				Labels: map[string]string{"rack": "r1"},
 				Taints: []*apb.Taint{{Key: "dedicated", Value: "db", Effect: "NoSchedule"}},
 			}}, ""},
+		{"a network", "configuration:\n  network:\n    uplink:\n      static: {addresses: [10.0.0.5/24], gateways: [10.0.0.1]}\n    mtu: 9000\n" +
+			"    vlans:\n    - {id: 100, addresses: [10.1.0.5/24], mtu: 1500}\n    routes:\n    - {destination: 198.51.100.0/24, gateway: 10.1.0.1}\n",
+			nil, &apb.NodeConfiguration{Network: &apb.NodeNetwork{
+				Uplink: &apb.NetworkConfig{Mode: &apb.NetworkConfig_Static{Static: &apb.NetworkConfig_StaticMode{Addresses: []string{"10.0.0.5/24"}, Gateways: []string{"10.0.0.1"}}}},
+				Mtu:    9000,
+				Vlans:  []*apb.VlanLink{{Id: 100, Addresses: []string{"10.1.0.5/24"}, Mtu: 1500}},
+				Routes: []*apb.NetworkRoute{{Destination: "198.51.100.0/24", Gateway: "10.1.0.1"}},
+			}}, ""},
 		{"the largest version", "version: 18446744073709551615\nconfiguration: {}\n", version(1<<64 - 1), &apb.NodeConfiguration{}, ""},
 
 		{"an unknown top-level field", "versoin: 3\nconfiguration: {}\n", nil, nil, `unknown field "versoin": the document has only version and configuration`},
@@ -42,6 +53,9 @@ func TestParseConfigDocument(t *testing.T) {
 		{"a number for a string", "configuration:\n  kubelet:\n    eviction_hard: {memory.available: 5}\n", nil, nil, `configuration.kubelet.eviction_hard["memory.available"]: want a string, got the number 5`},
 		{"a list for a message", "configuration:\n  kubernetes: []\n", nil, nil, `configuration.kubernetes: want a mapping of KubernetesNodeConfiguration's fields, got a list`},
 		{"no configuration", "version: 1\n", nil, nil, "the document has no configuration"},
+		{"a trial", "version: 1\nconfiguration: {}\ntrial: {version: 2}\n", nil, nil, "trial: the document holds a node's trial, which get shows for reading only and apply does not take"},
+		{"an uplink both static and DHCP", "configuration:\n  network:\n    uplink: {dhcp: {}, static: {}}\n", nil, nil, "configuration: "},
+		{"a VLAN ID as a string of letters", "configuration:\n  network:\n    vlans: [{id: ten}]\n", nil, nil, "configuration: "},
 		{"an empty file", "", nil, nil, "the document must be a mapping"},
 		{"a list", "- a\n", nil, nil, "the document must be a mapping"},
 		{"a negative version", "version: -1\nconfiguration: {}\n", nil, nil, "version: want a whole number of at least 0, got -1"},
@@ -107,6 +121,40 @@ func TestMarshalConfigDocument(t *testing.T) {
 	}
 }
 
+// A trial is comments in YAML, so the document parses as without it, whatever the trial
+// holds; in JSON it is a field, which parse refuses.
+func TestMarshalDocumentWithTrial(t *testing.T) {
+	cfg := &apb.NodeConfiguration{NtpServers: []string{"a.example.com"}}
+	trial := &apb.TrialNodeConfiguration{
+		Version: 8, Configuration: networkConfiguration(),
+		Expires:   timestamppb.New(time.Date(2026, 12, 7, 12, 1, 0, 0, time.UTC)),
+		Changed:   timestamppb.New(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)),
+		ChangedBy: "owner\nversion: 99\rconfiguration: {}\u2028x: 1\u0085\x7f",
+	}
+	y, err := marshalDocument(outputYAML, 7, cfg, trial, "metroctl node config confirm n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStart := "# Trial: version 8 (changed 2026-12-07T12:00:00Z by owner\n# version: 99\\u000dconfiguration: {}\\u2028x: 1\\u0085\\u007f), expires 2026-12-07T12:01:00Z."
+	if !strings.HasPrefix(string(y), wantStart) || !strings.Contains(string(y), "#   metroctl node config confirm n --version 8\n") || !strings.Contains(string(y), "\n#   network:\n#     mtu: 9000\n") {
+		t.Errorf("YAML:\n%s\nwant it to start with\n%s", y, wantStart)
+	}
+	doc, err := parseConfigDocument(y, &apb.NodeConfiguration{})
+	if err != nil || *doc.Version != 7 || !proto.Equal(doc.Configuration, cfg) {
+		t.Errorf("the YAML with a trial parses as %v, %v; want version 7 and %v", doc, err, cfg)
+	}
+	j, err := marshalDocument(outputJSON, 7, cfg, trial, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(j), `"trial": {`) {
+		t.Errorf("JSON without the trial:\n%s", j)
+	}
+	if _, err := parseConfigDocument(j, &apb.NodeConfiguration{}); !errors.Is(err, errTrialInDocument) {
+		t.Errorf("the JSON with a trial: %v, want errTrialInDocument", err)
+	}
+}
+
 func TestConfigDiff(t *testing.T) {
 	a := &apb.NodeConfiguration{NtpServers: []string{"a.example.com"}}
 	b := &apb.NodeConfiguration{NtpServers: []string{"b.example.com"}}
@@ -133,6 +181,9 @@ func FuzzParseConfigDocument(f *testing.F) {
 		"configuration:\n  kubernetes:\n    labels: {\"on\": \"yes\", \"1\": \"0x10\"}\n    taints:\n    - {key: a, value: b, effect: NoExecute}\n",
 		"configuration:\n  node_defaults:\n    kubernetes_rules:\n    - node_selector: {a: b}\n      consensus_member: false\n  attestation: {required: true}\n",
 		"configuration: &a {}\nversion: *a\n",
+		"configuration:\n  network:\n    uplink: {static: {addresses: [10.0.0.5/24]}}\n    mtu: 9000\n    vlans: [{id: 100, addresses: [10.1.0.5/24]}]\n    routes: [{destination: 0.0.0.0/0, gateway: 10.1.0.1}]\n",
+		"configuration:\n  network: {uplink: {dhcp: {}}}\n",
+		"version: 1\nconfiguration: {}\ntrial: {version: \"2\"}\n",
 		"configuration:\n  ntp_servers: [\"\\xff\"]\n",
 		// DEL is fine in JSON but refused by YAML unescaped: rendering must escape it.
 		"configuration:\n ntp_servers: [\"\\x7f\"]",
@@ -170,6 +221,26 @@ func FuzzParseConfigDocument(f *testing.F) {
 			if *again.Version != version || !proto.Equal(again.Configuration, doc.Configuration) {
 				t.Fatalf("round trip through %s changed the document:\n%s\nto version %d, %v", format, out, *again.Version, again.Configuration)
 			}
+		}
+		// With a trial (holding this configuration if a node's, and the input as who changed
+		// it): in YAML only comments, which change nothing; in JSON a field, which is refused.
+		trial := &apb.TrialNodeConfiguration{Version: version + 1, ChangedBy: strings.ToValidUTF8(string(data), "?")}
+		if c, ok := doc.Configuration.(*apb.NodeConfiguration); ok {
+			trial.Configuration = c
+		}
+		out, err := marshalDocument(outputYAML, version, doc.Configuration, trial, "metroctl node config confirm n")
+		if err != nil {
+			t.Fatalf("marshal with a trial: %v", err)
+		}
+		again, err := parseConfigDocument(out, empty)
+		if err != nil || *again.Version != version || !proto.Equal(again.Configuration, doc.Configuration) {
+			t.Fatalf("the trial's comments changed the document:\n%s\nto %v, %v", out, again, err)
+		}
+		if out, err = marshalDocument(outputJSON, version, doc.Configuration, trial, ""); err != nil {
+			t.Fatalf("marshal with a trial as JSON: %v", err)
+		}
+		if _, err := parseConfigDocument(out, empty); !errors.Is(err, errTrialInDocument) {
+			t.Fatalf("the trial in JSON: %v, want errTrialInDocument\n%s", err, out)
 		}
 	})
 }

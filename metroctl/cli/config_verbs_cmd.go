@@ -5,6 +5,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,6 +31,17 @@ type configKind struct {
 	// effective is whether get offers --effective (a node's configuration with the cluster's
 	// defaults filled in).
 	effective bool
+	// followTrial, if set, follows a trial that apply or edit stored (a node's, with --try)
+	// until the node reports it runs it; nil where there are no trials.
+	followTrial func(ctx context.Context, progress, out io.Writer, subject configSubject, w *written) error
+}
+
+// followed follows what apply or edit wrote, if that is a trial.
+func (k configKind) followed(cmd *cobra.Command, subject configSubject, w *written) error {
+	if w == nil || w.trial == nil || k.followTrial == nil {
+		return nil
+	}
+	return k.followTrial(cmd.Context(), cmd.ErrOrStderr(), cmd.OutOrStdout(), subject, w)
 }
 
 // use is a usage line: the verb, the argument if any, then rest.
@@ -151,7 +163,11 @@ func (s *session) configApplyCommand(k configKind) *cobra.Command {
 			if err != nil {
 				return explain("read the configuration of "+subject.noun(), err)
 			}
-			return applyConfig(ctx, mgmt, cmd.OutOrStdout(), subject, cur, doc, applyOptions{dryRun: dryRun, source: source, again: subject.command("get")})
+			w, err := applyConfig(ctx, mgmt, cmd.OutOrStdout(), subject, cur, doc, applyOptions{dryRun: dryRun, source: source, again: subject.command("get")})
+			if err != nil || dryRun {
+				return err
+			}
+			return k.followed(cmd, subject, w)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "the document to apply (- for standard input)")
@@ -198,7 +214,7 @@ func (s *session) configEditCommand(k configKind) *cobra.Command {
 			if err != nil {
 				return explain("read the configuration of "+subject.noun(), err)
 			}
-			doc, err := marshalConfigDocument(outputYAML, cur.version, cur.configuration)
+			doc, err := marshalDocument(outputYAML, cur.version, cur.configuration, cur.trial, subject.command("confirm"))
 			if err != nil {
 				return err
 			}
@@ -231,11 +247,13 @@ func (s *session) configEditCommand(k configKind) *cobra.Command {
 				return kept(explain("configure "+subject.noun(), err))
 			}
 			defer done()
-			if err := applyConfig(ctx, mgmt, cmd.OutOrStdout(), subject, cur, next, applyOptions{source: "edited", again: subject.command("edit")}); err != nil {
+			w, err := applyConfig(ctx, mgmt, cmd.OutOrStdout(), subject, cur, next, applyOptions{source: "edited", again: subject.command("edit")})
+			if err != nil {
 				return kept(err)
 			}
+			// Stored: whatever follows, the file is no longer needed to apply the change.
 			os.Remove(path)
-			return nil
+			return k.followed(cmd, subject, w)
 		},
 	}
 }
@@ -243,7 +261,7 @@ func (s *session) configEditCommand(k configKind) *cobra.Command {
 // writeStoredConfig writes cur as a document: in YAML after its header comment, in JSON
 // alone.
 func writeStoredConfig(w io.Writer, format outputFormat, subject configSubject, cur *storedConfig) error {
-	doc, err := marshalConfigDocument(format, cur.version, cur.configuration)
+	doc, err := marshalDocument(format, cur.version, cur.configuration, cur.trial, subject.command("confirm"))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -43,7 +44,7 @@ func (e *callError) Error() string {
 	if !ok {
 		text = e.status.Code().String()
 	}
-	msg := connect.Reason(e.status.Err())
+	msg := withoutAction(connect.Reason(e.status.Err()), e.action)
 	if msg == "" || e.status.Code() == codes.DeadlineExceeded || e.status.Code() == codes.Canceled {
 		return e.action + ": " + text
 	}
@@ -51,6 +52,13 @@ func (e *callError) Error() string {
 }
 
 func (e *callError) GRPCStatus() *status.Status { return e.status }
+
+// withoutAction is msg without a leading "action: ": the curator's messages name what they
+// refuse ("configure node metropolis-ab12: ..."), in the words metroctl uses for it too, which
+// would otherwise be said twice.
+func withoutAction(msg, action string) string {
+	return strings.TrimPrefix(msg, action+": ")
+}
 
 // explain wraps the error of action (e.g. "approve node metropolis-ab12") for the operator.
 // Errors that already say where they happened (an unreachable cluster) keep their text.

@@ -51,6 +51,11 @@ type fakeCluster struct {
 	// node missing from nodeConfigs has the empty one at version 0.
 	nodeConfigs   map[string]*apb.StoredNodeConfiguration
 	clusterConfig *apb.StoredClusterConfiguration
+	// trialCutOff makes a node never report the trials it is given, as one a trial cut off
+	// from the cluster; noTrials makes the fake a curator of a release without trials, which
+	// ignores try_duration (fakeconfig_test.go).
+	trialCutOff bool
+	noTrials    bool
 }
 
 func newFakeCluster(t *testing.T, ownerPub ed25519.PublicKey) *fakeCluster {

@@ -103,8 +103,10 @@ func writeNodeTable(w io.Writer, nodes []*apb.Node) error {
 	return tw.Flush()
 }
 
-// writeNodeDescription writes every field of one node as aligned "Name: value" lines.
-func writeNodeDescription(w io.Writer, n *apb.Node) error {
+// writeNodeDescription writes every field of one node as aligned "Name: value" lines. stored
+// is the node's stored configuration, for its trial: nil if not known, with readErr saying
+// why if it could not be read.
+func writeNodeDescription(w io.Writer, n *apb.Node, stored *apb.StoredNodeConfiguration, readErr error) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	curator := "-"
 	if c := n.GetStatus().GetRunningCurator(); c != nil {
@@ -130,6 +132,13 @@ func writeNodeDescription(w io.Writer, n *apb.Node) error {
 		{"Time", timeSyncText(n.GetStatus().GetTimeSync(), "\n\t")},
 		{"TPM", attestationText(n.GetAttestation(), "\n\t")},
 		{"Configuration", configurationText(n, "\n\t")},
+	}
+	cs := n.GetStatus().GetConfiguration()
+	if t := trialText(stored, readErr, cs); t != "" {
+		rows = append(rows, [2]string{"Trial", t})
+	}
+	if r := revertedText(cs); r != "" {
+		rows = append(rows, [2]string{"Reverted", r})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])

@@ -57,7 +57,7 @@ func TestNodeTable(t *testing.T) {
 
 func TestNodeDescription(t *testing.T) {
 	var b bytes.Buffer
-	if err := writeNodeDescription(&b, exampleNodes()[1]); err != nil {
+	if err := writeNodeDescription(&b, exampleNodes()[1], nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +

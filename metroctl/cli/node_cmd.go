@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/identity"
@@ -120,7 +122,14 @@ func (s *session) nodeDescribeCommand() *cobra.Command {
 			if format != outputTable {
 				return writeProto(cmd.OutOrStdout(), format, n)
 			}
-			return writeNodeDescription(cmd.OutOrStdout(), n)
+			// For the trial, which only the stored configuration has. A cluster without
+			// configuration has none; any other failure is said in the description, which
+			// stays worth reading without it.
+			res, err := mgmt.GetNodeConfiguration(ctx, &apb.GetNodeConfigurationRequest{NodeId: id})
+			if status.Code(err) == codes.Unimplemented {
+				err = nil
+			}
+			return writeNodeDescription(cmd.OutOrStdout(), n, res.GetStored(), err)
 		},
 	}
 	addOutputFlag(cmd, &output)
