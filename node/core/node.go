@@ -128,6 +128,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if u := n.plat.Updates(); u != nil {
 		cfg.Software, cfg.Bundles = u, bundles
 	}
+	if nw := n.plat.Network(); nw != nil {
+		cfg.Network = nw
+	}
 	roles := roleserve.New(cfg)
 	program.registry.MustRegister(roles.Collectors()...)
 	n.self.Store(&selfView{nodeID: nodeID, roles: roles})

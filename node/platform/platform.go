@@ -16,6 +16,7 @@ import (
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/node/update"
+	"metropolis.dev/metropolis/osbase/netconfig"
 	"metropolis.dev/metropolis/osbase/tpm"
 )
 
@@ -30,8 +31,12 @@ type Platform interface {
 	// (a node that already belongs to a cluster needs none). Invalid parameters are an error
 	// naming what is wrong.
 	Parameters() (*apb.NodeParameters, error)
-	// Address is the address other nodes and operators reach this node at.
+	// Address is the address other nodes and operators reach this node at when it starts.
 	Address(ctx context.Context) (net.IP, error)
+	// Network is the node's network, which the node reconfigures as its configuration says
+	// while it runs; nil where the network is not the node's to change (hosted: the
+	// launcher's namespace).
+	Network() *netconfig.Service
 	// Reboot restarts the node; Shutdown stops it. Both return once the request is accepted;
 	// the node then stops its services and goes down.
 	Reboot(ctx context.Context) error

@@ -27,7 +27,7 @@ func (s *Service) renewNodeCertificates(ctx context.Context, cur cpb.CuratorClie
 		What: "node certificate", Clock: s.cfg.Clock,
 		Current: func() (renewal.Validity, error) {
 			leaf := s.cfg.NodeCertificate.Current().Leaf
-			return renewal.Validity{NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Outdated: lacksAddress(leaf, s.cfg.Address)}, nil
+			return renewal.Validity{NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Outdated: lacksAddress(leaf, s.Address())}, nil
 		},
 		Renew: func(ctx context.Context) error { return s.renewNodeCertificate(ctx, cur) },
 	}

@@ -73,6 +73,9 @@ type Config struct {
 	// Time, if not nil, is how the node keeps its clock: reported with the node's status, and
 	// what a consensus member says of its source when it answers NTP requests.
 	Time TimeSource
+	// Network, if not nil, is the node's network, which follows the node's configuration;
+	// the node's address then follows the network (Address).
+	Network NetworkControl
 	// RunDir is where the Kubernetes worker keeps files that mean nothing after a reboot
 	// (a tmpfs); empty: /run/metropolis/kubernetes-worker.
 	RunDir string
@@ -125,13 +128,19 @@ type Service struct {
 	clusterConfig memory.Value[*apb.StoredClusterConfiguration]
 	configuration memory.Value[*Configuration]
 	kubeletConfig memory.Value[*apb.KubeletConfiguration]
+	trials        trials
+	// applied is the configuration as the node has applied it (followNetwork), address the
+	// address the node is reached at (Address).
+	applied memory.Value[*applied]
+	address memory.Value[net.IP]
 	// heartbeats counts heartbeats by outcome (Collectors).
 	heartbeats *prometheus.CounterVec
 }
 
 // New returns the role workers of an enrolled node.
 func New(cfg Config) *Service {
-	s := &Service{cfg: cfg, curators: rpc.NewCuratorAddresses(cfg.Curators)}
+	s := &Service{cfg: cfg, curators: rpc.NewCuratorAddresses(cfg.Curators), trials: trials{reverted: make(map[trialKey]bool)}}
+	s.address.Set(cfg.Address)
 	s.heartbeats = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "metropolis_heartbeats_total",
 		Help: "Heartbeats this node sent to the curator leader, by result: answered, or failed (the stream broke; a leader change does that).",
@@ -177,6 +186,7 @@ func (s *Service) Run(ctx context.Context) error {
 		{"renew-certificate", func(ctx context.Context) error { return s.renewNodeCertificates(ctx, cur) }},
 		{"cluster-configuration", func(ctx context.Context) error { return s.watchClusterConfiguration(ctx, cur) }},
 		{"configuration", s.mergeConfiguration},
+		{"network", s.followNetwork},
 	}
 	for _, w := range workers {
 		if err := supervisor.Run(ctx, w.name, w.run); err != nil {
@@ -270,4 +280,12 @@ func publicRoles(r *cpb.NodeRoles) *apb.NodeRoles {
 		KubernetesController: r.KubernetesController != nil,
 		KubernetesWorker:     r.KubernetesWorker != nil,
 	}
+}
+
+// clock is Config.Clock, or the real clock.
+func (s *Service) clock() clock.WithTicker {
+	if s.cfg.Clock == nil {
+		return clock.RealClock{}
+	}
+	return s.cfg.Clock
 }

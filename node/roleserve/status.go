@@ -3,6 +3,7 @@ package roleserve
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -78,12 +79,16 @@ func (s *Service) reportStatus(ctx context.Context, cur cpb.CuratorClient) error
 		go follow(ctx, tw, changes, func(v *timesync.Status) { clock = v.Proto() })
 	}
 	var config *apb.NodeConfigurationStatus
-	cw := s.configuration.Watch()
+	cw := s.applied.Watch()
 	defer cw.Close()
-	go follow(ctx, cw, changes, func(v *Configuration) { config = configurationStatus(v, time.Now()) })
+	go follow(ctx, cw, changes, func(v *applied) { config = configurationStatus(v, time.Now()) })
+	address := s.Address()
+	aw := s.address.Watch()
+	defer aw.Close()
+	go follow(ctx, aw, changes, func(v net.IP) { address = v })
 	supervisor.Signal(ctx, supervisor.SignalHealthy)
 	for {
-		st := &apb.NodeStatus{ExternalAddress: s.cfg.Address.String(), Timestamp: timestamppb.Now(), Software: software, TimeSync: clock, Configuration: config}
+		st := &apb.NodeStatus{ExternalAddress: address.String(), Timestamp: timestamppb.Now(), Software: software, TimeSync: clock, Configuration: config}
 		if software != nil && len(kept) > 0 {
 			st.Software = proto.Clone(software).(*apb.NodeSoftware)
 			st.Software.KeptBundles = kept

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"sync"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
 	"metropolis.dev/metropolis/node/kubernetes/worker"
@@ -50,9 +52,10 @@ func (s *Service) runWorker(ctx context.Context, cur cpb.CuratorClient) error {
 	if s.cfg.KubeBinary != "" {
 		binDir = filepath.Dir(s.cfg.KubeBinary)
 	}
+	address := s.Address()
 	svc, err := worker.New(worker.Config{
 		NodeID:   s.cfg.NodeID,
-		Address:  s.cfg.Address,
+		Address:  address,
 		StateDir: filepath.Join(s.cfg.StateDir, workerDir),
 		RunDir:   runDir,
 		BinDir:   binDir,
@@ -69,8 +72,36 @@ func (s *Service) runWorker(ctx context.Context, cur cpb.CuratorClient) error {
 	}
 	s.worker.Store(svc)
 	defer s.worker.Store(nil)
-	if _, err := w.Get(ctx, event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasWorkerRole(r) })); err != nil {
-		return err
+	// The worker serves and registers its Node at the node's address: when the address moves
+	// (the node's network configuration), the worker starts over at the new one. Containers
+	// keep running meanwhile; the kubelet takes them up again.
+	wctx, cancel := context.WithCancel(ctx)
+	var waits sync.WaitGroup
+	defer waits.Wait() // before w.Close: the watchers are the goroutines' until then
+	defer cancel()
+	moved := make(chan net.IP, 1)
+	waits.Go(func() {
+		aw := s.address.Watch()
+		defer aw.Close()
+		if addr, err := aw.Get(wctx, event.Filter(func(a net.IP) bool { return !a.Equal(address) })); err == nil {
+			moved <- addr
+		}
+	})
+	removed := make(chan error, 1)
+	waits.Go(func() {
+		_, err := w.Get(wctx, event.Filter(func(r *cpb.NodeRoles) bool { return r != nil && !hasWorkerRole(r) }))
+		removed <- err
+	})
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case addr := <-moved:
+		supervisor.Logger(ctx).Infof("the node's address moved from %s to %s: restarting the Kubernetes worker there", address, addr)
+		return fmt.Errorf("the node's address moved from %s to %s", address, addr)
+	case err := <-removed:
+		if err != nil {
+			return err
+		}
 	}
 	supervisor.Logger(ctx).Infof("KubernetesWorker removed: stopping the Kubernetes worker")
 	return errors.New("KubernetesWorker removed")

@@ -124,13 +124,13 @@ func (s *Service) publishLease(link netlink.Link, current *nclient4.Lease, l *le
 	if !l.infinite {
 		st.LeaseExpiry = current.CreationTime.Add(l.duration)
 	}
-	return s.configure(link, s.current.uplinkSettings(l.settings()), st)
+	return s.configure(link, s.currentIntent().uplinkSettings(l.settings()), st)
 }
 
 // dropLease removes the lease's address and routes after it ended, so that the node does not
 // keep using an address the server may give to someone else.
 func (s *Service) dropLease(logger logtree.LeveledLogger, link netlink.Link) {
-	if err := s.configure(link, s.current.uplinkSettings(settings{}), &Status{DHCP: true}); err != nil {
+	if err := s.configure(link, s.currentIntent().uplinkSettings(settings{}), &Status{DHCP: true}); err != nil {
 		logger.Errorf("removing the ended lease's address: %v", err)
 	}
 }

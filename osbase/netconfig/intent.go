@@ -12,6 +12,9 @@ import (
 // gives (the boot parameters'), and follows SetIntent afterwards: the node's configuration as
 // the cluster keeps it, applied while the node runs.
 type Intent struct {
+	// BootUplink keeps the uplink as Config says (Static is then ignored): the node's
+	// configuration sets only the rest of the network.
+	BootUplink bool
 	// Static is the uplink's static configuration; nil: DHCP.
 	Static *ipconfig.Static
 	// Extra is the uplink's MTU, the VLAN links on it and the routes besides the default ones.
@@ -25,7 +28,7 @@ func (i *Intent) Equal(o *Intent) bool {
 	if i == nil || o == nil {
 		return i == o
 	}
-	return staticEqual(i.Static, o.Static) && extraEqual(i.Extra, o.Extra) && slices.Equal(i.Nameservers, o.Nameservers)
+	return i.BootUplink == o.BootUplink && staticEqual(i.Static, o.Static) && extraEqual(i.Extra, o.Extra) && slices.Equal(i.Nameservers, o.Nameservers)
 }
 
 func staticEqual(a, b *ipconfig.Static) bool {
@@ -60,4 +63,11 @@ func (i *Intent) uplinkSettings(s settings) settings {
 	}
 	s.extra = i.Extra
 	return s
+}
+
+// generation is an intent as SetIntent numbered it, so that Status says which one the link
+// has.
+type generation struct {
+	*Intent
+	n uint64
 }

@@ -85,12 +85,15 @@ func TestIntentInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetIntent(&Intent{Static: static(moved), Extra: *extra})
-	st, err = w.Get(ctx, event.Filter(func(s *Status) bool { return len(s.Addresses) == 1 && s.Addresses[0] == moved }))
+	gen := svc.SetIntent(&Intent{Static: static(moved), Extra: *extra})
+	st, err = w.Get(ctx, event.Filter(func(s *Status) bool { return s.Generation == gen }))
 	if err != nil {
 		t.Fatalf("waiting for the moved address: %v", err)
 	}
 	t.Logf("status: %s; errors %v", st, st.Errors)
+	if got := st.PreferredAddress(); !got.Equal(moved.Addr().AsSlice()) {
+		t.Errorf("preferred address %v, want %v", got, moved.Addr())
+	}
 	requireAddress(t, link, moved)
 	requireNoAddress(t, link, boot)
 	requireDefaultRoute(t, link, netlink.FAMILY_V4, peer)
@@ -109,12 +112,18 @@ func TestIntentInNamespace(t *testing.T) {
 		t.Errorf("from the moved address: %v", err)
 	}
 
-	svc.SetIntent(nil)
-	st, err = w.Get(ctx, event.Filter(func(s *Status) bool { return len(s.Addresses) == 1 && s.Addresses[0] == boot }))
+	gen = svc.SetIntent(nil)
+	st, err = w.Get(ctx, event.Filter(func(s *Status) bool { return s.Generation == gen }))
 	if err != nil {
 		t.Fatalf("waiting for the boot address again: %v", err)
 	}
+	requireAddress(t, link, boot)
 	requireNoAddress(t, link, moved)
+	// The same intent again changes nothing on the link, and its generation is reached at once.
+	gen = svc.SetIntent(nil)
+	if _, err := w.Get(ctx, event.Filter(func(s *Status) bool { return s.Generation == gen })); err != nil {
+		t.Fatalf("waiting for an unchanged intent's generation: %v", err)
+	}
 	if _, err := netlink.LinkByName("vlan7"); err == nil {
 		t.Error("the VLAN link stayed after the intent dropped it")
 	}

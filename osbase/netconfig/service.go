@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"k8s.io/utils/clock"
@@ -21,14 +22,18 @@ import (
 type Service struct {
 	config Config
 	status memory.Value[*Status]
-	intent memory.Value[*Intent]
+	intent memory.Value[generation]
+	// mu guards generations, current and last.
+	mu          sync.Mutex
+	generations uint64
 	// owned and ownedExtra are what Run put on the links, kept across intents and restarts of
 	// Run (which the supervisor runs one at a time) so that a later Run removes what it no
 	// longer wants.
 	owned      configured
 	ownedExtra ownedExtra
-	// current is the intent Run works on; only Run's goroutines use it.
-	current *Intent
+	// current is the intent Run works on, last the status published last.
+	current generation
+	last    *Status
 }
 
 // Config is what Service needs.
@@ -53,20 +58,28 @@ func (s *Service) clock() clock.Clock {
 // New returns a service that is not yet running.
 func New(config Config) *Service {
 	s := &Service{config: config}
-	s.intent.Set(s.bootIntent())
+	s.SetIntent(nil)
 	return s
 }
 
-func (s *Service) bootIntent() *Intent { return &Intent{Static: s.config.Static} }
-
 // SetIntent changes what the service configures; nil goes back to Config's. Run applies it
 // at once, without setting the link down: addresses and routes of the new intent go on before
-// those of the old one come off.
-func (s *Service) SetIntent(i *Intent) {
-	if i == nil {
-		i = s.bootIntent()
+// those of the old one come off. It returns the intent's generation: Status.Generation
+// reaches it once the link has it.
+func (s *Service) SetIntent(i *Intent) uint64 {
+	resolved := &Intent{Static: s.config.Static}
+	if i != nil {
+		copied := *i
+		if copied.BootUplink {
+			copied.Static = s.config.Static
+		}
+		resolved = &copied
 	}
-	s.intent.Set(i)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.generations++
+	s.intent.Set(generation{Intent: resolved, n: s.generations})
+	return s.generations
 }
 
 // Watch follows the link's status. Until the link is configured, Get blocks.
@@ -108,14 +121,16 @@ func (s *Service) Run(ctx context.Context) error {
 
 // keepUntilChanged configures link as intent says and keeps it so until the intent changes,
 // returning the new one, or until keeping it fails (a DHCP lease ends).
-func (s *Service) keepUntilChanged(ctx context.Context, w event.Watcher[*Intent], link netlink.Link, intent *Intent) (*Intent, error) {
+func (s *Service) keepUntilChanged(ctx context.Context, w event.Watcher[generation], link netlink.Link, intent generation) (generation, error) {
 	kctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.mu.Lock()
 	s.current = intent
+	s.mu.Unlock()
 	kept := make(chan error, 1)
 	go func() { kept <- s.keep(kctx, link, intent) }()
 	// The watcher is the one goroutine's below until it is done; Run uses it again after.
-	changed := make(chan *Intent, 1)
+	changed := make(chan generation, 1)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
@@ -124,10 +139,12 @@ func (s *Service) keepUntilChanged(ctx context.Context, w event.Watcher[*Intent]
 			if err != nil {
 				return
 			}
-			if !next.Equal(intent) {
+			if !next.Equal(intent.Intent) {
 				changed <- next
 				return
 			}
+			// The same network again: the link has it already.
+			s.confirmGeneration(next)
 		}
 	}()
 	select {
@@ -135,9 +152,9 @@ func (s *Service) keepUntilChanged(ctx context.Context, w event.Watcher[*Intent]
 		cancel()
 		<-watched
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return generation{}, ctx.Err()
 		}
-		return nil, err
+		return generation{}, err
 	case next := <-changed:
 		cancel()
 		<-kept
@@ -147,7 +164,7 @@ func (s *Service) keepUntilChanged(ctx context.Context, w event.Watcher[*Intent]
 }
 
 // keep configures link statically or by DHCP, as intent says, until ctx ends.
-func (s *Service) keep(ctx context.Context, link netlink.Link, intent *Intent) error {
+func (s *Service) keep(ctx context.Context, link netlink.Link, intent generation) error {
 	if intent.Static == nil {
 		return s.runDHCP(ctx, link)
 	}
@@ -185,6 +202,32 @@ func (s *Service) configure(link netlink.Link, want settings, st *Status) error 
 	st.Nameservers = append([]netip.Addr(nil), want.nameservers...)
 	st.Extra = want.extra
 	st.Errors = errs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.Generation = s.current.n
+	s.last = st
 	s.status.Set(st)
 	return nil
+}
+
+// confirmGeneration makes next, an intent equal to the one the link has, the current one, and
+// publishes the status again with its generation.
+func (s *Service) confirmGeneration(next generation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current = next
+	if s.last == nil {
+		return
+	}
+	st := *s.last
+	st.Generation = next.n
+	s.last = &st
+	s.status.Set(&st)
+}
+
+// currentIntent is the intent Run works on.
+func (s *Service) currentIntent() *Intent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current.Intent
 }

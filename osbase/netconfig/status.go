@@ -31,6 +31,24 @@ type Status struct {
 	// or of the intent, could not be applied, each naming its link or route.
 	Extra  ipconfig.Extra
 	Errors []string
+	// Generation is that of the intent the link has (SetIntent).
+	Generation uint64
+}
+
+// PreferredAddress is the address other machines reach the node at: its first IPv4 address,
+// else its first; nil while it has none.
+func (st *Status) PreferredAddress() net.IP {
+	if !HasAddress(st) {
+		return nil
+	}
+	best := st.Addresses[0].Addr()
+	for _, a := range st.Addresses {
+		if a.Addr().Is4() {
+			best = a.Addr()
+			break
+		}
+	}
+	return net.IP(best.AsSlice())
 }
 
 // HasAddress reports whether s holds at least one address, for use with event.Filter:

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -30,9 +31,11 @@ type credentials struct {
 	validFrom, validUntil time.Time
 }
 
-// fetchCredentials makes the worker's keys and has the curator certify them. It waits, saying
-// why, while the cluster cannot issue them yet (no controller has made the Kubernetes CA).
-func fetchCredentials(ctx context.Context, cur cpb.CuratorClient) (*credentials, error) {
+// fetchCredentials makes the worker's keys and has the curator certify them for the node at
+// address. It waits, saying why, while the cluster cannot issue them yet (no controller has
+// made the Kubernetes CA), or issues them for another address (the node moved, and its status
+// has not reached the curator yet).
+func fetchCredentials(ctx context.Context, cur cpb.CuratorClient, address net.IP) (*credentials, error) {
 	kubeletKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -47,11 +50,11 @@ func fetchCredentials(ctx context.Context, cur cpb.CuratorClient) (*credentials,
 	var res *cpb.IssueKubernetesWorkerCredentialsResponse
 	for {
 		res, err = cur.IssueKubernetesWorkerCredentials(ctx, req)
-		if err == nil && len(res.ApiserverEndpoints) > 0 {
-			break
+		if err == nil {
+			err = checkIssued(res, address)
 		}
 		if err == nil {
-			err = status.Error(codes.FailedPrecondition, "no Kubernetes controller is up")
+			break
 		}
 		if c := status.Code(err); c != codes.FailedPrecondition && c != codes.Unavailable && c != codes.DeadlineExceeded {
 			return nil, fmt.Errorf("kubernetes worker credentials: %w", err)
@@ -84,4 +87,25 @@ func fetchCredentials(ctx context.Context, cur cpb.CuratorClient) (*credentials,
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkIssued says why credentials the curator issued are not yet the ones to use, as an
+// error of a code fetchCredentials waits on.
+func checkIssued(res *cpb.IssueKubernetesWorkerCredentialsResponse, address net.IP) error {
+	if len(res.GetApiserverEndpoints()) == 0 {
+		return status.Error(codes.FailedPrecondition, "no Kubernetes controller is up")
+	}
+	serving, err := x509.ParseCertificate(res.GetKubeletServingCertificate())
+	if err != nil {
+		return fmt.Errorf("the curator sent an unparseable kubelet serving certificate: %w", err)
+	}
+	if address == nil {
+		return nil
+	}
+	for _, ip := range serving.IPAddresses {
+		if ip.Equal(address) {
+			return nil
+		}
+	}
+	return status.Errorf(codes.FailedPrecondition, "the kubelet's certificate is for %v, but the node is at %s: its new address has not reached the curator yet", serving.IPAddresses, address)
 }

@@ -25,7 +25,7 @@ func (r *renewer) run(ctx context.Context) error {
 			return renewal.Validity{NotBefore: r.current.validFrom, NotAfter: r.current.validUntil}, nil
 		},
 		Renew: func(ctx context.Context) error {
-			next, err := fetchCredentials(ctx, r.s.cfg.Curator)
+			next, err := fetchCredentials(ctx, r.s.cfg.Curator, r.s.cfg.Address)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,11 +13,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/client-go/rest"
 
 	cpb "metropolis.dev/metropolis/api/curator/v1"
@@ -78,8 +83,9 @@ func TestRenewerReplacesCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur := &shortLivedCurator{ca: ca, validity: 3 * time.Second}
-	s := &Service{cfg: Config{StateDir: t.TempDir(), Curator: cur}}
-	creds, err := fetchCredentials(context.Background(), cur)
+	loopback := net.IPv4(127, 0, 0, 1)
+	s := &Service{cfg: Config{StateDir: t.TempDir(), Curator: cur, Address: loopback}}
+	creds, err := fetchCredentials(context.Background(), cur, loopback)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,5 +149,33 @@ func TestRenewerReplacesCertificates(t *testing.T) {
 		if time.Now().After(pair.Leaf.NotAfter) {
 			t.Errorf("%s expired at %s: not renewed", f, pair.Leaf.NotAfter)
 		}
+	}
+}
+
+func TestCheckIssued(t *testing.T) {
+	ca, err := kpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	res, err := (&shortLivedCurator{ca: ca, validity: time.Hour}).IssueKubernetesWorkerCredentials(context.Background(),
+		&cpb.IssueKubernetesWorkerCredentialsRequest{KubeletPublicKey: pub, ProxyPublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkIssued(res, net.IPv4(127, 0, 0, 1)); err != nil {
+		t.Errorf("certified for the node's address: %v", err)
+	}
+	err = checkIssued(res, net.ParseIP("192.0.2.20"))
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "the node is at 192.0.2.20: its new address has not reached the curator yet") {
+		t.Errorf("certified for another address: %v, want FailedPrecondition saying so", err)
+	}
+	res.ApiserverEndpoints = nil
+	if err := checkIssued(res, nil); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("no controller: %v", err)
 	}
 }

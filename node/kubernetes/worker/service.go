@@ -50,7 +50,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	creds, err := fetchCredentials(ctx, s.cfg.Curator)
+	creds, err := fetchCredentials(ctx, s.cfg.Curator, s.cfg.Address)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	apb "metropolis.dev/metropolis/api/v1"
+	"metropolis.dev/metropolis/osbase/netconfig"
 )
 
 // Platform is a hosted node's platform. Create it with New.
@@ -67,6 +68,10 @@ func (p *Platform) Kind() string { return "hosted" }
 
 // StateDir implements platform.Platform.
 func (p *Platform) StateDir() string { return p.stateDir }
+
+// Network implements platform.Platform: a hosted node's network is its namespace's, which the
+// launcher made.
+func (p *Platform) Network() *netconfig.Service { return nil }
 
 // Address implements platform.Platform.
 func (p *Platform) Address(context.Context) (net.IP, error) { return p.address, nil }

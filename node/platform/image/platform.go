@@ -87,6 +87,9 @@ func mountESP(ctx context.Context) (blockdev.Partition, error) {
 	return esp, nil
 }
 
+// Network implements platform.Platform.
+func (p *Platform) Network() *netconfig.Service { return p.network }
+
 // RunNetwork configures and keeps the node's network; run it under the supervisor.
 func (p *Platform) RunNetwork(ctx context.Context) error { return p.network.Run(ctx) }
 
@@ -117,14 +120,7 @@ func (p *Platform) Address(ctx context.Context) (net.IP, error) {
 	if err != nil {
 		return nil, err
 	}
-	best := st.Addresses[0].Addr()
-	for _, a := range st.Addresses {
-		if a.Addr().Is4() {
-			best = a.Addr()
-			break
-		}
-	}
-	return net.IP(best.AsSlice()), nil
+	return st.PreferredAddress(), nil
 }
 
 // Reboot implements platform.Platform.
