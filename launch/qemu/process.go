@@ -74,7 +74,7 @@ func (c *Cluster) vmConfig(i int) (vmConfig, error) {
 	vm := vmConfig{
 		KVM: HostAccel().KVM, CPUs: c.Machine.CPUs, MemoryMiB: c.Machine.MemoryMiB,
 		FirmwareCode: c.Machine.FirmwareCode, FirmwareVars: c.path(i, "OVMF_VARS.fd"),
-		Disk: disk, DiskFormat: format, Tap: c.tapName(i), MAC: mac,
+		Disk: disk, DiskFormat: format, Tap: c.TapName(i), MAC: mac,
 		TPMSocket: c.path(i, "swtpm.sock"), Console: c.LogPath(i), QMPSocket: c.path(i, "qmp.sock"),
 	}
 	if _, err := os.Stat(c.parametersPath(i)); err == nil {

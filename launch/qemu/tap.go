@@ -7,15 +7,15 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// tapName is node i's tap device: the name launch/netns gives node i's host link, so that
+// TapName is node i's tap device: the name launch/netns gives node i's host link, so that
 // netns.DestroyByName removes it with the bridge.
-func (c *Cluster) tapName(i int) string { return fmt.Sprintf("mp-%s-%d", c.Network.Name, i) }
+func (c *Cluster) TapName(i int) string { return fmt.Sprintf("mp-%s-%d", c.Network.Name, i) }
 
 // ensureTap creates node i's tap device on the cluster's bridge if it does not exist yet, and
 // brings it up. The tap is persistent: it stays across VM restarts, and QEMU attaches to it by
 // name.
 func (c *Cluster) ensureTap(i int) error {
-	name := c.tapName(i)
+	name := c.TapName(i)
 	if _, err := netlink.LinkByName(name); err == nil {
 		return nil
 	} else if !errors.As(err, new(netlink.LinkNotFoundError)) {

@@ -59,7 +59,7 @@ func TestFirmwareBoot(t *testing.T) {
 	}
 	for i := 1; i <= 2; i++ {
 		waitForConsole(t, c, i, 1)
-		tap, err := netlink.LinkByName(c.tapName(i))
+		tap, err := netlink.LinkByName(c.TapName(i))
 		if err != nil {
 			t.Fatalf("node %d: tap: %v", i, err)
 		}
@@ -68,7 +68,7 @@ func TestFirmwareBoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tap.Attrs().MasterIndex != br.Attrs().Index {
-			t.Errorf("node %d: tap %s is not on bridge %s", i, c.tapName(i), br.Attrs().Name)
+			t.Errorf("node %d: tap %s is not on bridge %s", i, c.TapName(i), br.Attrs().Name)
 		}
 		// swtpm writes its state once the firmware has initialized the TPM.
 		if entries, err := os.ReadDir(c.TPMStateDir(i)); err != nil || len(entries) == 0 {
@@ -138,7 +138,7 @@ func TestFirmwareBoot(t *testing.T) {
 			t.Errorf("process %d still runs after Destroy", pid)
 		}
 	}
-	for _, l := range []string{"mp-" + name, c.tapName(1), c.tapName(2)} {
+	for _, l := range []string{"mp-" + name, c.TapName(1), c.TapName(2)} {
 		if _, err := netlink.LinkByName(l); !errors.As(err, new(netlink.LinkNotFoundError)) {
 			t.Errorf("link %s still exists after Destroy (%v)", l, err)
 		}

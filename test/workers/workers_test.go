@@ -58,7 +58,8 @@ spec:
 `
 
 // TestWorkers boots one controller+worker and one worker node from the image and runs pods on
-// them: a Deployment spread over both, reached through its Service by DNS name from a pod, its
+// them after moving the worker's network while it runs (testNodeNetwork): a Deployment spread
+// over both, reached through its Service by DNS name from a pod, its
 // logs and exec, a deleted pod recreated, NetworkPolicy enforced, kubectl top and CPU autoscaling,
 // local persistent volumes, with METROPOLIS_TEST_ROLLOUT_K8S a rollout to
 // release 2 draining each node, and the pods of a worker removed from the cluster rescheduled.
@@ -89,6 +90,10 @@ func TestWorkers(t *testing.T) {
 
 	t.Run("a node's configuration gives its Node labels, a taint and a system reservation, and takes them back", func(t *testing.T) {
 		testNodeConfiguration(t, ctx, mgmt, k, ids[1])
+	})
+
+	t.Run("a worker's network moves in a confirmed trial, a VLAN carries traffic, a trial that cuts it off reverts by itself", func(t *testing.T) {
+		testNodeNetwork(t, ctx, c, k, nonConsensus(t, ctx, mgmt, ids))
 	})
 
 	var pods map[string]string // pod name → node name
@@ -281,4 +286,20 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// nonConsensus returns the first of ids that is not a consensus member.
+func nonConsensus(t *testing.T, ctx context.Context, mgmt apb.ManagementClient, ids []string) string {
+	t.Helper()
+	for _, id := range ids {
+		n, err := mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !n.GetRoles().GetConsensusMember() {
+			return id
+		}
+	}
+	t.Fatalf("all of %v are consensus members", ids)
+	return ""
 }
