@@ -21,7 +21,9 @@ import (
 // vlanPing pings to over VLAN vlan on tap, from the made-up address from, and returns the
 // round trip of the echo.
 func vlanPing(tap string, vlan uint16, from, to net.IP, timeout time.Duration) (time.Duration, error) {
-	h, err := afpacket.NewTPacket(afpacket.OptInterface(tap), afpacket.OptPollTimeout(100*time.Millisecond))
+	// The host's kernel takes the tag off received frames into metadata (whatever modules it
+	// has); OptAddVLANHeader puts it back in the frames read.
+	h, err := afpacket.NewTPacket(afpacket.OptInterface(tap), afpacket.OptPollTimeout(100*time.Millisecond), afpacket.OptAddVLANHeader(true))
 	if err != nil {
 		return 0, fmt.Errorf("packet socket on %s: %w", tap, err)
 	}
