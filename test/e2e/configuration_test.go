@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/osbase/eventually"
@@ -87,6 +88,65 @@ func testNodeConfiguration(t *testing.T, c *testCluster) {
 		}
 		if got := get().GetStored(); got.GetVersion() != version || !proto.Equal(got.GetConfiguration(), want) {
 			t.Errorf("stored configuration changed: %v", got)
+		}
+	})
+
+	t.Run("a trial is followed and confirmed; one left unconfirmed reverts by itself", func(t *testing.T) {
+		reports := func(what string, check func(*apb.NodeConfigurationStatus) error) time.Duration {
+			t.Helper()
+			return eventually.Pass(t, 2*time.Minute, fmt.Sprintf("node %s to report %s", node.Id, what), func(ctx context.Context) error {
+				n, err := c.mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: node.Id})
+				if err != nil {
+					return err
+				}
+				return check(n.GetStatus().GetConfiguration())
+			})
+		}
+		const try = 10 * time.Second // the shortest the curator takes
+		trial := &apb.NodeConfiguration{NtpServers: []string{server.GetStatus().GetExternalAddress(), "ntp.example.com"}}
+		if _, err := c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: version, Configuration: trial,
+			TryDuration: durationpb.New(try)}); err != nil {
+			t.Fatal(err)
+		}
+		d := reports(fmt.Sprintf("trial %d", version+1), func(cs *apb.NodeConfigurationStatus) error {
+			if cs.GetTrialVersion() != version+1 {
+				return fmt.Errorf("it runs trial %d", cs.GetTrialVersion())
+			}
+			return nil
+		})
+		t.Logf("ConfigureNode (trial) → the node reports it: %.1fs", d.Seconds())
+		if _, err := c.mgmt.ConfirmNodeConfiguration(ctx, &apb.ConfirmNodeConfigurationRequest{NodeId: node.Id, Version: version + 1}); err != nil {
+			t.Fatalf("confirm: %v", err)
+		}
+		version++
+		reports(fmt.Sprintf("version %d without a trial", version), func(cs *apb.NodeConfigurationStatus) error {
+			if cs.GetNodeVersion() != version || cs.GetTrialVersion() != 0 {
+				return fmt.Errorf("it follows version %d, trial %d", cs.GetNodeVersion(), cs.GetTrialVersion())
+			}
+			return nil
+		})
+
+		start := time.Now()
+		if _, err := c.mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: node.Id, ExpectedVersion: version, Configuration: want,
+			TryDuration: durationpb.New(try)}); err != nil {
+			t.Fatal(err)
+		}
+		reports(fmt.Sprintf("trial %d", version+1), func(cs *apb.NodeConfigurationStatus) error {
+			if cs.GetTrialVersion() != version+1 {
+				return fmt.Errorf("it runs trial %d", cs.GetTrialVersion())
+			}
+			return nil
+		})
+		reports(fmt.Sprintf("trial %d reverted", version+1), func(cs *apb.NodeConfigurationStatus) error {
+			if cs.GetTrialVersion() != 0 || cs.GetNodeVersion() != version || !strings.Contains(cs.GetReverted(), fmt.Sprintf("trial version %d reverted", version+1)) {
+				return fmt.Errorf("it follows version %d, trial %d, reverted %q", cs.GetNodeVersion(), cs.GetTrialVersion(), cs.GetReverted())
+			}
+			return nil
+		})
+		t.Logf("a %v trial left unconfirmed → the node reports it reverted: %.1fs", try, time.Since(start).Seconds())
+		_, err := c.mgmt.ConfirmNodeConfiguration(ctx, &apb.ConfirmNodeConfigurationRequest{NodeId: node.Id, Version: version + 1})
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "expired") {
+			t.Errorf("confirming the expired trial: %v, want FailedPrecondition saying it expired", err)
 		}
 	})
 
