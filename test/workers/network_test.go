@@ -26,7 +26,7 @@ const networkTimeout = 6 * time.Minute
 
 // Addresses on the VLAN the test adds: the node's, and the made-up peer's on the host side.
 var (
-	vlanNode = netip.MustParsePrefix("10.100.0.2/24")
+	vlanNode   = netip.MustParsePrefix("10.100.0.2/24")
 	vlanPeerIP = net.ParseIP("10.100.0.1")
 )
 
@@ -112,7 +112,7 @@ func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k 
 		return err
 	})
 	t.Logf("the VLAN answers: %.1fs after the confirmation", d.Seconds())
-	d = eventually.Pass(t, networkTimeout, "the Kubernetes Node Ready at the moved address", func(context.Context) error {
+	eventually.Pass(t, networkTimeout, "the Kubernetes Node Ready at the moved address", func(context.Context) error {
 		return nodeAt(k, id, moved.String())
 	})
 	t.Logf("ConfigureNode → Node Ready at %s: %.1fs", moved, time.Since(start).Seconds())
@@ -120,7 +120,6 @@ func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k 
 	// A trial of a subnet nobody is on cuts the node off; it goes back by itself.
 	const tryWrong = 45 * time.Second
 	wrong := &apb.NodeConfiguration{Network: &apb.NodeNetwork{Uplink: static(netip.MustParsePrefix("10.99.0.5/24"), netip.MustParseAddr("10.99.0.1"))}}
-	start = time.Now()
 	if _, err := mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: id, ExpectedVersion: v + 1, Configuration: wrong,
 		TryDuration: durationpb.New(tryWrong)}); err != nil {
 		t.Fatalf("try the wrong network: %v", err)
