@@ -156,6 +156,11 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if nw := n.plat.Network(); nw != nil {
+		if err := supervisor.Run(ctx, "time-dhcp", clusterClock.followDHCP(nw, clock)); err != nil {
+			return err
+		}
+	}
 	if u := n.plat.Updates(); u != nil {
 		follow := u.Follow(update.FollowConfig{
 			Targets: roles.UpdateTarget, Keeper: bundles, Fetch: bundleFetcher(ca, renewable), Reboot: n.plat.Reboot,

@@ -12,17 +12,20 @@ import (
 	"metropolis.dev/metropolis/node/roleserve"
 	"metropolis.dev/metropolis/node/timesync"
 	"metropolis.dev/metropolis/osbase/event"
+	"metropolis.dev/metropolis/osbase/netconfig"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
 // clusterTime tells the node's time keeping whom to ask: the NTP servers of its configuration
-// if it names any, else the cluster's time reference among the curators the node knows
-// (timesync.ClusterServers), which it learns as it runs.
+// if it names any, else those of its DHCP lease (option 42), else the cluster's time reference
+// among the curators the node knows (timesync.ClusterServers), which it learns as it runs.
 type clusterTime struct {
 	self     string
 	curators atomic.Pointer[[]string]
 	// configured are the servers of the node's configuration (host:port); empty: none.
 	configured atomic.Pointer[[]string]
+	// dhcp are the servers of the node's DHCP lease (host:port); empty: none.
+	dhcp atomic.Pointer[[]string]
 	// member says this node is a consensus member, so it runs a curator and is a candidate for
 	// the reference even when the curator list it knows lacks it: a list saved while it was
 	// away (rebooting into an update), or learned before its own curator reported. Without it,
@@ -51,11 +54,22 @@ func (t *clusterTime) candidates() []string {
 }
 
 func (t *clusterTime) servers() []string {
-	if c := t.configured.Load(); c != nil && len(*c) > 0 {
-		return *c
+	if outside := t.outside(); len(outside) > 0 {
+		return outside
 	}
 	s, _ := timesync.ClusterServers(t.candidates(), t.self)
 	return s
+}
+
+// outside are the servers outside the cluster the node keeps time with: its configuration's,
+// else its DHCP lease's; none: the cluster's reference.
+func (t *clusterTime) outside() []string {
+	for _, p := range []*atomic.Pointer[[]string]{&t.configured, &t.dhcp} {
+		if c := p.Load(); c != nil && len(*c) > 0 {
+			return *c
+		}
+	}
+	return nil
 }
 
 // followRoles keeps whether this node is a consensus member.
@@ -76,9 +90,10 @@ func (t *clusterTime) followRoles(roles func() event.Watcher[*cpb.NodeRoles]) su
 	}
 }
 
-// isReference: a node with configured servers follows them, the reference included.
+// isReference: a node with servers of its own (configured, or its DHCP lease's) follows them,
+// the reference included.
 func (t *clusterTime) isReference() bool {
-	if c := t.configured.Load(); c != nil && len(*c) > 0 {
+	if len(t.outside()) > 0 {
 		return false
 	}
 	_, ref := timesync.ClusterServers(t.candidates(), t.self)
@@ -118,6 +133,30 @@ func (t *clusterTime) follow(curators func() event.Watcher[[]string]) supervisor
 			}
 			if len(c) > 0 {
 				t.curators.Store(&c)
+			}
+		}
+	}
+}
+
+// followDHCP keeps the NTP servers of the node's DHCP lease.
+func (t *clusterTime) followDHCP(network *netconfig.Service, clock *timesync.Service) supervisor.Runnable {
+	return func(ctx context.Context) error {
+		w := network.Watch()
+		defer w.Close()
+		supervisor.Signal(ctx, supervisor.SignalHealthy)
+		for {
+			st, err := w.Get(ctx)
+			if err != nil {
+				return err
+			}
+			var hosts []string
+			for _, a := range st.NTPServers {
+				hosts = append(hosts, a.String())
+			}
+			servers := timesync.WithPort(hosts)
+			if old := t.dhcp.Swap(&servers); old == nil && len(servers) > 0 || old != nil && !slices.Equal(*old, servers) {
+				supervisor.Logger(ctx).Infof("time servers from the DHCP lease: %v (used when the configuration names none)", servers)
+				clock.Resync()
 			}
 		}
 	}

@@ -40,3 +40,38 @@ func TestClusterTimeCountsItself(t *testing.T) {
 		t.Errorf("with configured servers: reference %v, servers %v; want their servers and no reference", ct.isReference(), ct.servers())
 	}
 }
+
+// TestClusterTimeSources: the configuration's servers win over the DHCP lease's, which win over
+// the cluster's reference; a node with either is no reference.
+func TestClusterTimeSources(t *testing.T) {
+	others := []string{"10.0.0.3:7835"}
+	configured, dhcp := []string{"ntp.example.com:123"}, []string{"192.0.2.123:123"}
+	for _, tc := range []struct {
+		name             string
+		configured, dhcp []string
+		want             []string
+		wantRef          bool
+	}{
+		{"neither: the reference", nil, nil, nil, true},
+		{"DHCP's", nil, dhcp, dhcp, false},
+		{"the configuration's over DHCP's", configured, dhcp, configured, false},
+		{"an empty lease list: the reference", nil, []string{}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := newClusterTime(others, net.ParseIP("10.0.0.2"))
+			ct.member.Store(true)
+			if tc.configured != nil {
+				ct.configured.Store(&tc.configured)
+			}
+			if tc.dhcp != nil {
+				ct.dhcp.Store(&tc.dhcp)
+			}
+			if got := ct.servers(); !slices.Equal(got, tc.want) {
+				t.Errorf("servers %v, want %v", got, tc.want)
+			}
+			if got := ct.isReference(); got != tc.wantRef {
+				t.Errorf("reference %v, want %v", got, tc.wantRef)
+			}
+		})
+	}
+}

@@ -19,6 +19,8 @@ type settings struct {
 	addresses   []netip.Prefix
 	gateways    []netip.Addr
 	nameservers []netip.Addr
+	// ntpServers are a DHCP lease's time servers (option 42); a static configuration has none.
+	ntpServers []netip.Addr
 	// lifetime, if not zero, is how long the kernel keeps the addresses unless they are
 	// replaced again: a DHCP lease's duration, so that an address whose lease ran out goes
 	// even if this process cannot remove it.

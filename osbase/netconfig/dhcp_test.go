@@ -57,7 +57,7 @@ func TestDHCPInNamespace(t *testing.T) {
 		t.Fatalf("waiting for an address: %v", err)
 	}
 	t.Logf("status: %s, lease ends %s", st, st.LeaseExpiry)
-	if !st.DHCP || len(st.Addresses) != 1 || st.Addresses[0] != leased || st.LeaseExpiry.IsZero() {
+	if !st.DHCP || len(st.Addresses) != 1 || st.Addresses[0] != leased || st.LeaseExpiry.IsZero() || len(st.NTPServers) != 1 {
 		t.Fatalf("status %s, want the lease of %s", st, leased)
 	}
 	link, err := netlink.LinkByName(st.Link)
@@ -134,6 +134,7 @@ func startDHCPServer(t *testing.T, n *testNet, acks, naks *atomic.Int32) {
 			dhcpv4.WithNetmask(net.CIDRMask(n.subnet.Bits(), 32)),
 			dhcpv4.WithRouter(serverIP),
 			dhcpv4.WithDNS(serverIP),
+			dhcpv4.WithOption(dhcpv4.OptNTPServers(serverIP)),
 			dhcpv4.WithLeaseTime(testLeaseSeconds),
 		)
 		if err != nil {

@@ -23,6 +23,9 @@ type lease struct {
 	address     netip.Prefix
 	router      netip.Addr // invalid if the server gave none
 	nameservers []netip.Addr
+	// ntpServers are the time servers of option 42, for the node's time keeping when its
+	// configuration names none.
+	ntpServers []netip.Addr
 	// duration is the lease's length; infinite is true for a lease that never ends, and then
 	// the times below are meaningless.
 	duration   time.Duration
@@ -68,6 +71,13 @@ func parseLease(ack *dhcpv4.DHCPv4) (*lease, error) {
 		}
 	}
 
+	const maxNTPServers = 8 // the node's configuration takes as many
+	for _, ns := range ack.NTPServers() {
+		if addr, ok := netip.AddrFromSlice(ns.To4()); ok && ipconfig.CheckUnicast(addr) == nil && len(l.ntpServers) < maxNTPServers {
+			l.ntpServers = append(l.ntpServers, addr)
+		}
+	}
+
 	l.duration = ack.IPAddressLeaseTime(0)
 	if l.duration <= 0 {
 		return nil, errors.New("DHCP ACK has no lease time")
@@ -94,7 +104,7 @@ func parseLease(ack *dhcpv4.DHCPv4) (*lease, error) {
 
 // settings is what the lease puts on the link.
 func (l *lease) settings() settings {
-	s := settings{addresses: []netip.Prefix{l.address}, nameservers: l.nameservers}
+	s := settings{addresses: []netip.Prefix{l.address}, nameservers: l.nameservers, ntpServers: l.ntpServers}
 	if l.router.IsValid() {
 		s.gateways = []netip.Addr{l.router}
 	}

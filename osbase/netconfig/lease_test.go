@@ -71,6 +71,11 @@ func TestParseLeaseCases(t *testing.T) {
 			func(l *lease) bool {
 				return len(l.nameservers) == 1 && l.nameservers[0] == netip.MustParseAddr("192.0.2.54")
 			}},
+		{"NTP servers, bad ones skipped", []dhcpv4.Modifier{dhcpv4.WithOption(dhcpv4.OptNTPServers(net.IPv4(192, 0, 2, 123), net.IPv4(127, 0, 0, 1), net.IPv4(192, 0, 2, 124)))}, "",
+			func(l *lease) bool {
+				s := l.settings()
+				return len(s.ntpServers) == 2 && s.ntpServers[0] == netip.MustParseAddr("192.0.2.123") && s.ntpServers[1] == netip.MustParseAddr("192.0.2.124")
+			}},
 		{"not an ACK", []dhcpv4.Modifier{dhcpv4.WithMessageType(dhcpv4.MessageTypeOffer)}, "not an ACK", nil},
 		{"no address", []dhcpv4.Modifier{dhcpv4.WithYourIP(net.IPv4zero)}, "unusable address", nil},
 		{"non-contiguous mask", []dhcpv4.Modifier{dhcpv4.WithNetmask(net.IPv4Mask(255, 0, 255, 0))}, "non-contiguous", nil},

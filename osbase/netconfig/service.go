@@ -200,6 +200,7 @@ func (s *Service) configure(link netlink.Link, want settings, st *Status) error 
 	st.Addresses = append([]netip.Prefix(nil), want.addresses...)
 	st.Gateways = append([]netip.Addr(nil), want.gateways...)
 	st.Nameservers = append([]netip.Addr(nil), want.nameservers...)
+	st.NTPServers = append([]netip.Addr(nil), want.ntpServers...)
 	st.Extra = want.extra
 	st.Errors = errs
 	s.mu.Lock()

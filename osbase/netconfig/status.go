@@ -25,6 +25,9 @@ type Status struct {
 	Gateways []netip.Addr
 	// Nameservers are the DNS servers.
 	Nameservers []netip.Addr
+	// NTPServers are the time servers of the DHCP lease (option 42); empty for static
+	// configurations and leases without them.
+	NTPServers []netip.Addr
 	// LeaseExpiry is when the DHCP lease ends unless renewed; zero for static configurations.
 	LeaseExpiry time.Time
 	// Extra is the MTU, VLAN links and routes asked for (Intent.Extra); Errors what of them,
@@ -68,6 +71,9 @@ func (st *Status) String() string {
 		mode = "DHCP"
 	}
 	line := fmt.Sprintf("%s %s: addresses %v, gateways %v, nameservers %v", st.Link, mode, st.Addresses, st.Gateways, st.Nameservers)
+	if len(st.NTPServers) > 0 {
+		line += fmt.Sprintf(", NTP servers %v", st.NTPServers)
+	}
 	if e := st.Extra; e.MTU != 0 || len(e.VLANs) > 0 || len(e.Routes) > 0 {
 		line += fmt.Sprintf(", MTU %d, %d VLANs, %d routes", e.MTU, len(e.VLANs), len(e.Routes))
 	}
