@@ -92,7 +92,7 @@ func (s *Service) followNetwork(ctx context.Context) error {
 		if st != nil {
 			if addr := st.PreferredAddress(); addr != nil && !addr.Equal(s.Address()) {
 				logger.Infof("the node's address is now %s", addr)
-				s.address.Set(addr)
+				s.setAddress(addr)
 			}
 		}
 		if c == nil || s.cfg.Network != nil && (st == nil || st.Generation < want) {
@@ -119,14 +119,17 @@ func networkErrors(c *apb.NodeConfiguration, controlled bool, st *netconfig.Stat
 	return out
 }
 
-// Address follows the address the node is reached at: the one it started with, then what
-// its network has.
+// Address is the address the node is reached at: the one it started with, then what its
+// network has. It never blocks.
 func (s *Service) Address() net.IP {
-	w := s.address.Watch()
-	defer w.Close()
-	addr, err := w.Get(context.Background())
-	if err != nil {
-		return s.cfg.Address
+	if a := s.currentAddress.Load(); a != nil {
+		return slices.Clone(*a)
 	}
-	return slices.Clone(addr)
+	return s.cfg.Address
+}
+
+// setAddress makes addr the node's address (Address, and the watchable address).
+func (s *Service) setAddress(addr net.IP) {
+	s.currentAddress.Store(&addr)
+	s.address.Set(addr)
 }

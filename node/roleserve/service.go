@@ -131,8 +131,9 @@ type Service struct {
 	trials        trials
 	// applied is the configuration as the node has applied it (followNetwork), address the
 	// address the node is reached at (Address).
-	applied memory.Value[*applied]
-	address memory.Value[net.IP]
+	applied        memory.Value[*applied]
+	address        memory.Value[net.IP]
+	currentAddress atomic.Pointer[net.IP]
 	// heartbeats counts heartbeats by outcome (Collectors).
 	heartbeats *prometheus.CounterVec
 }
@@ -140,7 +141,7 @@ type Service struct {
 // New returns the role workers of an enrolled node.
 func New(cfg Config) *Service {
 	s := &Service{cfg: cfg, curators: rpc.NewCuratorAddresses(cfg.Curators), trials: trials{reverted: make(map[trialKey]bool)}}
-	s.address.Set(cfg.Address)
+	s.setAddress(cfg.Address)
 	s.heartbeats = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "metropolis_heartbeats_total",
 		Help: "Heartbeats this node sent to the curator leader, by result: answered, or failed (the stream broke; a leader change does that).",

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	apb "metropolis.dev/metropolis/api/v1"
 	"metropolis.dev/metropolis/osbase/eventually"
@@ -169,4 +170,38 @@ func testNodeConfiguration(t *testing.T, c *testCluster) {
 			return nil
 		})
 	})
+}
+
+// testAttestationRefused: hosted nodes have no TPM, so a hosted cluster cannot be made to
+// require attestation: the curator refuses, naming every node and why, and nothing changes.
+func testAttestationRefused(t *testing.T, c *testCluster) {
+	ctx := callContext(t)
+	nodes, err := listNodes(ctx, c.mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.mgmt.GetClusterConfiguration(ctx, &apb.GetClusterConfigurationRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.mgmt.ConfigureCluster(ctx, &apb.ConfigureClusterRequest{
+		ExpectedVersion: before.GetStored().GetVersion(),
+		UpdateMask:      &fieldmaskpb.FieldMask{Paths: []string{"attestation.required"}},
+		Configuration:   &apb.ClusterConfiguration{Attestation: &apb.ClusterAttestation{Required: true}},
+	})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("requiring attestation of hosted nodes: %v, want FailedPrecondition", err)
+	}
+	for _, n := range nodes {
+		if !strings.Contains(err.Error(), n.GetId()+" (no TPM)") {
+			t.Errorf("the refusal does not name node %s as having no TPM: %v", n.GetId(), err)
+		}
+	}
+	after, err := c.mgmt.GetClusterConfiguration(ctx, &apb.GetClusterConfigurationRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(after.GetStored(), before.GetStored()) {
+		t.Errorf("the cluster's configuration changed: %v", after.GetStored())
+	}
 }

@@ -43,6 +43,7 @@ func TestClusterFormation(t *testing.T) {
 
 	t.Run("the nodes follow one clock", func(t *testing.T) { testOneClock(t, c) })
 	t.Run("a node follows its configuration", func(t *testing.T) { testNodeConfiguration(t, c) })
+	t.Run("hosted nodes have no TPM: requiring attestation is refused, naming each", func(t *testing.T) { testAttestationRefused(t, c) })
 
 	t.Run("cluster info lists every curator", func(t *testing.T) {
 		info, err := c.mgmt.GetClusterInfo(ctx, &apb.GetClusterInfoRequest{})
