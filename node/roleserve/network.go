@@ -21,11 +21,12 @@ type NetworkControl interface {
 	Watch() event.Watcher[*netconfig.Status]
 }
 
-// networkIntent is the network configuration c asks for: nil for the boot parameters'.
+// networkIntent is the network configuration c asks for; with no network and no
+// nameservers, the boot parameters'.
 func networkIntent(c *apb.NodeConfiguration) (*netconfig.Intent, error) {
 	n, ns := c.GetNetwork(), c.GetNameservers()
 	if n == nil && len(ns) == 0 {
-		return nil, nil
+		return &netconfig.Intent{BootUplink: true}, nil
 	}
 	uplink, extra, err := apb.NodeNetworkOf(n)
 	if err != nil {
@@ -86,6 +87,10 @@ func (s *Service) followNetwork(ctx context.Context) error {
 			case err != nil:
 				logger.Errorf("not applying the network of configuration version %d: %v", c.NodeVersion, err)
 			case s.cfg.Network != nil:
+				// The stored configuration is the node's network from now on, also at its next
+				// boot (a node whose address moved must not come back at its old one); a
+				// trial's is not, so a reboot during a trial comes back to the stored one.
+				intent.Keep = c.TrialVersion == 0
 				want = s.cfg.Network.SetIntent(intent)
 			}
 		}

@@ -21,11 +21,10 @@ func TestNetworkIntent(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		c        *apb.NodeConfiguration
-		wantNil  bool
 		wantBoot bool
 		wantErr  string
 	}{
-		{name: "nothing configured: the boot network", c: &apb.NodeConfiguration{NtpServers: []string{"a"}}, wantNil: true},
+		{name: "nothing configured: the boot network", c: &apb.NodeConfiguration{NtpServers: []string{"a"}}, wantBoot: true},
 		{name: "only nameservers", c: &apb.NodeConfiguration{Nameservers: []string{"192.0.2.53"}}, wantBoot: true},
 		{name: "only a VLAN", c: &apb.NodeConfiguration{Network: &apb.NodeNetwork{Vlans: []*apb.VlanLink{{Id: 5, Addresses: []string{"10.5.0.2/24"}}}}}, wantBoot: true},
 		{name: "a static uplink", c: &apb.NodeConfiguration{Network: &apb.NodeNetwork{Uplink: static}}},
@@ -42,8 +41,8 @@ func TestNetworkIntent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (i == nil) != tc.wantNil || i != nil && i.BootUplink != tc.wantBoot {
-				t.Fatalf("got %+v, want nil %v, boot uplink %v", i, tc.wantNil, tc.wantBoot)
+			if i.BootUplink != tc.wantBoot {
+				t.Fatalf("got %+v, want boot uplink %v", i, tc.wantBoot)
 			}
 		})
 	}
@@ -65,6 +64,13 @@ func (f *fakeNetwork) SetIntent(i *netconfig.Intent) uint64 {
 }
 
 func (f *fakeNetwork) Watch() event.Watcher[*netconfig.Status] { return f.status.Watch() }
+
+// lastIntent is the intent given last.
+func (f *fakeNetwork) lastIntent() *netconfig.Intent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.intents[len(f.intents)-1]
+}
 
 func (f *fakeNetwork) intentCount() int {
 	f.mu.Lock()
@@ -110,5 +116,22 @@ func TestFollowNetwork(t *testing.T) {
 	}
 	if got := s.Address(); !got.Equal(net.ParseIP("192.0.2.20")) {
 		t.Errorf("address %v, want the moved 192.0.2.20", got)
+	}
+	if nw.lastIntent().Keep {
+		t.Error("a trial's network is to be kept for the next boot")
+	}
+
+	// Confirmed, the same network is the stored configuration's: kept for the next boot.
+	s.configuration.Set(&Configuration{NodeVersion: 5, Effective: &apb.NodeConfiguration{Network: &apb.NodeNetwork{
+		Uplink: &apb.NetworkConfig{Mode: &apb.NetworkConfig_Static{Static: &apb.NetworkConfig_StaticMode{Addresses: []string{"192.0.2.20/24"}}}},
+	}}})
+	for nw.intentCount() < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("no intent given to the network for the confirmed configuration")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !nw.lastIntent().Keep {
+		t.Error("the stored configuration's network is not kept for the next boot")
 	}
 }

@@ -14,6 +14,11 @@
 // prefixes, are left to the kernel), DHCP's classless static routes (option 121), and a
 // link losing carrier (a DHCP lease then runs out and is requested again).
 //
-// It checks nothing of the configuration itself: osbase/ipconfig does, and the node's
-// parameters are checked with it (api/v1) before they get here.
+// It remembers the node's lasting network (an Intent marked Keep) in Config.MemoryPath, on the
+// image the ESP, and starts the next boot with it (memory.go): the network a node's cluster
+// gives it must outlive a reboot, which happens before the node can reach the cluster again.
+//
+// It checks nothing of the configuration it is given: osbase/ipconfig does, and the node's
+// parameters are checked with it (api/v1) before they get here. A remembered network is
+// checked again with ipconfig when it is read back.
 package netconfig

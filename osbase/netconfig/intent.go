@@ -21,6 +21,10 @@ type Intent struct {
 	Extra ipconfig.Extra
 	// Nameservers, when set, replace those of Static or of the DHCP lease.
 	Nameservers []netip.Addr
+	// Keep marks the intent as the node's lasting configuration, not a trial: it is kept in
+	// Config.MemoryPath, and the next boot starts with it (memory.go). It does not change
+	// the network, so Equal ignores it.
+	Keep bool
 }
 
 // Equal reports whether i and o ask for the same network.

@@ -3,7 +3,6 @@ package netconfig
 import (
 	"context"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -50,17 +49,8 @@ func TestIntentInNamespace(t *testing.T) {
 		n.runChild(t, envPeer+"="+n.listen(t))
 		return
 	}
-	subnet := childSubnet(t)
-	peer := subnet.Addr().Next()
-	boot := netip.PrefixFrom(peer.Next(), subnet.Bits())
-	moved := netip.PrefixFrom(peer.Next().Next().Next(), subnet.Bits())
-	static := func(p netip.Prefix) *ipconfig.Static {
-		s, err := ipconfig.ParseStatic(ipconfig.Text{HardwareAddress: os.Getenv(envMAC), Addresses: []string{p.String()}, Gateways: []string{peer.String()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	peer, boot, moved := childAddresses(t)
+	static := func(p netip.Prefix) *ipconfig.Static { return childStatic(t, p, peer) }
 	svc := New(Config{Static: static(boot)})
 	supervisor.TestHarness(t, svc.Run)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"metropolis.dev/metropolis/osbase/ipconfig"
 )
 
 // The root tests run in two roles. The parent (a normal `go test`) makes two network
@@ -150,6 +152,26 @@ func childSubnet(t *testing.T) netip.Prefix {
 		t.Fatalf("%s: %v", envSubnet, err)
 	}
 	return p
+}
+
+// childAddresses are the child's addresses for tests that move the node: the peer's (the
+// gateway), the node's boot address and the one it moves to, in the subnet the parent chose.
+func childAddresses(t *testing.T) (peer netip.Addr, boot, moved netip.Prefix) {
+	t.Helper()
+	subnet := childSubnet(t)
+	peer = subnet.Addr().Next()
+	return peer, netip.PrefixFrom(peer.Next(), subnet.Bits()), netip.PrefixFrom(peer.Next().Next().Next(), subnet.Bits())
+}
+
+// childStatic is a static configuration of the child's link (by its hardware address) with
+// address p and gateway gw.
+func childStatic(t *testing.T, p netip.Prefix, gw netip.Addr) *ipconfig.Static {
+	t.Helper()
+	s, err := ipconfig.ParseStatic(ipconfig.Text{HardwareAddress: os.Getenv(envMAC), Addresses: []string{p.String()}, Gateways: []string{gw.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // listen starts a listener in the peer namespace, closed when the test ends, that greets

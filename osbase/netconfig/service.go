@@ -34,6 +34,14 @@ type Service struct {
 	// current is the intent Run works on, last the status published last.
 	current generation
 	last    *Status
+	// remembered says whether the first intent came from Config.MemoryPath; memoryErr is
+	// why the memory could not be read or written, reported in Status.Errors until a write
+	// succeeds.
+	remembered bool
+	memoryErr  error
+	// linkErrors are what of the current intent the link could not have (Status.Errors
+	// without the memory's).
+	linkErrors []string
 }
 
 // Config is what Service needs.
@@ -46,6 +54,9 @@ type Config struct {
 	ResolvConfPath string
 	// Clock paces DHCP renewals; nil: the real clock.
 	Clock clock.Clock
+	// MemoryPath, if set, is where the service keeps the last intent marked Keep, for the
+	// next boot (memory.go). A readable one there is the first intent instead of Static's.
+	MemoryPath string
 }
 
 func (s *Service) clock() clock.Clock {
@@ -55,10 +66,20 @@ func (s *Service) clock() clock.Clock {
 	return s.config.Clock
 }
 
-// New returns a service that is not yet running.
+// New returns a service that is not yet running. Its first intent is the one remembered in
+// Config.MemoryPath, if there is a usable one, else Config's; a memory that cannot be used is
+// reported in Status.Errors and Run's log.
 func New(config Config) *Service {
 	s := &Service{config: config}
-	s.SetIntent(nil)
+	var first *Intent
+	if config.MemoryPath != "" {
+		first, s.memoryErr = readMemory(config.MemoryPath, config.Static)
+		if s.memoryErr != nil {
+			s.memoryErr = fmt.Errorf("the remembered network was not used: %w", s.memoryErr)
+		}
+		s.remembered = first != nil
+	}
+	s.SetIntent(first)
 	return s
 }
 
@@ -67,6 +88,15 @@ func New(config Config) *Service {
 // those of the old one come off. It returns the intent's generation: Status.Generation
 // reaches it once the link has it.
 func (s *Service) SetIntent(i *Intent) uint64 {
+	if i != nil && i.Keep && s.config.MemoryPath != "" {
+		err := remember(s.config.MemoryPath, i)
+		if err != nil {
+			err = fmt.Errorf("remembering the network for the next boot: %w", err)
+		}
+		s.mu.Lock()
+		s.memoryErr = err
+		s.mu.Unlock()
+	}
 	resolved := &Intent{Static: s.config.Static}
 	if i != nil {
 		copied := *i
@@ -98,6 +128,15 @@ func (s *Service) Run(ctx context.Context) error {
 	intent, err := w.Get(ctx)
 	if err != nil {
 		return err
+	}
+	s.mu.Lock()
+	remembered, memoryErr := s.remembered, s.memoryErr
+	s.mu.Unlock()
+	switch {
+	case memoryErr != nil:
+		logger.Warningf("%v", memoryErr)
+	case remembered:
+		logger.Infof("starting with the network remembered in %s (the node's configuration), not the boot parameters'", s.config.MemoryPath)
 	}
 	link, err := findLink(ctx, logger, intent.hardwareAddress())
 	if err != nil {
@@ -202,9 +241,10 @@ func (s *Service) configure(link netlink.Link, want settings, st *Status) error 
 	st.Nameservers = append([]netip.Addr(nil), want.nameservers...)
 	st.NTPServers = append([]netip.Addr(nil), want.ntpServers...)
 	st.Extra = want.extra
-	st.Errors = errs
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.linkErrors = errs
+	st.Errors = withMemoryError(errs, s.memoryErr)
 	st.Generation = s.current.n
 	s.last = st
 	s.status.Set(st)
@@ -222,8 +262,18 @@ func (s *Service) confirmGeneration(next generation) {
 	}
 	st := *s.last
 	st.Generation = next.n
+	st.Errors = withMemoryError(s.linkErrors, s.memoryErr)
 	s.last = &st
 	s.status.Set(&st)
+}
+
+// withMemoryError is errs, and the memory's error after them if there is one.
+func withMemoryError(errs []string, memoryErr error) []string {
+	out := append([]string(nil), errs...)
+	if memoryErr != nil {
+		out = append(out, memoryErr.Error())
+	}
+	return out
 }
 
 // currentIntent is the intent Run works on.

@@ -38,6 +38,8 @@ const testVLAN = 100
 //     the node stays UP with its Kubernetes Node Ready at the new address;
 //   - a trial with an address and gateway of a subnet nobody is on cuts the node off: it
 //     cannot be confirmed, and the node reverts it by itself and is back;
+//   - rebooted, it starts with the moved network, remembered on its ESP, not its boot
+//     parameters';
 //   - cleared, the node goes back to the network of its boot parameters.
 func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k *kubectl.Kubectl, id string) {
 	mgmt := c.Mgmt
@@ -142,6 +144,21 @@ func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k 
 		t.Errorf("after the reverted trial the configuration is at version %d, want %d still", got, v+1)
 	}
 
+	// Rebooted, the node starts with the network its configuration gave it, remembered on its
+	// ESP, not with its boot parameters' (which would bring it up at its old address first).
+	reboot := time.Now()
+	rebootNode(t, c, id)
+	d = eventually.Pass(t, networkTimeout, fmt.Sprintf("node %s back from its reboot at %s, saying it started with the remembered network", id, moved), func(ctx context.Context) error {
+		if err := nodeReports(ctx, mgmt, id, moved.String(), noErrors); err != nil {
+			return err
+		}
+		return loggedSince(ctx, t, c, id, reboot, "starting with the network remembered in ")
+	})
+	t.Logf("reboot → the node back at its configured address %s: %.1fs", moved, d.Seconds())
+	eventually.Pass(t, networkTimeout, "the Kubernetes Node Ready at the moved address after the reboot", func(context.Context) error {
+		return nodeAt(k, id, moved.String())
+	})
+
 	// Cleared, the node goes back to its boot network.
 	if _, err := mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: id, ExpectedVersion: v + 1}); err != nil {
 		t.Fatalf("clear the network: %v", err)
@@ -152,6 +169,37 @@ func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k 
 		}
 		return nodeAt(k, id, boot)
 	})
+}
+
+// loggedSince checks that node id has logged a line containing text since t0 (the log tree
+// holds the current boot's entries).
+func loggedSince(ctx context.Context, t *testing.T, c *testenv.VMCluster, id string, t0 time.Time, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	stream, err := nodeManagement(ctx, t, c, id).GetLogs(ctx, &apb.GetLogsRequest{
+		Dn: "root", BacklogMode: apb.GetLogsRequest_BACKLOG_MODE_ALL, StreamMode: apb.GetLogsRequest_STREAM_MODE_DISABLE,
+		Filter: &apb.LogFilter{WithChildren: true, EntryKind: apb.LogFilter_ENTRY_KIND_LEVELED},
+	})
+	if err != nil {
+		return err
+	}
+	for {
+		res, err := stream.Recv()
+		if err != nil {
+			return fmt.Errorf("no log line since %s says %q (%v)", t0.Format(time.TimeOnly), text, err)
+		}
+		for _, e := range res.GetBacklogEntries() {
+			l := e.GetLeveled()
+			if l == nil || l.GetTimestamp().AsTime().Before(t0) {
+				continue
+			}
+			for _, line := range l.GetLines() {
+				if strings.Contains(line, text) {
+					return nil
+				}
+			}
+		}
+	}
 }
 
 // nodeReports checks that node id is UP and healthy, reports address, and that check accepts

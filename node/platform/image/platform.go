@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -39,7 +40,8 @@ var _ platform.Platform = (*Platform)(nil)
 // New mounts the ESP, decides what this boot is (node/update: the committed release or a
 // trial of a new one), reads the node parameters (from the ESP or fw_cfg; a node that already
 // belongs to a cluster needs none, and then configures its network by DHCP) and prepares the
-// network. stop stops the node's services when a reboot or shutdown is requested. logs is
+// network: the one the node's configuration last gave it (remembered on the ESP), else the
+// parameters'. stop stops the node's services when a reboot or shutdown is requested. logs is
 // the node's log tree (a failed trial keeps its last problems).
 func New(ctx context.Context, stop context.CancelFunc, logs *logtree.LogTree) (*Platform, error) {
 	esp, err := mountESP(ctx)
@@ -59,7 +61,11 @@ func New(ctx context.Context, stop context.CancelFunc, logs *logtree.LogTree) (*
 	if err != nil {
 		return nil, fmt.Errorf("node parameters: %w", err)
 	}
-	network := netconfig.New(netconfig.Config{Static: static, ResolvConfPath: "/etc/resolv.conf"})
+	network := netconfig.New(netconfig.Config{
+		Static:         static,
+		ResolvConfPath: "/etc/resolv.conf",
+		MemoryPath:     filepath.Join(layout.ESPMount, layout.ESPNetworkPath),
+	})
 	return &Platform{
 		storage: st,
 		updates: updates,

@@ -51,6 +51,10 @@ const (
 	// ESPSealedPath holds the node's sealed record: what it needs before its data partition is
 	// unlocked, encrypted to the TPM under a PCR policy.
 	ESPSealedPath = "/metropolis/sealed.pb"
+	// ESPNetworkPath holds the network of the node's stored configuration (JSON, written by
+	// osbase/netconfig), which a booting node takes over its parameters' network: it is
+	// needed before the node can reach its cluster, where the configuration is kept.
+	ESPNetworkPath = "/metropolis/network.json"
 )
 
 // FwCfgParametersName is the QEMU fw_cfg entry carrying node parameters; the guest sees it at
