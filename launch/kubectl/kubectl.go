@@ -70,6 +70,15 @@ current-context: c
 	return &Kubectl{kube: kube, kubeconfig: filepath.Join(dir, "kubeconfig")}, nil
 }
 
+// WithKubeconfig returns a Kubectl running the kube binary with an existing kubeconfig, such
+// as the one `metroctl k8s configure` writes.
+func WithKubeconfig(kube, kubeconfig string) *Kubectl {
+	return &Kubectl{kube: kube, kubeconfig: kubeconfig}
+}
+
+// Kubeconfig is the path of the kubeconfig k uses.
+func (k *Kubectl) Kubeconfig() string { return k.kubeconfig }
+
 // Run runs kubectl with args (and stdin, if not empty) and returns what it printed; an error
 // carries kubectl's stderr.
 func (k *Kubectl) Run(stdin string, args ...string) (string, error) {

@@ -46,9 +46,48 @@ func testRollout(t *testing.T, ctx context.Context, mgmt apb.ManagementClient, k
 		t.Skipf("set %s=1 to roll a release with Kubernetes over both nodes (many minutes under TCG)", rolloutTestEnv)
 	}
 	must(t, k, pdb, "apply", "-f", "-")
+	data := buildRelease2(t)
+	probe := startAPIProbe(ctx, k)
+	r, err := startRollout(ctx, mgmt, data, &apb.RolloutOptions{Force: true})
+	if err != nil {
+		t.Fatalf("start the rollout: %v", err)
+	}
+	started := time.Now()
+	last := r
+	eventually.Pass(t, 60*time.Minute, "the rollout done", func(ctx context.Context) error {
+		next, changes, err := rolloutChanges(ctx, mgmt, last)
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			t.Logf("[%6.1fs] %s", time.Since(started).Seconds(), c)
+		}
+		last = next
+		if settledState(last.State) {
+			return nil
+		}
+		return fmt.Errorf("rollout %s", rollout.StateWords(last.State))
+	})
+	if last.State != apb.RolloutState_ROLLOUT_STATE_DONE {
+		t.Fatalf("rollout %s: %s", rollout.StateWords(last.State), last.Reason)
+	}
+	failed, longest := probe.stop()
+	t.Logf("rollout of 2 nodes with Kubernetes done in %s; Kubernetes API: %d failed requests, longest gap %s (one controller: down while it reboots)",
+		time.Since(started).Round(time.Second), failed, longest.Round(time.Second))
+
+	checkRolledOut(t, ctx, mgmt, k, ids, ids)
+}
+
+// release2 is the version of the release the rollout tests move the cluster to.
+const release2 = "2.0.0-test"
+
+// buildRelease2 builds release 2 with Kubernetes, signed with signingKey, and returns its
+// bundle.
+func buildRelease2(t *testing.T) []byte {
+	t.Helper()
 	out := t.TempDir()
 	o := mkimage.Options{
-		OutDir: out, Version: "2.0.0-test", ReleaseKeys: [][]byte{releaseKey}, KubeBinary: kube, RuntimeDir: runtime,
+		OutDir: out, Version: release2, ReleaseKeys: [][]byte{releaseKey}, KubeBinary: kube, RuntimeDir: runtime,
 		BundlePath: filepath.Join(out, "bundle"), SigningKey: signingKey,
 	}
 	if _, err := suite.Image(o); err != nil {
@@ -59,68 +98,39 @@ func testRollout(t *testing.T, ctx context.Context, mgmt apb.ManagementClient, k
 		t.Fatal(err)
 	}
 	t.Logf("release 2 bundle: %d MiB", len(data)>>20)
+	return data
+}
 
-	probe := startAPIProbe(ctx, k)
-	r, err := startRollout(ctx, mgmt, data, &apb.RolloutOptions{Force: true})
+// rolloutChanges reads the latest rollout and says what changed since last.
+func rolloutChanges(ctx context.Context, mgmt apb.ManagementClient, last *apb.Rollout) (*apb.Rollout, []string, error) {
+	stream, err := mgmt.GetRollout(ctx, &apb.GetRolloutRequest{})
 	if err != nil {
-		t.Fatalf("start the rollout: %v", err)
+		return last, nil, err
 	}
-	started := time.Now()
-	last := r
-	eventually.Pass(t, 60*time.Minute, "the rollout done", func(ctx context.Context) error {
-		stream, err := mgmt.GetRollout(ctx, &apb.GetRolloutRequest{})
-		if err != nil {
-			return err
-		}
-		r, err := stream.Recv()
-		if err != nil {
-			return err
-		}
-		for _, c := range rollout.Changes(last, r) {
-			t.Logf("[%6.1fs] %s", time.Since(started).Seconds(), c)
-		}
-		last = r
-		switch r.State {
-		case apb.RolloutState_ROLLOUT_STATE_DONE, apb.RolloutState_ROLLOUT_STATE_HALTED, apb.RolloutState_ROLLOUT_STATE_ABORTED:
-			return nil
-		}
-		return fmt.Errorf("rollout %s", rollout.StateWords(r.State))
-	})
-	if last.State != apb.RolloutState_ROLLOUT_STATE_DONE {
-		t.Fatalf("rollout %s: %s", rollout.StateWords(last.State), last.Reason)
+	r, err := stream.Recv()
+	if err != nil {
+		return last, nil, err
 	}
-	failed, longest := probe.stop()
-	t.Logf("rollout of 2 nodes with Kubernetes done in %s; Kubernetes API: %d failed requests, longest gap %s (one controller: down while it reboots)",
-		time.Since(started).Round(time.Second), failed, longest.Round(time.Second))
+	return r, rollout.Changes(last, r), nil
+}
 
-	eventually.Pass(t, readyTimeout, "both nodes Ready and schedulable", func(context.Context) error {
-		if err := nodesReady(k, ids); err != nil {
-			return err
-		}
-		out, err := k.Run("", "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.unschedulable}/{.metadata.annotations.metropolis\.dev/rollout-cordoned}{"\n"}{end}`)
-		if err != nil {
-			return err
-		}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if !strings.HasSuffix(line, "=/") {
-				return fmt.Errorf("a node is still cordoned or marked: %q", out)
-			}
-		}
-		return nil
-	})
-	eventually.Pass(t, podTimeout, "two pods Running again", func(context.Context) error {
-		_, err := runningPods(k, 2)
+// settledState says whether a rollout in state s changes no more unless an operator acts.
+func settledState(s apb.RolloutState) bool {
+	return rollout.Final(s) || s == apb.RolloutState_ROLLOUT_STATE_HALTED
+}
+
+// noneCordoned checks that no Kubernetes Node is cordoned or carries the rollout's mark.
+func noneCordoned(k *kubectl.Kubectl) error {
+	out, err := k.Run("", "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.unschedulable}/{.metadata.annotations.metropolis\.dev/rollout-cordoned}{"\n"}{end}`)
+	if err != nil {
 		return err
-	})
-	for _, id := range ids {
-		n, err := mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v := n.GetStatus().GetSoftware().GetVersion(); v != "2.0.0-test" {
-			t.Errorf("node %s runs %q after the rollout", id, v)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasSuffix(line, "=/") {
+			return fmt.Errorf("a node is still cordoned or marked: %q", out)
 		}
 	}
+	return nil
 }
 
 // apiProbe asks the Kubernetes API every second, counting failures and the longest time
