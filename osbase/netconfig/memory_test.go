@@ -112,6 +112,21 @@ func TestMemory(t *testing.T) {
 	}
 }
 
+// An intent keeping the boot uplink resolves to the same network as no intent at all, so a
+// node whose configuration has no network does not set its link up a second time.
+func TestBootUplinkResolvesToConfig(t *testing.T) {
+	boot, err := ipconfig.ParseStatic(ipconfig.Text{Addresses: []string{"192.0.2.10/24"}, Gateways: []string{"192.0.2.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Static: boot})
+	none := firstIntent(t, s)
+	s.SetIntent(&Intent{BootUplink: true, Keep: true})
+	if kept := firstIntent(t, s); !kept.Equal(none) {
+		t.Errorf("the boot uplink kept resolves to %+v, want Config's %+v", kept, none)
+	}
+}
+
 func TestParseMemory(t *testing.T) {
 	boot, _ := ipconfig.ParseStatic(ipconfig.Text{Addresses: []string{"192.0.2.10/24"}})
 	for _, tc := range []struct {

@@ -101,7 +101,9 @@ func (s *Service) SetIntent(i *Intent) uint64 {
 	if i != nil {
 		copied := *i
 		if copied.BootUplink {
-			copied.Static = s.config.Static
+			// Resolved: the boot uplink is now spelled out, so that an intent keeping it
+			// equals Config's own (nil) and does not set the link up again.
+			copied.Static, copied.BootUplink = s.config.Static, false
 		}
 		resolved = &copied
 	}
