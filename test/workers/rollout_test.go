@@ -16,7 +16,7 @@ import (
 	"metropolis.dev/metropolis/build/mkimage"
 	"metropolis.dev/metropolis/launch/kubectl"
 	"metropolis.dev/metropolis/node/rollout"
-	"metropolis.dev/metropolis/osbase/eventually"
+	"metropolis.dev/metropolis/test/testenv"
 )
 
 // rolloutTestEnv turns on the Kubernetes rollout check of TestWorkers: release 2, with
@@ -41,7 +41,8 @@ spec:
 // PodDisruptionBudget, updated, and uncordoned once Ready; afterwards both run release 2, are
 // schedulable, and the Deployment runs its two pods again. A loop asks the Kubernetes API every
 // second throughout and reports what failed.
-func testRollout(t *testing.T, ctx context.Context, mgmt apb.ManagementClient, k *kubectl.Kubectl, ids []string) {
+func testRollout(t *testing.T, ctx context.Context, c *testenv.VMCluster, k *kubectl.Kubectl, ids []string) {
+	mgmt := c.Mgmt
 	if os.Getenv(rolloutTestEnv) == "" {
 		t.Skipf("set %s=1 to roll a release with Kubernetes over both nodes (many minutes under TCG)", rolloutTestEnv)
 	}
@@ -53,21 +54,7 @@ func testRollout(t *testing.T, ctx context.Context, mgmt apb.ManagementClient, k
 		t.Fatalf("start the rollout: %v", err)
 	}
 	started := time.Now()
-	last := r
-	eventually.Pass(t, 60*time.Minute, "the rollout done", func(ctx context.Context) error {
-		next, changes, err := rolloutChanges(ctx, mgmt, last)
-		if err != nil {
-			return err
-		}
-		for _, c := range changes {
-			t.Logf("[%6.1fs] %s", time.Since(started).Seconds(), c)
-		}
-		last = next
-		if settledState(last.State) {
-			return nil
-		}
-		return fmt.Errorf("rollout %s", rollout.StateWords(last.State))
-	})
+	last, _ := followRollout(t, c, r, 60*time.Minute)
 	if last.State != apb.RolloutState_ROLLOUT_STATE_DONE {
 		t.Fatalf("rollout %s: %s", rollout.StateWords(last.State), last.Reason)
 	}

@@ -193,7 +193,7 @@ func TestWorkers(t *testing.T) {
 
 	t.Run("a rollout drains, updates and uncordons both nodes", func(t *testing.T) {
 		defer func() { pods, _ = runningPods(k, 2) }()
-		testRollout(t, ctx, mgmt, k, ids)
+		testRollout(t, ctx, c, k, ids)
 	})
 
 	t.Run("the pods of a worker deleted from the cluster are rescheduled; its volumes' claims are replaced", func(t *testing.T) {
