@@ -5,7 +5,8 @@
 // them; node i holds the address i after the host's and routes everything else through the host.
 //
 // Names follow the network's name, so that whatever a crashed launcher left behind can be found
-// and removed by name alone (DestroyByName): the bridge is "mp-NAME", node i's namespace (under
+// and removed by name alone (DestroyByName, or RemoveLeftovers, which first checks that no
+// process runs in the network or holds its tap devices open): the bridge is "mp-NAME", node i's namespace (under
 // /run/netns, as `ip netns add` makes it, so `ip netns exec mp-NAME-i ...` works for
 // inspection) and the host end of its veth pair are both "mp-NAME-i". Linux allows 15 bytes
 // for an interface name, which is why NAME is short: at most 8 lowercase letters and digits (no

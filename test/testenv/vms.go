@@ -34,9 +34,11 @@ type VMCluster struct {
 // LaunchVMs launches a QEMU cluster as qemu.Launch does and returns once every node is UP and
 // healthy, or fails t. Unset Dir, Contexts and Progress become a directory and a metroctl
 // configuration of the test's own and the test log. The cluster is destroyed when the test
-// ends, also when the launch failed half-way.
+// ends, also when the launch failed half-way. What a killed earlier run under the same name left
+// behind, its VMs and network, is removed first (clearLeftovers).
 func LaunchVMs(t *testing.T, o qemu.Options) *VMCluster {
 	t.Helper()
+	clearLeftovers(t, o.Name)
 	if o.Dir == "" {
 		o.Dir = filepath.Join(t.TempDir(), "cluster")
 	}
