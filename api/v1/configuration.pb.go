@@ -131,7 +131,11 @@ type NodeNetwork struct {
 	Vlans []*VlanLink `protobuf:"bytes,3,rep,name=vlans,proto3" json:"vlans,omitempty"`
 	// Routes besides the default ones, each through a gateway on the uplink's or a VLAN's
 	// subnet.
-	Routes        []*NetworkRoute `protobuf:"bytes,4,rep,name=routes,proto3" json:"routes,omitempty"`
+	Routes []*NetworkRoute `protobuf:"bytes,4,rep,name=routes,proto3" json:"routes,omitempty"`
+	// If set, the uplink is a bond ("bond0") of these network cards: the uplink's addresses (or
+	// DHCP), MTU, VLANs and routes go on the bond. The uplink's hardware address, if given,
+	// must be one of the members. Absent: the uplink is one card.
+	Bond          *NetworkBond `protobuf:"bytes,5,opt,name=bond,proto3" json:"bond,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +198,81 @@ func (x *NodeNetwork) GetRoutes() []*NetworkRoute {
 	return nil
 }
 
+func (x *NodeNetwork) GetBond() *NetworkBond {
+	if x != nil {
+		return x.Bond
+	}
+	return nil
+}
+
+// NetworkBond is a Linux bond of network cards, so that the node stays on its network when a
+// card, cable or switch port fails.
+type NetworkBond struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hardware addresses of the bond's cards, 1 to 8, e.g. "52:54:00:12:34:56". The first
+	// gives the bond its hardware address.
+	Members []string `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	// The bonding mode as Linux names it: "active-backup" (the default: one card at a time,
+	// with any switch), "802.3ad" (LACP; the switch must take part), "balance-rr",
+	// "balance-xor", "broadcast", "balance-tlb" or "balance-alb".
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// How often the bond checks its cards' links, 10 to 10000 ms; 0: 100 ms.
+	MiiIntervalMs uint32 `protobuf:"varint,3,opt,name=mii_interval_ms,json=miiIntervalMs,proto3" json:"mii_interval_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkBond) Reset() {
+	*x = NetworkBond{}
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkBond) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkBond) ProtoMessage() {}
+
+func (x *NetworkBond) ProtoReflect() protoreflect.Message {
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkBond.ProtoReflect.Descriptor instead.
+func (*NetworkBond) Descriptor() ([]byte, []int) {
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NetworkBond) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *NetworkBond) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *NetworkBond) GetMiiIntervalMs() uint32 {
+	if x != nil {
+		return x.MiiIntervalMs
+	}
+	return 0
+}
+
 // VlanLink is an 802.1Q VLAN on the node's uplink.
 type VlanLink struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -209,7 +288,7 @@ type VlanLink struct {
 
 func (x *VlanLink) Reset() {
 	*x = VlanLink{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +300,7 @@ func (x *VlanLink) String() string {
 func (*VlanLink) ProtoMessage() {}
 
 func (x *VlanLink) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[2]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +313,7 @@ func (x *VlanLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VlanLink.ProtoReflect.Descriptor instead.
 func (*VlanLink) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{2}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VlanLink) GetId() uint32 {
@@ -271,7 +350,7 @@ type NetworkRoute struct {
 
 func (x *NetworkRoute) Reset() {
 	*x = NetworkRoute{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +362,7 @@ func (x *NetworkRoute) String() string {
 func (*NetworkRoute) ProtoMessage() {}
 
 func (x *NetworkRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[3]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +375,7 @@ func (x *NetworkRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NetworkRoute.ProtoReflect.Descriptor instead.
 func (*NetworkRoute) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{3}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NetworkRoute) GetDestination() string {
@@ -330,7 +409,7 @@ type KubernetesNodeConfiguration struct {
 
 func (x *KubernetesNodeConfiguration) Reset() {
 	*x = KubernetesNodeConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +421,7 @@ func (x *KubernetesNodeConfiguration) String() string {
 func (*KubernetesNodeConfiguration) ProtoMessage() {}
 
 func (x *KubernetesNodeConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[4]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +434,7 @@ func (x *KubernetesNodeConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesNodeConfiguration.ProtoReflect.Descriptor instead.
 func (*KubernetesNodeConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{4}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *KubernetesNodeConfiguration) GetLabels() map[string]string {
@@ -385,7 +464,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +476,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[5]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +489,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{5}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Taint) GetKey() string {
@@ -451,7 +530,7 @@ type KubeletConfiguration struct {
 
 func (x *KubeletConfiguration) Reset() {
 	*x = KubeletConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +542,7 @@ func (x *KubeletConfiguration) String() string {
 func (*KubeletConfiguration) ProtoMessage() {}
 
 func (x *KubeletConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[6]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +555,7 @@ func (x *KubeletConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubeletConfiguration.ProtoReflect.Descriptor instead.
 func (*KubeletConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{6}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *KubeletConfiguration) GetSystemReserved() map[string]string {
@@ -512,7 +591,7 @@ type StoredNodeConfiguration struct {
 
 func (x *StoredNodeConfiguration) Reset() {
 	*x = StoredNodeConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +603,7 @@ func (x *StoredNodeConfiguration) String() string {
 func (*StoredNodeConfiguration) ProtoMessage() {}
 
 func (x *StoredNodeConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[7]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +616,7 @@ func (x *StoredNodeConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredNodeConfiguration.ProtoReflect.Descriptor instead.
 func (*StoredNodeConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{7}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StoredNodeConfiguration) GetVersion() uint64 {
@@ -594,7 +673,7 @@ type TrialNodeConfiguration struct {
 
 func (x *TrialNodeConfiguration) Reset() {
 	*x = TrialNodeConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +685,7 @@ func (x *TrialNodeConfiguration) String() string {
 func (*TrialNodeConfiguration) ProtoMessage() {}
 
 func (x *TrialNodeConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[8]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +698,7 @@ func (x *TrialNodeConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrialNodeConfiguration.ProtoReflect.Descriptor instead.
 func (*TrialNodeConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{8}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TrialNodeConfiguration) GetVersion() uint64 {
@@ -680,7 +759,7 @@ type ClusterConfiguration struct {
 
 func (x *ClusterConfiguration) Reset() {
 	*x = ClusterConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +771,7 @@ func (x *ClusterConfiguration) String() string {
 func (*ClusterConfiguration) ProtoMessage() {}
 
 func (x *ClusterConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[9]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +784,7 @@ func (x *ClusterConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterConfiguration.ProtoReflect.Descriptor instead.
 func (*ClusterConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{9}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClusterConfiguration) GetNodeDefaults() *NodeDefaults {
@@ -739,7 +818,7 @@ type NodeDefaults struct {
 
 func (x *NodeDefaults) Reset() {
 	*x = NodeDefaults{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +830,7 @@ func (x *NodeDefaults) String() string {
 func (*NodeDefaults) ProtoMessage() {}
 
 func (x *NodeDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[10]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +843,7 @@ func (x *NodeDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDefaults.ProtoReflect.Descriptor instead.
 func (*NodeDefaults) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{10}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeDefaults) GetNtpServers() []string {
@@ -803,7 +882,7 @@ type KubernetesNodeRule struct {
 
 func (x *KubernetesNodeRule) Reset() {
 	*x = KubernetesNodeRule{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +894,7 @@ func (x *KubernetesNodeRule) String() string {
 func (*KubernetesNodeRule) ProtoMessage() {}
 
 func (x *KubernetesNodeRule) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[11]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +907,7 @@ func (x *KubernetesNodeRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KubernetesNodeRule.ProtoReflect.Descriptor instead.
 func (*KubernetesNodeRule) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{11}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *KubernetesNodeRule) GetNodeSelector() map[string]string {
@@ -861,7 +940,7 @@ type ClusterAttestation struct {
 
 func (x *ClusterAttestation) Reset() {
 	*x = ClusterAttestation{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +952,7 @@ func (x *ClusterAttestation) String() string {
 func (*ClusterAttestation) ProtoMessage() {}
 
 func (x *ClusterAttestation) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[12]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +965,7 @@ func (x *ClusterAttestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterAttestation.ProtoReflect.Descriptor instead.
 func (*ClusterAttestation) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{12}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClusterAttestation) GetRequired() bool {
@@ -910,7 +989,7 @@ type StoredClusterConfiguration struct {
 
 func (x *StoredClusterConfiguration) Reset() {
 	*x = StoredClusterConfiguration{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1001,7 @@ func (x *StoredClusterConfiguration) String() string {
 func (*StoredClusterConfiguration) ProtoMessage() {}
 
 func (x *StoredClusterConfiguration) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[13]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1014,7 @@ func (x *StoredClusterConfiguration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredClusterConfiguration.ProtoReflect.Descriptor instead.
 func (*StoredClusterConfiguration) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{13}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StoredClusterConfiguration) GetVersion() uint64 {
@@ -975,7 +1054,7 @@ type GetNodeConfigurationRequest struct {
 
 func (x *GetNodeConfigurationRequest) Reset() {
 	*x = GetNodeConfigurationRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1066,7 @@ func (x *GetNodeConfigurationRequest) String() string {
 func (*GetNodeConfigurationRequest) ProtoMessage() {}
 
 func (x *GetNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[14]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1079,7 @@ func (x *GetNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{14}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetNodeConfigurationRequest) GetNodeId() string {
@@ -1023,7 +1102,7 @@ type GetNodeConfigurationResponse struct {
 
 func (x *GetNodeConfigurationResponse) Reset() {
 	*x = GetNodeConfigurationResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1114,7 @@ func (x *GetNodeConfigurationResponse) String() string {
 func (*GetNodeConfigurationResponse) ProtoMessage() {}
 
 func (x *GetNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[15]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1127,7 @@ func (x *GetNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{15}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetNodeConfigurationResponse) GetStored() *StoredNodeConfiguration {
@@ -1086,7 +1165,7 @@ type ConfigureNodeRequest struct {
 
 func (x *ConfigureNodeRequest) Reset() {
 	*x = ConfigureNodeRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1177,7 @@ func (x *ConfigureNodeRequest) String() string {
 func (*ConfigureNodeRequest) ProtoMessage() {}
 
 func (x *ConfigureNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[16]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1190,7 @@ func (x *ConfigureNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureNodeRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureNodeRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{16}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConfigureNodeRequest) GetNodeId() string {
@@ -1160,7 +1239,7 @@ type ConfirmNodeConfigurationRequest struct {
 
 func (x *ConfirmNodeConfigurationRequest) Reset() {
 	*x = ConfirmNodeConfigurationRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1251,7 @@ func (x *ConfirmNodeConfigurationRequest) String() string {
 func (*ConfirmNodeConfigurationRequest) ProtoMessage() {}
 
 func (x *ConfirmNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[17]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1264,7 @@ func (x *ConfirmNodeConfigurationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmNodeConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmNodeConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{17}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConfirmNodeConfigurationRequest) GetNodeId() string {
@@ -1211,7 +1290,7 @@ type ConfirmNodeConfigurationResponse struct {
 
 func (x *ConfirmNodeConfigurationResponse) Reset() {
 	*x = ConfirmNodeConfigurationResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1302,7 @@ func (x *ConfirmNodeConfigurationResponse) String() string {
 func (*ConfirmNodeConfigurationResponse) ProtoMessage() {}
 
 func (x *ConfirmNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[18]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1315,7 @@ func (x *ConfirmNodeConfigurationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmNodeConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmNodeConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{18}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConfirmNodeConfigurationResponse) GetStored() *StoredNodeConfiguration {
@@ -1258,7 +1337,7 @@ type ConfigureNodeResponse struct {
 
 func (x *ConfigureNodeResponse) Reset() {
 	*x = ConfigureNodeResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1349,7 @@ func (x *ConfigureNodeResponse) String() string {
 func (*ConfigureNodeResponse) ProtoMessage() {}
 
 func (x *ConfigureNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[19]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1362,7 @@ func (x *ConfigureNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureNodeResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureNodeResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{19}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConfigureNodeResponse) GetStored() *StoredNodeConfiguration {
@@ -1308,7 +1387,7 @@ type GetClusterConfigurationRequest struct {
 
 func (x *GetClusterConfigurationRequest) Reset() {
 	*x = GetClusterConfigurationRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1399,7 @@ func (x *GetClusterConfigurationRequest) String() string {
 func (*GetClusterConfigurationRequest) ProtoMessage() {}
 
 func (x *GetClusterConfigurationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[20]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1412,7 @@ func (x *GetClusterConfigurationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterConfigurationRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterConfigurationRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{20}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{21}
 }
 
 type GetClusterConfigurationResponse struct {
@@ -1345,7 +1424,7 @@ type GetClusterConfigurationResponse struct {
 
 func (x *GetClusterConfigurationResponse) Reset() {
 	*x = GetClusterConfigurationResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1436,7 @@ func (x *GetClusterConfigurationResponse) String() string {
 func (*GetClusterConfigurationResponse) ProtoMessage() {}
 
 func (x *GetClusterConfigurationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[21]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1449,7 @@ func (x *GetClusterConfigurationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterConfigurationResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterConfigurationResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{21}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetClusterConfigurationResponse) GetStored() *StoredClusterConfiguration {
@@ -1399,7 +1478,7 @@ type ConfigureClusterRequest struct {
 
 func (x *ConfigureClusterRequest) Reset() {
 	*x = ConfigureClusterRequest{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1490,7 @@ func (x *ConfigureClusterRequest) String() string {
 func (*ConfigureClusterRequest) ProtoMessage() {}
 
 func (x *ConfigureClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[22]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1503,7 @@ func (x *ConfigureClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureClusterRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureClusterRequest) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{22}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfigureClusterRequest) GetConfiguration() *ClusterConfiguration {
@@ -1472,7 +1551,7 @@ type ConfigureClusterResponse struct {
 
 func (x *ConfigureClusterResponse) Reset() {
 	*x = ConfigureClusterResponse{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[23]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1563,7 @@ func (x *ConfigureClusterResponse) String() string {
 func (*ConfigureClusterResponse) ProtoMessage() {}
 
 func (x *ConfigureClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[23]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1576,7 @@ func (x *ConfigureClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureClusterResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureClusterResponse) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{23}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfigureClusterResponse) GetStored() *StoredClusterConfiguration {
@@ -1538,7 +1617,7 @@ type NodeConfigurationStatus struct {
 
 func (x *NodeConfigurationStatus) Reset() {
 	*x = NodeConfigurationStatus{}
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1629,7 @@ func (x *NodeConfigurationStatus) String() string {
 func (*NodeConfigurationStatus) ProtoMessage() {}
 
 func (x *NodeConfigurationStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[24]
+	mi := &file_metropolis_api_v1_configuration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1642,7 @@ func (x *NodeConfigurationStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeConfigurationStatus.ProtoReflect.Descriptor instead.
 func (*NodeConfigurationStatus) Descriptor() ([]byte, []int) {
-	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{24}
+	return file_metropolis_api_v1_configuration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NodeConfigurationStatus) GetNodeVersion() uint64 {
@@ -1621,12 +1700,17 @@ const file_metropolis_api_v1_configuration_proto_rawDesc = "" +
 	"kubernetes\x12A\n" +
 	"\akubelet\x18\x03 \x01(\v2'.metropolis.api.v1.KubeletConfigurationR\akubelet\x12 \n" +
 	"\vnameservers\x18\x04 \x03(\tR\vnameservers\x128\n" +
-	"\anetwork\x18\x05 \x01(\v2\x1e.metropolis.api.v1.NodeNetworkR\anetwork\"\xc5\x01\n" +
+	"\anetwork\x18\x05 \x01(\v2\x1e.metropolis.api.v1.NodeNetworkR\anetwork\"\xf9\x01\n" +
 	"\vNodeNetwork\x128\n" +
 	"\x06uplink\x18\x01 \x01(\v2 .metropolis.api.v1.NetworkConfigR\x06uplink\x12\x10\n" +
 	"\x03mtu\x18\x02 \x01(\rR\x03mtu\x121\n" +
 	"\x05vlans\x18\x03 \x03(\v2\x1b.metropolis.api.v1.VlanLinkR\x05vlans\x127\n" +
-	"\x06routes\x18\x04 \x03(\v2\x1f.metropolis.api.v1.NetworkRouteR\x06routes\"J\n" +
+	"\x06routes\x18\x04 \x03(\v2\x1f.metropolis.api.v1.NetworkRouteR\x06routes\x122\n" +
+	"\x04bond\x18\x05 \x01(\v2\x1e.metropolis.api.v1.NetworkBondR\x04bond\"c\n" +
+	"\vNetworkBond\x12\x18\n" +
+	"\amembers\x18\x01 \x03(\tR\amembers\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12&\n" +
+	"\x0fmii_interval_ms\x18\x03 \x01(\rR\rmiiIntervalMs\"J\n" +
 	"\bVlanLink\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x1c\n" +
 	"\taddresses\x18\x02 \x03(\tR\taddresses\x12\x10\n" +
@@ -1746,83 +1830,85 @@ func file_metropolis_api_v1_configuration_proto_rawDescGZIP() []byte {
 	return file_metropolis_api_v1_configuration_proto_rawDescData
 }
 
-var file_metropolis_api_v1_configuration_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_metropolis_api_v1_configuration_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_metropolis_api_v1_configuration_proto_goTypes = []any{
 	(*NodeConfiguration)(nil),                // 0: metropolis.api.v1.NodeConfiguration
 	(*NodeNetwork)(nil),                      // 1: metropolis.api.v1.NodeNetwork
-	(*VlanLink)(nil),                         // 2: metropolis.api.v1.VlanLink
-	(*NetworkRoute)(nil),                     // 3: metropolis.api.v1.NetworkRoute
-	(*KubernetesNodeConfiguration)(nil),      // 4: metropolis.api.v1.KubernetesNodeConfiguration
-	(*Taint)(nil),                            // 5: metropolis.api.v1.Taint
-	(*KubeletConfiguration)(nil),             // 6: metropolis.api.v1.KubeletConfiguration
-	(*StoredNodeConfiguration)(nil),          // 7: metropolis.api.v1.StoredNodeConfiguration
-	(*TrialNodeConfiguration)(nil),           // 8: metropolis.api.v1.TrialNodeConfiguration
-	(*ClusterConfiguration)(nil),             // 9: metropolis.api.v1.ClusterConfiguration
-	(*NodeDefaults)(nil),                     // 10: metropolis.api.v1.NodeDefaults
-	(*KubernetesNodeRule)(nil),               // 11: metropolis.api.v1.KubernetesNodeRule
-	(*ClusterAttestation)(nil),               // 12: metropolis.api.v1.ClusterAttestation
-	(*StoredClusterConfiguration)(nil),       // 13: metropolis.api.v1.StoredClusterConfiguration
-	(*GetNodeConfigurationRequest)(nil),      // 14: metropolis.api.v1.GetNodeConfigurationRequest
-	(*GetNodeConfigurationResponse)(nil),     // 15: metropolis.api.v1.GetNodeConfigurationResponse
-	(*ConfigureNodeRequest)(nil),             // 16: metropolis.api.v1.ConfigureNodeRequest
-	(*ConfirmNodeConfigurationRequest)(nil),  // 17: metropolis.api.v1.ConfirmNodeConfigurationRequest
-	(*ConfirmNodeConfigurationResponse)(nil), // 18: metropolis.api.v1.ConfirmNodeConfigurationResponse
-	(*ConfigureNodeResponse)(nil),            // 19: metropolis.api.v1.ConfigureNodeResponse
-	(*GetClusterConfigurationRequest)(nil),   // 20: metropolis.api.v1.GetClusterConfigurationRequest
-	(*GetClusterConfigurationResponse)(nil),  // 21: metropolis.api.v1.GetClusterConfigurationResponse
-	(*ConfigureClusterRequest)(nil),          // 22: metropolis.api.v1.ConfigureClusterRequest
-	(*ConfigureClusterResponse)(nil),         // 23: metropolis.api.v1.ConfigureClusterResponse
-	(*NodeConfigurationStatus)(nil),          // 24: metropolis.api.v1.NodeConfigurationStatus
-	nil,                                      // 25: metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
-	nil,                                      // 26: metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
-	nil,                                      // 27: metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
-	nil,                                      // 28: metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
-	(*NetworkConfig)(nil),                    // 29: metropolis.api.v1.NetworkConfig
-	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),              // 31: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),            // 32: google.protobuf.FieldMask
+	(*NetworkBond)(nil),                      // 2: metropolis.api.v1.NetworkBond
+	(*VlanLink)(nil),                         // 3: metropolis.api.v1.VlanLink
+	(*NetworkRoute)(nil),                     // 4: metropolis.api.v1.NetworkRoute
+	(*KubernetesNodeConfiguration)(nil),      // 5: metropolis.api.v1.KubernetesNodeConfiguration
+	(*Taint)(nil),                            // 6: metropolis.api.v1.Taint
+	(*KubeletConfiguration)(nil),             // 7: metropolis.api.v1.KubeletConfiguration
+	(*StoredNodeConfiguration)(nil),          // 8: metropolis.api.v1.StoredNodeConfiguration
+	(*TrialNodeConfiguration)(nil),           // 9: metropolis.api.v1.TrialNodeConfiguration
+	(*ClusterConfiguration)(nil),             // 10: metropolis.api.v1.ClusterConfiguration
+	(*NodeDefaults)(nil),                     // 11: metropolis.api.v1.NodeDefaults
+	(*KubernetesNodeRule)(nil),               // 12: metropolis.api.v1.KubernetesNodeRule
+	(*ClusterAttestation)(nil),               // 13: metropolis.api.v1.ClusterAttestation
+	(*StoredClusterConfiguration)(nil),       // 14: metropolis.api.v1.StoredClusterConfiguration
+	(*GetNodeConfigurationRequest)(nil),      // 15: metropolis.api.v1.GetNodeConfigurationRequest
+	(*GetNodeConfigurationResponse)(nil),     // 16: metropolis.api.v1.GetNodeConfigurationResponse
+	(*ConfigureNodeRequest)(nil),             // 17: metropolis.api.v1.ConfigureNodeRequest
+	(*ConfirmNodeConfigurationRequest)(nil),  // 18: metropolis.api.v1.ConfirmNodeConfigurationRequest
+	(*ConfirmNodeConfigurationResponse)(nil), // 19: metropolis.api.v1.ConfirmNodeConfigurationResponse
+	(*ConfigureNodeResponse)(nil),            // 20: metropolis.api.v1.ConfigureNodeResponse
+	(*GetClusterConfigurationRequest)(nil),   // 21: metropolis.api.v1.GetClusterConfigurationRequest
+	(*GetClusterConfigurationResponse)(nil),  // 22: metropolis.api.v1.GetClusterConfigurationResponse
+	(*ConfigureClusterRequest)(nil),          // 23: metropolis.api.v1.ConfigureClusterRequest
+	(*ConfigureClusterResponse)(nil),         // 24: metropolis.api.v1.ConfigureClusterResponse
+	(*NodeConfigurationStatus)(nil),          // 25: metropolis.api.v1.NodeConfigurationStatus
+	nil,                                      // 26: metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
+	nil,                                      // 27: metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
+	nil,                                      // 28: metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
+	nil,                                      // 29: metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
+	(*NetworkConfig)(nil),                    // 30: metropolis.api.v1.NetworkConfig
+	(*timestamppb.Timestamp)(nil),            // 31: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),              // 32: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),            // 33: google.protobuf.FieldMask
 }
 var file_metropolis_api_v1_configuration_proto_depIdxs = []int32{
-	4,  // 0: metropolis.api.v1.NodeConfiguration.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
-	6,  // 1: metropolis.api.v1.NodeConfiguration.kubelet:type_name -> metropolis.api.v1.KubeletConfiguration
+	5,  // 0: metropolis.api.v1.NodeConfiguration.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
+	7,  // 1: metropolis.api.v1.NodeConfiguration.kubelet:type_name -> metropolis.api.v1.KubeletConfiguration
 	1,  // 2: metropolis.api.v1.NodeConfiguration.network:type_name -> metropolis.api.v1.NodeNetwork
-	29, // 3: metropolis.api.v1.NodeNetwork.uplink:type_name -> metropolis.api.v1.NetworkConfig
-	2,  // 4: metropolis.api.v1.NodeNetwork.vlans:type_name -> metropolis.api.v1.VlanLink
-	3,  // 5: metropolis.api.v1.NodeNetwork.routes:type_name -> metropolis.api.v1.NetworkRoute
-	25, // 6: metropolis.api.v1.KubernetesNodeConfiguration.labels:type_name -> metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
-	5,  // 7: metropolis.api.v1.KubernetesNodeConfiguration.taints:type_name -> metropolis.api.v1.Taint
-	26, // 8: metropolis.api.v1.KubeletConfiguration.system_reserved:type_name -> metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
-	27, // 9: metropolis.api.v1.KubeletConfiguration.eviction_hard:type_name -> metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
-	0,  // 10: metropolis.api.v1.StoredNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
-	30, // 11: metropolis.api.v1.StoredNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
-	8,  // 12: metropolis.api.v1.StoredNodeConfiguration.trial:type_name -> metropolis.api.v1.TrialNodeConfiguration
-	0,  // 13: metropolis.api.v1.TrialNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
-	31, // 14: metropolis.api.v1.TrialNodeConfiguration.duration:type_name -> google.protobuf.Duration
-	30, // 15: metropolis.api.v1.TrialNodeConfiguration.expires:type_name -> google.protobuf.Timestamp
-	30, // 16: metropolis.api.v1.TrialNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
-	10, // 17: metropolis.api.v1.ClusterConfiguration.node_defaults:type_name -> metropolis.api.v1.NodeDefaults
-	12, // 18: metropolis.api.v1.ClusterConfiguration.attestation:type_name -> metropolis.api.v1.ClusterAttestation
-	11, // 19: metropolis.api.v1.NodeDefaults.kubernetes_rules:type_name -> metropolis.api.v1.KubernetesNodeRule
-	28, // 20: metropolis.api.v1.KubernetesNodeRule.node_selector:type_name -> metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
-	4,  // 21: metropolis.api.v1.KubernetesNodeRule.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
-	9,  // 22: metropolis.api.v1.StoredClusterConfiguration.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
-	30, // 23: metropolis.api.v1.StoredClusterConfiguration.changed:type_name -> google.protobuf.Timestamp
-	7,  // 24: metropolis.api.v1.GetNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
-	0,  // 25: metropolis.api.v1.GetNodeConfigurationResponse.effective:type_name -> metropolis.api.v1.NodeConfiguration
-	0,  // 26: metropolis.api.v1.ConfigureNodeRequest.configuration:type_name -> metropolis.api.v1.NodeConfiguration
-	31, // 27: metropolis.api.v1.ConfigureNodeRequest.try_duration:type_name -> google.protobuf.Duration
-	7,  // 28: metropolis.api.v1.ConfirmNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
-	7,  // 29: metropolis.api.v1.ConfigureNodeResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
-	13, // 30: metropolis.api.v1.GetClusterConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
-	9,  // 31: metropolis.api.v1.ConfigureClusterRequest.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
-	32, // 32: metropolis.api.v1.ConfigureClusterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 33: metropolis.api.v1.ConfigureClusterResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
-	30, // 34: metropolis.api.v1.NodeConfigurationStatus.applied:type_name -> google.protobuf.Timestamp
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	30, // 3: metropolis.api.v1.NodeNetwork.uplink:type_name -> metropolis.api.v1.NetworkConfig
+	3,  // 4: metropolis.api.v1.NodeNetwork.vlans:type_name -> metropolis.api.v1.VlanLink
+	4,  // 5: metropolis.api.v1.NodeNetwork.routes:type_name -> metropolis.api.v1.NetworkRoute
+	2,  // 6: metropolis.api.v1.NodeNetwork.bond:type_name -> metropolis.api.v1.NetworkBond
+	26, // 7: metropolis.api.v1.KubernetesNodeConfiguration.labels:type_name -> metropolis.api.v1.KubernetesNodeConfiguration.LabelsEntry
+	6,  // 8: metropolis.api.v1.KubernetesNodeConfiguration.taints:type_name -> metropolis.api.v1.Taint
+	27, // 9: metropolis.api.v1.KubeletConfiguration.system_reserved:type_name -> metropolis.api.v1.KubeletConfiguration.SystemReservedEntry
+	28, // 10: metropolis.api.v1.KubeletConfiguration.eviction_hard:type_name -> metropolis.api.v1.KubeletConfiguration.EvictionHardEntry
+	0,  // 11: metropolis.api.v1.StoredNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
+	31, // 12: metropolis.api.v1.StoredNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
+	9,  // 13: metropolis.api.v1.StoredNodeConfiguration.trial:type_name -> metropolis.api.v1.TrialNodeConfiguration
+	0,  // 14: metropolis.api.v1.TrialNodeConfiguration.configuration:type_name -> metropolis.api.v1.NodeConfiguration
+	32, // 15: metropolis.api.v1.TrialNodeConfiguration.duration:type_name -> google.protobuf.Duration
+	31, // 16: metropolis.api.v1.TrialNodeConfiguration.expires:type_name -> google.protobuf.Timestamp
+	31, // 17: metropolis.api.v1.TrialNodeConfiguration.changed:type_name -> google.protobuf.Timestamp
+	11, // 18: metropolis.api.v1.ClusterConfiguration.node_defaults:type_name -> metropolis.api.v1.NodeDefaults
+	13, // 19: metropolis.api.v1.ClusterConfiguration.attestation:type_name -> metropolis.api.v1.ClusterAttestation
+	12, // 20: metropolis.api.v1.NodeDefaults.kubernetes_rules:type_name -> metropolis.api.v1.KubernetesNodeRule
+	29, // 21: metropolis.api.v1.KubernetesNodeRule.node_selector:type_name -> metropolis.api.v1.KubernetesNodeRule.NodeSelectorEntry
+	5,  // 22: metropolis.api.v1.KubernetesNodeRule.kubernetes:type_name -> metropolis.api.v1.KubernetesNodeConfiguration
+	10, // 23: metropolis.api.v1.StoredClusterConfiguration.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
+	31, // 24: metropolis.api.v1.StoredClusterConfiguration.changed:type_name -> google.protobuf.Timestamp
+	8,  // 25: metropolis.api.v1.GetNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	0,  // 26: metropolis.api.v1.GetNodeConfigurationResponse.effective:type_name -> metropolis.api.v1.NodeConfiguration
+	0,  // 27: metropolis.api.v1.ConfigureNodeRequest.configuration:type_name -> metropolis.api.v1.NodeConfiguration
+	32, // 28: metropolis.api.v1.ConfigureNodeRequest.try_duration:type_name -> google.protobuf.Duration
+	8,  // 29: metropolis.api.v1.ConfirmNodeConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	8,  // 30: metropolis.api.v1.ConfigureNodeResponse.stored:type_name -> metropolis.api.v1.StoredNodeConfiguration
+	14, // 31: metropolis.api.v1.GetClusterConfigurationResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
+	10, // 32: metropolis.api.v1.ConfigureClusterRequest.configuration:type_name -> metropolis.api.v1.ClusterConfiguration
+	33, // 33: metropolis.api.v1.ConfigureClusterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 34: metropolis.api.v1.ConfigureClusterResponse.stored:type_name -> metropolis.api.v1.StoredClusterConfiguration
+	31, // 35: metropolis.api.v1.NodeConfigurationStatus.applied:type_name -> google.protobuf.Timestamp
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_metropolis_api_v1_configuration_proto_init() }
@@ -1831,14 +1917,14 @@ func file_metropolis_api_v1_configuration_proto_init() {
 		return
 	}
 	file_metropolis_api_v1_parameters_proto_init()
-	file_metropolis_api_v1_configuration_proto_msgTypes[11].OneofWrappers = []any{}
+	file_metropolis_api_v1_configuration_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metropolis_api_v1_configuration_proto_rawDesc), len(file_metropolis_api_v1_configuration_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -595,8 +595,19 @@ type NetworkInterface struct {
 	TransmitErrors  uint64   `protobuf:"varint,13,opt,name=transmit_errors,json=transmitErrors,proto3" json:"transmit_errors,omitempty"`
 	ReceiveDropped  uint64   `protobuf:"varint,14,opt,name=receive_dropped,json=receiveDropped,proto3" json:"receive_dropped,omitempty"`
 	TransmitDropped uint64   `protobuf:"varint,15,opt,name=transmit_dropped,json=transmitDropped,proto3" json:"transmit_dropped,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The link this one is a member of (a bond, a bridge), by name; empty if none.
+	Master string `protobuf:"bytes,16,opt,name=master,proto3" json:"master,omitempty"`
+	// Whether the link has carrier: its cable (a VM's virtual one) is connected and the other
+	// end is up (the kernel's LOWER_UP).
+	Carrier bool `protobuf:"varint,17,opt,name=carrier,proto3" json:"carrier,omitempty"`
+	// For a member of a bond: "active" while it carries the bond's traffic, "backup" while it
+	// stands by; and "link down" when the bond sees its link fail.
+	BondState string `protobuf:"bytes,18,opt,name=bond_state,json=bondState,proto3" json:"bond_state,omitempty"`
+	// The card's own hardware address, where the kernel knows one and it differs from
+	// hardware_address: a bond's members carry the bond's address.
+	PermanentHardwareAddress string `protobuf:"bytes,19,opt,name=permanent_hardware_address,json=permanentHardwareAddress,proto3" json:"permanent_hardware_address,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *NetworkInterface) Reset() {
@@ -732,6 +743,34 @@ func (x *NetworkInterface) GetTransmitDropped() uint64 {
 		return x.TransmitDropped
 	}
 	return 0
+}
+
+func (x *NetworkInterface) GetMaster() string {
+	if x != nil {
+		return x.Master
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetCarrier() bool {
+	if x != nil {
+		return x.Carrier
+	}
+	return false
+}
+
+func (x *NetworkInterface) GetBondState() string {
+	if x != nil {
+		return x.BondState
+	}
+	return ""
+}
+
+func (x *NetworkInterface) GetPermanentHardwareAddress() string {
+	if x != nil {
+		return x.PermanentHardwareAddress
+	}
+	return ""
 }
 
 type Route struct {
@@ -2778,7 +2817,7 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"interfaces\x120\n" +
 	"\x06routes\x18\x02 \x03(\v2\x18.metropolis.api.v1.RouteR\x06routes\x123\n" +
 	"\asockets\x18\x03 \x03(\v2\x19.metropolis.api.v1.SocketR\asockets\x12<\n" +
-	"\bnftables\x18\x04 \x03(\v2 .metropolis.api.v1.NftablesTableR\bnftables\"\xff\x03\n" +
+	"\bnftables\x18\x04 \x03(\v2 .metropolis.api.v1.NftablesTableR\bnftables\"\x8e\x05\n" +
 	"\x10NetworkInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x12\n" +
@@ -2795,7 +2834,12 @@ const file_metropolis_api_v1_nodemanagement_proto_rawDesc = "" +
 	"\x0ereceive_errors\x18\f \x01(\x04R\rreceiveErrors\x12'\n" +
 	"\x0ftransmit_errors\x18\r \x01(\x04R\x0etransmitErrors\x12'\n" +
 	"\x0freceive_dropped\x18\x0e \x01(\x04R\x0ereceiveDropped\x12)\n" +
-	"\x10transmit_dropped\x18\x0f \x01(\x04R\x0ftransmitDropped\"\xa7\x01\n" +
+	"\x10transmit_dropped\x18\x0f \x01(\x04R\x0ftransmitDropped\x12\x16\n" +
+	"\x06master\x18\x10 \x01(\tR\x06master\x12\x18\n" +
+	"\acarrier\x18\x11 \x01(\bR\acarrier\x12\x1d\n" +
+	"\n" +
+	"bond_state\x18\x12 \x01(\tR\tbondState\x12<\n" +
+	"\x1apermanent_hardware_address\x18\x13 \x01(\tR\x18permanentHardwareAddress\"\xa7\x01\n" +
 	"\x05Route\x12 \n" +
 	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x18\n" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12\x1c\n" +

@@ -29,6 +29,7 @@ func validNodeConfiguration() *NodeConfiguration {
 			Mtu:    1500,
 			Vlans:  []*VlanLink{{Id: 100, Addresses: []string{"10.100.0.5/24"}}},
 			Routes: []*NetworkRoute{{Destination: "198.51.100.0/24", Gateway: "10.100.0.1"}},
+			Bond:   &NetworkBond{Members: []string{"52:54:00:12:34:56", "52:54:00:12:34:57"}},
 		},
 	}
 }
@@ -71,6 +72,10 @@ func TestValidateNodeConfiguration(t *testing.T) {
 		{"uplink gateway off the link", func(c *NodeConfiguration) { c.Network.Uplink.GetStatic().Gateways[0] = "198.51.100.1" }, "network.uplink.static.gateways[0]: 198.51.100.1 is in none of the link's subnets"},
 		{"MTU", func(c *NodeConfiguration) { c.Network.Mtu = 70000 }, "network.mtu: 70000 is outside 576 to 9216"},
 		{"VLAN ID", func(c *NodeConfiguration) { c.Network.Vlans[0].Id = 5000 }, "network.vlans[0].id: 5000 is outside 1 to 4094"},
+		{"bond member", func(c *NodeConfiguration) { c.Network.Bond.Members[1] = "eth1" }, "network.bond.members[1]: address eth1: invalid MAC address"},
+		{"bond mode", func(c *NodeConfiguration) { c.Network.Bond.Mode = "lacp" }, `network.bond.mode: "lacp" is none of`},
+		{"uplink card outside the bond", func(c *NodeConfiguration) { c.Network.Uplink.GetStatic().HardwareAddress = "52:54:00:12:34:58" },
+			"network.uplink.static.hardware_address: 52:54:00:12:34:58 is not one of bond.members"},
 		{"route gateway off every link", func(c *NodeConfiguration) { c.Network.Routes[0].Gateway = "172.16.0.1" }, "network.routes[0].gateway: 172.16.0.1 is in none of the link's subnets (192.0.2.10/24, 10.100.0.5/24)"},
 		{"long NTP server echoed briefly", func(c *NodeConfiguration) { c.NtpServers[0] = strings.Repeat("x", 1<<20) }, "ntp_servers[0]: 1048576 bytes"},
 	} {

@@ -56,6 +56,9 @@ func NodeNetworkOf(n *NodeNetwork) (uplink *ipconfig.Static, extra *ipconfig.Ext
 		}
 	}
 	t := ipconfig.ExtraText{MTU: n.GetMtu()}
+	if b := n.GetBond(); b != nil {
+		t.Bond = &ipconfig.BondText{Members: b.GetMembers(), Mode: b.GetMode(), MIIIntervalMS: b.GetMiiIntervalMs()}
+	}
 	for _, v := range n.GetVlans() {
 		t.VLANs = append(t.VLANs, ipconfig.VLANText{ID: v.GetId(), Addresses: v.GetAddresses(), MTU: v.GetMtu()})
 	}
@@ -68,6 +71,11 @@ func NodeNetworkOf(n *NodeNetwork) (uplink *ipconfig.Static, extra *ipconfig.Ext
 	}
 	if extra, err = ipconfig.ParseExtra(t, addresses); err != nil {
 		return nil, nil, fmt.Errorf("network.%w", err)
+	}
+	if uplink != nil {
+		if err := ipconfig.CheckBondUplink(extra.Bond, uplink.HardwareAddress); err != nil {
+			return nil, nil, fmt.Errorf("network.uplink.static.hardware_address: %w", err)
+		}
 	}
 	return uplink, extra, nil
 }

@@ -281,10 +281,7 @@ func writeNetwork(w io.Writer, res *apb.GetNetworkResponse) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INTERFACE\tTYPE\tSTATE\tMTU\tADDRESSES\tRX\tTX\tERRORS/DROPPED")
 	for _, i := range res.Interfaces {
-		state := "down"
-		if i.Up {
-			state = "up"
-		}
+		state := linkState(i)
 		addrs := strings.Join(i.Addresses, ",")
 		if addrs == "" {
 			addrs = "-"
@@ -301,6 +298,25 @@ func writeNetwork(w io.Writer, res *apb.GetNetworkResponse) error {
 		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\n", t.Family, t.Name, t.Chains, t.Rules, t.Sets)
 	}
 	return tw.Flush()
+}
+
+// linkState says whether i is up and has carrier, and of what it is a member: "up", "up, no
+// carrier", "up, in bond0 (active)".
+func linkState(i *apb.NetworkInterface) string {
+	state := "down"
+	if i.Up {
+		state = "up"
+		if !i.Carrier {
+			state += ", no carrier"
+		}
+	}
+	if i.Master != "" {
+		state += ", in " + i.Master
+		if i.BondState != "" {
+			state += " (" + i.BondState + ")"
+		}
+	}
+	return state
 }
 
 // writeSockets writes sockets as ss -tuan does, listening ones first.

@@ -58,8 +58,12 @@ func (n fakeNodeManagement) GetMounts(context.Context, *apb.GetMountsRequest) (*
 
 func (n fakeNodeManagement) GetNetwork(context.Context, *apb.GetNetworkRequest) (*apb.GetNetworkResponse, error) {
 	return &apb.GetNetworkResponse{
-		Interfaces: []*apb.NetworkInterface{{Name: "eth0", Type: "device", Up: true, Mtu: 1500, Addresses: []string{"10.0.0.11/24"}, ReceiveBytes: 2048}},
-		Routes:     []*apb.Route{{Destination: "default", Gateway: "10.0.0.1", Interface: "eth0", Table: 254}},
+		Interfaces: []*apb.NetworkInterface{
+			{Name: "bond0", Type: "bond", Up: true, Carrier: true, Mtu: 1500, Addresses: []string{"10.0.0.11/24"}, ReceiveBytes: 2048},
+			{Name: "eth0", Type: "device", Up: true, Carrier: true, Mtu: 1500, Master: "bond0", BondState: "active"},
+			{Name: "eth1", Type: "device", Up: true, Mtu: 1500, Master: "bond0", BondState: "link down"},
+		},
+		Routes: []*apb.Route{{Destination: "default", Gateway: "10.0.0.1", Interface: "eth0", Table: 254}},
 		Sockets: []*apb.Socket{
 			{Protocol: "tcp", Local: "10.0.0.11:7836", Remote: "10.0.0.5:50000", State: "ESTABLISHED"},
 			{Protocol: "tcp", Local: "0.0.0.0:7836", Remote: "0.0.0.0:0", State: "LISTEN"},
@@ -92,7 +96,8 @@ func TestNodeIntrospection(t *testing.T) {
 		t.Errorf("node df: want /data 10%% used and no /proc:\n%v", r)
 	}
 	r = e.run("", "node", "network", id)
-	for _, want := range []string{"eth0", "10.0.0.11/24", "2.0 KiB", "default", "10.0.0.1", "ip metropolis-netpol", "14"} {
+	for _, want := range []string{"eth0", "10.0.0.11/24", "2.0 KiB", "default", "10.0.0.1", "ip metropolis-netpol", "14",
+		"up, in bond0 (active)", "up, no carrier, in bond0 (link down)"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("node network lacks %q:\n%v", want, r)
 		}

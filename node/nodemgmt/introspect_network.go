@@ -24,13 +24,19 @@ func (s *Server) GetNetwork(_ context.Context, _ *apb.GetNetworkRequest) (*apb.G
 		return nil, status.Errorf(codes.Internal, "list interfaces: %v", err)
 	}
 	names := make(map[int]string, len(links))
+	masters := make([]int, 0, len(links))
 	for _, l := range links {
 		a := l.Attrs()
 		names[a.Index] = a.Name
 		iface := &apb.NetworkInterface{
 			Name: a.Name, Index: int32(a.Index), Type: l.Type(), HardwareAddress: a.HardwareAddr.String(),
-			Mtu: int32(a.MTU), Up: a.Flags&net.FlagUp != 0,
+			Mtu: int32(a.MTU), Up: a.Flags&net.FlagUp != 0, Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0,
+			BondState: bondState(a.Slave),
 		}
+		if len(a.PermHWAddr) > 0 && a.PermHWAddr.String() != iface.HardwareAddress {
+			iface.PermanentHardwareAddress = a.PermHWAddr.String()
+		}
+		masters = append(masters, a.MasterIndex)
 		if st := a.Statistics; st != nil {
 			iface.ReceiveBytes, iface.TransmitBytes = st.RxBytes, st.TxBytes
 			iface.ReceivePackets, iface.TransmitPackets = st.RxPackets, st.TxPackets
@@ -45,6 +51,11 @@ func (s *Server) GetNetwork(_ context.Context, _ *apb.GetNetworkRequest) (*apb.G
 			iface.Addresses = append(iface.Addresses, ad.IPNet.String())
 		}
 		res.Interfaces = append(res.Interfaces, iface)
+	}
+	for i, m := range masters {
+		if m != 0 {
+			res.Interfaces[i].Master = names[m]
+		}
 	}
 	routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
@@ -166,4 +177,23 @@ func familyName(f nftables.TableFamily) string {
 		return "bridge"
 	}
 	return fmt.Sprintf("family %d", f)
+}
+
+// bondState is what a bond member's membership says of it: whether it carries the bond's
+// traffic, and whether the bond sees its link fail; "" for a link in no bond.
+func bondState(s netlink.LinkSlave) string {
+	b, ok := s.(*netlink.BondSlave)
+	if !ok {
+		return ""
+	}
+	if b.MiiStatus != netlink.BondLinkUp {
+		return "link down"
+	}
+	switch b.State {
+	case netlink.BondStateActive:
+		return "active"
+	case netlink.BondStateBackup:
+		return "backup"
+	}
+	return fmt.Sprintf("state %d", b.State)
 }

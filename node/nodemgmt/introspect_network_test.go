@@ -85,3 +85,21 @@ func TestGetNetwork(t *testing.T) {
 	}
 	t.Logf("%d interfaces, %d routes, %d sockets, %d nftables tables; listening on port %s", len(res.Interfaces), len(res.Routes), len(res.Sockets), len(res.Nftables), strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 }
+
+func TestBondState(t *testing.T) {
+	for _, tc := range []struct {
+		slave netlink.LinkSlave
+		want  string
+	}{
+		{nil, ""},
+		{&netlink.VrfSlave{Table: 10}, ""},
+		{&netlink.BondSlave{State: netlink.BondStateActive, MiiStatus: netlink.BondLinkUp}, "active"},
+		{&netlink.BondSlave{State: netlink.BondStateBackup, MiiStatus: netlink.BondLinkUp}, "backup"},
+		{&netlink.BondSlave{State: netlink.BondStateBackup, MiiStatus: netlink.BondLinkDown}, "link down"},
+		{&netlink.BondSlave{State: netlink.BondStateActive, MiiStatus: netlink.BondLinkFail}, "link down"},
+	} {
+		if got := bondState(tc.slave); got != tc.want {
+			t.Errorf("bondState(%+v) = %q, want %q", tc.slave, got, tc.want)
+		}
+	}
+}

@@ -17,11 +17,14 @@ const (
 )
 
 // ExtraText is what a node's network has besides its uplink's own configuration, as a person
-// writes it: the uplink's MTU, VLAN links on the uplink, and routes.
+// writes it: the uplink's MTU, VLAN links on the uplink, and routes; and, if the uplink is a
+// bond of several network cards, the bond.
 type ExtraText struct {
 	MTU    uint32
 	VLANs  []VLANText
 	Routes []RouteText
+	// Bond, if set, makes the uplink a bond of network cards (bond.go).
+	Bond *BondText `json:",omitempty"`
 }
 
 // VLANText is one VLAN link: its 802.1Q ID, addresses with prefix length, and MTU.
@@ -42,6 +45,8 @@ type Extra struct {
 	MTU    int
 	VLANs  []VLAN
 	Routes []Route
+	// Bond, if not nil, makes the uplink a bond.
+	Bond *Bond
 }
 
 // VLAN is a checked VLAN link.
@@ -71,6 +76,11 @@ func ParseExtra(t ExtraText, uplink []netip.Prefix) (*Extra, error) {
 		return nil, fmt.Errorf("mtu: %w", err)
 	}
 	e.MTU = mtu
+	if t.Bond != nil {
+		if e.Bond, err = ParseBond(*t.Bond); err != nil {
+			return nil, fmt.Errorf("bond.%w", err)
+		}
+	}
 	if len(t.VLANs) > maxVLANs {
 		return nil, fmt.Errorf("vlans: %d, at most %d", len(t.VLANs), maxVLANs)
 	}

@@ -25,6 +25,10 @@ func (s *Static) Text() Text {
 // Text writes e as a person would, for ParseExtra to read back.
 func (e *Extra) Text() ExtraText {
 	t := ExtraText{MTU: uint32(e.MTU)}
+	if e.Bond != nil {
+		b := e.Bond.Text()
+		t.Bond = &b
+	}
 	for _, v := range e.VLANs {
 		vt := VLANText{ID: uint32(v.ID), MTU: uint32(v.MTU)}
 		for _, a := range v.Addresses {

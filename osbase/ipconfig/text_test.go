@@ -26,6 +26,8 @@ func TestTextRoundTrip(t *testing.T) {
 		{},
 		{MTU: 9000, VLANs: []VLANText{{ID: 100, MTU: 1500, Addresses: []string{"10.100.0.5/24"}}, {ID: 7, Addresses: []string{"fd00:7::5/64"}}},
 			Routes: []RouteText{{"198.51.100.0/24", "192.0.2.1"}, {"203.0.113.0/24", "10.100.0.1"}}},
+		{Bond: &BondText{Members: []string{"52:54:00:12:34:56", "52:54:00:12:34:57"}}},
+		{Bond: &BondText{Members: []string{"52:54:00:12:34:56"}, Mode: Bond8023AD, MIIIntervalMS: 250}},
 	} {
 		e, err := ParseExtra(et, uplink.Addresses)
 		if err != nil {

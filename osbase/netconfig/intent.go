@@ -2,6 +2,8 @@ package netconfig
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 
@@ -44,19 +46,40 @@ func staticEqual(a, b *ipconfig.Static) bool {
 }
 
 func extraEqual(a, b ipconfig.Extra) bool {
-	return a.MTU == b.MTU && slices.Equal(a.Routes, b.Routes) &&
+	return a.MTU == b.MTU && slices.Equal(a.Routes, b.Routes) && a.Bond.Equal(b.Bond) &&
 		slices.EqualFunc(a.VLANs, b.VLANs, func(x, y ipconfig.VLAN) bool {
 			return x.ID == y.ID && x.MTU == y.MTU && slices.Equal(x.Addresses, y.Addresses)
 		})
 }
 
 // hardwareAddress is the uplink's hardware address the intent names; nil: any Ethernet link
-// with carrier.
+// with carrier. With a bond, the bond's members name the cards instead.
 func (i *Intent) hardwareAddress() []byte {
-	if i == nil || i.Static == nil {
+	if i == nil || i.Static == nil || i.Extra.Bond != nil {
 		return nil
 	}
 	return i.Static.HardwareAddress
+}
+
+// uplinkChange says why next's uplink is another link than cur's, which has hardware address
+// linkHW; "" if it is the same. A bond made, changed or removed, or another card named, is a
+// new uplink, which Run starts over on.
+func uplinkChange(cur, next *Intent, linkHW net.HardwareAddr) string {
+	cb, nb := cur.Extra.Bond, next.Extra.Bond
+	switch {
+	case cb == nil && nb != nil:
+		return fmt.Sprintf("the uplink becomes bond %s of %d cards", ipconfig.BondName, len(nb.Members))
+	case cb != nil && nb == nil:
+		return fmt.Sprintf("the uplink is no longer bond %s", ipconfig.BondName)
+	case cb != nil && !cb.Equal(nb):
+		return fmt.Sprintf("bond %s changes", ipconfig.BondName)
+	case cb != nil:
+		return ""
+	}
+	if hw := next.hardwareAddress(); hw != nil && !bytes.Equal(hw, linkHW) {
+		return fmt.Sprintf("the uplink moves from the card %s to the card %s", linkHW, net.HardwareAddr(hw))
+	}
+	return ""
 }
 
 // uplinkSettings completes what the uplink gets from its static configuration or lease with

@@ -2,6 +2,7 @@ package netconfig
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -31,6 +32,9 @@ func TestIntentEqual(t *testing.T) {
 		{"same VLAN", &Intent{Extra: vlan}, &Intent{Extra: vlan}, true},
 		{"an MTU", &Intent{}, &Intent{Extra: ipconfig.Extra{MTU: 1400}}, false},
 		{"nameservers", &Intent{}, &Intent{Nameservers: []netip.Addr{netip.MustParseAddr("192.0.2.53")}}, false},
+		{"a bond", &Intent{}, &Intent{Extra: ipconfig.Extra{Bond: bond("active-backup", "52:54:00:00:00:01")}}, false},
+		{"same bond", &Intent{Extra: ipconfig.Extra{Bond: bond("active-backup", "52:54:00:00:00:01")}},
+			&Intent{Extra: ipconfig.Extra{Bond: bond("active-backup", "52:54:00:00:00:01")}}, true},
 		{"nil", nil, &Intent{}, false},
 	} {
 		if got := tc.a.Equal(tc.b); got != tc.want {
@@ -43,6 +47,46 @@ func TestIntentEqual(t *testing.T) {
 // address moves (the old one goes, the new one reaches the peer), the MTU and a route change,
 // a VLAN is asked for, and then the boot configuration comes back and everything made for
 // the intent is gone.
+func bond(mode string, members ...string) *ipconfig.Bond {
+	b, err := ipconfig.ParseBond(ipconfig.BondText{Members: members, Mode: mode})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestUplinkChange(t *testing.T) {
+	card1, _ := net.ParseMAC("52:54:00:00:00:01")
+	card2, _ := net.ParseMAC("52:54:00:00:00:02")
+	on := func(hw net.HardwareAddr, b *ipconfig.Bond) *Intent {
+		i := &Intent{Static: &ipconfig.Static{HardwareAddress: hw, Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24")}}}
+		i.Extra.Bond = b
+		return i
+	}
+	both := bond("active-backup", "52:54:00:00:00:01", "52:54:00:00:00:02")
+	for _, tc := range []struct {
+		name      string
+		cur, next *Intent
+		linkHW    net.HardwareAddr
+		want      string // a fragment of the reason; empty: the same uplink
+	}{
+		{"the same card", on(card1, nil), on(card1, nil), card1, ""},
+		{"any card, then the one there", &Intent{}, on(card1, nil), card1, ""},
+		{"another card", on(card1, nil), on(card2, nil), card1, "moves from the card 52:54:00:00:00:01 to the card 52:54:00:00:00:02"},
+		{"DHCP on any card", on(card1, nil), &Intent{}, card1, ""},
+		{"a bond made", on(card1, nil), on(card1, both), card1, "becomes bond bond0 of 2 cards"},
+		{"the bond kept, addresses aside", on(card1, both), on(nil, both), card1, ""},
+		{"the bond's mode changes", on(nil, both), on(nil, bond("802.3ad", "52:54:00:00:00:01", "52:54:00:00:00:02")), card1, "bond bond0 changes"},
+		{"a card leaves the bond", on(nil, both), on(nil, bond("active-backup", "52:54:00:00:00:01")), card1, "bond bond0 changes"},
+		{"the bond removed", on(nil, both), on(card1, nil), card1, "no longer bond bond0"},
+	} {
+		got := uplinkChange(tc.cur, tc.next, tc.linkHW)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestIntentInNamespace(t *testing.T) {
 	if !isChild() {
 		n := newTestNet(t)

@@ -38,7 +38,7 @@ type rememberedNetwork struct {
 
 // bootOnly says whether i asks for nothing beyond the boot network.
 func bootOnly(i *Intent) bool {
-	return i.BootUplink && i.Extra.MTU == 0 && len(i.Extra.VLANs) == 0 && len(i.Extra.Routes) == 0 && len(i.Nameservers) == 0
+	return i.BootUplink && i.Extra.MTU == 0 && len(i.Extra.VLANs) == 0 && len(i.Extra.Routes) == 0 && i.Extra.Bond == nil && len(i.Nameservers) == 0
 }
 
 // encodeMemory writes i down.
@@ -91,6 +91,11 @@ func parseMemory(data []byte, boot *ipconfig.Static) (*Intent, error) {
 		return nil, fmt.Errorf("extra.%w", err)
 	}
 	i.Extra = *extra
+	if i.Static != nil {
+		if err := ipconfig.CheckBondUplink(extra.Bond, i.Static.HardwareAddress); err != nil {
+			return nil, fmt.Errorf("static.hardware_address: %w", err)
+		}
+	}
 	for j, n := range m.Nameservers {
 		addr, err := netip.ParseAddr(n)
 		if err != nil {

@@ -138,6 +138,9 @@ func TestParseMemory(t *testing.T) {
 		{"a bad VLAN", `{"extra": {"VLANs": [{"ID": 5000, "Addresses": ["10.7.0.5/24"]}]}}`, "extra.vlans[0].id: 5000"},
 		{"a static uplink without address", `{"static": {}, "extra": {}}`, "static.addresses: must list"},
 		{"a bad nameserver", `{"extra": {}, "nameservers": ["224.0.0.1"]}`, "nameservers[0]"},
+		{"a bond", `{"static": {"HardwareAddress": "52:54:00:00:00:02", "Addresses": ["192.0.2.10/24"]}, "extra": {"Bond": {"Members": ["52:54:00:00:00:01", "52:54:00:00:00:02"], "Mode": "active-backup", "MIIIntervalMS": 100}}}`, ""},
+		{"a bad bond", `{"extra": {"Bond": {"Members": []}}}`, "extra.bond.members: must list"},
+		{"an uplink card outside the bond", `{"static": {"HardwareAddress": "52:54:00:00:00:03", "Addresses": ["192.0.2.10/24"]}, "extra": {"Bond": {"Members": ["52:54:00:00:00:01"]}}}`, "static.hardware_address: 52:54:00:00:00:03 is not one of bond.members"},
 		{"an unknown field", `{"extra": {}, "bonds": []}`, `unknown field "bonds"`},
 		{"two documents", `{"extra": {}} {}`, "data after its end"},
 		{"not JSON", `network`, "not a remembered network"},
@@ -162,6 +165,7 @@ func FuzzParseMemory(f *testing.F) {
 	}
 	f.Add(data)
 	f.Add([]byte(`{"bootUplink": true, "extra": {"MTU": 9000}}`))
+	f.Add([]byte(`{"extra": {"Bond": {"Members": ["52:54:00:00:00:01", "52:54:00:00:00:02"], "Mode": "802.3ad"}}}`))
 	f.Add([]byte(`{"static": {"Addresses": ["2001:db8::5/64"], "Gateways": ["2001:db8::1"]}, "extra": {}}`))
 	boot, _ := ipconfig.ParseStatic(ipconfig.Text{Addresses: []string{"192.0.2.10/24"}})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -1,10 +1,8 @@
 package netconfig
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 
@@ -14,6 +12,7 @@ import (
 	"metropolis.dev/metropolis/osbase/event"
 	"metropolis.dev/metropolis/osbase/event/memory"
 	"metropolis.dev/metropolis/osbase/ipconfig"
+	"metropolis.dev/metropolis/osbase/logtree"
 	"metropolis.dev/metropolis/osbase/supervisor"
 )
 
@@ -40,8 +39,10 @@ type Service struct {
 	remembered bool
 	memoryErr  error
 	// linkErrors are what of the current intent the link could not have (Status.Errors
-	// without the memory's).
-	linkErrors []string
+	// without the memory's), uplinkErrors what findUplink could not do (a bond's missing
+	// card), part of linkErrors.
+	linkErrors   []string
+	uplinkErrors []string
 }
 
 // Config is what Service needs.
@@ -140,7 +141,7 @@ func (s *Service) Run(ctx context.Context) error {
 	case remembered:
 		logger.Infof("starting with the network remembered in %s (the node's configuration), not the boot parameters'", s.config.MemoryPath)
 	}
-	link, err := findLink(ctx, logger, intent.hardwareAddress())
+	link, err := s.findUplink(ctx, logger, intent.Intent)
 	if err != nil {
 		return err
 	}
@@ -150,14 +151,33 @@ func (s *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if hw := next.hardwareAddress(); hw != nil && !bytes.Equal(hw, link.Attrs().HardwareAddr) {
-			// The uplink moves to another card: start over on it.
-			return fmt.Errorf("the uplink moves from %s (%s) to the link with hardware address %s; restarting on it",
-				link.Attrs().Name, link.Attrs().HardwareAddr, net.HardwareAddr(hw))
+		if why := uplinkChange(intent.Intent, next.Intent, link.Attrs().HardwareAddr); why != "" {
+			return fmt.Errorf("%s; restarting on the new uplink (was %s)", why, link.Attrs().Name)
 		}
 		logger.Infof("the network's configuration changed; applying it to %s", link.Attrs().Name)
 		intent = next
 	}
+}
+
+// findUplink returns the link intent's uplink is, set up: the bond it asks for, made from its
+// cards, or else the card it names (or the first with carrier), after removing a bond an
+// earlier intent made.
+func (s *Service) findUplink(ctx context.Context, logger logtree.LeveledLogger, intent *Intent) (netlink.Link, error) {
+	var problems []string
+	defer func() {
+		s.mu.Lock()
+		s.uplinkErrors = problems
+		s.mu.Unlock()
+	}()
+	if b := intent.Extra.Bond; b != nil {
+		link, p, err := makeBond(ctx, logger, *b)
+		problems = p
+		return link, err
+	}
+	if err := releaseBond(logger); err != nil {
+		return nil, err
+	}
+	return findLink(ctx, logger, intent.hardwareAddress())
 }
 
 // keepUntilChanged configures link as intent says and keeps it so until the intent changes,
@@ -223,7 +243,9 @@ func (s *Service) keep(ctx context.Context, link netlink.Link, intent generation
 // routes of want.extra), writes the resolver file and publishes st completed with want's
 // values. A VLAN or route that cannot be made is reported in st.Errors, not returned.
 func (s *Service) configure(link netlink.Link, want settings, st *Status) error {
-	var errs []string
+	s.mu.Lock()
+	errs := append([]string(nil), s.uplinkErrors...)
+	s.mu.Unlock()
 	if err := applyMTU(link, want.extra.MTU, &s.ownedExtra); err != nil {
 		errs = append(errs, err.Error())
 	}

@@ -102,8 +102,8 @@ const WatchdogFDEnv = "METROPOLIS_WATCHDOG_FD"
 // address, nftables expressions of the service proxy, pod masquerading and NetworkPolicy
 // (nft_ct for conntrack state and marks), WireGuard between nodes), and the socket diagnostics
 // the node management API lists sockets with (tcp_diag, udp_diag over inet_diag), and loop
-// devices for the workers' local volumes, and 802.1Q for the VLAN links of a node's network
-// configuration. dm-crypt's
+// devices for the workers' local volumes, and 802.1Q and bonding for the VLAN links and bonds of
+// a node's network configuration. dm-crypt's
 // aes-xts-plain64 needs the xts and ecb templates, and nftables its expression modules (the
 // kernel would otherwise request them by itself; there is no modprobe).
 var SystemModules = []string{
@@ -112,5 +112,5 @@ var SystemModules = []string{
 	"nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_numgen", "nft_fib_ipv4", "nft_fib_ipv6",
 	"nft_reject_ipv4", "nft_reject_ipv6", "nft_ct", "nf_conntrack_netlink",
 	"tcp_diag", "udp_diag",
-	"loop", "8021q",
+	"loop", "8021q", "bonding",
 }
