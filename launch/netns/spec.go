@@ -95,11 +95,15 @@ func bridgeName(name string) string { return namePrefix + name }
 // different name spaces (files and interfaces), so sharing a name is fine and easy to follow.
 func linkName(name string, i int) string { return namePrefix + name + "-" + strconv.Itoa(i) }
 
-// isNodeName reports whether s is linkName(name, i) for some i.
+// isNodeName reports whether s is linkName(name, i) for some i, or such a name and one
+// lowercase letter: another link of node i's (a VM's second network card is "mp-NAME-2b").
 func isNodeName(name, s string) bool {
 	idx, ok := strings.CutPrefix(s, namePrefix+name+"-")
 	if !ok || idx == "" {
 		return false
+	}
+	if last := idx[len(idx)-1]; len(idx) > 1 && last >= 'a' && last <= 'z' {
+		idx = idx[:len(idx)-1]
 	}
 	for _, c := range idx {
 		if c < '0' || c > '9' {

@@ -26,6 +26,16 @@ func nodeMAC(cluster string, i int) net.HardwareAddr {
 	return net.HardwareAddr{0x52, 0x54, 0x00, byte(c >> 4), byte(c<<4) | byte(n>>8), byte(n)}
 }
 
+// maxCards bounds a VM's network cards: card k's MAC address holds k-1 in the two bits above
+// the node's number (at most 999, 10 bits), and its tap's name one letter.
+const maxCards = 4
+
+// cardMAC is the MAC address of node i's network card k (counting from 1): card 1's is
+// nodeMAC's, the others differ in the bits above the node's number.
+func cardMAC(cluster string, i, k int) net.HardwareAddr {
+	return nodeMAC(cluster, i|(k-1)<<10)
+}
+
 // staticNetwork is the network configuration of a node at address in subnet, behind gateway
 // (the host's address on the bridge), on the card with address mac.
 func staticNetwork(mac net.HardwareAddr, address netip.Addr, subnet netip.Prefix, gateway netip.Addr) (*apb.NetworkConfig, error) {

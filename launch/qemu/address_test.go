@@ -35,6 +35,19 @@ func TestNodeMAC(t *testing.T) {
 		}
 		seen[mac.String()] = i
 	}
+	// Every card of every node has an address of its own, card 1's the node's.
+	for i := 1; i <= maxNodes; i++ {
+		if got, want := cardMAC("local", i, 1).String(), nodeMAC("local", i).String(); got != want {
+			t.Fatalf("node %d: card 1 has %s, want the node's %s", i, got, want)
+		}
+		for k := 2; k <= maxCards; k++ {
+			mac := cardMAC("local", i, k)
+			if j, dup := seen[mac.String()]; dup {
+				t.Fatalf("node %d card %d and node %d share MAC %s", i, k, j, mac)
+			}
+			seen[mac.String()] = i
+		}
+	}
 	if nodeMAC("local", 1).String() == nodeMAC("other", 1).String() {
 		t.Errorf("clusters local and other give node 1 the same MAC")
 	}
@@ -74,5 +87,27 @@ func TestStaticNetwork(t *testing.T) {
 				t.Errorf("parameters with this network are invalid: %v", err)
 			}
 		})
+	}
+}
+
+func TestCheckCards(t *testing.T) {
+	for _, tc := range []struct {
+		cards   int
+		name    string
+		nodes   int
+		wantErr string
+	}{
+		{0, "kworkers", 999, ""},
+		{1, "kworkers", 999, ""},
+		{2, "kworkers", 99, ""},
+		{4, "local", 999, ""},
+		{2, "kworkers", 100, "tap names like mp-kworkers-100b, longer than Linux's 15 bytes"},
+		{5, "local", 1, "want 1 to 4 network cards per VM, got 5"},
+		{-1, "local", 1, "got -1"},
+	} {
+		err := checkCards(tc.cards, tc.name, tc.nodes)
+		if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("checkCards(%d, %q, %d) = %v, want %q", tc.cards, tc.name, tc.nodes, err, tc.wantErr)
+		}
 	}
 }

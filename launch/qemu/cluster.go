@@ -41,6 +41,9 @@ type Machine struct {
 	// FirmwareCode and FirmwareVars are OVMF's code and its variable store template.
 	FirmwareCode string `json:"firmware_code"`
 	FirmwareVars string `json:"firmware_vars"`
+	// Cards is how many network cards each VM has on the cluster's bridge (0: one). A node's
+	// parameters name its first; the others are for bonds (CardMAC, CardTapName).
+	Cards int `json:"cards,omitempty"`
 }
 
 // Node is one VM.
@@ -94,6 +97,9 @@ func parseRecord(data []byte) (*Cluster, error) {
 	}
 	if c.Name == "" || c.Image == "" || len(c.Nodes) == 0 || len(c.Nodes) > maxNodes {
 		return nil, fmt.Errorf("name, image and 1 to %d nodes are required", maxNodes)
+	}
+	if err := checkCards(c.Machine.Cards, c.Network.Name, len(c.Nodes)); err != nil {
+		return nil, err
 	}
 	for i, n := range c.Nodes {
 		if _, err := net.ParseMAC(n.MAC); err != nil {

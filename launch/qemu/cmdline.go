@@ -28,6 +28,8 @@ type vmConfig struct {
 	// Tap is the host's tap device the network card is wired to; MAC the card's address.
 	Tap string
 	MAC net.HardwareAddr
+	// MoreCards are further network cards, QEMU's net1, net2, ...
+	MoreCards []card
 	// TPMSocket is swtpm's control socket.
 	TPMSocket string
 	// Parameters is the node parameters file handed to the guest by fw_cfg; empty for none.
@@ -39,6 +41,12 @@ type vmConfig struct {
 	// RTCBase, if not zero, is the time the VM's hardware clock starts at (and runs on from);
 	// zero: the host's time.
 	RTCBase time.Time
+}
+
+// card is a network card of a VM: the host's tap it is wired to, and its address.
+type card struct {
+	Tap string
+	MAC net.HardwareAddr
 }
 
 // unixPathMax is the longest path a Unix socket may have (sun_path, with its NUL).
@@ -66,6 +74,11 @@ func (c vmConfig) validate() error {
 	}
 	if c.Tap == "" || len(c.MAC) != 6 {
 		return fmt.Errorf("network: tap %q, MAC %q: want both", c.Tap, c.MAC)
+	}
+	for k, card := range c.MoreCards {
+		if card.Tap == "" || len(card.MAC) != 6 {
+			return fmt.Errorf("network card %d: tap %q, MAC %q: want both", k+2, card.Tap, card.MAC)
+		}
 	}
 	if c.CPUs < 1 || c.MemoryMiB < 128 {
 		return fmt.Errorf("%d CPUs, %d MiB: want at least 1 CPU and 128 MiB", c.CPUs, c.MemoryMiB)
@@ -98,6 +111,15 @@ func qemuArgs(c vmConfig) []string {
 		// No option ROM: the node never boots from the network, and iPXE's attempts would only
 		// clutter the console and slow down a failing boot.
 		"-device", "virtio-net-pci,netdev=net0,mac="+c.MAC.String()+",romfile=",
+	)
+	for k, card := range c.MoreCards {
+		id := "net" + strconv.Itoa(k+1)
+		args = append(args,
+			"-netdev", "tap,id="+id+",ifname="+card.Tap+",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev="+id+",mac="+card.MAC.String()+",romfile=",
+		)
+	}
+	args = append(args,
 		"-chardev", "socket,id=chrtpm,path="+optEscape(c.TPMSocket),
 		"-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
 		"-device", "tpm-tis,tpmdev=tpm0",

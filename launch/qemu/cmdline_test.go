@@ -56,6 +56,13 @@ func TestQEMUArgs(t *testing.T) {
 			{"-qmp", "", "unix:/c/node1/qmp.sock,server=on,wait=off"},
 			{"-fw_cfg", "", "name=opt/metropolis/parameters.pb,file=/c/node1/parameters.pb"},
 		}, []string{"-no-reboot", "-cpu", "-rtc"}},
+		{"a second network card", func(c *vmConfig) {
+			c.MoreCards = []card{{Tap: "mp-test-1b", MAC: net.HardwareAddr{0x52, 0x54, 0, 1, 6, 3}}}
+		}, [][3]string{
+			{"-netdev", "tap,id=net0", "tap,id=net0,ifname=mp-test-1,script=no,downscript=no"},
+			{"-netdev", "tap,id=net1", "tap,id=net1,ifname=mp-test-1b,script=no,downscript=no"},
+			{"-device", "virtio-net-pci,netdev=net1", "virtio-net-pci,netdev=net1,mac=52:54:00:01:06:03,romfile="},
+		}, nil},
 		{"KVM", func(c *vmConfig) { c.KVM = true }, [][3]string{
 			{"-accel", "", "kvm"},
 			{"-cpu", "", "host"},

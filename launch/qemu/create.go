@@ -57,6 +57,10 @@ type Options struct {
 	// FirmwareCode and FirmwareVars are OVMF's files; empty takes Debian's (package ovmf).
 	FirmwareCode string
 	FirmwareVars string
+	// Cards is how many network cards each VM has, 1 to 4 (0: one), all on the cluster's
+	// bridge: more than one lets a node bond them (Cluster.CardMAC names them, and
+	// Cluster.SetCardLink cuts one's cable).
+	Cards int
 	// Progress receives a line for every step; nil discards them.
 	Progress io.Writer
 	// WaitTimeout bounds each wait of Launch (for a node's API, for registrations, for nodes
@@ -85,6 +89,9 @@ func (o *Options) check() error {
 	}
 	if o.Nodes < 1 || o.Nodes > maxNodes {
 		return fmt.Errorf("nodes: want 1 to %d, got %d", maxNodes, o.Nodes)
+	}
+	if err := checkCards(o.Cards, o.Name, o.Nodes); err != nil {
+		return err
 	}
 	if o.Image == "" {
 		return errors.New("no node image given: build one (go run ./cmd/mkimage) and pass its path (metroctl: --image)")
@@ -143,7 +150,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 		Name: o.Name, Dir: dir, Image: image, Network: network.Spec(),
 		Machine: Machine{
 			CPUs: o.CPUs, MemoryMiB: o.MemoryMiB, DiskSize: max(o.DiskSize, st.Size()),
-			FirmwareCode: o.FirmwareCode, FirmwareVars: o.FirmwareVars,
+			FirmwareCode: o.FirmwareCode, FirmwareVars: o.FirmwareVars, Cards: o.Cards,
 		},
 	}
 	for i := 1; i <= o.Nodes; i++ {

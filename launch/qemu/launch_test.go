@@ -51,6 +51,9 @@ func TestLaunchFailureShowsConsole(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+	if c == nil {
+		t.Fatal("Launch returned no cluster, so the VMs never started")
+	}
 	for _, want := range []string{
 		"starting swtpm and VM for node 1",
 		"still waiting for node 1's curator API",

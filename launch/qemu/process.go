@@ -77,6 +77,9 @@ func (c *Cluster) vmConfig(i int) (vmConfig, error) {
 		Disk: disk, DiskFormat: format, Tap: c.TapName(i), MAC: mac,
 		TPMSocket: c.path(i, "swtpm.sock"), Console: c.LogPath(i), QMPSocket: c.path(i, "qmp.sock"),
 	}
+	for k := 2; k <= c.cards(); k++ {
+		vm.MoreCards = append(vm.MoreCards, card{Tap: c.CardTapName(i, k), MAC: c.CardMAC(i, k)})
+	}
 	if _, err := os.Stat(c.parametersPath(i)); err == nil {
 		vm.Parameters = c.parametersPath(i)
 	}

@@ -21,8 +21,13 @@ type qmpResponse struct {
 	} `json:"error"`
 }
 
-// qmpExecute runs one QMP command (without arguments) on the QEMU listening on socket.
+// qmpExecute runs one QMP command without arguments on the QEMU listening on socket.
 func qmpExecute(ctx context.Context, socket, command string) error {
+	return qmpExecuteWith(ctx, socket, command, nil)
+}
+
+// qmpExecuteWith runs one QMP command with arguments (marshalled to JSON; nil: none).
+func qmpExecuteWith(ctx context.Context, socket, command string, arguments any) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
@@ -41,15 +46,25 @@ func qmpExecute(ctx context.Context, socket, command string) error {
 		return fmt.Errorf("qmp %s: greeting: %w", command, err)
 	}
 	// Commands other than qmp_capabilities are refused until it has been sent.
-	for _, cmd := range []string{"qmp_capabilities", command} {
-		if _, err := fmt.Fprintf(conn, "{\"execute\":%q}\n", cmd); err != nil {
-			return fmt.Errorf("qmp %s: %w", cmd, err)
+	for _, cmd := range []qmpCommand{{Execute: "qmp_capabilities"}, {Execute: command, Arguments: arguments}} {
+		line, err := json.Marshal(cmd)
+		if err != nil {
+			return fmt.Errorf("qmp %s: %w", cmd.Execute, err)
+		}
+		if _, err := conn.Write(append(line, '\n')); err != nil {
+			return fmt.Errorf("qmp %s: %w", cmd.Execute, err)
 		}
 		if err := readReply(r); err != nil {
-			return fmt.Errorf("qmp %s: %w", cmd, err)
+			return fmt.Errorf("qmp %s: %w", cmd.Execute, err)
 		}
 	}
 	return nil
+}
+
+// qmpCommand is a command line sent to QEMU.
+type qmpCommand struct {
+	Execute   string `json:"execute"`
+	Arguments any    `json:"arguments,omitempty"`
 }
 
 // readReply reads lines until the reply to the last command, skipping events.
