@@ -40,7 +40,8 @@ const testVLAN = 100
 //     cannot be confirmed, and the node reverts it by itself and is back;
 //   - rebooted, it starts with the moved network, remembered on its ESP, not its boot
 //     parameters';
-//   - cleared, the node goes back to the network of its boot parameters.
+//   - its two cards bonded, it stays UP with either cable pulled (testNodeBond);
+//   - cleared, the node goes back to the network of its boot parameters, its bond gone.
 func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k *kubectl.Kubectl, id string) {
 	mgmt := c.Mgmt
 	n, err := mgmt.GetNode(ctx, &apb.GetNodeRequest{NodeId: id})
@@ -159,12 +160,18 @@ func testNodeNetwork(t *testing.T, ctx context.Context, c *testenv.VMCluster, k 
 		return nodeAt(k, id, moved.String())
 	})
 
-	// Cleared, the node goes back to its boot network.
-	if _, err := mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: id, ExpectedVersion: v + 1}); err != nil {
+	// Its two cards bonded, the node stays on its network with either cable pulled.
+	testNodeBond(t, ctx, c, id, index, netip.PrefixFrom(moved, subnet.Bits()), gateway, version())
+
+	// Cleared, the node goes back to its boot network, on its one card.
+	if _, err := mgmt.ConfigureNode(ctx, &apb.ConfigureNodeRequest{NodeId: id, ExpectedVersion: version()}); err != nil {
 		t.Fatalf("clear the network: %v", err)
 	}
-	eventually.Pass(t, networkTimeout, fmt.Sprintf("node %s back at its boot address %s, its Node Ready there", id, boot), func(ctx context.Context) error {
+	eventually.Pass(t, networkTimeout, fmt.Sprintf("node %s back at its boot address %s without a bond, its Node Ready there", id, boot), func(ctx context.Context) error {
 		if err := nodeReports(ctx, mgmt, id, boot, noErrors); err != nil {
+			return err
+		}
+		if err := noBond(ctx, t, c, id); err != nil {
 			return err
 		}
 		return nodeAt(k, id, boot)

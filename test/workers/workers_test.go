@@ -67,7 +67,7 @@ func TestWorkers(t *testing.T) {
 	suite.Require(t)
 	ctx := context.Background()
 	c := testenv.LaunchVMs(t, qemu.Options{
-		Name: "kworkers", Nodes: 2, ConsensusMembers: 1, MemoryMiB: 3072,
+		Name: "kworkers", Nodes: 2, ConsensusMembers: 1, MemoryMiB: 3072, Cards: 2,
 		Image: built.ImagePath, WaitTimeout: launchTimeout,
 	})
 	launched := time.Now()
