@@ -112,7 +112,7 @@ func (n *Node) Run(ctx context.Context) error {
 	clusterClock := newClusterTime(rec.Curators, addr)
 	clusterClock.member.Store(bootstrapping || roleserve.ConsensusDataExists(stateDir))
 	clock := timesync.New(timesync.Config{
-		Servers: clusterClock.servers, IsReference: clusterClock.isReference,
+		Servers: clusterClock.servers, IsReference: clusterClock.isReference, Peers: clusterClock.peers,
 		MeasureOnly: n.plat.Kind() == "hosted",
 	})
 	if err := supervisor.Run(ctx, "time", clock.Run); err != nil {

@@ -90,6 +90,10 @@ func (t *clusterTime) followRoles(roles func() event.Watcher[*cpb.NodeRoles]) su
 	}
 }
 
+// peers are the other consensus members, whom the node asks for the cluster's time when it
+// becomes the reference.
+func (t *clusterTime) peers() []string { return timesync.ClusterPeers(t.candidates(), t.self) }
+
 // isReference: a node with servers of its own (configured, or its DHCP lease's) follows them,
 // the reference included.
 func (t *clusterTime) isReference() bool {

@@ -43,6 +43,31 @@ func ClusterServers(curators []string, self string) (servers []string, reference
 	return []string{netip.AddrPortFrom(ref, NTPPort).String()}, false
 }
 
+// ClusterPeers are the other consensus members (NTP host:port, lowest address first), by the
+// curators' addresses, whom a node that becomes the reference asks for the cluster's time
+// before it serves its own (reference.go).
+func ClusterPeers(curators []string, self string) []string {
+	selfAddr, _ := netip.ParseAddr(self)
+	var peers []netip.Addr
+	for _, c := range curators {
+		host, _, err := net.SplitHostPort(c)
+		if err != nil {
+			host = c
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Unmap() == selfAddr.Unmap() || slices.Contains(peers, a.Unmap()) {
+			continue
+		}
+		peers = append(peers, a.Unmap())
+	}
+	slices.SortFunc(peers, func(a, b netip.Addr) int { return a.Compare(b) })
+	out := make([]string, len(peers))
+	for i, p := range peers {
+		out[i] = netip.AddrPortFrom(p, NTPPort).String()
+	}
+	return out
+}
+
 // WithPort gives each server without a port NTP's (123): configured servers are host or
 // host:port.
 func WithPort(servers []string) []string {

@@ -32,6 +32,25 @@ func TestClusterServers(t *testing.T) {
 	}
 }
 
+func TestClusterPeers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		curators []string
+		self     string
+		want     []string
+	}{
+		{"no curators known", nil, "10.0.0.2", []string{}},
+		{"the others, lowest first", []string{"10.0.0.10:7835", "10.0.0.2:7835", "10.0.0.3:7835"}, "10.0.0.2", []string{"10.0.0.3:123", "10.0.0.10:123"}},
+		{"alone", []string{"10.0.0.2:7835"}, "10.0.0.2", []string{}},
+		{"one address twice, one not an address", []string{"10.0.0.4:7835", "10.0.0.4:7836", "curator.example:7835"}, "10.0.0.2", []string{"10.0.0.4:123"}},
+		{"IPv4 written as IPv6", []string{"[::ffff:10.0.0.4]:7835", "10.0.0.2:7835"}, "10.0.0.2", []string{"10.0.0.4:123"}},
+	} {
+		if got := ClusterPeers(tc.curators, tc.self); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: ClusterPeers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestServedReference(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	synced := &Status{Synced: true, Server: "10.0.0.2:123", Stratum: LocalStratum, LastSync: now.Add(-time.Minute), RootDistance: 3 * time.Millisecond}

@@ -2,11 +2,17 @@ package timesync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/beevik/ntp"
 )
+
+// ErrAnsweredUnusably is in the error of a question a server answered, but not usably (it is
+// not synchronised itself, or its distance is too large): unlike silence, the server is there
+// and knows no better time.
+var ErrAnsweredUnusably = errors.New("answered, unusably")
 
 // queryTimeout bounds one question to one server.
 const queryTimeout = 2 * time.Second
@@ -27,7 +33,7 @@ func QueryNTP(ctx context.Context, server string) (Sample, error) {
 		return Sample{}, fmt.Errorf("ask %s: %w", server, err)
 	}
 	if err := r.Validate(); err != nil {
-		return Sample{}, fmt.Errorf("%s answered, unusably: %w", server, err)
+		return Sample{}, fmt.Errorf("%s %w: %w", server, ErrAnsweredUnusably, err)
 	}
 	return Sample{Server: server, Offset: r.ClockOffset, RTT: r.RTT, RootDistance: r.RootDistance, Stratum: r.Stratum}, nil
 }

@@ -26,8 +26,11 @@ type Config struct {
 	// Servers lists the NTP servers to ask (host or host:port), read at every poll.
 	Servers func() []string
 	// IsReference, if set, tells at every poll whether this node is the cluster's time
-	// reference: it asks no one and serves its own clock.
+	// reference: it serves its own clock, after it asked Peers once (reference.go).
 	IsReference func() bool
+	// Peers lists the other consensus members (host:port), whom a node that becomes the
+	// reference asks for the cluster's time before it serves its own; nil: none.
+	Peers func() []string
 	// MeasureOnly leaves the clock alone: for nodes that share their machine's clock (hosted).
 	MeasureOnly bool
 	// Clock is adjusted; nil: KernelClock.
@@ -48,7 +51,13 @@ type Status struct {
 	// Synced tells whether the clock has been set from a server since the service started.
 	Synced bool
 	// Reference tells that the node serves its own clock as the cluster's time reference.
+	// Server, Stratum, Offset and Adjust then describe the peer it took the cluster's time
+	// from when it became the reference, if one knew it.
 	Reference bool
+	// Checking tells that the node is the reference but still asks its peers for the
+	// cluster's time, since CheckingSince; it serves no time meanwhile.
+	Checking      bool
+	CheckingSince time.Time
 	// Server, Stratum, Offset and RootDistance describe the last answer used: Offset is how
 	// far the clock was off before it was corrected (positive: behind).
 	Server       string
@@ -92,6 +101,9 @@ func New(cfg Config) *Service {
 	if cfg.Servers == nil {
 		cfg.Servers = func() []string { return nil }
 	}
+	if cfg.Peers == nil {
+		cfg.Peers = func() []string { return nil }
+	}
 	return &Service{cfg: cfg, resync: make(chan struct{}, 1)}
 }
 
@@ -118,8 +130,13 @@ func (s *Service) Run(ctx context.Context) error {
 		switch {
 		case now.Warning != "" && now.LastSync != last.LastSync:
 			logger.Errorf("%s", now.Warning)
+		case now.Checking && !last.Checking:
+			logger.Infof("this node is the cluster's time reference: it asks the other consensus members for the cluster's time before it serves its own")
 		case now.Error != "" && now.Error != last.Error:
 			logger.Warningf("time: %s", now.Error)
+		case now.Reference && !last.Reference && now.Server != "":
+			logger.Infof("this node is the cluster's time reference: it took the cluster's time from %s (stratum %d, %v off, %sed) and serves its own clock now; the other nodes follow it",
+				now.Server, now.Stratum, now.Offset.Round(time.Microsecond), now.Adjust)
 		case now.Reference && !last.Reference:
 			logger.Infof("this node is the cluster's time reference: it serves its own clock, and the other nodes follow it")
 		case now.Synced && !last.Synced:
@@ -146,33 +163,58 @@ func (s *Service) Sync(ctx context.Context, prev *Status) *Status {
 	next.Error, next.Warning = "", ""
 	defer func() { s.status.Set(&next) }()
 	if s.cfg.IsReference != nil && s.cfg.IsReference() {
-		next = Status{Reference: true}
+		if prev.Reference {
+			return &next
+		}
+		next = *s.becomeReference(ctx, prev)
 		return &next
 	}
-	next.Reference = false
+	next.Reference, next.Checking = false, false
 	servers := s.cfg.Servers()
 	if len(servers) == 0 {
 		next.Error = "no NTP server known"
 		return &next
 	}
-	var samples []Sample
-	var errs []error
-	for _, server := range servers {
-		for range s.cfg.Burst {
-			sample, err := s.cfg.Query(ctx, server)
-			if err != nil {
-				errs = append(errs, err)
-				break // a server that does not answer once is not asked again this poll
-			}
-			samples = append(samples, sample)
-		}
-	}
+	samples, _, errs := s.ask(ctx, servers)
 	best, ok := Best(samples)
 	if !ok {
 		next.Error = fmt.Sprintf("no server answered usably: %v", errors.Join(errs...))
 		return &next
 	}
-	action := Decide(best, prev.Synced)
+	synced, err := s.correct(best, prev.Synced)
+	if err != nil {
+		next.Error = err.Error()
+		return &next
+	}
+	next = *synced
+	return &next
+}
+
+// ask puts Burst questions to each server and returns the usable answers, how many servers
+// answered at all (usably or not), and the errors.
+func (s *Service) ask(ctx context.Context, servers []string) (samples []Sample, answered int, errs []error) {
+	for _, server := range servers {
+		heard := false
+		for range s.cfg.Burst {
+			sample, err := s.cfg.Query(ctx, server)
+			if err != nil {
+				errs = append(errs, err)
+				heard = heard || errors.Is(err, ErrAnsweredUnusably)
+				break // a server that does not answer once is not asked again this poll
+			}
+			samples, heard = append(samples, sample), true
+		}
+		if heard {
+			answered++
+		}
+	}
+	return samples, answered, errs
+}
+
+// correct corrects the clock by best, as Decide says (synced: whether the clock was set
+// before), and returns the status of a node synchronised with best's server.
+func (s *Service) correct(best Sample, synced bool) (*Status, error) {
+	action := Decide(best, synced)
 	var err error
 	switch {
 	case s.cfg.MeasureOnly:
@@ -183,13 +225,11 @@ func (s *Service) Sync(ctx context.Context, prev *Status) *Status {
 		err = s.cfg.Clock.Slew(action.Offset, best.distance(), s.cfg.Poll)
 	}
 	if err != nil {
-		next.Error = err.Error()
-		return &next
+		return nil, err
 	}
-	next = Status{
+	return &Status{
 		Synced: true, Server: best.Server, Stratum: best.Stratum, Offset: best.Offset,
 		RootDistance: best.distance(), LastSync: s.cfg.Time.Now(), Adjust: action.Adjust,
 		Warning: action.Warning,
-	}
-	return &next
+	}, nil
 }
