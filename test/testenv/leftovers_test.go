@@ -22,8 +22,9 @@ func TestClearLeftoversKillsVMsOfAKilledRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a bridge and a network namespace")
 	}
+	// ip(8) is one of scripts/deps' packages: hosted nodes start with `ip netns exec`.
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8)")
+		t.Fatalf("no ip(8) (Debian package iproute2, installed by scripts/deps): %v", err)
 	}
 	b := make([]byte, 3)
 	rand.Read(b)
@@ -42,7 +43,7 @@ func TestClearLeftoversKillsVMsOfAKilledRun(t *testing.T) {
 	fakeQEMU := filepath.Join(t.TempDir(), "qemu-system-x86_64")
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
-		t.Skip("needs sleep(1)")
+		t.Fatalf("no sleep(1) (coreutils): %v", err)
 	}
 	data, err := os.ReadFile(sleep)
 	if err != nil {
